@@ -1,0 +1,111 @@
+/**
+ * The registry's schema, as numbered migrations per dialect. Each backend applies the ones the
+ * database has not recorded yet, under a lock, so two processes starting at once are safe.
+ */
+import { ExitCode, SunoyeError } from '../errors.js';
+
+/** One schema step: its version and the statements for each dialect. */
+export interface Migration {
+  version: number;
+  sqlite: string[];
+  mysql: string[];
+}
+
+const MYSQL_TABLE = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS rooms (
+        number TEXT NOT NULL PRIMARY KEY,
+        creator TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+        mode TEXT NOT NULL CHECK (mode IN ('encrypted', 'plain')),
+        idle_seconds INTEGER NOT NULL,
+        kdf TEXT NOT NULL,
+        verifier BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        active_at INTEGER NOT NULL
+      ) STRICT`,
+      `CREATE TABLE IF NOT EXISTS members (
+        id TEXT NOT NULL PRIMARY KEY,
+        room TEXT NOT NULL REFERENCES rooms (number),
+        name TEXT NOT NULL,
+        joined_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        lease_ms INTEGER NOT NULL
+      ) STRICT`,
+      'CREATE INDEX IF NOT EXISTS members_room ON members (room)',
+    ],
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS rooms (
+        number CHAR(6) NOT NULL PRIMARY KEY,
+        creator VARCHAR(64) NOT NULL,
+        state ENUM('open', 'closed') NOT NULL,
+        mode ENUM('encrypted', 'plain') NOT NULL,
+        idle_seconds INT NOT NULL,
+        kdf VARCHAR(255) NOT NULL,
+        verifier VARBINARY(64) NOT NULL,
+        created_at BIGINT NOT NULL,
+        closed_at BIGINT NULL,
+        active_at BIGINT NOT NULL
+      ) ${MYSQL_TABLE}`,
+      `CREATE TABLE IF NOT EXISTS members (
+        id CHAR(32) NOT NULL PRIMARY KEY,
+        room CHAR(6) NOT NULL,
+        name VARCHAR(64) NOT NULL,
+        joined_at BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        lease_ms INT NOT NULL,
+        KEY members_room (room),
+        CONSTRAINT members_room_fk FOREIGN KEY (room) REFERENCES rooms (number)
+      ) ${MYSQL_TABLE}`,
+    ],
+  },
+];
+
+/** The newest schema version this build knows. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The table that records which migrations were applied. */
+export const SCHEMA_TABLE = 'sunoye_schema';
+
+/** What running migrations needs: a way to run statements while the caller holds the schema lock. */
+export interface MigrationRunner {
+  all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  run(sql: string, params?: unknown[]): Promise<unknown>;
+}
+
+/** Reads the recorded schema version; 0 when the schema table does not exist yet. */
+export async function recordedVersion(db: MigrationRunner): Promise<number> {
+  try {
+    const rows = await db.all(`SELECT MAX(version) AS version FROM ${SCHEMA_TABLE}`);
+    return Number(rows[0]?.version ?? 0);
+  } catch (err) {
+    const e = err as { errno?: number; message?: string };
+    if (e.errno === 1146 || /no such table/.test(e.message ?? '')) return 0;
+    throw err;
+  }
+}
+
+/** Applies the migrations the database lacks. The caller holds the schema lock. */
+export async function applyMigrations(db: MigrationRunner, dialect: 'sqlite' | 'mysql'): Promise<void> {
+  await db.run(
+    `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+  );
+  const current = await recordedVersion(db);
+  if (current > SCHEMA_VERSION) {
+    throw new SunoyeError(
+      `the database has schema version ${current}, newer than this sunoye understands (${SCHEMA_VERSION}); upgrade sunoye`,
+      ExitCode.other,
+    );
+  }
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue;
+    for (const statement of migration[dialect]) await db.run(statement);
+    await db.run(`INSERT INTO ${SCHEMA_TABLE} (version, applied_at) VALUES (?, ?)`, [migration.version, Date.now()]);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The registry logic, written once over a `SqlDriver`. Every change to a room happens in a
+ * transaction that first locks the room's row, so creating, joining, leaving and closing race
+ * safely: a member is never added to a closed room, and a room never closes with a live member.
+ */
+import { randomBytes } from 'node:crypto';
+import { RefusedError, SunoyeError, ExitCode } from '../errors.js';
+import { checkKdfParams, type RoomMode } from '../protocol/index.js';
+import { randomRoomNumber } from './room-number.js';
+import type { Row, SqlDriver, SqlTx } from './sql.js';
+import type { Member, NewRoom, RoomRecord, RoomStatus, RoomStore } from './store.js';
+
+const ROOM_COLUMNS =
+  'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at';
+const MEMBER_COLUMNS = 'id, room, name, joined_at, heartbeat_at, lease_ms';
+const CREATE_ATTEMPTS = 50;
+
+interface RoomRow extends RoomRecord {
+  activeAt: number;
+}
+
+function toRoom(row: Row): RoomRow {
+  const closedAt = row.closed_at === null ? null : new Date(Number(row.closed_at));
+  return {
+    number: String(row.number),
+    creator: String(row.creator),
+    state: row.state === 'closed' ? 'closed' : 'open',
+    mode: (row.mode === 'plain' ? 'plain' : 'encrypted') as RoomMode,
+    idleSeconds: Number(row.idle_seconds),
+    kdf: checkKdfParams(JSON.parse(String(row.kdf))),
+    verifier: Buffer.from(row.verifier as Uint8Array),
+    createdAt: new Date(Number(row.created_at)),
+    closedAt,
+    activeAt: Number(row.active_at),
+  };
+}
+
+function publicRoom(row: RoomRow): RoomRecord {
+  const { activeAt: _activeAt, ...room } = row;
+  return room;
+}
+
+function toMember(row: Row): Member {
+  return {
+    id: String(row.id),
+    room: String(row.room),
+    name: String(row.name),
+    joinedAt: new Date(Number(row.joined_at)),
+    heartbeatAt: new Date(Number(row.heartbeat_at)),
+    leaseSeconds: Number(row.lease_ms) / 1000,
+  };
+}
+
+const expiresAt = (row: Row): number => Number(row.heartbeat_at) + Number(row.lease_ms);
+
+/** A `RoomStore` over any SQL driver. */
+export class SqlRoomStore implements RoomStore {
+  constructor(private readonly db: SqlDriver) {}
+
+  get kind(): 'sqlite' | 'mysql' {
+    return this.db.kind;
+  }
+
+  get label(): string {
+    return this.db.label;
+  }
+
+  private async now(tx: SqlTx): Promise<number> {
+    const rows = await tx.all(`SELECT ${this.db.nowSql} AS now`);
+    return Number(rows[0]?.now);
+  }
+
+  /**
+   * Locks a room and applies its lifetime rules at time `now`: expired members are dropped, and
+   * an open room with no live member for its idle timeout is closed. `touch` restarts the idle
+   * timer of a room that stays open.
+   */
+  private async sweep(tx: SqlTx, number: string, now: number, touch = false): Promise<(RoomStatus & { row: RoomRow }) | undefined> {
+    const rows = await tx.all(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE number = ?${this.db.lockRows}`, [number]);
+    if (rows.length === 0) return undefined;
+    const row = toRoom(rows[0]!);
+    if (row.state === 'closed') return { room: publicRoom(row), members: [], row };
+
+    const memberRows = await tx.all(
+      `SELECT ${MEMBER_COLUMNS} FROM members WHERE room = ?${this.db.lockRows}`,
+      [number],
+    );
+    const live = memberRows.filter((m) => expiresAt(m) > now);
+    let activeAt = row.activeAt;
+    if (live.length < memberRows.length) {
+      for (const m of memberRows) if (expiresAt(m) <= now) activeAt = Math.max(activeAt, expiresAt(m));
+      await tx.run('DELETE FROM members WHERE room = ? AND heartbeat_at + lease_ms <= ?', [number, now]);
+    }
+    if (touch) activeAt = Math.max(activeAt, now);
+
+    if (live.length === 0 && now >= activeAt + row.idleSeconds * 1000) {
+      await tx.run("UPDATE rooms SET state = 'closed', closed_at = ?, active_at = ? WHERE number = ?", [now, activeAt, number]);
+      const closed: RoomRow = { ...row, state: 'closed', closedAt: new Date(now), activeAt };
+      return { room: publicRoom(closed), members: [], row: closed };
+    }
+    if (activeAt !== row.activeAt) {
+      await tx.run('UPDATE rooms SET active_at = ? WHERE number = ?', [activeAt, number]);
+    }
+    const next = { ...row, activeAt };
+    return { room: publicRoom(next), members: live.map(toMember), row: next };
+  }
+
+  async createRoom(input: NewRoom): Promise<RoomRecord> {
+    for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+      const number = randomRoomNumber();
+      try {
+        return await this.db.transaction(async (tx) => {
+          const now = await this.now(tx);
+          await tx.run(
+            `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, NULL, ?)`,
+            [number, input.creator, input.mode, input.idleSeconds, JSON.stringify(input.kdf), input.verifier, now, now],
+          );
+          return { number, state: 'open', closedAt: null, createdAt: new Date(now), ...input };
+        });
+      } catch (err) {
+        if (!this.db.isDuplicateKey(err)) throw err;
+      }
+    }
+    throw new SunoyeError(
+      `could not find a free room number after ${CREATE_ATTEMPTS} tries; the registry is nearly full`,
+      ExitCode.other,
+    );
+  }
+
+  async status(room: string): Promise<RoomStatus | undefined> {
+    return this.read(room, false);
+  }
+
+  async touch(room: string): Promise<RoomStatus | undefined> {
+    return this.read(room, true);
+  }
+
+  private async read(room: string, touch: boolean): Promise<RoomStatus | undefined> {
+    return this.db.transaction(async (tx) => {
+      const found = await this.sweep(tx, room, await this.now(tx), touch);
+      return found && { room: found.room, members: found.members };
+    });
+  }
+
+  async closeRoom(room: string): Promise<RoomRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const now = await this.now(tx);
+      const found = await this.sweep(tx, room, now);
+      if (!found || found.room.state === 'closed') return found?.room;
+      await tx.run('DELETE FROM members WHERE room = ?', [room]);
+      await tx.run("UPDATE rooms SET state = 'closed', closed_at = ?, active_at = ? WHERE number = ?", [now, now, room]);
+      return { ...found.room, state: 'closed' as const, closedAt: new Date(now) };
+    });
+  }
+
+  async addMember(room: string, name: string, leaseSeconds: number): Promise<Member> {
+    return this.db.transaction(async (tx) => {
+      const now = await this.now(tx);
+      const found = await this.sweep(tx, room, now);
+      if (!found) throw new RefusedError(`there is no room ${room} in ${this.label}`);
+      if (found.room.state === 'closed') throw new RefusedError(`room ${room} is closed; create a new one with \`room create\``);
+      const id = randomBytes(16).toString('hex');
+      const leaseMs = Math.round(leaseSeconds * 1000);
+      await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [id, room, name, now, now, leaseMs]);
+      return { id, room, name, joinedAt: new Date(now), heartbeatAt: new Date(now), leaseSeconds };
+    });
+  }
+
+  async heartbeat(memberId: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const { changes } = await tx.run(
+        `UPDATE members SET heartbeat_at = ${this.db.nowSql} WHERE id = ? AND heartbeat_at + lease_ms > ${this.db.nowSql}`,
+        [memberId],
+      );
+      return changes === 1;
+    });
+  }
+
+  async removeMember(memberId: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.all('SELECT room FROM members WHERE id = ?', [memberId]);
+      if (rows.length === 0) return false;
+      const room = String(rows[0]!.room);
+      const now = await this.now(tx);
+      // Lock the room first, as every writer does, then drop the member and note when it left.
+      const found = await this.sweep(tx, room, now);
+      const { changes } = await tx.run('DELETE FROM members WHERE id = ?', [memberId]);
+      if (changes === 1 && found && found.row.state === 'open') {
+        await tx.run('UPDATE rooms SET active_at = ? WHERE number = ?', [Math.max(found.row.activeAt, now), room]);
+      }
+      return changes === 1;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * What the shared registry logic needs from a SQL backend. Both backends use `?` placeholders and
+ * store times as milliseconds since the epoch (BIGINT), read from the database's own clock.
+ */
+
+/** A row as the driver returns it. */
+export type Row = Record<string, unknown>;
+
+/** Runs statements inside one transaction. */
+export interface SqlTx {
+  all(sql: string, params?: unknown[]): Promise<Row[]>;
+  run(sql: string, params?: unknown[]): Promise<{ changes: number }>;
+}
+
+/** One database connection (or pool) with the dialect details the shared logic needs. */
+export interface SqlDriver {
+  readonly kind: 'sqlite' | 'mysql';
+  readonly label: string;
+  /** SQL expression for the database's current time in milliseconds since the epoch. */
+  readonly nowSql: string;
+  /** Suffix that locks the selected rows until the transaction ends (empty where the whole database is locked). */
+  readonly lockRows: string;
+  /** Runs `fn` in a read-write transaction, retrying it when the database reports a deadlock. */
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
+  /** Whether an error is a primary-key collision. */
+  isDuplicateKey(err: unknown): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,78 @@
+/**
+ * The room registry: the one interface every database backend implements. Rooms are numbered,
+ * password-checked records; members are live sessions with a heartbeat lease. All times come
+ * from the database's clock.
+ */
+import type { KdfParams, RoomMode } from '../protocol/index.js';
+
+export type RoomState = 'open' | 'closed';
+
+/** A room as the registry keeps it: nothing here can decrypt the room's messages. */
+export interface RoomRecord {
+  number: string;
+  creator: string;
+  state: RoomState;
+  mode: RoomMode;
+  idleSeconds: number;
+  kdf: KdfParams;
+  verifier: Buffer;
+  createdAt: Date;
+  closedAt: Date | null;
+}
+
+/** What creating a room needs; the store picks the number. */
+export interface NewRoom {
+  creator: string;
+  mode: RoomMode;
+  idleSeconds: number;
+  kdf: KdfParams;
+  verifier: Buffer;
+}
+
+/** One live session in a room (a running listener). */
+export interface Member {
+  id: string;
+  room: string;
+  name: string;
+  joinedAt: Date;
+  heartbeatAt: Date;
+  leaseSeconds: number;
+}
+
+/** A room and its live members, read in one consistent step. */
+export interface RoomStatus {
+  room: RoomRecord;
+  members: Member[];
+}
+
+/** Default time a room may stay without live members before it closes for good. */
+export const DEFAULT_IDLE_SECONDS = 600;
+/** Bounds of a room's idle timeout. */
+export const IDLE_SECONDS_RANGE = { min: 1, max: 30 * 24 * 3600 } as const;
+
+/**
+ * The registry. Every operation that reads a room first applies its lifetime rules: members whose
+ * lease ran out are dropped, and a room empty for longer than its idle timeout is closed for good.
+ */
+export interface RoomStore {
+  /** `sqlite` or `mysql`. */
+  readonly kind: 'sqlite' | 'mysql';
+  /** Where the data lives, safe to print (never contains a password). */
+  readonly label: string;
+  /** Creates a room with a fresh random number that no room has ever had. */
+  createRoom(input: NewRoom): Promise<RoomRecord>;
+  /** The room and its live members, or undefined if there is no such room. */
+  status(room: string): Promise<RoomStatus | undefined>;
+  /** Like `status`, and counts as activity: restarts the idle timer of an open room. */
+  touch(room: string): Promise<RoomStatus | undefined>;
+  /** Closes a room now; returns its record (already closed is fine), undefined if unknown. */
+  closeRoom(room: string): Promise<RoomRecord | undefined>;
+  /** Registers a live member; refuses unknown and closed rooms. */
+  addMember(room: string, name: string, leaseSeconds: number): Promise<Member>;
+  /** Renews a member's lease; false when the member is gone (expired, removed, room closed). */
+  heartbeat(memberId: string): Promise<boolean>;
+  /** Removes a member; false when it was already gone. */
+  removeMember(memberId: string): Promise<boolean>;
+  /** Releases connections and file handles. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,69 @@
+/**
+ * Database URLs: `sqlite:/path/to/file.db` or `mysql://user:password@host:port/database`.
+ * Parsing validates them; the label of a target never contains its password.
+ */
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+
+export interface SqliteTarget {
+  kind: 'sqlite';
+  path: string;
+  label: string;
+}
+
+export interface MysqlTarget {
+  kind: 'mysql';
+  host: string;
+  port: number;
+  user: string;
+  password: string | undefined;
+  database: string;
+  /** Extra mysql2 options from the query string (only a known, harmless few). */
+  options: { ssl?: { rejectUnauthorized: boolean } };
+  label: string;
+}
+
+export type DbTarget = SqliteTarget | MysqlTarget;
+
+/** The database name used when a MySQL URL names none. */
+export const DEFAULT_MYSQL_DATABASE = 'sunoye';
+
+const HELP = 'use sqlite:/path/to/file.db or mysql://user:password@host:3306/database';
+
+/** Parses a database URL; a malformed one is a usage error that never echoes a password. */
+export function parseDbUrl(url: string): DbTarget {
+  if (url.startsWith('sqlite:')) {
+    let path = url.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path
+    if (path === '') throw new UsageError(`the database URL sqlite: names no file; ${HELP}`);
+    const absolute = resolve(path);
+    return { kind: 'sqlite', path: absolute, label: `sqlite:${absolute}` };
+  }
+  if (url.startsWith('mysql:') || url.startsWith('mariadb:')) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UsageError(`the database URL is not a valid URL; ${HELP}`);
+    }
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || DEFAULT_MYSQL_DATABASE;
+    if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
+      throw new UsageError(`the database name "${database}" must be 1-64 letters, digits, _ or $`);
+    }
+    if (!parsed.hostname) throw new UsageError(`the database URL names no host; ${HELP}`);
+    const port = parsed.port ? Number(parsed.port) : 3306;
+    const user = decodeURIComponent(parsed.username) || 'root';
+    const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+    const options: MysqlTarget['options'] = {};
+    const ssl = parsed.searchParams.get('ssl');
+    if (ssl === 'true' || ssl === 'required') options.ssl = { rejectUnauthorized: true };
+    const label = `mysql://${encodeURIComponent(user)}${password ? ':***' : ''}@${parsed.host}/${database}`;
+    return { kind: 'mysql', host: parsed.hostname.replace(/^\[|\]$/g, ''), port, user, password, database, options, label };
+  }
+  throw new UsageError(`unsupported database URL "${redactUrl(url)}"; ${HELP}`);
+}
+
+/** A URL with any password replaced by ***, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}

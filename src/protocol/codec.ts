@@ -1,0 +1,27 @@
+/** One room's wire format: sealed envelopes in encrypted rooms, MQTT-Chat JSON in plain ones. */
+import { open, seal } from './envelope.js';
+import { decodePlain, encodePlain, type ChatPayload, type DecodeResult } from './payload.js';
+
+/** How a room's payloads travel. */
+export type RoomMode = 'encrypted' | 'plain';
+
+/** Encodes and decodes the payloads of one room. */
+export interface RoomCodec {
+  readonly mode: RoomMode;
+  encode(payload: ChatPayload): string;
+  decode(raw: Uint8Array | string): DecodeResult;
+}
+
+/** The codec of an encrypted room, bound to its number and message key. */
+export function encryptedCodec(room: string, key: Uint8Array): RoomCodec {
+  return {
+    mode: 'encrypted',
+    encode: (payload) => seal(key, room, payload),
+    decode: (raw) => open(key, room, raw),
+  };
+}
+
+/** The codec of a plain room or raw topic: MQTT-Chat's JSON as it is. */
+export function plainCodec(): RoomCodec {
+  return { mode: 'plain', encode: encodePlain, decode: decodePlain };
+}

@@ -1,0 +1,71 @@
+/**
+ * The encryption envelope of normal rooms: a small versioned JSON object holding an AES-256-GCM
+ * ciphertext of the chat payload. The associated data binds the protocol version and the room
+ * number, so a payload sealed for another room, with another key, or altered, does not open.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import {
+  MAX_PLAIN_PAYLOAD_BYTES,
+  byteSize,
+  decodeJson,
+  decodeText,
+  type ChatPayload,
+  type DecodeResult,
+} from './payload.js';
+
+/** Envelope format version. */
+export const ENVELOPE_VERSION = 1;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+/** Largest envelope accepted before parsing (base64 of the largest payload, plus framing). */
+export const MAX_ENVELOPE_BYTES = Math.ceil((MAX_PLAIN_PAYLOAD_BYTES + TAG_BYTES) / 3) * 4 + 256;
+
+function associatedData(room: string): Buffer {
+  return Buffer.from(`sunoye/v${ENVELOPE_VERSION}/room/${room}`, 'utf8');
+}
+
+/** Seals a payload for one room. */
+export function seal(key: Uint8Array, room: string, payload: ChatPayload): string {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(associatedData(room));
+  const body = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return JSON.stringify({ sunoye: ENVELOPE_VERSION, n: nonce.toString('base64'), c: body.toString('base64') });
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Opens an envelope sealed for `room`; never throws. */
+export function open(key: Uint8Array, room: string, raw: Uint8Array | string): DecodeResult {
+  if (byteSize(raw) > MAX_ENVELOPE_BYTES) return { ok: false, reason: 'too large' };
+  const text = decodeText(raw);
+  if (!text.ok) return text;
+  let env: unknown;
+  try {
+    env = JSON.parse(text.text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const e = env as { sunoye?: unknown; n?: unknown; c?: unknown } | null;
+  if (e === null || typeof e !== 'object' || !('sunoye' in e)) {
+    return { ok: false, reason: 'not encrypted (plain payload in an encrypted room)' };
+  }
+  if (e.sunoye !== ENVELOPE_VERSION) return { ok: false, reason: 'unsupported envelope version' };
+  if (typeof e.n !== 'string' || typeof e.c !== 'string' || !BASE64.test(e.n) || !BASE64.test(e.c)) {
+    return { ok: false, reason: 'malformed envelope' };
+  }
+  const nonce = Buffer.from(e.n, 'base64');
+  const body = Buffer.from(e.c, 'base64');
+  if (nonce.length !== NONCE_BYTES || body.length < TAG_BYTES) return { ok: false, reason: 'malformed envelope' };
+  let plain: Buffer;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(associatedData(room));
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    plain = Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    return { ok: false, reason: 'cannot decrypt' };
+  }
+  const inner = decodeText(plain);
+  return inner.ok ? decodeJson(inner.text) : inner;
+}

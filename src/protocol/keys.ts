@@ -1,0 +1,91 @@
+/**
+ * Room secrets. A memory-hard KDF (scrypt) over the room password and a random per-room salt
+ * yields the room secret; from it, HKDF derives two independent values: the message key, which
+ * never leaves the members' machines, and the verifier, which the database stores to check
+ * passwords. Neither the verifier nor the KDF parameters can decrypt anything.
+ */
+import { hkdfSync, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { RefusedError } from '../errors.js';
+
+/** scrypt parameters as stored with a room. */
+export interface KdfParams {
+  alg: 'scrypt';
+  N: number;
+  r: number;
+  p: number;
+  /** Random per-room salt, base64. */
+  salt: string;
+}
+
+/** The default cost: 2^15 x 8 x 128 bytes = 32 MiB of memory, about 0.1 s on this class of machine. */
+export const DEFAULT_KDF = { N: 2 ** 15, r: 8, p: 1 } as const;
+
+const SECRET_BYTES = 32;
+const MESSAGE_KEY_INFO = 'sunoye v1 message key';
+const VERIFIER_INFO = 'sunoye v1 password verifier';
+
+/** New KDF parameters with a fresh random salt. */
+export function newKdfParams(cost: { N: number; r: number; p: number } = DEFAULT_KDF): KdfParams {
+  return { alg: 'scrypt', ...cost, salt: randomBytes(16).toString('base64') };
+}
+
+/**
+ * Checks KDF parameters read from a database before using them, so that a tampered record
+ * cannot make a client spend gigabytes or hours.
+ */
+export function checkKdfParams(value: unknown): KdfParams {
+  const v = value as Partial<KdfParams> | null;
+  const ok =
+    v !== null &&
+    typeof v === 'object' &&
+    v.alg === 'scrypt' &&
+    Number.isInteger(v.N) &&
+    Number.isInteger(v.r) &&
+    Number.isInteger(v.p) &&
+    typeof v.salt === 'string' &&
+    (v.N as number) >= 2 ** 10 &&
+    (v.N as number) <= 2 ** 20 &&
+    ((v.N as number) & ((v.N as number) - 1)) === 0 &&
+    (v.r as number) >= 1 &&
+    (v.r as number) <= 32 &&
+    (v.p as number) >= 1 &&
+    (v.p as number) <= 4 &&
+    Buffer.from(v.salt, 'base64').length >= 16;
+  if (!ok) throw new RefusedError('the room record has invalid key-derivation parameters');
+  return { alg: 'scrypt', N: v.N!, r: v.r!, p: v.p!, salt: v.salt! };
+}
+
+/** Derives the room secret from a password (the slow step). */
+export async function deriveRoomSecret(password: string, params: KdfParams): Promise<Buffer> {
+  const { N, r, p } = params;
+  const salt = Buffer.from(params.salt, 'base64');
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password.normalize('NFC'),
+      salt,
+      SECRET_BYTES,
+      { N, r, p, maxmem: 256 * N * r + 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    );
+  });
+}
+
+function expand(secret: Uint8Array, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
+}
+
+/** The AES-256-GCM key that seals the room's messages. */
+export function messageKey(secret: Uint8Array): Buffer {
+  return expand(secret, MESSAGE_KEY_INFO);
+}
+
+/** The value the database stores to check a password; it reveals nothing that decrypts. */
+export function verifier(secret: Uint8Array): Buffer {
+  return expand(secret, VERIFIER_INFO);
+}
+
+/** Constant-time check of a room secret against a stored verifier. */
+export function secretMatches(secret: Uint8Array, storedVerifier: Uint8Array): boolean {
+  const candidate = verifier(secret);
+  return candidate.length === storedVerifier.length && timingSafeEqual(candidate, storedVerifier);
+}

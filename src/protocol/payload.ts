@@ -1,0 +1,105 @@
+/**
+ * Encoding and decoding of chat payloads. Decoding never throws: it returns the payload or a
+ * short reason, and the caller decides what to do with bad input.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { MAX_TEXT_BYTES, payloadSchema, type NoticeEvent } from './schema.js';
+
+interface PayloadBase {
+  from: string;
+  id?: string;
+  seq?: number;
+  ts?: string;
+}
+export interface ChatMessage extends PayloadBase {
+  type: 'message';
+  message: string;
+}
+export interface ChatNotice extends PayloadBase {
+  type: 'notice';
+  notice: string;
+  event?: NoticeEvent;
+}
+/** One chat payload as sunoye understands it. */
+export type ChatPayload = ChatMessage | ChatNotice;
+
+/** What decoding returns: the payload, or why there is none. */
+export type DecodeResult = { ok: true; payload: ChatPayload } | { ok: false; reason: string };
+
+/** Largest raw plain payload accepted before parsing: the text limit plus room for the rest. */
+export const MAX_PLAIN_PAYLOAD_BYTES = MAX_TEXT_BYTES * 6 + 4096;
+
+let validator: ValidateFunction | undefined;
+function validate(value: unknown): ErrorObject | undefined {
+  validator ??= new Ajv({ allErrors: false, strict: true }).compile(payloadSchema);
+  return validator(value) ? undefined : (validator.errors?.[0] ?? undefined);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** MQTT-Chat's last will: the plain text `User NAME timed out.` and a newline. */
+const MQTT_CHAT_WILL = /^User (.{1,64}?) timed out\.\r?\n?$/su;
+
+/** Turns raw bytes or text into UTF-8 text, or a reason. */
+export function decodeText(raw: Uint8Array | string): { ok: true; text: string } | { ok: false; reason: string } {
+  if (typeof raw === 'string') return { ok: true, text: raw };
+  try {
+    return { ok: true, text: utf8.decode(raw) };
+  } catch {
+    return { ok: false, reason: 'not UTF-8' };
+  }
+}
+
+/** Checks a parsed value against the schema and the byte limits, keeping only known fields. */
+export function checkPayload(value: unknown): DecodeResult {
+  const error = validate(value);
+  if (error) return { ok: false, reason: `${error.instancePath || '/'}: ${error.message ?? 'invalid'}` };
+  const v = value as Record<string, unknown> & ChatPayload;
+  const text = v.type === 'message' ? v.message : v.notice;
+  if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+    return { ok: false, reason: `/${v.type}: must be at most ${MAX_TEXT_BYTES} bytes of UTF-8` };
+  }
+  const base: PayloadBase = { from: v.from };
+  if (v.id !== undefined) base.id = v.id;
+  if (v.seq !== undefined) base.seq = v.seq;
+  if (v.ts !== undefined) base.ts = v.ts;
+  if (v.type === 'message') return { ok: true, payload: { type: 'message', ...base, message: v.message } };
+  const notice: ChatNotice = { type: 'notice', ...base, notice: v.notice };
+  if (v.event !== undefined) notice.event = v.event;
+  return { ok: true, payload: notice };
+}
+
+/** Size in bytes of a raw payload. */
+export function byteSize(raw: Uint8Array | string): number {
+  return typeof raw === 'string' ? Buffer.byteLength(raw, 'utf8') : raw.byteLength;
+}
+
+/** Parses JSON text and checks it as a payload. */
+export function decodeJson(text: string): DecodeResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  return checkPayload(value);
+}
+
+/** Decodes a plain (unencrypted) payload: MQTT-Chat JSON, or MQTT-Chat's plain-text last will. */
+export function decodePlain(raw: Uint8Array | string): DecodeResult {
+  if (byteSize(raw) > MAX_PLAIN_PAYLOAD_BYTES) return { ok: false, reason: 'too large' };
+  const decoded = decodeText(raw);
+  if (!decoded.ok) return decoded;
+  const will = MQTT_CHAT_WILL.exec(decoded.text);
+  if (will) return checkPayload(lostNotice(will[1] ?? ''));
+  return decodeJson(decoded.text);
+}
+
+function lostNotice(name: string): ChatNotice {
+  return { type: 'notice', from: name, notice: `User ${name} timed out.`, event: 'lost' };
+}
+
+/** Serialises a payload as MQTT-Chat-compatible JSON. */
+export function encodePlain(payload: ChatPayload): string {
+  return JSON.stringify(payload);
+}
