@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// `listen`: the chat itself. It arrives with the chat-over-MQTT work (issue 3); until then it says so.
+import { reportError } from '../src/cli/report.js';
+import { SunoyeError, ExitCode } from '../src/errors.js';
+
+const message =
+  'listen is not available in this version yet: the chat over MQTT comes next. ' +
+  'Rooms can already be created, joined, inspected and closed with `room`.';
+process.exitCode = reportError('listen', new SunoyeError(message, ExitCode.other), process.stderr, false);

@@ -1,0 +1,46 @@
+/**
+ * Command-line options shared by `room`, `listen` and `publish`, declared once, and the turning
+ * of parsed flags into the resolved configuration.
+ */
+import type { Options } from 'yargs';
+import { resolveConfig, type Config } from '../config/config.js';
+
+/** Options every program accepts. */
+export const commonOptions = {
+  db: {
+    type: 'string',
+    describe: 'Registry database URL: sqlite:/path/file.db or mysql://user:pass@host:3306/db',
+  },
+  broker: { type: 'string', describe: 'MQTT broker URL (default mqtt://localhost:1883)' },
+  name: { type: 'string', describe: 'Your name in rooms (default: your login name)' },
+  home: { type: 'string', describe: 'Folder of remembered rooms and config.json' },
+} as const satisfies Record<string, Options>;
+
+/** `--json` for commands that print data. */
+export const jsonOption = {
+  json: { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' },
+} as const satisfies Record<string, Options>;
+
+/** Password options of commands that need a room's password. */
+export const passwordOptions = {
+  password: {
+    type: 'string',
+    describe: 'Room password (other users can see it in the process list)',
+  },
+  'password-file': {
+    type: 'string',
+    describe: "Read the password from a file's first line ('-': stdin)",
+  },
+} as const satisfies Record<string, Options>;
+
+/** Text for the end of every program's --help. */
+export const EPILOGUE = `Configuration: flag > environment (SUNOYE_DB, SUNOYE_BROKER, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD) > $SUNOYE_HOME/config.json > default.
+Exit codes: 0 ok, 2 usage error, 3 refused (no such room, wrong password, room closed), 4 database or broker unreachable, 1 anything else.`;
+
+/** Resolves the configuration from parsed common flags and the environment. */
+export function configFromArgs(
+  args: { db?: string | undefined; broker?: string | undefined; name?: string | undefined; home?: string | undefined },
+  env: Record<string, string | undefined>,
+): Config {
+  return resolveConfig({ db: args.db, broker: args.broker, name: args.name, home: args.home }, env);
+}

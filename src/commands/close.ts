@@ -1,0 +1,28 @@
+/** `room close`: end a room now, for good. */
+import { withStore, writeJson, type CommandContext } from './context.js';
+import { checkRoomArg, noSuchRoom, unlockRoom, type PasswordFlags } from './room-access.js';
+
+export interface CloseOptions extends PasswordFlags {
+  room: string;
+  json: boolean;
+}
+
+/** Closes a room, proving the right to it with the remembered secret or the password. */
+export async function closeRoom(ctx: CommandContext, options: CloseOptions): Promise<void> {
+  const room = checkRoomArg(options.room);
+  await withStore(ctx, async (store) => {
+    const { status } = await unlockRoom(ctx, store, room, options, {
+      useRemembered: true,
+      touch: false,
+      refuseClosed: false,
+    });
+    const wasOpen = status.room.state === 'open';
+    const closed = wasOpen ? await store.closeRoom(room) : status.room;
+    if (!closed) throw noSuchRoom(room, store);
+    if (options.json) {
+      writeJson(ctx.io, { room, state: closed.state, closedAt: closed.closedAt?.toISOString() ?? null, wasOpen });
+    } else {
+      ctx.io.stderr.write(wasOpen ? `Closed room ${room}.\n` : `Room ${room} was already closed.\n`);
+    }
+  });
+}

@@ -1,0 +1,33 @@
+/** What every command receives: the resolved configuration and its streams, injected for tests. */
+import type { Readable, Writable } from 'node:stream';
+import type { Config } from '../config/config.js';
+import { openStore, type RoomStore } from '../db/index.js';
+
+/** The streams a command talks through. */
+export interface Io {
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+}
+
+/** A command's environment. */
+export interface CommandContext {
+  config: Config;
+  io: Io;
+}
+
+/** Opens the configured registry, runs `fn`, and always closes it. */
+export async function withStore<T>(ctx: CommandContext, fn: (store: RoomStore) => Promise<T>): Promise<T> {
+  const store = await openStore(ctx.config.db);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Writes one JSON document on stdout. */
+export function writeJson(io: Io, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value)}\n`);
+}

@@ -1,0 +1,66 @@
+/** `room create`: a new room with a random number and a password, remembered on this machine. */
+import { UsageError } from '../errors.js';
+import { IDLE_SECONDS_RANGE } from '../db/index.js';
+import { rememberRoom } from '../home/remembered.js';
+import { deriveRoomSecret, newKdfParams, verifier, type RoomMode } from '../protocol/index.js';
+import { generatePassword, PASSWORD_ADVICE, passwordProblem, readPassword } from '../secrets/password.js';
+import { withStore, writeJson, type CommandContext } from './context.js';
+import { passwordSources, type PasswordFlags } from './room-access.js';
+import { formatDuration } from './format.js';
+
+export interface CreateOptions extends PasswordFlags {
+  idleSeconds: number;
+  plain: boolean;
+  json: boolean;
+}
+
+/** Checks an idle timeout in seconds. */
+export function checkIdleSeconds(value: number): number {
+  const { min, max } = IDLE_SECONDS_RANGE;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`--idle must be a whole number of seconds from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Creates a room; prints its number, and its password when sunoye generated it. */
+export async function createRoom(ctx: CommandContext, options: CreateOptions): Promise<void> {
+  const idleSeconds = checkIdleSeconds(options.idleSeconds);
+  const mode: RoomMode = options.plain ? 'plain' : 'encrypted';
+  // No prompt: without a password, create generates one.
+  const given = await readPassword(passwordSources(ctx, options), undefined);
+  if (given !== undefined) {
+    const problem = passwordProblem(given);
+    if (problem) throw new UsageError(`that password is too weak: ${problem}; ${PASSWORD_ADVICE}`);
+  }
+  const password = given ?? generatePassword();
+  const kdf = newKdfParams();
+  const secret = await deriveRoomSecret(password, kdf);
+
+  const record = await withStore(ctx, (store) =>
+    store
+      .createRoom({ creator: ctx.config.name, mode, idleSeconds, kdf, verifier: verifier(secret) })
+      .then((room) => ({ room, label: store.label })),
+  );
+  const room = record.room.number;
+  if (options.json) {
+    writeJson(ctx.io, {
+      room,
+      ...(given === undefined ? { password } : {}),
+      mode,
+      idleSeconds,
+      creator: record.room.creator,
+      createdAt: record.room.createdAt.toISOString(),
+    });
+  } else {
+    ctx.io.stdout.write(`room: ${room}\n`);
+    if (given === undefined) ctx.io.stdout.write(`password: ${password}\n`);
+    ctx.io.stderr.write(
+      `Created ${mode} room ${room}; it closes after ${formatDuration(idleSeconds)} without members.\n` +
+        (given === undefined ? 'The password is shown only this once: share it with the people you invite.\n' : '') +
+        `Others join with \`room join ${room}\`; then \`listen ${room}\` reads and \`publish ${room}\` writes.\n`,
+    );
+  }
+  rememberRoom(ctx.config.home, { room, store: record.label, mode, secret: secret.toString('base64') });
+}
+

@@ -1,0 +1,14 @@
+/** Small formatting helpers for human output. */
+
+/** A duration in words: 600 -> "10 min", 90 -> "90 s", 7200 -> "2 h". */
+export function formatDuration(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0 && seconds >= 120) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+/** A time as `2026-11-22 10:04:05Z`. */
+export function formatTime(date: Date): string {
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')}Z`;
+}

@@ -1,0 +1,41 @@
+/** `room info`: a room's state and its live members. */
+import { withStore, writeJson, type CommandContext } from './context.js';
+import { formatDuration, formatTime } from './format.js';
+import { checkRoomArg, noSuchRoom } from './room-access.js';
+
+export interface InfoOptions {
+  room: string;
+  json: boolean;
+}
+
+/** Prints a room's state, mode and live members. */
+export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promise<void> {
+  const room = checkRoomArg(options.room);
+  await withStore(ctx, async (store) => {
+    const status = await store.status(room);
+    if (!status) throw noSuchRoom(room, store);
+    const { room: record, members } = status;
+    const names = members.map((m) => m.name);
+    if (options.json) {
+      writeJson(ctx.io, {
+        room,
+        state: record.state,
+        members: members.length,
+        names,
+        mode: record.mode,
+        creator: record.creator,
+        idleSeconds: record.idleSeconds,
+        createdAt: record.createdAt.toISOString(),
+        closedAt: record.closedAt?.toISOString() ?? null,
+      });
+      return;
+    }
+    const lines = [
+      `room ${room}: ${record.state}, ${record.mode}`,
+      `created by ${record.creator} at ${formatTime(record.createdAt)}` +
+        (record.closedAt ? `, closed at ${formatTime(record.closedAt)}` : `; closes after ${formatDuration(record.idleSeconds)} without members`),
+      `members: ${members.length}${names.length ? ` (${names.join(', ')})` : ''}`,
+    ];
+    ctx.io.stdout.write(`${lines.join('\n')}\n`);
+  });
+}

@@ -1,0 +1,31 @@
+/** `room join`: check a room's password and remember the room on this machine. */
+import { rememberRoom } from '../home/remembered.js';
+import { writeJson, withStore, type CommandContext } from './context.js';
+import { checkRoomArg, unlockRoom, type PasswordFlags } from './room-access.js';
+
+export interface JoinOptions extends PasswordFlags {
+  room: string;
+  json: boolean;
+}
+
+/** Joins a room: the password is checked, then the derived secret (not the password) is saved. */
+export async function joinRoom(ctx: CommandContext, options: JoinOptions): Promise<void> {
+  const room = checkRoomArg(options.room);
+  await withStore(ctx, async (store) => {
+    const { status, secret } = await unlockRoom(ctx, store, room, options, {
+      useRemembered: false,
+      touch: true,
+      refuseClosed: true,
+    });
+    const { mode } = status.room;
+    rememberRoom(ctx.config.home, { room, store: store.label, mode, secret: secret.toString('base64') });
+    if (options.json) {
+      writeJson(ctx.io, { room, state: status.room.state, mode, members: status.members.length });
+    } else {
+      ctx.io.stderr.write(
+        `Joined ${mode} room ${room} (${status.members.length} listening). ` +
+          `\`listen ${room}\` reads it, \`publish ${room}\` writes to it.\n`,
+      );
+    }
+  });
+}

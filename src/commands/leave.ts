@@ -1,0 +1,21 @@
+/** `room leave`: forget a room on this machine (the room itself is untouched). */
+import { RefusedError } from '../errors.js';
+import { parseDbUrl } from '../db/index.js';
+import { forgetRoom } from '../home/remembered.js';
+import type { CommandContext } from './context.js';
+import { checkRoomArg } from './room-access.js';
+
+export interface LeaveOptions {
+  room: string;
+}
+
+/** Forgets a remembered room and its secret. */
+export function leaveRoom(ctx: CommandContext, options: LeaveOptions): Promise<void> {
+  const room = checkRoomArg(options.room);
+  const label = parseDbUrl(ctx.config.db).label;
+  if (!forgetRoom(ctx.config.home, label, room)) {
+    return Promise.reject(new RefusedError(`room ${room} is not remembered here; \`room list\` shows the rooms that are`));
+  }
+  ctx.io.stderr.write(`Forgot room ${room}; \`room join ${room}\` remembers it again.\n`);
+  return Promise.resolve();
+}

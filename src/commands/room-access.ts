@@ -1,0 +1,83 @@
+/**
+ * Proving the right to a room: with the secret remembered by `room create`/`room join`, or with
+ * the password, checked in constant time against the verifier in the registry.
+ */
+import { RefusedError, UsageError } from '../errors.js';
+import { deriveRoomSecret, secretMatches } from '../protocol/index.js';
+import { findRemembered } from '../home/remembered.js';
+import type { RoomStatus, RoomStore } from '../db/index.js';
+import { isRoomNumber } from '../db/index.js';
+import { readPassword, type PasswordSources } from '../secrets/password.js';
+import type { CommandContext } from './context.js';
+
+/** Checks a room-number argument. */
+export function checkRoomArg(room: string): string {
+  if (!isRoomNumber(room)) throw new UsageError(`"${room}" is not a room number; a room number is six digits, like 482913`);
+  return room;
+}
+
+/** The refusal for a number the registry does not know. */
+export function noSuchRoom(room: string, store: RoomStore): RefusedError {
+  return new RefusedError(`there is no room ${room} in ${store.label}; check the number, or create one with \`room create\``);
+}
+
+/** The refusal for a closed room. */
+export function roomIsClosed(room: string): RefusedError {
+  return new RefusedError(`room ${room} is closed; create a new one with \`room create\``);
+}
+
+/** Password options as the command line gave them. */
+export interface PasswordFlags {
+  password?: string | undefined;
+  passwordFile?: string | undefined;
+}
+
+/** The password sources of a command: flags, `SUNOYE_PASSWORD`, and the terminal. */
+export function passwordSources(ctx: CommandContext, flags: PasswordFlags): PasswordSources {
+  return {
+    flag: flags.password,
+    file: flags.passwordFile,
+    env: ctx.io.env.SUNOYE_PASSWORD,
+    stdin: ctx.io.stdin,
+    stderr: ctx.io.stderr,
+  };
+}
+
+/** A room the user has proved the right to, with its secret. */
+export interface UnlockedRoom {
+  status: RoomStatus;
+  secret: Buffer;
+}
+
+/**
+ * Reads a room and proves the right to it: with the remembered secret when `useRemembered` and
+ * no password was given, else with the password. Unknown rooms, wrong passwords and (with
+ * `refuseClosed`) closed rooms are refused before any password is asked for.
+ */
+export async function unlockRoom(
+  ctx: CommandContext,
+  store: RoomStore,
+  room: string,
+  flags: PasswordFlags,
+  options: { useRemembered: boolean; touch: boolean; refuseClosed: boolean },
+): Promise<UnlockedRoom> {
+  const status = options.touch ? await store.touch(room) : await store.status(room);
+  if (!status) throw noSuchRoom(room, store);
+  if (options.refuseClosed && status.room.state === 'closed') throw roomIsClosed(room);
+  const { verifier, kdf } = status.room;
+  const explicit = flags.password !== undefined || flags.passwordFile !== undefined;
+  if (options.useRemembered && !explicit) {
+    const remembered = findRemembered(ctx.config.home, store.label, room);
+    const secret = remembered && Buffer.from(remembered.secret, 'base64');
+    if (secret && secretMatches(secret, verifier)) return { status, secret };
+  }
+  const password = await readPassword(passwordSources(ctx, flags), `Password for room ${room}: `);
+  if (password === undefined) {
+    throw new UsageError(
+      `room ${room} needs its password: use --password-file FILE, SUNOYE_PASSWORD, or run in a terminal to be asked`,
+    );
+  }
+  const secret = await deriveRoomSecret(password, kdf);
+  if (!secretMatches(secret, verifier)) throw new RefusedError(`wrong password for room ${room}`);
+  return { status, secret };
+}

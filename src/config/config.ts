@@ -1,0 +1,115 @@
+/**
+ * Configuration, resolved once in one order for every setting: flag > environment (`SUNOYE_*`) >
+ * config file (`$SUNOYE_HOME/config.json`) > default. The result is a frozen, typed object.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { MAX_NAME_CHARS } from '../protocol/schema.js';
+
+/** Settings every program shares. */
+export interface Config {
+  /** Where remembered rooms and config.json live. */
+  readonly home: string;
+  /** Registry database URL (may contain a password: never print it, use its label). */
+  readonly db: string;
+  /** MQTT broker URL. */
+  readonly broker: string;
+  /** The user's display name in rooms. */
+  readonly name: string;
+  /** Print stack traces for expected errors too. */
+  readonly debug: boolean;
+}
+
+/** Settings given as flags (undefined when not given). */
+export interface ConfigFlags {
+  home?: string | undefined;
+  db?: string | undefined;
+  broker?: string | undefined;
+  name?: string | undefined;
+}
+
+/** The name of the config file inside the home directory. */
+export const CONFIG_FILE = 'config.json';
+/** The broker used when nothing else is configured. */
+export const DEFAULT_BROKER = 'mqtt://localhost:1883';
+
+const FILE_KEYS = ['db', 'broker', 'name'] as const;
+type FileSettings = Partial<Record<(typeof FILE_KEYS)[number], string>>;
+
+type Env = Record<string, string | undefined>;
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** XDG base directories, falling back to the user's home. */
+export function xdgDirs(env: Env): { config: string; data: string } {
+  const home = nonEmpty(env.HOME) ?? homedir();
+  return {
+    config: nonEmpty(env.XDG_CONFIG_HOME) ?? join(home, '.config'),
+    data: nonEmpty(env.XDG_DATA_HOME) ?? join(home, '.local', 'share'),
+  };
+}
+
+function readConfigFile(path: string): FileSettings {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new UsageError(`cannot read the config file ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`the config file ${path} is not valid JSON`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError(`the config file ${path} must hold a JSON object like {"name": "alice"}`);
+  }
+  const settings: FileSettings = {};
+  for (const [key, setting] of Object.entries(value)) {
+    if (!(FILE_KEYS as readonly string[]).includes(key)) {
+      throw new UsageError(`the config file ${path} has an unknown setting "${key}"; known: ${FILE_KEYS.join(', ')}`);
+    }
+    if (typeof setting !== 'string') throw new UsageError(`the config file ${path}: "${key}" must be a string`);
+    settings[key as keyof FileSettings] = setting;
+  }
+  return settings;
+}
+
+function osUserName(env: Env): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return nonEmpty(env.USER) ?? nonEmpty(env.LOGNAME) ?? 'user';
+  }
+}
+
+/** Checks a display name: 1-64 characters without control characters. */
+export function checkName(name: string): string {
+  const chars = [...name].length;
+  if (chars < 1 || chars > MAX_NAME_CHARS || /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u.test(name)) {
+    throw new UsageError(`the name must be 1-${MAX_NAME_CHARS} characters without control characters`);
+  }
+  return name;
+}
+
+/** Resolves the configuration from flags, environment, the config file and defaults. */
+export function resolveConfig(flags: ConfigFlags, env: Env): Config {
+  const xdg = xdgDirs(env);
+  const home = flags.home ?? nonEmpty(env.SUNOYE_HOME) ?? join(xdg.config, 'sunoye');
+  const file = readConfigFile(join(home, CONFIG_FILE));
+  const pick = (flag: string | undefined, envName: string, key: keyof FileSettings): string | undefined =>
+    nonEmpty(flag) ?? nonEmpty(env[envName]) ?? nonEmpty(file[key]);
+  return Object.freeze({
+    home,
+    db: pick(flags.db, 'SUNOYE_DB', 'db') ?? `sqlite:${join(xdg.data, 'sunoye', 'sunoye.db')}`,
+    broker: pick(flags.broker, 'SUNOYE_BROKER', 'broker') ?? DEFAULT_BROKER,
+    name: checkName(pick(flags.name, 'SUNOYE_NAME', 'name') ?? osUserName(env)),
+    debug: env.SUNOYE_DEBUG === '1',
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Remembered rooms: after `room create` or `room join`, the room's facts and its derived secret
+ * (never the password) are kept in `$SUNOYE_HOME/rooms/`, one file per room, readable by the user
+ * only, so `listen`, `publish` and `room close` need no password. One file per room means
+ * concurrent commands never lose each other's writes.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode, SunoyeError } from '../errors.js';
+import type { RoomMode } from '../protocol/index.js';
+
+/** What is remembered about one room. */
+export interface RememberedRoom {
+  room: string;
+  /** The registry the room lives in, as a password-free label. */
+  store: string;
+  mode: RoomMode;
+  /** The room secret (scrypt output), base64: it derives the message key and the verifier. */
+  secret: string;
+  rememberedAt: string;
+}
+
+const FORMAT = 1;
+
+function roomsDir(home: string): string {
+  return join(home, 'rooms');
+}
+
+/** The registry's identity: its label without user name, so the same database is one store. */
+function storeKey(store: string): string {
+  const identity = store.replace(/^(mysql:\/\/)[^@/]*@/, '$1');
+  return createHash('sha256').update(identity).digest('hex').slice(0, 12);
+}
+
+function roomFile(home: string, store: string, room: string): string {
+  return join(roomsDir(home), `${room}-${storeKey(store)}.json`);
+}
+
+/** Refuses a file that other users could read: it holds a room secret. */
+function checkPrivate(path: string): void {
+  const mode = statSync(path).mode;
+  if ((mode & 0o077) !== 0) {
+    throw new SunoyeError(
+      `${path} can be read by other users; run \`chmod 600 ${path}\` (and consider the room's password exposed)`,
+      ExitCode.other,
+    );
+  }
+}
+
+function parse(path: string): RememberedRoom | undefined {
+  checkPrivate(path);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const v = value as Partial<RememberedRoom> & { format?: number };
+  if (
+    v?.format !== FORMAT ||
+    typeof v.room !== 'string' ||
+    typeof v.store !== 'string' ||
+    (v.mode !== 'encrypted' && v.mode !== 'plain') ||
+    typeof v.secret !== 'string' ||
+    Buffer.from(v.secret, 'base64').length !== 32
+  ) {
+    return undefined;
+  }
+  return { room: v.room, store: v.store, mode: v.mode, secret: v.secret, rememberedAt: String(v.rememberedAt) };
+}
+
+/** Saves a room, replacing what was remembered about it. The file is created with mode 0600. */
+export function rememberRoom(home: string, entry: Omit<RememberedRoom, 'rememberedAt'>): RememberedRoom {
+  const dir = roomsDir(home);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const full: RememberedRoom = { ...entry, rememberedAt: new Date().toISOString() };
+  const path = roomFile(home, entry.store, entry.room);
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temp, `${JSON.stringify({ format: FORMAT, ...full }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(temp, 0o600); // in case the umask or file system widened it
+  renameSync(temp, path);
+  return full;
+}
+
+/** The remembered room `room` of registry `store`, if any. */
+export function findRemembered(home: string, store: string, room: string): RememberedRoom | undefined {
+  const path = roomFile(home, store, room);
+  try {
+    statSync(path);
+  } catch {
+    return undefined;
+  }
+  return parse(path);
+}
+
+/** Every remembered room, of every registry, by room number. */
+export function listRemembered(home: string): RememberedRoom[] {
+  let names: string[];
+  try {
+    names = readdirSync(roomsDir(home));
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => /^\d{6}-[0-9a-f]{12}\.json$/.test(name))
+    .map((name) => parse(join(roomsDir(home), name)))
+    .filter((entry): entry is RememberedRoom => entry !== undefined)
+    .sort((a, b) => a.room.localeCompare(b.room) || a.store.localeCompare(b.store));
+}
+
+/** Forgets a room; false when it was not remembered. */
+export function forgetRoom(home: string, store: string, room: string): boolean {
+  try {
+    unlinkSync(roomFile(home, store, room));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The room-store contract: one suite that every backend must pass, so SQLite and MySQL behave
+ * the same. Each backend's test file calls `roomStoreContract` with a factory.
+ */
+import { expect } from 'chai';
+import { ExitCode, SunoyeError } from '../../src/errors.js';
+import type { NewRoom, RoomStore } from '../../src/db/index.js';
+import { openStore, isRoomNumber } from '../../src/db/index.js';
+import { SCHEMA_TABLE, SCHEMA_VERSION } from '../../src/db/schema.js';
+import { deriveRoomSecret, messageKey, newKdfParams, verifier } from '../../src/protocol/index.js';
+import { elapse, waitFor } from '../helpers/wait.js';
+
+/** A backend under test: a fresh, empty registry URL, raw SQL access to it, and cleanup. */
+export interface StoreFixture {
+  url: string;
+  raw(sql: string): Promise<Record<string, unknown>[]>;
+  cleanup(): Promise<void>;
+}
+
+// A cheap KDF keeps the suite fast; the CLI tests use the real cost.
+const CHEAP = { N: 1024, r: 8, p: 1 };
+
+async function newRoom(idleSeconds = 600, password = 'correct horse battery'): Promise<NewRoom> {
+  const kdf = newKdfParams(CHEAP);
+  return { creator: 'alice', mode: 'encrypted', idleSeconds, kdf, verifier: verifier(await deriveRoomSecret(password, kdf)) };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<SunoyeError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).to.be.instanceOf(SunoyeError);
+    return err as SunoyeError;
+  }
+  throw new Error('expected a refusal');
+}
+
+/** Defines the contract suite for one backend. */
+export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context) => Promise<StoreFixture>): void {
+  describe(`RoomStore contract: ${backend}`, function () {
+    let fx: StoreFixture;
+    let store: RoomStore;
+
+    before(async function () {
+      fx = await fixture(this);
+      store = await openStore(fx.url);
+    });
+
+    after(async function () {
+      await store?.close();
+      await fx?.cleanup();
+    });
+
+    it('records the schema version once, even when many processes open the database at once', async function () {
+      const stores = await Promise.all(Array.from({ length: 6 }, () => openStore(fx.url)));
+      await Promise.all(stores.map((s) => s.close()));
+      const rows = await fx.raw(`SELECT version FROM ${SCHEMA_TABLE}`);
+      expect(rows.map((r) => Number(r.version))).to.deep.equal([SCHEMA_VERSION]);
+    });
+
+    it('creates an open room with a six-digit number and keeps what it was given', async function () {
+      const input = await newRoom(90);
+      const created = await store.createRoom(input);
+      expect(isRoomNumber(created.number)).to.equal(true);
+      const status = await store.status(created.number);
+      expect(status?.room).to.include({ number: created.number, creator: 'alice', state: 'open', mode: 'encrypted', idleSeconds: 90 });
+      expect(status?.room.kdf).to.deep.equal(input.kdf);
+      expect(status?.room.verifier.equals(input.verifier)).to.equal(true);
+      expect(status?.room.closedAt).to.equal(null);
+      expect(Math.abs(status!.room.createdAt.getTime() - Date.now())).to.be.below(60_000);
+      expect(status?.members).to.deep.equal([]);
+    });
+
+    it('gives 20 parallel creates 20 distinct numbers', async function () {
+      const input = await newRoom();
+      const rooms = await Promise.all(Array.from({ length: 20 }, () => store.createRoom(input)));
+      expect(new Set(rooms.map((r) => r.number)).size).to.equal(20);
+    });
+
+    it('knows nothing of a number it never handed out', async function () {
+      const known = new Set((await fx.raw('SELECT number FROM rooms')).map((r) => String(r.number)));
+      let unknown = 100000;
+      while (known.has(String(unknown))) unknown++;
+      expect(await store.status(String(unknown))).to.equal(undefined);
+      expect(await store.closeRoom(String(unknown))).to.equal(undefined);
+      expect((await refusal(store.addMember(String(unknown), 'bob', 30))).exitCode).to.equal(ExitCode.refused);
+    });
+
+    it('stores no password, secret or message key', async function () {
+      const password = 'unique-Password-7781x';
+      const kdf = newKdfParams(CHEAP);
+      const secret = await deriveRoomSecret(password, kdf);
+      const room = await store.createRoom({ creator: 'carol', mode: 'encrypted', idleSeconds: 60, kdf, verifier: verifier(secret) });
+      await store.addMember(room.number, 'carol', 30);
+      const dump = JSON.stringify([...(await fx.raw('SELECT * FROM rooms')), ...(await fx.raw('SELECT * FROM members'))], (_k, v: unknown) =>
+        v && typeof v === 'object' && 'type' in v && (v as { type: string }).type === 'Buffer'
+          ? Buffer.from((v as unknown as { data: number[] }).data).toString('hex')
+          : v,
+      );
+      expect(dump).to.not.include(password);
+      for (const value of [secret, messageKey(secret)]) {
+        expect(dump).to.not.include(value.toString('hex'));
+        expect(dump).to.not.include(value.toString('base64'));
+      }
+    });
+
+    it('registers, renews and removes members', async function () {
+      const { number } = await store.createRoom(await newRoom());
+      const alice = await store.addMember(number, 'alice', 30);
+      const bob = await store.addMember(number, 'bob', 30);
+      expect(alice.id).to.not.equal(bob.id);
+      const status = await store.status(number);
+      expect(status?.members.map((m) => m.name).sort()).to.deep.equal(['alice', 'bob']);
+      expect(await store.heartbeat(alice.id)).to.equal(true);
+      expect(await store.removeMember(alice.id)).to.equal(true);
+      expect(await store.removeMember(alice.id)).to.equal(false);
+      expect(await store.heartbeat(alice.id)).to.equal(false);
+      expect((await store.status(number))?.members.map((m) => m.name)).to.deep.equal(['bob']);
+    });
+
+    it('stops counting a member whose lease ran out, and will not renew it', async function () {
+      const { number } = await store.createRoom(await newRoom());
+      const ghost = await store.addMember(number, 'ghost', 0.3);
+      const kept = await store.addMember(number, 'kept', 30);
+      await waitFor('the expired member to drop out', async () => (await store.status(number))?.members.length === 1);
+      expect((await store.status(number))?.members.map((m) => m.id)).to.deep.equal([kept.id]);
+      expect(await store.heartbeat(ghost.id)).to.equal(false);
+      expect((await store.status(number))?.room.state).to.equal('open');
+    });
+
+    it('closes a room for good once it has had no member for its idle timeout', async function () {
+      const { number } = await store.createRoom(await newRoom(1));
+      const closed = await waitFor('the idle room to close', async () => {
+        const s = await store.status(number);
+        return s?.room.state === 'closed' && s;
+      });
+      expect(closed.room.closedAt).to.be.instanceOf(Date);
+      expect((await refusal(store.addMember(number, 'late', 30))).message).to.match(/closed/);
+      expect((await store.touch(number))?.room.state).to.equal('closed');
+    });
+
+    it('keeps a room with a live member open past its idle timeout, and starts the timer when the last one leaves', async function () {
+      const { number } = await store.createRoom(await newRoom(1));
+      const member = await store.addMember(number, 'stayer', 30);
+      await elapse(1500); // the subject is time passing: longer than the idle timeout
+      expect((await store.status(number))?.room.state).to.equal('open');
+      const leftAt = Date.now();
+      await store.removeMember(member.id);
+      expect((await store.status(number))?.room.state).to.equal('open');
+      const closed = await waitFor('the emptied room to close', async () => {
+        const s = await store.status(number);
+        return s?.room.state === 'closed' && s;
+      });
+      expect(closed.room.closedAt!.getTime() - leftAt).to.be.at.least(900);
+    });
+
+    it('restarts the idle timer when touched', async function () {
+      const { number } = await store.createRoom(await newRoom(2));
+      await elapse(1200);
+      await store.touch(number);
+      await elapse(1200); // 2.4 s after creation, 1.2 s after the touch
+      expect((await store.status(number))?.room.state).to.equal('open');
+    });
+
+    it('closes at once, dropping members; closing again is harmless', async function () {
+      const { number } = await store.createRoom(await newRoom());
+      const member = await store.addMember(number, 'alice', 30);
+      const closed = await store.closeRoom(number);
+      expect(closed?.state).to.equal('closed');
+      expect(await store.heartbeat(member.id)).to.equal(false);
+      expect((await store.status(number))?.members).to.deep.equal([]);
+      expect((await fx.raw(`SELECT id FROM members WHERE room = '${number}'`)).length).to.equal(0);
+      const again = await store.closeRoom(number);
+      expect(again?.closedAt?.getTime()).to.equal(closed?.closedAt?.getTime());
+    });
+
+    it('keeps the exact count under 50 parallel registrations and removals', async function () {
+      const { number } = await store.createRoom(await newRoom());
+      const first = await Promise.all(Array.from({ length: 50 }, (_, i) => store.addMember(number, `m${i}`, 60)));
+      expect((await store.status(number))?.members.length).to.equal(50);
+      const removals = first.slice(0, 25).map((m) => store.removeMember(m.id));
+      const additions = Array.from({ length: 25 }, (_, i) => store.addMember(number, `n${i}`, 60));
+      const results = await Promise.all([...removals, ...additions]);
+      expect(results.slice(0, 25).every((r) => r === true)).to.equal(true);
+      const members = (await store.status(number))!.members;
+      expect(members.length).to.equal(50);
+      expect(new Set(members.map((m) => m.id)).size).to.equal(50);
+      await Promise.all(members.map((m) => store.removeMember(m.id)));
+      expect((await store.status(number))?.members.length).to.equal(0);
+    });
+
+    it('never leaves a member in a closed room when closing and joining race', async function () {
+      for (let round = 0; round < 8; round++) {
+        const { number } = await store.createRoom(await newRoom());
+        const joins = Array.from({ length: 6 }, (_, i) => store.addMember(number, `racer${i}`, 60).catch((err: unknown) => err));
+        const closing = store.closeRoom(number);
+        const outcomes = await Promise.all(joins);
+        await closing;
+        const status = await store.status(number);
+        expect(status?.room.state).to.equal('closed');
+        for (const outcome of outcomes) {
+          if (outcome instanceof SunoyeError) expect(outcome.exitCode).to.equal(ExitCode.refused);
+          else expect(await store.heartbeat((outcome as { id: string }).id)).to.equal(false);
+        }
+        expect((await fx.raw(`SELECT id FROM members WHERE room = '${number}'`)).length).to.equal(0);
+      }
+    });
+
+    it('never closes a room that a member joins while its idle timeout runs out', async function () {
+      for (let round = 0; round < 4; round++) {
+        const { number } = await store.createRoom(await newRoom(1));
+        const leaver = await store.addMember(number, 'leaver', 60);
+        await store.removeMember(leaver.id);
+        // Join around the moment the room becomes idle-closable: each join either lands in an
+        // open room (which then stays open while the member lives) or is refused as closed.
+        const attempts: Promise<unknown>[] = [];
+        for (let i = 0; i < 12; i++) {
+          attempts.push(elapse(930 + i * 12).then(() => store.addMember(number, `j${i}`, 60).catch((err: unknown) => err)));
+        }
+        const outcomes = await Promise.all(attempts);
+        const joined = outcomes.filter((o) => !(o instanceof SunoyeError)) as { id: string }[];
+        const status = await store.status(number);
+        if (status?.room.state === 'open') {
+          expect(status.members.length).to.equal(joined.length);
+          expect(joined.length).to.be.above(0);
+        } else {
+          expect(joined.length).to.equal(0);
+          expect((await fx.raw(`SELECT id FROM members WHERE room = '${number}'`)).length).to.equal(0);
+        }
+      }
+    });
+  });
+}
