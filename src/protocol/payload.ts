@@ -31,7 +31,7 @@ export const MAX_PLAIN_PAYLOAD_BYTES = MAX_TEXT_BYTES * 6 + 4096;
 
 let validator: ValidateFunction | undefined;
 function validate(value: unknown): ErrorObject | undefined {
-  validator ??= new Ajv({ allErrors: false, strict: true }).compile(payloadSchema);
+  validator ??= new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(payloadSchema);
   return validator(value) ? undefined : (validator.errors?.[0] ?? undefined);
 }
 

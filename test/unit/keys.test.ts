@@ -1,0 +1,53 @@
+// Room secrets: a slow salted KDF, and a verifier that is independent of the message key.
+import { expect } from 'chai';
+import {
+  checkKdfParams,
+  DEFAULT_KDF,
+  deriveRoomSecret,
+  messageKey,
+  newKdfParams,
+  secretMatches,
+  verifier,
+} from '../../src/protocol/index.js';
+
+describe('room keys', function () {
+  it('derives the same secret from the same password and salt, another from another salt', async function () {
+    const kdf = newKdfParams();
+    expect(kdf).to.include(DEFAULT_KDF);
+    const a = await deriveRoomSecret('horse battery staple', kdf);
+    const b = await deriveRoomSecret('horse battery staple', kdf);
+    const c = await deriveRoomSecret('horse battery staple', newKdfParams());
+    expect(a.equals(b)).to.equal(true);
+    expect(a.equals(c)).to.equal(false);
+    expect(a.length).to.equal(32);
+  });
+
+  it('checks passwords through the verifier, and the verifier is not the key', async function () {
+    const kdf = newKdfParams({ N: 1024, r: 8, p: 1 });
+    const secret = await deriveRoomSecret('right password', kdf);
+    const wrong = await deriveRoomSecret('wrong password', kdf);
+    const stored = verifier(secret);
+    expect(secretMatches(secret, stored)).to.equal(true);
+    expect(secretMatches(wrong, stored)).to.equal(false);
+    expect(secretMatches(secret, stored.subarray(0, 16))).to.equal(false);
+    expect(stored.equals(messageKey(secret))).to.equal(false);
+    expect(stored.equals(secret)).to.equal(false);
+  });
+
+  it('treats the password as Unicode text, whatever its normal form', async function () {
+    const kdf = newKdfParams({ N: 1024, r: 8, p: 1 });
+    const composed = await deriveRoomSecret('caf\u00e9 au lait', kdf);
+    const decomposed = await deriveRoomSecret('cafe\u0301 au lait', kdf);
+    expect(composed.equals(decomposed)).to.equal(true);
+  });
+
+  it('refuses KDF parameters that would cost too much or too little', function () {
+    const salt = newKdfParams().salt;
+    expect(() => checkKdfParams({ alg: 'scrypt', N: 2 ** 30, r: 8, p: 1, salt })).to.throw(/invalid key-derivation/);
+    expect(() => checkKdfParams({ alg: 'scrypt', N: 3000, r: 8, p: 1, salt })).to.throw(/invalid key-derivation/);
+    expect(() => checkKdfParams({ alg: 'scrypt', N: 1024, r: 8, p: 1, salt: 'AA==' })).to.throw(/invalid key-derivation/);
+    expect(() => checkKdfParams({ alg: 'pbkdf2', N: 1024, r: 8, p: 1, salt })).to.throw(/invalid key-derivation/);
+    expect(() => checkKdfParams(null)).to.throw(/invalid key-derivation/);
+    expect(checkKdfParams({ alg: 'scrypt', N: 2 ** 15, r: 8, p: 1, salt, extra: 1 })).to.deep.equal({ alg: 'scrypt', N: 2 ** 15, r: 8, p: 1, salt });
+  });
+});
