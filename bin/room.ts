@@ -3,10 +3,9 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commonOptions, configFromArgs, EPILOGUE, jsonOption, passwordOptions } from '../src/cli/options.js';
-import { reportError } from '../src/cli/report.js';
+import { reportError, yargsFailure } from '../src/cli/report.js';
 import type { CommandContext, Io } from '../src/commands/context.js';
 import { DEFAULT_IDLE_SECONDS } from '../src/db/store.js';
-import { UsageError } from '../src/errors.js';
 
 const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
 const context = (argv: Parameters<typeof configFromArgs>[0]): CommandContext => ({ config: configFromArgs(argv, io.env), io });
@@ -91,9 +90,7 @@ try {
     .alias('h', 'help')
     .version()
     .wrap(Math.min(120, process.stdout.columns || 120))
-    .fail((message, err) => {
-      throw err ?? new UsageError(message);
-    })
+    .fail(yargsFailure)
     .parseAsync();
 } catch (err) {
   process.exitCode = reportError('room', err, process.stderr, process.env.SUNOYE_DEBUG === '1');

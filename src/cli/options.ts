@@ -29,6 +29,7 @@ export const passwordOptions = {
   },
   'password-file': {
     type: 'string',
+    nargs: 1, // so that '-' (stdin) is taken as the value
     describe: "Read the password from a file's first line ('-': stdin)",
   },
 } as const satisfies Record<string, Options>;

@@ -1,6 +1,6 @@
 /** Turns an error that reached the top of a program into one stderr line and an exit code. */
 import type { Writable } from 'node:stream';
-import { ExitCode, SunoyeError } from '../errors.js';
+import { ExitCode, SunoyeError, UsageError } from '../errors.js';
 
 /** Reports `err` on `stderr` as `program: message` and returns the exit code for it. */
 export function reportError(program: string, err: unknown, stderr: Writable, debug: boolean): number {
@@ -12,4 +12,10 @@ export function reportError(program: string, err: unknown, stderr: Writable, deb
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   stderr.write(`${program}: unexpected error; please report this with the text below.\n${detail}\n`);
   return ExitCode.other;
+}
+
+/** yargs' failure callback: its own parse errors become usage errors, anything else passes. */
+export function yargsFailure(message: string | undefined, err: Error | undefined): never {
+  if (err && err.name !== 'YError') throw err;
+  throw new UsageError(message ?? err?.message ?? 'invalid command line');
 }

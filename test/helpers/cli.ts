@@ -1,0 +1,44 @@
+/** Runs the built programs as a user would, and captures what they print and how they exit. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** What a finished program left behind. */
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
+
+/** Every output of every run, so a test can check that no secret ever appeared in any of them. */
+export const transcript: string[] = [];
+
+/** Runs `program` (room, listen or publish) with `args`, an environment and optional stdin. */
+export function runProgram(
+  program: 'room' | 'listen' | 'publish',
+  args: string[],
+  options: { env: Record<string, string>; input?: string; timeoutMs?: number },
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`${binDir}${program}.js`, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${program} ${args.join(' ')} did not finish in ${options.timeoutMs ?? 30_000} ms\n${stderr}`));
+    }, options.timeoutMs ?? 30_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      transcript.push(stdout, stderr);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
