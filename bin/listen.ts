@@ -6,4 +6,9 @@ import { SunoyeError, ExitCode } from '../src/errors.js';
 const message =
   'listen is not available in this version yet: the chat over MQTT comes next. ' +
   'Rooms can already be created, joined, inspected and closed with `room`.';
-process.exitCode = reportError('listen', new SunoyeError(message, ExitCode.other), process.stderr, false);
+process.exitCode = reportError(
+  'listen',
+  new SunoyeError(message, ExitCode.other),
+  process.stderr,
+  false,
+);

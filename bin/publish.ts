@@ -6,4 +6,9 @@ import { SunoyeError, ExitCode } from '../src/errors.js';
 const message =
   'publish is not available in this version yet: the chat over MQTT comes next. ' +
   'Rooms can already be created, joined, inspected and closed with `room`.';
-process.exitCode = reportError('publish', new SunoyeError(message, ExitCode.other), process.stderr, false);
+process.exitCode = reportError(
+  'publish',
+  new SunoyeError(message, ExitCode.other),
+  process.stderr,
+  false,
+);

@@ -2,19 +2,39 @@
 // `room`: create, join, inspect, list, forget and close password-protected chat rooms.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commonOptions, configFromArgs, EPILOGUE, jsonOption, passwordOptions } from '../src/cli/options.js';
+import {
+  commonOptions,
+  configFromArgs,
+  EPILOGUE,
+  jsonOption,
+  passwordOptions,
+} from '../src/cli/options.js';
 import { reportError, yargsFailure } from '../src/cli/report.js';
 import type { CommandContext, Io } from '../src/commands/context.js';
 import { DEFAULT_IDLE_SECONDS } from '../src/db/store.js';
 
-const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
-const context = (argv: Parameters<typeof configFromArgs>[0]): CommandContext => ({ config: configFromArgs(argv, io.env), io });
-const roomArg = { type: 'string', demandOption: true, describe: 'The six-digit room number' } as const;
+const io: Io = {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+};
+const context = (argv: Parameters<typeof configFromArgs>[0]): CommandContext => ({
+  config: configFromArgs(argv, io.env),
+  io,
+});
+const roomArg = {
+  type: 'string',
+  demandOption: true,
+  describe: 'The six-digit room number',
+} as const;
 
 try {
   await yargs(hideBin(process.argv))
     .scriptName('room')
-    .usage('$0 <command>\n\nPrivate chat rooms over MQTT: make a room, share its number and password, chat with `listen` and `publish`.')
+    .usage(
+      '$0 <command>\n\nPrivate chat rooms over MQTT: make a room, share its number and password, chat with `listen` and `publish`.',
+    )
     .options(commonOptions)
     .command(
       'create',
@@ -23,8 +43,16 @@ try {
         y.options({
           ...passwordOptions,
           ...jsonOption,
-          idle: { type: 'number', default: DEFAULT_IDLE_SECONDS, describe: 'Close the room after this many seconds without members' },
-          plain: { type: 'boolean', default: false, describe: 'Send MQTT-Chat JSON unencrypted (for MQTT-Chat clients and debugging)' },
+          idle: {
+            type: 'number',
+            default: DEFAULT_IDLE_SECONDS,
+            describe: 'Close the room after this many seconds without members',
+          },
+          plain: {
+            type: 'boolean',
+            default: false,
+            describe: 'Send MQTT-Chat JSON unencrypted (for MQTT-Chat clients and debugging)',
+          },
         }),
       async (argv) => {
         const { createRoom } = await import('../src/commands/create.js');

@@ -40,7 +40,12 @@ Exit codes: 0 ok, 2 usage error, 3 refused (no such room, wrong password, room c
 
 /** Resolves the configuration from parsed common flags and the environment. */
 export function configFromArgs(
-  args: { db?: string | undefined; broker?: string | undefined; name?: string | undefined; home?: string | undefined },
+  args: {
+    db?: string | undefined;
+    broker?: string | undefined;
+    name?: string | undefined;
+    home?: string | undefined;
+  },
   env: Record<string, string | undefined>,
 ): Config {
   return resolveConfig({ db: args.db, broker: args.broker, name: args.name, home: args.home }, env);

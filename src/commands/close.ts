@@ -20,9 +20,16 @@ export async function closeRoom(ctx: CommandContext, options: CloseOptions): Pro
     const closed = wasOpen ? await store.closeRoom(room) : status.room;
     if (!closed) throw noSuchRoom(room, store);
     if (options.json) {
-      writeJson(ctx.io, { room, state: closed.state, closedAt: closed.closedAt?.toISOString() ?? null, wasOpen });
+      writeJson(ctx.io, {
+        room,
+        state: closed.state,
+        closedAt: closed.closedAt?.toISOString() ?? null,
+        wasOpen,
+      });
     } else {
-      ctx.io.stderr.write(wasOpen ? `Closed room ${room}.\n` : `Room ${room} was already closed.\n`);
+      ctx.io.stderr.write(
+        wasOpen ? `Closed room ${room}.\n` : `Room ${room} was already closed.\n`,
+      );
     }
   });
 }

@@ -18,7 +18,10 @@ export interface CommandContext {
 }
 
 /** Opens the configured registry, runs `fn`, and always closes it. */
-export async function withStore<T>(ctx: CommandContext, fn: (store: RoomStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  ctx: CommandContext,
+  fn: (store: RoomStore) => Promise<T>,
+): Promise<T> {
   const store = await openStore(ctx.config.db);
   try {
     return await fn(store);

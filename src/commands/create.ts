@@ -3,7 +3,12 @@ import { UsageError } from '../errors.js';
 import { IDLE_SECONDS_RANGE } from '../db/index.js';
 import { rememberRoom } from '../home/remembered.js';
 import { deriveRoomSecret, newKdfParams, verifier, type RoomMode } from '../protocol/index.js';
-import { generatePassword, PASSWORD_ADVICE, passwordProblem, readPassword } from '../secrets/password.js';
+import {
+  generatePassword,
+  PASSWORD_ADVICE,
+  passwordProblem,
+  readPassword,
+} from '../secrets/password.js';
 import { withStore, writeJson, type CommandContext } from './context.js';
 import { passwordSources, type PasswordFlags } from './room-access.js';
 import { formatDuration } from './format.js';
@@ -57,10 +62,16 @@ export async function createRoom(ctx: CommandContext, options: CreateOptions): P
     if (given === undefined) ctx.io.stdout.write(`password: ${password}\n`);
     ctx.io.stderr.write(
       `Created ${mode} room ${room}; it closes after ${formatDuration(idleSeconds)} without members.\n` +
-        (given === undefined ? 'The password is shown only this once: share it with the people you invite.\n' : '') +
+        (given === undefined
+          ? 'The password is shown only this once: share it with the people you invite.\n'
+          : '') +
         `Others join with \`room join ${room}\`; then \`listen ${room}\` reads and \`publish ${room}\` writes.\n`,
     );
   }
-  rememberRoom(ctx.config.home, { room, store: record.label, mode, secret: secret.toString('base64') });
+  rememberRoom(ctx.config.home, {
+    room,
+    store: record.label,
+    mode,
+    secret: secret.toString('base64'),
+  });
 }
-

@@ -33,7 +33,9 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     const lines = [
       `room ${room}: ${record.state}, ${record.mode}`,
       `created by ${record.creator} at ${formatTime(record.createdAt)}` +
-        (record.closedAt ? `, closed at ${formatTime(record.closedAt)}` : `; closes after ${formatDuration(record.idleSeconds)} without members`),
+        (record.closedAt
+          ? `, closed at ${formatTime(record.closedAt)}`
+          : `; closes after ${formatDuration(record.idleSeconds)} without members`),
       `members: ${members.length}${names.length ? ` (${names.join(', ')})` : ''}`,
     ];
     ctx.io.stdout.write(`${lines.join('\n')}\n`);

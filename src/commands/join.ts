@@ -18,7 +18,12 @@ export async function joinRoom(ctx: CommandContext, options: JoinOptions): Promi
       refuseClosed: true,
     });
     const { mode } = status.room;
-    rememberRoom(ctx.config.home, { room, store: store.label, mode, secret: secret.toString('base64') });
+    rememberRoom(ctx.config.home, {
+      room,
+      store: store.label,
+      mode,
+      secret: secret.toString('base64'),
+    });
     if (options.json) {
       writeJson(ctx.io, { room, state: status.room.state, mode, members: status.members.length });
     } else {

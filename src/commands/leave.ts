@@ -14,7 +14,11 @@ export function leaveRoom(ctx: CommandContext, options: LeaveOptions): Promise<v
   const room = checkRoomArg(options.room);
   const label = parseDbUrl(ctx.config.db).label;
   if (!forgetRoom(ctx.config.home, label, room)) {
-    return Promise.reject(new RefusedError(`room ${room} is not remembered here; \`room list\` shows the rooms that are`));
+    return Promise.reject(
+      new RefusedError(
+        `room ${room} is not remembered here; \`room list\` shows the rooms that are`,
+      ),
+    );
   }
   ctx.io.stderr.write(`Forgot room ${room}; \`room join ${room}\` remembers it again.\n`);
   return Promise.resolve();

@@ -17,27 +17,55 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
     await withStore(ctx, async (store) => {
       for (const r of here) {
         const status = await store.status(r.room);
-        states.set(r.room, status ? { state: status.room.state, members: status.members.length } : { state: 'gone', members: 0 });
+        states.set(
+          r.room,
+          status
+            ? { state: status.room.state, members: status.members.length }
+            : { state: 'gone', members: 0 },
+        );
       }
     });
   }
   const rows = remembered.map((r) => {
     const live = r.store === label ? states.get(r.room) : undefined;
-    return { room: r.room, state: live?.state ?? 'unknown', members: live?.members ?? null, mode: r.mode, db: r.store };
+    return {
+      room: r.room,
+      state: live?.state ?? 'unknown',
+      members: live?.members ?? null,
+      mode: r.mode,
+      db: r.store,
+    };
   });
   if (options.json) {
     writeJson(ctx.io, rows);
     return;
   }
   if (rows.length === 0) {
-    ctx.io.stderr.write('No rooms remembered yet: `room create` makes one, `room join ROOM` remembers one.\n');
+    ctx.io.stderr.write(
+      'No rooms remembered yet: `room create` makes one, `room join ROOM` remembers one.\n',
+    );
     return;
   }
   const others = rows.some((r) => r.db !== label);
   const table = [['ROOM', 'STATE', 'MEMBERS', 'MODE', ...(others ? ['DATABASE'] : [])]];
   for (const r of rows) {
-    table.push([r.room, r.state, r.members === null ? '-' : String(r.members), r.mode, ...(others ? [r.db] : [])]);
+    table.push([
+      r.room,
+      r.state,
+      r.members === null ? '-' : String(r.members),
+      r.mode,
+      ...(others ? [r.db] : []),
+    ]);
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  ctx.io.stdout.write(table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n');
+  ctx.io.stdout.write(
+    table
+      .map((row) =>
+        row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n',
+  );
 }

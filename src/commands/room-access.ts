@@ -12,13 +12,18 @@ import type { CommandContext } from './context.js';
 
 /** Checks a room-number argument. */
 export function checkRoomArg(room: string): string {
-  if (!isRoomNumber(room)) throw new UsageError(`"${room}" is not a room number; a room number is six digits, like 482913`);
+  if (!isRoomNumber(room))
+    throw new UsageError(
+      `"${room}" is not a room number; a room number is six digits, like 482913`,
+    );
   return room;
 }
 
 /** The refusal for a number the registry does not know. */
 export function noSuchRoom(room: string, store: RoomStore): RefusedError {
-  return new RefusedError(`there is no room ${room} in ${store.label}; check the number, or create one with \`room create\``);
+  return new RefusedError(
+    `there is no room ${room} in ${store.label}; check the number, or create one with \`room create\``,
+  );
 }
 
 /** The refusal for a closed room. */

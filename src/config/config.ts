@@ -73,9 +73,12 @@ function readConfigFile(path: string): FileSettings {
   const settings: FileSettings = {};
   for (const [key, setting] of Object.entries(value)) {
     if (!(FILE_KEYS as readonly string[]).includes(key)) {
-      throw new UsageError(`the config file ${path} has an unknown setting "${key}"; known: ${FILE_KEYS.join(', ')}`);
+      throw new UsageError(
+        `the config file ${path} has an unknown setting "${key}"; known: ${FILE_KEYS.join(', ')}`,
+      );
     }
-    if (typeof setting !== 'string') throw new UsageError(`the config file ${path}: "${key}" must be a string`);
+    if (typeof setting !== 'string')
+      throw new UsageError(`the config file ${path}: "${key}" must be a string`);
     settings[key as keyof FileSettings] = setting;
   }
   return settings;
@@ -89,11 +92,17 @@ function osUserName(env: Env): string {
   }
 }
 
+// C0, DEL, C1 and the bidirectional overrides, which could disguise a name on others' screens.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
 /** Checks a display name: 1-64 characters without control characters. */
 export function checkName(name: string): string {
   const chars = [...name].length;
-  if (chars < 1 || chars > MAX_NAME_CHARS || /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u.test(name)) {
-    throw new UsageError(`the name must be 1-${MAX_NAME_CHARS} characters without control characters`);
+  if (chars < 1 || chars > MAX_NAME_CHARS || CONTROL_CHARACTERS.test(name)) {
+    throw new UsageError(
+      `the name must be 1-${MAX_NAME_CHARS} characters without control characters`,
+    );
   }
   return name;
 }
@@ -103,8 +112,11 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
   const xdg = xdgDirs(env);
   const home = flags.home ?? nonEmpty(env.SUNOYE_HOME) ?? join(xdg.config, 'sunoye');
   const file = readConfigFile(join(home, CONFIG_FILE));
-  const pick = (flag: string | undefined, envName: string, key: keyof FileSettings): string | undefined =>
-    nonEmpty(flag) ?? nonEmpty(env[envName]) ?? nonEmpty(file[key]);
+  const pick = (
+    flag: string | undefined,
+    envName: string,
+    key: keyof FileSettings,
+  ): string | undefined => nonEmpty(flag) ?? nonEmpty(env[envName]) ?? nonEmpty(file[key]);
   return Object.freeze({
     home,
     db: pick(flags.db, 'SUNOYE_DB', 'db') ?? `sqlite:${join(xdg.data, 'sunoye', 'sunoye.db')}`,

@@ -4,7 +4,12 @@
  */
 import mysql from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
-import { applyMigrations, recordedVersion, SCHEMA_VERSION, type MigrationRunner } from './schema.js';
+import {
+  applyMigrations,
+  recordedVersion,
+  SCHEMA_VERSION,
+  type MigrationRunner,
+} from './schema.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
 import { SqlRoomStore } from './sql-store.js';
 import type { MysqlTarget } from './url.js';
@@ -46,7 +51,10 @@ function mysqlError(err: unknown, label: string): unknown {
   const e = err as { code?: string; fatal?: boolean; message?: string } | null;
   if (e && (NETWORK_CODES.has(e.code ?? '') || e.fatal === true)) {
     const hint = e.code === 'ECONNREFUSED' ? ' (is MySQL/MariaDB running?)' : '';
-    return new UnavailableError(`cannot reach the database ${label}: ${e.message ?? e.code}${hint}`, { cause: err });
+    return new UnavailableError(
+      `cannot reach the database ${label}: ${e.message ?? e.code}${hint}`,
+      { cause: err },
+    );
   }
   return err;
 }
@@ -131,8 +139,13 @@ async function migrate(pool: mysql.Pool): Promise<void> {
   if ((await recordedVersion(runner(pool))) === SCHEMA_VERSION) return;
   const conn = await pool.getConnection();
   try {
-    const [rows] = await conn.query("SELECT GET_LOCK(CONCAT('sunoye_schema:', DATABASE()), 30) AS got");
-    if ((rows as Row[])[0]?.got !== 1) throw new UnavailableError('timed out waiting for another sunoye to set up the database schema');
+    const [rows] = await conn.query(
+      "SELECT GET_LOCK(CONCAT('sunoye_schema:', DATABASE()), 30) AS got",
+    );
+    if ((rows as Row[])[0]?.got !== 1)
+      throw new UnavailableError(
+        'timed out waiting for another sunoye to set up the database schema',
+      );
     try {
       await applyMigrations(runner(conn), 'mysql');
     } finally {

@@ -92,7 +92,10 @@ export async function recordedVersion(db: MigrationRunner): Promise<number> {
 }
 
 /** Applies the migrations the database lacks. The caller holds the schema lock. */
-export async function applyMigrations(db: MigrationRunner, dialect: 'sqlite' | 'mysql'): Promise<void> {
+export async function applyMigrations(
+  db: MigrationRunner,
+  dialect: 'sqlite' | 'mysql',
+): Promise<void> {
   await db.run(
     `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)`,
   );
@@ -106,6 +109,9 @@ export async function applyMigrations(db: MigrationRunner, dialect: 'sqlite' | '
   for (const migration of MIGRATIONS) {
     if (migration.version <= current) continue;
     for (const statement of migration[dialect]) await db.run(statement);
-    await db.run(`INSERT INTO ${SCHEMA_TABLE} (version, applied_at) VALUES (?, ?)`, [migration.version, Date.now()]);
+    await db.run(`INSERT INTO ${SCHEMA_TABLE} (version, applied_at) VALUES (?, ?)`, [
+      migration.version,
+      Date.now(),
+    ]);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { RefusedError, SunoyeError, ExitCode } from '../errors.js';
-import { checkKdfParams, type RoomMode } from '../protocol/index.js';
+import { checkKdfParams } from '../protocol/index.js';
 import { randomRoomNumber } from './room-number.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
 import type { Member, NewRoom, RoomRecord, RoomStatus, RoomStore } from './store.js';
@@ -25,7 +25,7 @@ function toRoom(row: Row): RoomRow {
     number: String(row.number),
     creator: String(row.creator),
     state: row.state === 'closed' ? 'closed' : 'open',
-    mode: (row.mode === 'plain' ? 'plain' : 'encrypted') as RoomMode,
+    mode: row.mode === 'plain' ? 'plain' : 'encrypted',
     idleSeconds: Number(row.idle_seconds),
     kdf: checkKdfParams(JSON.parse(String(row.kdf))),
     verifier: Buffer.from(row.verifier as Uint8Array),
@@ -36,7 +36,8 @@ function toRoom(row: Row): RoomRow {
 }
 
 function publicRoom(row: RoomRow): RoomRecord {
-  const { activeAt: _activeAt, ...room } = row;
+  const room: RoomRecord & { activeAt?: number } = { ...row };
+  delete room.activeAt;
   return room;
 }
 
@@ -75,8 +76,16 @@ export class SqlRoomStore implements RoomStore {
    * an open room with no live member for its idle timeout is closed. `touch` restarts the idle
    * timer of a room that stays open.
    */
-  private async sweep(tx: SqlTx, number: string, now: number, touch = false): Promise<(RoomStatus & { row: RoomRow }) | undefined> {
-    const rows = await tx.all(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE number = ?${this.db.lockRows}`, [number]);
+  private async sweep(
+    tx: SqlTx,
+    number: string,
+    now: number,
+    touch = false,
+  ): Promise<(RoomStatus & { row: RoomRow }) | undefined> {
+    const rows = await tx.all(
+      `SELECT ${ROOM_COLUMNS} FROM rooms WHERE number = ?${this.db.lockRows}`,
+      [number],
+    );
     if (rows.length === 0) return undefined;
     const row = toRoom(rows[0]!);
     if (row.state === 'closed') return { room: publicRoom(row), members: [], row };
@@ -88,13 +97,20 @@ export class SqlRoomStore implements RoomStore {
     const live = memberRows.filter((m) => expiresAt(m) > now);
     let activeAt = row.activeAt;
     if (live.length < memberRows.length) {
-      for (const m of memberRows) if (expiresAt(m) <= now) activeAt = Math.max(activeAt, expiresAt(m));
-      await tx.run('DELETE FROM members WHERE room = ? AND heartbeat_at + lease_ms <= ?', [number, now]);
+      for (const m of memberRows)
+        if (expiresAt(m) <= now) activeAt = Math.max(activeAt, expiresAt(m));
+      await tx.run('DELETE FROM members WHERE room = ? AND heartbeat_at + lease_ms <= ?', [
+        number,
+        now,
+      ]);
     }
     if (touch) activeAt = Math.max(activeAt, now);
 
     if (live.length === 0 && now >= activeAt + row.idleSeconds * 1000) {
-      await tx.run("UPDATE rooms SET state = 'closed', closed_at = ?, active_at = ? WHERE number = ?", [now, activeAt, number]);
+      await tx.run(
+        "UPDATE rooms SET state = 'closed', closed_at = ?, active_at = ? WHERE number = ?",
+        [now, activeAt, number],
+      );
       const closed: RoomRow = { ...row, state: 'closed', closedAt: new Date(now), activeAt };
       return { room: publicRoom(closed), members: [], row: closed };
     }
@@ -113,7 +129,16 @@ export class SqlRoomStore implements RoomStore {
           const now = await this.now(tx);
           await tx.run(
             `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, NULL, ?)`,
-            [number, input.creator, input.mode, input.idleSeconds, JSON.stringify(input.kdf), input.verifier, now, now],
+            [
+              number,
+              input.creator,
+              input.mode,
+              input.idleSeconds,
+              JSON.stringify(input.kdf),
+              input.verifier,
+              now,
+              now,
+            ],
           );
           return { number, state: 'open', closedAt: null, createdAt: new Date(now), ...input };
         });
@@ -148,7 +173,10 @@ export class SqlRoomStore implements RoomStore {
       const found = await this.sweep(tx, room, now);
       if (!found || found.room.state === 'closed') return found?.room;
       await tx.run('DELETE FROM members WHERE room = ?', [room]);
-      await tx.run("UPDATE rooms SET state = 'closed', closed_at = ?, active_at = ? WHERE number = ?", [now, now, room]);
+      await tx.run(
+        "UPDATE rooms SET state = 'closed', closed_at = ?, active_at = ? WHERE number = ?",
+        [now, now, room],
+      );
       return { ...found.room, state: 'closed' as const, closedAt: new Date(now) };
     });
   }
@@ -158,10 +186,18 @@ export class SqlRoomStore implements RoomStore {
       const now = await this.now(tx);
       const found = await this.sweep(tx, room, now);
       if (!found) throw new RefusedError(`there is no room ${room} in ${this.label}`);
-      if (found.room.state === 'closed') throw new RefusedError(`room ${room} is closed; create a new one with \`room create\``);
+      if (found.room.state === 'closed')
+        throw new RefusedError(`room ${room} is closed; create a new one with \`room create\``);
       const id = randomBytes(16).toString('hex');
       const leaseMs = Math.round(leaseSeconds * 1000);
-      await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [id, room, name, now, now, leaseMs]);
+      await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [
+        id,
+        room,
+        name,
+        now,
+        now,
+        leaseMs,
+      ]);
       return { id, room, name, joinedAt: new Date(now), heartbeatAt: new Date(now), leaseSeconds };
     });
   }
@@ -186,7 +222,10 @@ export class SqlRoomStore implements RoomStore {
       const found = await this.sweep(tx, room, now);
       const { changes } = await tx.run('DELETE FROM members WHERE id = ?', [memberId]);
       if (changes === 1 && found && found.row.state === 'open') {
-        await tx.run('UPDATE rooms SET active_at = ? WHERE number = ?', [Math.max(found.row.activeAt, now), room]);
+        await tx.run('UPDATE rooms SET active_at = ? WHERE number = ?', [
+          Math.max(found.row.activeAt, now),
+          room,
+        ]);
       }
       return changes === 1;
     });

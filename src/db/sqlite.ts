@@ -22,7 +22,8 @@ class SqliteDriver implements SqlDriver {
   /** Runs statements directly; used only before any transaction can be pending. */
   readonly direct: SqlTx = {
     all: (sql, params = []) => Promise.resolve(this.statement(sql).all(...params) as Row[]),
-    run: (sql, params = []) => Promise.resolve({ changes: this.statement(sql).run(...params).changes }),
+    run: (sql, params = []) =>
+      Promise.resolve({ changes: this.statement(sql).run(...params).changes }),
   };
 
   constructor(
@@ -76,10 +77,15 @@ class SqliteDriver implements SqlDriver {
 function sqliteError(err: unknown, label: string): unknown {
   const code = (err as { code?: string } | null)?.code ?? '';
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    return new UnavailableError(`the database ${label} stayed locked by another process for ${BUSY_TIMEOUT_MS / 1000} s; try again`, { cause: err });
+    return new UnavailableError(
+      `the database ${label} stayed locked by another process for ${BUSY_TIMEOUT_MS / 1000} s; try again`,
+      { cause: err },
+    );
   }
   if (/^SQLITE_(CANTOPEN|READONLY|IOERR|NOTADB|CORRUPT|PERM|FULL)/.test(code)) {
-    return new UnavailableError(`cannot use the database ${label}: ${(err as Error).message}`, { cause: err });
+    return new UnavailableError(`cannot use the database ${label}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return err;
 }

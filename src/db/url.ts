@@ -46,7 +46,8 @@ export function parseDbUrl(url: string): DbTarget {
     } catch {
       throw new UsageError(`the database URL is not a valid URL; ${HELP}`);
     }
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || DEFAULT_MYSQL_DATABASE;
+    const database =
+      decodeURIComponent(parsed.pathname.replace(/^\//, '')) || DEFAULT_MYSQL_DATABASE;
     if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
       throw new UsageError(`the database name "${database}" must be 1-64 letters, digits, _ or $`);
     }
@@ -58,7 +59,16 @@ export function parseDbUrl(url: string): DbTarget {
     const ssl = parsed.searchParams.get('ssl');
     if (ssl === 'true' || ssl === 'required') options.ssl = { rejectUnauthorized: true };
     const label = `mysql://${encodeURIComponent(user)}${password ? ':***' : ''}@${parsed.host}/${database}`;
-    return { kind: 'mysql', host: parsed.hostname.replace(/^\[|\]$/g, ''), port, user, password, database, options, label };
+    return {
+      kind: 'mysql',
+      host: parsed.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      user,
+      password,
+      database,
+      options,
+      label,
+    };
   }
   throw new UsageError(`unsupported database URL "${redactUrl(url)}"; ${HELP}`);
 }

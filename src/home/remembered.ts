@@ -5,7 +5,16 @@
  * concurrent commands never lose each other's writes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, SunoyeError } from '../errors.js';
 import type { RoomMode } from '../protocol/index.js';
@@ -67,24 +76,40 @@ function parse(path: string): RememberedRoom | undefined {
   ) {
     return undefined;
   }
-  return { room: v.room, store: v.store, mode: v.mode, secret: v.secret, rememberedAt: String(v.rememberedAt) };
+  return {
+    room: v.room,
+    store: v.store,
+    mode: v.mode,
+    secret: v.secret,
+    rememberedAt: String(v.rememberedAt),
+  };
 }
 
 /** Saves a room, replacing what was remembered about it. The file is created with mode 0600. */
-export function rememberRoom(home: string, entry: Omit<RememberedRoom, 'rememberedAt'>): RememberedRoom {
+export function rememberRoom(
+  home: string,
+  entry: Omit<RememberedRoom, 'rememberedAt'>,
+): RememberedRoom {
   const dir = roomsDir(home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const full: RememberedRoom = { ...entry, rememberedAt: new Date().toISOString() };
   const path = roomFile(home, entry.store, entry.room);
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temp, `${JSON.stringify({ format: FORMAT, ...full }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  writeFileSync(temp, `${JSON.stringify({ format: FORMAT, ...full }, null, 2)}\n`, {
+    mode: 0o600,
+    flag: 'wx',
+  });
   chmodSync(temp, 0o600); // in case the umask or file system widened it
   renameSync(temp, path);
   return full;
 }
 
 /** The remembered room `room` of registry `store`, if any. */
-export function findRemembered(home: string, store: string, room: string): RememberedRoom | undefined {
+export function findRemembered(
+  home: string,
+  store: string,
+  room: string,
+): RememberedRoom | undefined {
   const path = roomFile(home, store, room);
   try {
     statSync(path);

@@ -29,8 +29,16 @@ export function seal(key: Uint8Array, room: string, payload: ChatPayload): strin
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(associatedData(room));
-  const body = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final(), cipher.getAuthTag()]);
-  return JSON.stringify({ sunoye: ENVELOPE_VERSION, n: nonce.toString('base64'), c: body.toString('base64') });
+  const body = Buffer.concat([
+    cipher.update(JSON.stringify(payload), 'utf8'),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
+  return JSON.stringify({
+    sunoye: ENVELOPE_VERSION,
+    n: nonce.toString('base64'),
+    c: body.toString('base64'),
+  });
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -51,18 +59,27 @@ export function open(key: Uint8Array, room: string, raw: Uint8Array | string): D
     return { ok: false, reason: 'not encrypted (plain payload in an encrypted room)' };
   }
   if (e.sunoye !== ENVELOPE_VERSION) return { ok: false, reason: 'unsupported envelope version' };
-  if (typeof e.n !== 'string' || typeof e.c !== 'string' || !BASE64.test(e.n) || !BASE64.test(e.c)) {
+  if (
+    typeof e.n !== 'string' ||
+    typeof e.c !== 'string' ||
+    !BASE64.test(e.n) ||
+    !BASE64.test(e.c)
+  ) {
     return { ok: false, reason: 'malformed envelope' };
   }
   const nonce = Buffer.from(e.n, 'base64');
   const body = Buffer.from(e.c, 'base64');
-  if (nonce.length !== NONCE_BYTES || body.length < TAG_BYTES) return { ok: false, reason: 'malformed envelope' };
+  if (nonce.length !== NONCE_BYTES || body.length < TAG_BYTES)
+    return { ok: false, reason: 'malformed envelope' };
   let plain: Buffer;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
     decipher.setAAD(associatedData(room));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-    plain = Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
+    plain = Buffer.concat([
+      decipher.update(body.subarray(0, body.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
   } catch {
     return { ok: false, reason: 'cannot decrypt' };
   }

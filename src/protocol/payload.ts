@@ -31,7 +31,9 @@ export const MAX_PLAIN_PAYLOAD_BYTES = MAX_TEXT_BYTES * 6 + 4096;
 
 let validator: ValidateFunction | undefined;
 function validate(value: unknown): ErrorObject | undefined {
-  validator ??= new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(payloadSchema);
+  validator ??= new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(
+    payloadSchema,
+  );
   return validator(value) ? undefined : (validator.errors?.[0] ?? undefined);
 }
 
@@ -41,7 +43,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const MQTT_CHAT_WILL = /^User (.{1,64}?) timed out\.\r?\n?$/su;
 
 /** Turns raw bytes or text into UTF-8 text, or a reason. */
-export function decodeText(raw: Uint8Array | string): { ok: true; text: string } | { ok: false; reason: string } {
+export function decodeText(
+  raw: Uint8Array | string,
+): { ok: true; text: string } | { ok: false; reason: string } {
   if (typeof raw === 'string') return { ok: true, text: raw };
   try {
     return { ok: true, text: utf8.decode(raw) };
@@ -53,7 +57,8 @@ export function decodeText(raw: Uint8Array | string): { ok: true; text: string }
 /** Checks a parsed value against the schema and the byte limits, keeping only known fields. */
 export function checkPayload(value: unknown): DecodeResult {
   const error = validate(value);
-  if (error) return { ok: false, reason: `${error.instancePath || '/'}: ${error.message ?? 'invalid'}` };
+  if (error)
+    return { ok: false, reason: `${error.instancePath || '/'}: ${error.message ?? 'invalid'}` };
   const v = value as Record<string, unknown> & ChatPayload;
   const text = v.type === 'message' ? v.message : v.notice;
   if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
@@ -63,7 +68,8 @@ export function checkPayload(value: unknown): DecodeResult {
   if (v.id !== undefined) base.id = v.id;
   if (v.seq !== undefined) base.seq = v.seq;
   if (v.ts !== undefined) base.ts = v.ts;
-  if (v.type === 'message') return { ok: true, payload: { type: 'message', ...base, message: v.message } };
+  if (v.type === 'message')
+    return { ok: true, payload: { type: 'message', ...base, message: v.message } };
   const notice: ChatNotice = { type: 'notice', ...base, notice: v.notice };
   if (v.event !== undefined) notice.event = v.event;
   return { ok: true, payload: notice };

@@ -28,9 +28,33 @@ export function generatePassword(): string {
 const MIN_LENGTH = 10;
 const MIN_DISTINCT = 6;
 const COMMON = [
-  'password', 'passwort', 'passwd', 'qwerty', 'qwertz', 'azerty', 'letmein', 'welcome', 'iloveyou',
-  'admin', 'administrator', 'monkey', 'dragon', 'football', 'baseball', 'sunshine', 'princess',
-  'master', 'secret', 'changeme', 'trustno', 'abc', 'abcdef', 'sunoye', 'chatroom', 'mqtt', 'room',
+  'password',
+  'passwort',
+  'passwd',
+  'qwerty',
+  'qwertz',
+  'azerty',
+  'letmein',
+  'welcome',
+  'iloveyou',
+  'admin',
+  'administrator',
+  'monkey',
+  'dragon',
+  'football',
+  'baseball',
+  'sunshine',
+  'princess',
+  'master',
+  'secret',
+  'changeme',
+  'trustno',
+  'abc',
+  'abcdef',
+  'sunoye',
+  'chatroom',
+  'mqtt',
+  'room',
 ];
 
 function isRun(text: string): boolean {
@@ -49,7 +73,10 @@ export function passwordProblem(password: string): string | undefined {
   if (isRun(password.toLowerCase())) return 'it is a run of consecutive characters';
   if (/^[0-9]+$/.test(password) && chars.length < 16) return 'it is only digits';
   const letters = password.toLowerCase().replace(/[^a-z]/g, '');
-  if (COMMON.includes(letters) || (letters.length > 0 && COMMON.some((w) => letters === w.repeat(letters.length / w.length)))) {
+  if (
+    COMMON.includes(letters) ||
+    (letters.length > 0 && COMMON.some((w) => letters === w.repeat(letters.length / w.length)))
+  ) {
     return 'it is a common password';
   }
   return undefined;
@@ -77,7 +104,7 @@ function readPasswordFile(path: string, stdin: Readable): Promise<string> {
     return line;
   };
   if (path === '-') {
-    return new Promise((resolve, reject) => {
+    return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       stdin.on('data', (chunk: Buffer) => {
@@ -85,20 +112,16 @@ function readPasswordFile(path: string, stdin: Readable): Promise<string> {
         if (size <= MAX_PASSWORD_FILE_BYTES) chunks.push(chunk);
       });
       stdin.once('error', reject);
-      stdin.once('end', () => {
-        try {
-          resolve(fromText(Buffer.concat(chunks).toString('utf8')));
-        } catch (err) {
-          reject(err as Error);
-        }
-      });
-    });
+      stdin.once('end', () => resolve(Buffer.concat(chunks)));
+    }).then((data) => fromText(data.toString('utf8')));
   }
   let text: Buffer;
   try {
     text = readFileSync(path);
   } catch (err) {
-    throw new UsageError(`cannot read the password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(
+      `cannot read the password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return Promise.resolve(fromText(text.subarray(0, MAX_PASSWORD_FILE_BYTES).toString('utf8')));
 }
@@ -146,7 +169,9 @@ export async function readPassword(
     throw new UsageError('give either --password or --password-file, not both');
   }
   if (sources.flag !== undefined) {
-    sources.stderr.write('warning: --password is visible to other users in the process list; prefer --password-file or SUNOYE_PASSWORD\n');
+    sources.stderr.write(
+      'warning: --password is visible to other users in the process list; prefer --password-file or SUNOYE_PASSWORD\n',
+    );
     if (sources.flag === '') throw new UsageError('--password is empty');
     return sources.flag;
   }

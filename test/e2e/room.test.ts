@@ -9,7 +9,10 @@ import { runProgram, transcript, type Run } from '../helpers/cli.js';
 interface Backend {
   name: string;
   /** Extra environment selecting the backend (none: the embedded default). */
-  setup(ctx: Mocha.Context, dir: string): Promise<{ env: Record<string, string>; dump(): Promise<Buffer>; cleanup(): Promise<void> }>;
+  setup(
+    ctx: Mocha.Context,
+    dir: string,
+  ): Promise<{ env: Record<string, string>; dump(): Promise<Buffer>; cleanup(): Promise<void> }>;
 }
 
 const backends: Backend[] = [
@@ -20,7 +23,9 @@ const backends: Backend[] = [
         env: {},
         dump: () => {
           const data = join(dir, 'xdg-data', 'sunoye');
-          return Promise.resolve(Buffer.concat(readdirSync(data).map((f) => readFileSync(join(data, f)))));
+          return Promise.resolve(
+            Buffer.concat(readdirSync(data).map((f) => readFileSync(join(data, f)))),
+          );
         },
         cleanup: () => Promise.resolve(),
       }),
@@ -33,7 +38,10 @@ const backends: Backend[] = [
       return {
         env: { SUNOYE_DB: db.url },
         dump: async () => {
-          const rows = [...(await db.query('SELECT * FROM rooms')), ...(await db.query('SELECT * FROM members'))];
+          const rows = [
+            ...(await db.query('SELECT * FROM rooms')),
+            ...(await db.query('SELECT * FROM members')),
+          ];
           return Buffer.from(JSON.stringify(rows));
         },
         cleanup: () => db.drop(),
@@ -60,7 +68,12 @@ for (const backend of backends) {
       dir = mkdtempSync(join(tmpdir(), 'sunoye-e2e-'));
       fixture = await backend.setup(this, dir);
       // A user with nothing configured: only HOME and the XDG folders of a fresh account.
-      env = { HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_DATA_HOME: join(dir, 'xdg-data'), ...fixture.env };
+      env = {
+        HOME: dir,
+        XDG_CONFIG_HOME: join(dir, 'xdg-config'),
+        XDG_DATA_HOME: join(dir, 'xdg-data'),
+        ...fixture.env,
+      };
     });
 
     after(async function () {
@@ -69,7 +82,9 @@ for (const backend of backends) {
     });
 
     it('creates, joins, shows, lists, closes and forgets a room', async function () {
-      const created = json<{ room: string; password: string; mode: string }>(await room(['create', '--json']));
+      const created = json<{ room: string; password: string; mode: string }>(
+        await room(['create', '--json']),
+      );
       expect(created.room).to.match(/^[1-9]\d{5}$/);
       expect(created.password).to.match(/^[2-9a-z]{4}(-[2-9a-z]{4}){3}$/);
       expect(created.mode).to.equal('encrypted');
@@ -82,17 +97,33 @@ for (const backend of backends) {
 
       // Another user (another home) joins: wrong password is exit 3, right one exit 0.
       const bob = { SUNOYE_HOME: join(dir, 'bob') };
-      const wrong = await room(['join', created.room], { ...bob, SUNOYE_PASSWORD: 'not-the-password' });
+      const wrong = await room(['join', created.room], {
+        ...bob,
+        SUNOYE_PASSWORD: 'not-the-password',
+      });
       expect(wrong.code).to.equal(3);
-      expect(wrong.stderr.trim().split('\n')).to.deep.equal([`room: wrong password for room ${created.room}`]);
+      expect(wrong.stderr.trim().split('\n')).to.deep.equal([
+        `room: wrong password for room ${created.room}`,
+      ]);
       const fromFile = join(dir, 'wrong-pw');
       writeFileSync(fromFile, 'also wrong\n');
-      expect((await room(['join', created.room, '--password-file', fromFile], bob)).code).to.equal(3);
-      expect((await room(['join', created.room, '--password-file', '-'], bob, 'still wrong\n')).code).to.equal(3);
-      const right = await room(['join', created.room, '--password-file', '-'], bob, `${created.password}\n`);
+      expect((await room(['join', created.room, '--password-file', fromFile], bob)).code).to.equal(
+        3,
+      );
+      expect(
+        (await room(['join', created.room, '--password-file', '-'], bob, 'still wrong\n')).code,
+      ).to.equal(3);
+      const right = await room(
+        ['join', created.room, '--password-file', '-'],
+        bob,
+        `${created.password}\n`,
+      );
       expect(right.code, right.stderr).to.equal(0);
       expect(right.stderr).to.include(`Joined encrypted room ${created.room}`);
-      expect(statSync(join(dir, 'bob', 'rooms', readdirSync(join(dir, 'bob', 'rooms'))[0]!)).mode & 0o777).to.equal(0o600);
+      expect(
+        statSync(join(dir, 'bob', 'rooms', readdirSync(join(dir, 'bob', 'rooms'))[0]!)).mode &
+          0o777,
+      ).to.equal(0o600);
 
       const info = json(await room(['info', created.room, '--json']));
       expect(info).to.include({ room: created.room, state: 'open', members: 0, mode: 'encrypted' });
@@ -106,11 +137,18 @@ for (const backend of backends) {
       // Bob closes it with his remembered key: no password needed.
       const closed = json(await room(['close', created.room, '--json'], bob));
       expect(closed).to.include({ room: created.room, state: 'closed', wasOpen: true });
-      expect(json(await room(['info', created.room, '--json']))).to.include({ state: 'closed', members: 0 });
+      expect(json(await room(['info', created.room, '--json']))).to.include({
+        state: 'closed',
+        members: 0,
+      });
       const late = await room(['join', created.room], { SUNOYE_PASSWORD: created.password });
       expect(late.code).to.equal(3);
-      expect(late.stderr).to.equal(`room: room ${created.room} is closed; create a new one with \`room create\`\n`);
-      expect(json<{ state: string }[]>(await room(['list', '--json']))[0]?.state).to.equal('closed');
+      expect(late.stderr).to.equal(
+        `room: room ${created.room} is closed; create a new one with \`room create\`\n`,
+      );
+      expect(json<{ state: string }[]>(await room(['list', '--json']))[0]?.state).to.equal(
+        'closed',
+      );
 
       expect((await room(['leave', created.room], bob)).code).to.equal(0);
       expect(json<unknown[]>(await room(['list', '--json'], bob))).to.deep.equal([]);
@@ -121,10 +159,18 @@ for (const backend of backends) {
 
     it('stores neither the password nor a key in the database', async function () {
       const password = 'Zebra-Quill-Harbor-9182';
-      const created = json<{ room: string }>(await room(['create', '--json', '--idle', '120'], { SUNOYE_PASSWORD: password }));
+      const created = json<{ room: string }>(
+        await room(['create', '--json', '--idle', '120'], { SUNOYE_PASSWORD: password }),
+      );
       expect(created).to.not.have.property('password');
-      const remembered = readdirSync(join(dir, 'xdg-config', 'sunoye', 'rooms')).find((f) => f.startsWith(created.room))!;
-      const secret = (JSON.parse(readFileSync(join(dir, 'xdg-config', 'sunoye', 'rooms', remembered), 'utf8')) as { secret: string }).secret;
+      const remembered = readdirSync(join(dir, 'xdg-config', 'sunoye', 'rooms')).find((f) =>
+        f.startsWith(created.room),
+      )!;
+      const secret = (
+        JSON.parse(
+          readFileSync(join(dir, 'xdg-config', 'sunoye', 'rooms', remembered), 'utf8'),
+        ) as { secret: string }
+      ).secret;
       const dump = await fixture.dump();
       expect(dump.includes(Buffer.from(password))).to.equal(false);
       expect(dump.includes(Buffer.from(secret, 'base64'))).to.equal(false);
@@ -134,7 +180,9 @@ for (const backend of backends) {
 
     it('gives 20 room create processes started at once 20 distinct numbers, all remembered', async function () {
       const home = { SUNOYE_HOME: join(dir, 'many') };
-      const runs = await Promise.all(Array.from({ length: 20 }, () => room(['create', '--json'], home)));
+      const runs = await Promise.all(
+        Array.from({ length: 20 }, () => room(['create', '--json'], home)),
+      );
       const numbers = runs.map((r) => json<{ room: string }>(r).room);
       expect(new Set(numbers).size).to.equal(20);
       const listed = json<{ room: string; state: string }[]>(await room(['list', '--json'], home));
@@ -143,16 +191,27 @@ for (const backend of backends) {
     });
 
     it('closes with the password, and refuses a wrong one', async function () {
-      const created = json<{ room: string; password: string }>(await room(['create', '--json'], { SUNOYE_HOME: join(dir, 'c1') }));
+      const created = json<{ room: string; password: string }>(
+        await room(['create', '--json'], { SUNOYE_HOME: join(dir, 'c1') }),
+      );
       const other = { SUNOYE_HOME: join(dir, 'c2') };
-      expect((await room(['close', created.room], { ...other, SUNOYE_PASSWORD: 'wrong-wrong-wrong' })).code).to.equal(3);
+      expect(
+        (await room(['close', created.room], { ...other, SUNOYE_PASSWORD: 'wrong-wrong-wrong' }))
+          .code,
+      ).to.equal(3);
       const noPassword = await room(['close', created.room], other);
       expect(noPassword.code).to.equal(2);
       expect(noPassword.stderr).to.match(/needs its password/);
-      const ok = await room(['close', created.room], { ...other, SUNOYE_PASSWORD: created.password });
+      const ok = await room(['close', created.room], {
+        ...other,
+        SUNOYE_PASSWORD: created.password,
+      });
       expect(ok.code, ok.stderr).to.equal(0);
       expect(ok.stderr).to.equal(`Closed room ${created.room}.\n`);
-      const twice = await room(['close', created.room], { ...other, SUNOYE_PASSWORD: created.password });
+      const twice = await room(['close', created.room], {
+        ...other,
+        SUNOYE_PASSWORD: created.password,
+      });
       expect(twice.code).to.equal(0);
       expect(twice.stderr).to.equal(`Room ${created.room} was already closed.\n`);
     });
@@ -160,10 +219,14 @@ for (const backend of backends) {
     it('creates plain rooms and refuses weak passwords with advice', async function () {
       const plain = json(await room(['create', '--plain', '--json']));
       expect(plain).to.include({ mode: 'plain' });
-      expect(json(await room(['info', String(plain.room), '--json']))).to.include({ mode: 'plain' });
+      expect(json(await room(['info', String(plain.room), '--json']))).to.include({
+        mode: 'plain',
+      });
       const weak = await room(['create'], { SUNOYE_PASSWORD: 'password1' });
       expect(weak.code).to.equal(2);
-      expect(weak.stderr).to.match(/^room: that password is too weak: .*leave out --password to get a generated one/);
+      expect(weak.stderr).to.match(
+        /^room: that password is too weak: .*leave out --password to get a generated one/,
+      );
       const flag = await room(['create', '--password', 'Zebra-Quill-Harbor-9183', '--json']);
       expect(flag.code).to.equal(0);
       expect(flag.stderr).to.match(/process list/);
@@ -171,8 +234,16 @@ for (const backend of backends) {
 
     it('answers unknown rooms and bad input with one clear line and the documented code', async function () {
       const cases: [string[], number, RegExp][] = [
-        [['info', '999999'], 3, /^room: there is no room 999999 in .*; check the number, or create one with `room create`\n$/],
-        [['info', '12345'], 2, /^room: "12345" is not a room number; a room number is six digits, like 482913\n$/],
+        [
+          ['info', '999999'],
+          3,
+          /^room: there is no room 999999 in .*; check the number, or create one with `room create`\n$/,
+        ],
+        [
+          ['info', '12345'],
+          2,
+          /^room: "12345" is not a room number; a room number is six digits, like 482913\n$/,
+        ],
         [['join', 'abcdef'], 2, /not a room number/],
         [['create', '--idle', '0'], 2, /--idle must be a whole number of seconds from 1 to/],
         [['create', '--idle', 'soon'], 2, /--idle must be a whole number/],
@@ -193,7 +264,17 @@ for (const backend of backends) {
     it('prints help with examples', async function () {
       const help = await room(['--help']);
       expect(help.code).to.equal(0);
-      for (const word of ['create', 'join', 'info', 'list', 'leave', 'close', 'Examples:', 'Exit codes']) expect(help.stdout).to.include(word);
+      for (const word of [
+        'create',
+        'join',
+        'info',
+        'list',
+        'leave',
+        'close',
+        'Examples:',
+        'Exit codes',
+      ])
+        expect(help.stdout).to.include(word);
       const sub = await room(['create', '--help']);
       expect(sub.stdout).to.include('--idle');
       expect(sub.stdout).to.include('--plain');
@@ -207,12 +288,18 @@ describe('room with an unreachable database', function () {
     try {
       const env = { HOME: dir, SUNOYE_DB: 'mysql://sunoye:TopSecret99@127.0.0.1:1/sunoye' };
       for (const args of [['create'], ['info', '482913'], ['join', '482913']]) {
-        const run = await runProgram('room', args, { env: { ...env, SUNOYE_PASSWORD: 'whatever-it-is' } });
+        const run = await runProgram('room', args, {
+          env: { ...env, SUNOYE_PASSWORD: 'whatever-it-is' },
+        });
         expect(run.code, run.stderr).to.equal(4);
-        expect(run.stderr).to.match(/^room: cannot reach the database mysql:\/\/sunoye:\*\*\*@127\.0\.0\.1:1\/sunoye: .*\n$/);
+        expect(run.stderr).to.match(
+          /^room: cannot reach the database mysql:\/\/sunoye:\*\*\*@127\.0\.0\.1:1\/sunoye: .*\n$/,
+        );
         expect(run.stderr + run.stdout).to.not.include('TopSecret99');
       }
-      const badFile = await runProgram('room', ['info', '482913'], { env: { HOME: dir, SUNOYE_DB: `sqlite:${dir}` } });
+      const badFile = await runProgram('room', ['info', '482913'], {
+        env: { HOME: dir, SUNOYE_DB: `sqlite:${dir}` },
+      });
       expect(badFile.code).to.equal(4);
       expect(badFile.stderr).to.match(/^room: cannot (open|use) the database sqlite:/);
     } finally {
@@ -222,6 +309,7 @@ describe('room with an unreachable database', function () {
 
   it('never printed a test password anywhere', function () {
     const all = transcript.join('\n');
-    for (const secret of ['TopSecret99', 'Zebra-Quill-Harbor-9182', 'not-the-password']) expect(all).to.not.include(secret);
+    for (const secret of ['TopSecret99', 'Zebra-Quill-Harbor-9182', 'not-the-password'])
+      expect(all).to.not.include(secret);
   });
 });

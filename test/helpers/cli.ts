@@ -31,7 +31,11 @@ export function runProgram(
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${program} ${args.join(' ')} did not finish in ${options.timeoutMs ?? 30_000} ms\n${stderr}`));
+      reject(
+        new Error(
+          `${program} ${args.join(' ')} did not finish in ${options.timeoutMs ?? 30_000} ms\n${stderr}`,
+        ),
+      );
     }, options.timeoutMs ?? 30_000);
     child.once('error', reject);
     child.once('close', (code) => {

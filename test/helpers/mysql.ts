@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 
 /** The server URL without a database. */
-export const MYSQL_TEST_URL = (process.env.SUNOYE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/+$/, '');
+export const MYSQL_TEST_URL = (
+  process.env.SUNOYE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
+).replace(/\/+$/, '');
 const required = process.env.SUNOYE_REQUIRE_MYSQL === '1';
 
 let reachable: Promise<boolean> | undefined;
@@ -29,7 +31,8 @@ export function mysqlReachable(): Promise<boolean> {
 /** Skips the calling suite (loudly) when MySQL is unreachable, or fails it when it is required. */
 export async function requireMysql(ctx: Mocha.Context): Promise<void> {
   if (await mysqlReachable()) return;
-  if (required) throw new Error(`SUNOYE_REQUIRE_MYSQL=1 but MySQL is unreachable at ${MYSQL_TEST_URL}`);
+  if (required)
+    throw new Error(`SUNOYE_REQUIRE_MYSQL=1 but MySQL is unreachable at ${MYSQL_TEST_URL}`);
   process.stderr.write(
     `\n  !!! SKIPPING MySQL tests: no server at ${MYSQL_TEST_URL} (set SUNOYE_TEST_MYSQL_URL, or SUNOYE_REQUIRE_MYSQL=1 to fail instead)\n\n`,
   );

@@ -22,7 +22,13 @@ const CHEAP = { N: 1024, r: 8, p: 1 };
 
 async function newRoom(idleSeconds = 600, password = 'correct horse battery'): Promise<NewRoom> {
   const kdf = newKdfParams(CHEAP);
-  return { creator: 'alice', mode: 'encrypted', idleSeconds, kdf, verifier: verifier(await deriveRoomSecret(password, kdf)) };
+  return {
+    creator: 'alice',
+    mode: 'encrypted',
+    idleSeconds,
+    kdf,
+    verifier: verifier(await deriveRoomSecret(password, kdf)),
+  };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<SunoyeError> {
@@ -36,7 +42,10 @@ async function refusal(promise: Promise<unknown>): Promise<SunoyeError> {
 }
 
 /** Defines the contract suite for one backend. */
-export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context) => Promise<StoreFixture>): void {
+export function roomStoreContract(
+  backend: string,
+  fixture: (ctx: Mocha.Context) => Promise<StoreFixture>,
+): void {
   describe(`RoomStore contract: ${backend}`, function () {
     let fx: StoreFixture;
     let store: RoomStore;
@@ -63,7 +72,13 @@ export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context)
       const created = await store.createRoom(input);
       expect(isRoomNumber(created.number)).to.equal(true);
       const status = await store.status(created.number);
-      expect(status?.room).to.include({ number: created.number, creator: 'alice', state: 'open', mode: 'encrypted', idleSeconds: 90 });
+      expect(status?.room).to.include({
+        number: created.number,
+        creator: 'alice',
+        state: 'open',
+        mode: 'encrypted',
+        idleSeconds: 90,
+      });
       expect(status?.room.kdf).to.deep.equal(input.kdf);
       expect(status?.room.verifier.equals(input.verifier)).to.equal(true);
       expect(status?.room.closedAt).to.equal(null);
@@ -78,24 +93,36 @@ export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context)
     });
 
     it('knows nothing of a number it never handed out', async function () {
-      const known = new Set((await fx.raw('SELECT number FROM rooms')).map((r) => String(r.number)));
+      const known = new Set(
+        (await fx.raw('SELECT number FROM rooms')).map((r) => String(r.number)),
+      );
       let unknown = 100000;
       while (known.has(String(unknown))) unknown++;
       expect(await store.status(String(unknown))).to.equal(undefined);
       expect(await store.closeRoom(String(unknown))).to.equal(undefined);
-      expect((await refusal(store.addMember(String(unknown), 'bob', 30))).exitCode).to.equal(ExitCode.refused);
+      expect((await refusal(store.addMember(String(unknown), 'bob', 30))).exitCode).to.equal(
+        ExitCode.refused,
+      );
     });
 
     it('stores no password, secret or message key', async function () {
       const password = 'unique-Password-7781x';
       const kdf = newKdfParams(CHEAP);
       const secret = await deriveRoomSecret(password, kdf);
-      const room = await store.createRoom({ creator: 'carol', mode: 'encrypted', idleSeconds: 60, kdf, verifier: verifier(secret) });
+      const room = await store.createRoom({
+        creator: 'carol',
+        mode: 'encrypted',
+        idleSeconds: 60,
+        kdf,
+        verifier: verifier(secret),
+      });
       await store.addMember(room.number, 'carol', 30);
-      const dump = JSON.stringify([...(await fx.raw('SELECT * FROM rooms')), ...(await fx.raw('SELECT * FROM members'))], (_k, v: unknown) =>
-        v && typeof v === 'object' && 'type' in v && (v as { type: string }).type === 'Buffer'
-          ? Buffer.from((v as unknown as { data: number[] }).data).toString('hex')
-          : v,
+      const dump = JSON.stringify(
+        [...(await fx.raw('SELECT * FROM rooms')), ...(await fx.raw('SELECT * FROM members'))],
+        (_k, v: unknown) =>
+          v && typeof v === 'object' && 'type' in v && (v as { type: string }).type === 'Buffer'
+            ? Buffer.from((v as unknown as { data: number[] }).data).toString('hex')
+            : v,
       );
       expect(dump).to.not.include(password);
       for (const value of [secret, messageKey(secret)]) {
@@ -122,7 +149,10 @@ export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context)
       const { number } = await store.createRoom(await newRoom());
       const ghost = await store.addMember(number, 'ghost', 0.3);
       const kept = await store.addMember(number, 'kept', 30);
-      await waitFor('the expired member to drop out', async () => (await store.status(number))?.members.length === 1);
+      await waitFor(
+        'the expired member to drop out',
+        async () => (await store.status(number))?.members.length === 1,
+      );
       expect((await store.status(number))?.members.map((m) => m.id)).to.deep.equal([kept.id]);
       expect(await store.heartbeat(ghost.id)).to.equal(false);
       expect((await store.status(number))?.room.state).to.equal('open');
@@ -176,7 +206,9 @@ export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context)
 
     it('keeps the exact count under 50 parallel registrations and removals', async function () {
       const { number } = await store.createRoom(await newRoom());
-      const first = await Promise.all(Array.from({ length: 50 }, (_, i) => store.addMember(number, `m${i}`, 60)));
+      const first = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.addMember(number, `m${i}`, 60)),
+      );
       expect((await store.status(number))?.members.length).to.equal(50);
       const removals = first.slice(0, 25).map((m) => store.removeMember(m.id));
       const additions = Array.from({ length: 25 }, (_, i) => store.addMember(number, `n${i}`, 60));
@@ -192,7 +224,9 @@ export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context)
     it('never leaves a member in a closed room when closing and joining race', async function () {
       for (let round = 0; round < 8; round++) {
         const { number } = await store.createRoom(await newRoom());
-        const joins = Array.from({ length: 6 }, (_, i) => store.addMember(number, `racer${i}`, 60).catch((err: unknown) => err));
+        const joins = Array.from({ length: 6 }, (_, i) =>
+          store.addMember(number, `racer${i}`, 60).catch((err: unknown) => err),
+        );
         const closing = store.closeRoom(number);
         const outcomes = await Promise.all(joins);
         await closing;
@@ -202,7 +236,9 @@ export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context)
           if (outcome instanceof SunoyeError) expect(outcome.exitCode).to.equal(ExitCode.refused);
           else expect(await store.heartbeat((outcome as { id: string }).id)).to.equal(false);
         }
-        expect((await fx.raw(`SELECT id FROM members WHERE room = '${number}'`)).length).to.equal(0);
+        expect((await fx.raw(`SELECT id FROM members WHERE room = '${number}'`)).length).to.equal(
+          0,
+        );
       }
     });
 
@@ -215,7 +251,11 @@ export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context)
         // open room (which then stays open while the member lives) or is refused as closed.
         const attempts: Promise<unknown>[] = [];
         for (let i = 0; i < 12; i++) {
-          attempts.push(elapse(930 + i * 12).then(() => store.addMember(number, `j${i}`, 60).catch((err: unknown) => err)));
+          attempts.push(
+            elapse(930 + i * 12).then(() =>
+              store.addMember(number, `j${i}`, 60).catch((err: unknown) => err),
+            ),
+          );
         }
         const outcomes = await Promise.all(attempts);
         const joined = outcomes.filter((o) => !(o instanceof SunoyeError)) as { id: string }[];
@@ -225,7 +265,9 @@ export function roomStoreContract(backend: string, fixture: (ctx: Mocha.Context)
           expect(joined.length).to.be.above(0);
         } else {
           expect(joined.length).to.equal(0);
-          expect((await fx.raw(`SELECT id FROM members WHERE room = '${number}'`)).length).to.equal(0);
+          expect((await fx.raw(`SELECT id FROM members WHERE room = '${number}'`)).length).to.equal(
+            0,
+          );
         }
       }
     });

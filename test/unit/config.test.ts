@@ -18,7 +18,8 @@ describe('configuration', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const writeFile = (value: unknown): void => writeFileSync(join(home, 'config.json'), JSON.stringify(value));
+  const writeFile = (value: unknown): void =>
+    writeFileSync(join(home, 'config.json'), JSON.stringify(value));
 
   it('defaults to XDG places, the embedded database and a local broker', function () {
     const config = resolveConfig({}, { HOME: dir, USER: 'x' });
@@ -26,7 +27,10 @@ describe('configuration', function () {
     expect(config.db).to.equal(`sqlite:${join(dir, '.local', 'share', 'sunoye', 'sunoye.db')}`);
     expect(config.broker).to.equal(DEFAULT_BROKER);
     expect(config.name).to.be.a('string').and.not.equal('');
-    const xdg = resolveConfig({}, { HOME: dir, XDG_CONFIG_HOME: join(dir, 'c'), XDG_DATA_HOME: join(dir, 'd') });
+    const xdg = resolveConfig(
+      {},
+      { HOME: dir, XDG_CONFIG_HOME: join(dir, 'c'), XDG_DATA_HOME: join(dir, 'd') },
+    );
     expect(xdg.home).to.equal(join(dir, 'c', 'sunoye'));
     expect(xdg.db).to.equal(`sqlite:${join(dir, 'd', 'sunoye', 'sunoye.db')}`);
   });
@@ -35,30 +39,54 @@ describe('configuration', function () {
     writeFile({ db: 'sqlite:/file.db', broker: 'mqtt://file:1883', name: 'file' });
     const env = { HOME: dir, SUNOYE_HOME: home, SUNOYE_DB: 'sqlite:/env.db', SUNOYE_NAME: 'env' };
     const config = resolveConfig({ name: 'flag' }, env);
-    expect(config).to.include({ home, db: 'sqlite:/env.db', broker: 'mqtt://file:1883', name: 'flag' });
-    expect(resolveConfig({ home: join(dir, 'elsewhere') }, env).home).to.equal(join(dir, 'elsewhere'));
+    expect(config).to.include({
+      home,
+      db: 'sqlite:/env.db',
+      broker: 'mqtt://file:1883',
+      name: 'flag',
+    });
+    expect(resolveConfig({ home: join(dir, 'elsewhere') }, env).home).to.equal(
+      join(dir, 'elsewhere'),
+    );
     expect(Object.isFrozen(config)).to.equal(true);
   });
 
   it('treats an empty environment variable as unset', function () {
     writeFile({ name: 'file' });
-    expect(resolveConfig({}, { HOME: dir, SUNOYE_HOME: home, SUNOYE_NAME: '' }).name).to.equal('file');
+    expect(resolveConfig({}, { HOME: dir, SUNOYE_HOME: home, SUNOYE_NAME: '' }).name).to.equal(
+      'file',
+    );
   });
 
   it('refuses a broken config file with a message naming it', function () {
     writeFileSync(join(home, 'config.json'), '{ name: ');
-    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(UsageError, /config\.json is not valid JSON/);
+    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(
+      UsageError,
+      /config\.json is not valid JSON/,
+    );
     writeFile({ nmae: 'typo' });
-    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(UsageError, /unknown setting "nmae"/);
+    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(
+      UsageError,
+      /unknown setting "nmae"/,
+    );
     writeFile({ name: 5 });
-    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(UsageError, /"name" must be a string/);
+    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(
+      UsageError,
+      /"name" must be a string/,
+    );
     writeFile(['a']);
-    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(UsageError, /must hold a JSON object/);
+    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(
+      UsageError,
+      /must hold a JSON object/,
+    );
   });
 
   it('refuses names that are empty, too long or hold control characters', function () {
     const env = { HOME: dir, SUNOYE_HOME: home };
-    expect(() => resolveConfig({ name: 'a'.repeat(65) }, env)).to.throw(UsageError, /1-64 characters/);
+    expect(() => resolveConfig({ name: 'a'.repeat(65) }, env)).to.throw(
+      UsageError,
+      /1-64 characters/,
+    );
     expect(() => resolveConfig({ name: 'evil\u001b[2J' }, env)).to.throw(UsageError);
     expect(resolveConfig({ name: 'ünï 😀' }, env).name).to.equal('ünï 😀');
   });

@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { encryptedCodec, open, seal, type ChatPayload } from '../../src/protocol/index.js';
 
-const payload: ChatPayload = { type: 'message', from: 'alice', message: 'meet at 6', id: 'm1', seq: 1 };
+const payload: ChatPayload = {
+  type: 'message',
+  from: 'alice',
+  message: 'meet at 6',
+  id: 'm1',
+  seq: 1,
+};
 
 describe('encryption envelope', function () {
   const key = randomBytes(32);
@@ -14,22 +20,37 @@ describe('encryption envelope', function () {
     expect(sealed).to.not.include('alice');
     expect(JSON.parse(sealed)).to.have.keys(['sunoye', 'n', 'c']);
     expect(open(key, '482913', sealed)).to.deep.equal({ ok: true, payload });
-    expect(encryptedCodec('482913', key).decode(Buffer.from(sealed))).to.deep.equal({ ok: true, payload });
+    expect(encryptedCodec('482913', key).decode(Buffer.from(sealed))).to.deep.equal({
+      ok: true,
+      payload,
+    });
   });
 
   it('uses a fresh nonce every time', function () {
-    const nonces = new Set(Array.from({ length: 1000 }, () => (JSON.parse(seal(key, '482913', payload)) as { n: string }).n));
+    const nonces = new Set(
+      Array.from(
+        { length: 1000 },
+        () => (JSON.parse(seal(key, '482913', payload)) as { n: string }).n,
+      ),
+    );
     expect(nonces.size).to.equal(1000);
   });
 
   it('rejects a payload sealed for another room or with another key', function () {
     const sealed = seal(key, '482913', payload);
     expect(open(key, '482914', sealed)).to.deep.equal({ ok: false, reason: 'cannot decrypt' });
-    expect(open(randomBytes(32), '482913', sealed)).to.deep.equal({ ok: false, reason: 'cannot decrypt' });
+    expect(open(randomBytes(32), '482913', sealed)).to.deep.equal({
+      ok: false,
+      reason: 'cannot decrypt',
+    });
   });
 
   it('rejects the envelope with any single bit flipped in its nonce or ciphertext', function () {
-    const env = JSON.parse(seal(key, '482913', payload)) as { sunoye: number; n: string; c: string };
+    const env = JSON.parse(seal(key, '482913', payload)) as {
+      sunoye: number;
+      n: string;
+      c: string;
+    };
     for (const field of ['n', 'c'] as const) {
       const bytes = Buffer.from(env[field], 'base64');
       for (let bit = 0; bit < bytes.length * 8; bit++) {
@@ -45,20 +66,30 @@ describe('encryption envelope', function () {
   it('says why it rejects malformed envelopes, without throwing', function () {
     const cases: [string, string][] = [
       ['not json', 'not JSON'],
-      ['{"type":"message","from":"a","message":"x"}', 'not encrypted (plain payload in an encrypted room)'],
+      [
+        '{"type":"message","from":"a","message":"x"}',
+        'not encrypted (plain payload in an encrypted room)',
+      ],
       ['{"sunoye":2,"n":"","c":""}', 'unsupported envelope version'],
       ['{"sunoye":1,"n":"AAAA","c":"AAAA"}', 'malformed envelope'],
       ['{"sunoye":1,"n":5,"c":"AAAA"}', 'malformed envelope'],
       ['{"sunoye":1,"n":"!!!!","c":"????"}', 'malformed envelope'],
       ['User bob timed out.\n', 'not JSON'],
     ];
-    for (const [input, why] of cases) expect(open(key, '482913', input)).to.deep.equal({ ok: false, reason: why });
-    expect(open(key, '482913', 'x'.repeat(2_000_000))).to.deep.equal({ ok: false, reason: 'too large' });
-    expect(open(key, '482913', Buffer.from([0xc3, 0x28]))).to.deep.equal({ ok: false, reason: 'not UTF-8' });
+    for (const [input, why] of cases)
+      expect(open(key, '482913', input)).to.deep.equal({ ok: false, reason: why });
+    expect(open(key, '482913', 'x'.repeat(2_000_000))).to.deep.equal({
+      ok: false,
+      reason: 'too large',
+    });
+    expect(open(key, '482913', Buffer.from([0xc3, 0x28]))).to.deep.equal({
+      ok: false,
+      reason: 'not UTF-8',
+    });
   });
 
   it('checks the schema of what it decrypts', function () {
-    const bad = seal(key, '482913', { type: 'message', from: '', message: 'x' } as ChatPayload);
+    const bad = seal(key, '482913', { type: 'message', from: '', message: 'x' });
     const result = open(key, '482913', bad);
     expect(result.ok).to.equal(false);
     expect((result as { reason: string }).reason).to.match(/^\/from: /);

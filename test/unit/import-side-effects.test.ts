@@ -37,7 +37,13 @@ describe('importing sunoye modules', function () {
     const home = mkdtempSync(join(tmpdir(), 'sunoye-import-'));
     try {
       const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe], {
-        env: { ...process.env, HOME: home, XDG_CONFIG_HOME: '', XDG_DATA_HOME: '', MODULES: JSON.stringify(files.map((f) => pathToFileURL(f).href)) },
+        env: {
+          ...process.env,
+          HOME: home,
+          XDG_CONFIG_HOME: '',
+          XDG_DATA_HOME: '',
+          MODULES: JSON.stringify(files.map((f) => pathToFileURL(f).href)),
+        },
         encoding: 'utf8',
       });
       expect(run.stderr).to.equal('');

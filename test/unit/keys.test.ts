@@ -43,11 +43,21 @@ describe('room keys', function () {
 
   it('refuses KDF parameters that would cost too much or too little', function () {
     const salt = newKdfParams().salt;
-    expect(() => checkKdfParams({ alg: 'scrypt', N: 2 ** 30, r: 8, p: 1, salt })).to.throw(/invalid key-derivation/);
-    expect(() => checkKdfParams({ alg: 'scrypt', N: 3000, r: 8, p: 1, salt })).to.throw(/invalid key-derivation/);
-    expect(() => checkKdfParams({ alg: 'scrypt', N: 1024, r: 8, p: 1, salt: 'AA==' })).to.throw(/invalid key-derivation/);
-    expect(() => checkKdfParams({ alg: 'pbkdf2', N: 1024, r: 8, p: 1, salt })).to.throw(/invalid key-derivation/);
+    expect(() => checkKdfParams({ alg: 'scrypt', N: 2 ** 30, r: 8, p: 1, salt })).to.throw(
+      /invalid key-derivation/,
+    );
+    expect(() => checkKdfParams({ alg: 'scrypt', N: 3000, r: 8, p: 1, salt })).to.throw(
+      /invalid key-derivation/,
+    );
+    expect(() => checkKdfParams({ alg: 'scrypt', N: 1024, r: 8, p: 1, salt: 'AA==' })).to.throw(
+      /invalid key-derivation/,
+    );
+    expect(() => checkKdfParams({ alg: 'pbkdf2', N: 1024, r: 8, p: 1, salt })).to.throw(
+      /invalid key-derivation/,
+    );
     expect(() => checkKdfParams(null)).to.throw(/invalid key-derivation/);
-    expect(checkKdfParams({ alg: 'scrypt', N: 2 ** 15, r: 8, p: 1, salt, extra: 1 })).to.deep.equal({ alg: 'scrypt', N: 2 ** 15, r: 8, p: 1, salt });
+    expect(checkKdfParams({ alg: 'scrypt', N: 2 ** 15, r: 8, p: 1, salt, extra: 1 })).to.deep.equal(
+      { alg: 'scrypt', N: 2 ** 15, r: 8, p: 1, salt },
+    );
   });
 });

@@ -5,10 +5,22 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { expect } from 'chai';
 import { UsageError } from '../../src/errors.js';
-import { GENERATED_BITS, generatePassword, passwordProblem, readPassword, type PasswordSources } from '../../src/secrets/password.js';
+import {
+  GENERATED_BITS,
+  generatePassword,
+  passwordProblem,
+  readPassword,
+  type PasswordSources,
+} from '../../src/secrets/password.js';
 
-function sources(overrides: Partial<PasswordSources> = {}): PasswordSources & { stderr: PassThrough } {
-  return { stdin: Readable.from([]), stderr: new PassThrough(), ...overrides } as PasswordSources & { stderr: PassThrough };
+function sources(
+  overrides: Partial<PasswordSources> = {},
+): PasswordSources & { stderr: PassThrough } {
+  return {
+    stdin: Readable.from([]),
+    stderr: new PassThrough(),
+    ...overrides,
+  } as PasswordSources & { stderr: PassThrough };
 }
 
 describe('passwords', function () {

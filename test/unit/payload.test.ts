@@ -1,6 +1,12 @@
 // The chat payload: MQTT-Chat's core, sunoye's optional fields, limits and never-throwing decoding.
 import { expect } from 'chai';
-import { decodePlain, encodePlain, MAX_TEXT_BYTES, plainCodec, type DecodeResult } from '../../src/protocol/index.js';
+import {
+  decodePlain,
+  encodePlain,
+  MAX_TEXT_BYTES,
+  plainCodec,
+  type DecodeResult,
+} from '../../src/protocol/index.js';
 
 function reason(result: DecodeResult): string {
   expect(result.ok, 'expected a rejection').to.equal(false);
@@ -13,7 +19,11 @@ describe('payload decoding', function () {
       ok: true,
       payload: { type: 'message', from: 'alice', message: 'hi' },
     });
-    expect(decodePlain('{"type":"notice","from":"bob","notice":"User bob is now subscribed to test/ ."}')).to.deep.equal({
+    expect(
+      decodePlain(
+        '{"type":"notice","from":"bob","notice":"User bob is now subscribed to test/ ."}',
+      ),
+    ).to.deep.equal({
       ok: true,
       payload: { type: 'notice', from: 'bob', notice: 'User bob is now subscribed to test/ .' },
     });
@@ -32,43 +42,89 @@ describe('payload decoding', function () {
     });
     expect(decodePlain(raw)).to.deep.equal({
       ok: true,
-      payload: { type: 'notice', from: 'a', notice: 'a joined', event: 'join', id: 'abc_-1', seq: 7, ts: '2026-11-22T10:00:00.123Z' },
+      payload: {
+        type: 'notice',
+        from: 'a',
+        notice: 'a joined',
+        event: 'join',
+        id: 'abc_-1',
+        seq: 7,
+        ts: '2026-11-22T10:00:00.123Z',
+      },
     });
   });
 
   it('round-trips through the plain codec', function () {
-    const payload = { type: 'message' as const, from: 'zoë 👩‍💻', message: 'line with "quotes" and \\ and ünïcode', seq: 1 };
+    const payload = {
+      type: 'message' as const,
+      from: 'zoë 👩‍💻',
+      message: 'line with "quotes" and \\ and ünïcode',
+      seq: 1,
+    };
     expect(plainCodec().decode(encodePlain(payload))).to.deep.equal({ ok: true, payload });
-    expect(plainCodec().decode(Buffer.from(encodePlain(payload)))).to.deep.equal({ ok: true, payload });
+    expect(plainCodec().decode(Buffer.from(encodePlain(payload)))).to.deep.equal({
+      ok: true,
+      payload,
+    });
   });
 
   it('gives a reason for every kind of bad input, and never throws', function () {
     expect(reason(decodePlain('hello'))).to.equal('not JSON');
-    expect(reason(decodePlain('{"type":"message","from":5,"message":"x"}'))).to.equal('/from: must be string');
-    expect(reason(decodePlain('{"type":"message","from":"a"}'))).to.match(/^\/: must have required property 'message'/);
+    expect(reason(decodePlain('{"type":"message","from":5,"message":"x"}'))).to.equal(
+      '/from: must be string',
+    );
+    expect(reason(decodePlain('{"type":"message","from":"a"}'))).to.match(
+      /^\/: must have required property 'message'/,
+    );
     expect(reason(decodePlain('{"type":"shout","from":"a","message":"x"}'))).to.match(/^\/type: /);
     expect(reason(decodePlain('{"type":"message","from":"","message":"x"}'))).to.match(/^\/from: /);
-    expect(reason(decodePlain(JSON.stringify({ type: 'message', from: 'x'.repeat(65), message: 'x' })))).to.match(/^\/from: /);
-    expect(reason(decodePlain(JSON.stringify({ type: 'message', from: 'a\u001b[31m', message: 'x' })))).to.match(/^\/from: /);
-    expect(reason(decodePlain(JSON.stringify({ type: 'notice', from: 'a', notice: 'x', event: 'explode' })))).to.match(/^\/event: /);
-    expect(reason(decodePlain(JSON.stringify({ type: 'message', from: 'a', message: 'x', seq: -1 })))).to.match(/^\/seq: /);
-    expect(reason(decodePlain(JSON.stringify({ type: 'message', from: 'a', message: 'x', ts: 'yesterday' })))).to.match(/^\/ts: /);
+    expect(
+      reason(decodePlain(JSON.stringify({ type: 'message', from: 'x'.repeat(65), message: 'x' }))),
+    ).to.match(/^\/from: /);
+    expect(
+      reason(decodePlain(JSON.stringify({ type: 'message', from: 'a\u001b[31m', message: 'x' }))),
+    ).to.match(/^\/from: /);
+    expect(
+      reason(
+        decodePlain(JSON.stringify({ type: 'notice', from: 'a', notice: 'x', event: 'explode' })),
+      ),
+    ).to.match(/^\/event: /);
+    expect(
+      reason(decodePlain(JSON.stringify({ type: 'message', from: 'a', message: 'x', seq: -1 }))),
+    ).to.match(/^\/seq: /);
+    expect(
+      reason(
+        decodePlain(JSON.stringify({ type: 'message', from: 'a', message: 'x', ts: 'yesterday' })),
+      ),
+    ).to.match(/^\/ts: /);
     expect(reason(decodePlain('[1,2]'))).to.match(/^\/: must be object/);
     expect(reason(decodePlain('null'))).to.match(/^\/: must be object/);
     expect(reason(decodePlain(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])))).to.equal('not UTF-8');
-    expect(reason(decodePlain('['.repeat(100_000) + ']'.repeat(100_000)))).to.equal('/: must be object');
-    expect(reason(decodePlain('{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000)))).to.match(/^\/: must have required/);
+    expect(reason(decodePlain('['.repeat(100_000) + ']'.repeat(100_000)))).to.equal(
+      '/: must be object',
+    );
+    expect(reason(decodePlain('{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000)))).to.match(
+      /^\/: must have required/,
+    );
   });
 
   it('allows 64-character names and 64 KiB messages, and no more', function () {
     const name = 'é'.repeat(64);
-    expect(decodePlain(JSON.stringify({ type: 'message', from: name, message: 'x' })).ok).to.equal(true);
-    const max = 'é'.repeat(MAX_TEXT_BYTES / 2); // two bytes each
-    expect(decodePlain(JSON.stringify({ type: 'message', from: 'a', message: max })).ok).to.equal(true);
-    expect(reason(decodePlain(JSON.stringify({ type: 'message', from: 'a', message: `${max}x` })))).to.equal(
-      `/message: must be at most ${MAX_TEXT_BYTES} bytes of UTF-8`,
+    expect(decodePlain(JSON.stringify({ type: 'message', from: name, message: 'x' })).ok).to.equal(
+      true,
     );
-    expect(reason(decodePlain(JSON.stringify({ type: 'message', from: 'a', message: 'x'.repeat(2_000_000) })))).to.equal('too large');
+    const max = 'é'.repeat(MAX_TEXT_BYTES / 2); // two bytes each
+    expect(decodePlain(JSON.stringify({ type: 'message', from: 'a', message: max })).ok).to.equal(
+      true,
+    );
+    expect(
+      reason(decodePlain(JSON.stringify({ type: 'message', from: 'a', message: `${max}x` }))),
+    ).to.equal(`/message: must be at most ${MAX_TEXT_BYTES} bytes of UTF-8`);
+    expect(
+      reason(
+        decodePlain(JSON.stringify({ type: 'message', from: 'a', message: 'x'.repeat(2_000_000) })),
+      ),
+    ).to.equal('too large');
   });
 
   it("surfaces MQTT-Chat's plain-text last will as a lost notice", function () {

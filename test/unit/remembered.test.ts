@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { findRemembered, forgetRoom, listRemembered, rememberRoom } from '../../src/home/remembered.js';
+import {
+  findRemembered,
+  forgetRoom,
+  listRemembered,
+  rememberRoom,
+} from '../../src/home/remembered.js';
 
 describe('remembered rooms', function () {
   let home: string;
@@ -37,17 +42,23 @@ describe('remembered rooms', function () {
     rememberRoom(home, entry('482913'));
     const dir = join(home, 'rooms');
     chmodSync(join(dir, readdirSync(dir)[0]!), 0o644);
-    expect(() => findRemembered(home, 'sqlite:/x.db', '482913')).to.throw(/can be read by other users; run `chmod 600/);
+    expect(() => findRemembered(home, 'sqlite:/x.db', '482913')).to.throw(
+      /can be read by other users; run `chmod 600/,
+    );
   });
 
   it('treats the same MySQL database under another user name as the same registry', function () {
     rememberRoom(home, entry('482913', 'mysql://alice@db:3306/sunoye'));
-    expect(findRemembered(home, 'mysql://bob:***@db:3306/sunoye', '482913')).to.not.equal(undefined);
+    expect(findRemembered(home, 'mysql://bob:***@db:3306/sunoye', '482913')).to.not.equal(
+      undefined,
+    );
   });
 
   it('keeps every room when many are remembered at once, and forgets one', async function () {
     const rooms = Array.from({ length: 40 }, (_, i) => String(200000 + i));
-    await Promise.all(rooms.map((room) => Promise.resolve().then(() => rememberRoom(home, entry(room)))));
+    await Promise.all(
+      rooms.map((room) => Promise.resolve().then(() => rememberRoom(home, entry(room)))),
+    );
     expect(listRemembered(home).map((r) => r.room)).to.deep.equal(rooms);
     expect(forgetRoom(home, 'sqlite:/x.db', rooms[0]!)).to.equal(true);
     expect(forgetRoom(home, 'sqlite:/x.db', rooms[0]!)).to.equal(false);

@@ -5,7 +5,11 @@ import { UsageError } from '../../src/errors.js';
 
 describe('database URLs', function () {
   it('parses SQLite paths, absolute or relative', function () {
-    expect(parseDbUrl('sqlite:/var/lib/x.db')).to.include({ kind: 'sqlite', path: '/var/lib/x.db', label: 'sqlite:/var/lib/x.db' });
+    expect(parseDbUrl('sqlite:/var/lib/x.db')).to.include({
+      kind: 'sqlite',
+      path: '/var/lib/x.db',
+      label: 'sqlite:/var/lib/x.db',
+    });
     expect(parseDbUrl('sqlite:///var/lib/x.db')).to.include({ path: '/var/lib/x.db' });
     expect(parseDbUrl('sqlite:rel.db')).to.include({ path: `${process.cwd()}/rel.db` });
     expect(() => parseDbUrl('sqlite:')).to.throw(UsageError);
@@ -13,9 +17,21 @@ describe('database URLs', function () {
 
   it('parses MySQL URLs with defaults, and labels them without the password', function () {
     const full = parseDbUrl('mysql://chat:p%40ss@db.example:3307/rooms');
-    expect(full).to.include({ kind: 'mysql', host: 'db.example', port: 3307, user: 'chat', password: 'p@ss', database: 'rooms' });
+    expect(full).to.include({
+      kind: 'mysql',
+      host: 'db.example',
+      port: 3307,
+      user: 'chat',
+      password: 'p@ss',
+      database: 'rooms',
+    });
     expect(full.label).to.equal('mysql://chat:***@db.example:3307/rooms');
-    expect(parseDbUrl('mysql://root@127.0.0.1')).to.include({ port: 3306, database: 'sunoye', password: undefined, label: 'mysql://root@127.0.0.1/sunoye' });
+    expect(parseDbUrl('mysql://root@127.0.0.1')).to.include({
+      port: 3306,
+      database: 'sunoye',
+      password: undefined,
+      label: 'mysql://root@127.0.0.1/sunoye',
+    });
     expect(() => parseDbUrl('mysql://root@host/bad-name')).to.throw(UsageError, /database name/);
   });
 
