@@ -10,5 +10,5 @@ process.exitCode = reportError(
   'listen',
   new SunoyeError(message, ExitCode.other),
   process.stderr,
-  false,
+  process.env,
 );

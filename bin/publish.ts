@@ -10,5 +10,5 @@ process.exitCode = reportError(
   'publish',
   new SunoyeError(message, ExitCode.other),
   process.stderr,
-  false,
+  process.env,
 );

@@ -121,5 +121,5 @@ try {
     .fail(yargsFailure)
     .parseAsync();
 } catch (err) {
-  process.exitCode = reportError('room', err, process.stderr, process.env.SUNOYE_DEBUG === '1');
+  process.exitCode = reportError('room', err, process.stderr, process.env);
 }

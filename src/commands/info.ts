@@ -1,4 +1,5 @@
 /** `room info`: a room's state and its live members. */
+import { colourFor } from '../cli/colour.js';
 import { withStore, writeJson, type CommandContext } from './context.js';
 import { formatDuration, formatTime } from './format.js';
 import { checkRoomArg, noSuchRoom } from './room-access.js';
@@ -30,8 +31,10 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
       });
       return;
     }
+    const colour = colourFor(ctx.io.stdout, ctx.io.env);
+    const state = record.state === 'open' ? colour.green('open') : colour.red('closed');
     const lines = [
-      `room ${room}: ${record.state}, ${record.mode}`,
+      `room ${room}: ${state}, ${record.mode}`,
       `created by ${record.creator} at ${formatTime(record.createdAt)}` +
         (record.closedAt
           ? `, closed at ${formatTime(record.closedAt)}`

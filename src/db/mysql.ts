@@ -51,9 +51,12 @@ function mysqlError(err: unknown, label: string): unknown {
   const e = err as { code?: string; fatal?: boolean; message?: string } | null;
   if (e && (NETWORK_CODES.has(e.code ?? '') || e.fatal === true)) {
     const hint = e.code === 'ECONNREFUSED' ? ' (is MySQL/MariaDB running?)' : '';
+    const verb = e.code?.startsWith('ER_') ? 'use' : 'reach';
     return new UnavailableError(
-      `cannot reach the database ${label}: ${e.message ?? e.code}${hint}`,
-      { cause: err },
+      `cannot ${verb} the database ${label}: ${e.message ?? e.code}${hint}`,
+      {
+        cause: err,
+      },
     );
   }
   return err;
