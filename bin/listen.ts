@@ -1,14 +1,6 @@
 #!/usr/bin/env node
-// `listen`: the chat itself. It arrives with the chat-over-MQTT work (issue 3); until then it says so.
+// `listen`: the chat itself. It arrives with the chat-over-MQTT work; until then it says so.
 import { reportError } from '../src/cli/report.js';
-import { SunoyeError, ExitCode } from '../src/errors.js';
+import { notAvailableYet } from '../src/errors.js';
 
-const message =
-  'listen is not available in this version yet: the chat over MQTT comes next. ' +
-  'Rooms can already be created, joined, inspected and closed with `room`.';
-process.exitCode = reportError(
-  'listen',
-  new SunoyeError(message, ExitCode.other),
-  process.stderr,
-  process.env,
-);
+process.exitCode = reportError('listen', notAvailableYet('listen'), process.stderr, process.env);
