@@ -24,6 +24,9 @@ const snapshot = () => ({
   listeners: events.map((e) => process.listenerCount(e)),
   resources: process.getActiveResourcesInfo().filter((r) => r !== 'CloseReq'),
 });
+// Materialise the standard streams first: importing node:process (as chalk does) reads their
+// lazy getters, which open their handles; those are Node's, not sunoye's.
+void [process.stdin, process.stdout, process.stderr];
 const before = snapshot();
 for (const url of JSON.parse(process.env.MODULES)) await import(url);
 const result = JSON.stringify({ before, after: snapshot() }); // before touching process.stdout
