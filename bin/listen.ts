@@ -1,6 +1,63 @@
 #!/usr/bin/env node
-// `listen`: the chat itself. It arrives with the chat-over-MQTT work; until then it says so.
-import { reportError } from '../src/cli/report.js';
-import { notAvailableYet } from '../src/errors.js';
+// `listen`: print a room's conversation, as a live member of the room.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import {
+  brokerOptions,
+  commonOptions,
+  configFromArgs,
+  EPILOGUE,
+  jsonOption,
+  passwordOptions,
+} from '../src/cli/options.js';
+import { reportError, yargsFailure } from '../src/cli/report.js';
+import { abortOnSignals } from '../src/cli/signals.js';
+import type { Io } from '../src/commands/context.js';
 
-process.exitCode = reportError('listen', notAvailableYet('listen'), process.stderr, process.env);
+const io: Io = {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+};
+
+try {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('listen')
+    .usage(
+      "$0 <room>\n$0 --topic T --plain\n\nPrint a room's conversation until Ctrl-C; you count as a member while it runs.",
+    )
+    .command('$0 [room]', false, (y) =>
+      y.positional('room', { type: 'string', describe: 'The six-digit room number' }),
+    )
+    .options({
+      ...commonOptions,
+      ...brokerOptions,
+      ...passwordOptions,
+      ...jsonOption,
+      count: {
+        type: 'number',
+        describe: 'Exit 0 after this many chat messages (notices do not count)',
+      },
+      topic: {
+        type: 'string',
+        describe: 'Listen on a raw MQTT topic instead of a room (needs --plain)',
+      },
+      plain: { type: 'boolean', default: false, describe: "With --topic: MQTT-Chat's plain JSON" },
+    })
+    .example('$0 482913', 'Follow room 482913 (remembered by room create or room join)')
+    .example('$0 482913 --json --count 10', 'Ten messages as JSON lines, then exit')
+    .example('$0 --topic chat/lobby --plain', 'Chat with MQTT-Chat clients on a raw topic')
+    .epilogue(EPILOGUE)
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(120, process.stdout.columns || 120))
+    .fail(yargsFailure)
+    .parseAsync();
+  const { listen } = await import('../src/commands/listen.js');
+  await listen({ config: configFromArgs(argv, io.env), io }, argv, abortOnSignals());
+} catch (err) {
+  process.exitCode = reportError('listen', err, process.stderr, process.env);
+}

@@ -1,6 +1,72 @@
 #!/usr/bin/env node
-// `publish`: the chat itself. It arrives with the chat-over-MQTT work; until then it says so.
-import { reportError } from '../src/cli/report.js';
-import { notAvailableYet } from '../src/errors.js';
+// `publish`: send lines typed or piped on stdin (or one -m message) to a room.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import {
+  brokerOptions,
+  commonOptions,
+  configFromArgs,
+  EPILOGUE,
+  passwordOptions,
+} from '../src/cli/options.js';
+import { reportError, yargsFailure } from '../src/cli/report.js';
+import { abortOnSignals } from '../src/cli/signals.js';
+import type { Io } from '../src/commands/context.js';
 
-process.exitCode = reportError('publish', notAvailableYet('publish'), process.stderr, process.env);
+const io: Io = {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+};
+
+try {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('publish')
+    .usage(
+      '$0 <room> [-m TEXT]\n\nSend one message, or every line of stdin, to a room. Exits 0 only when all were delivered.',
+    )
+    .command('$0 [room]', false, (y) =>
+      y.positional('room', { type: 'string', describe: 'The six-digit room number' }),
+    )
+    .options({
+      ...commonOptions,
+      ...brokerOptions,
+      ...passwordOptions,
+      message: {
+        alias: 'm',
+        type: 'string',
+        describe: 'Send this one message instead of reading stdin',
+      },
+      timeout: {
+        type: 'number',
+        default: 30,
+        describe: 'Give up when the broker acknowledges nothing for this many seconds',
+      },
+      window: {
+        type: 'number',
+        default: 1000,
+        describe: 'Most messages sent but not yet acknowledged',
+      },
+      topic: {
+        type: 'string',
+        describe: 'Publish to a raw MQTT topic instead of a room (needs --plain)',
+      },
+      plain: { type: 'boolean', default: false, describe: "With --topic: MQTT-Chat's plain JSON" },
+    })
+    .example('$0 482913 -m "hello"', 'One message')
+    .example('tail -f app.log | $0 482913', 'Pipe a log into a room, line by line')
+    .example('$0 --topic chat/lobby --plain', 'Type to MQTT-Chat clients on a raw topic')
+    .epilogue(EPILOGUE)
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(120, process.stdout.columns || 120))
+    .fail(yargsFailure)
+    .parseAsync();
+  const { publish } = await import('../src/commands/publish.js');
+  await publish({ config: configFromArgs(argv, io.env), io }, argv, abortOnSignals());
+} catch (err) {
+  process.exitCode = reportError('publish', err, process.stderr, process.env);
+}

@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import {
+  brokerOptions,
   commonOptions,
   configFromArgs,
   EPILOGUE,
@@ -35,7 +36,7 @@ try {
     .usage(
       '$0 <command>\n\nPrivate chat rooms over MQTT: make a room, share its number and password, chat with `listen` and `publish`.',
     )
-    .options(commonOptions)
+    .options({ ...commonOptions, ...brokerOptions })
     .command(
       'create',
       'Create a room; prints its number and a generated password',
@@ -104,14 +105,37 @@ try {
         await closeRoom(context(argv), argv);
       },
     )
+    .command(
+      'serve',
+      'Run an MQTT broker inside sunoye, for one machine or a small LAN',
+      (y) =>
+        y.options({
+          host: {
+            type: 'string',
+            default: '127.0.0.1',
+            describe: 'Address to listen on (0.0.0.0: every interface)',
+          },
+          port: {
+            type: 'number',
+            default: 1883,
+            describe: 'Port to listen on (0: a free one, printed)',
+          },
+        }),
+      async (argv) => {
+        const { serve } = await import('../src/commands/serve.js');
+        const { abortOnSignals } = await import('../src/cli/signals.js');
+        await serve(context(argv), argv, abortOnSignals());
+      },
+    )
     .example('$0 create', 'New encrypted room, with a generated password')
     .example('$0 create --idle 3600 --json', 'Room kept for an hour without members; JSON output')
     .example('$0 join 482913', 'Asks for the password, remembers the room')
     .example('$0 join 482913 --password-file ~/.room-pass', 'Password from a file')
     .example('$0 info 482913 --json', 'State and live members, as JSON')
+    .example('$0 serve --port 0', 'An embedded broker on a free port (prints its URL)')
     .example('$0 list --db mysql://chat@db.example/sunoye', 'Rooms on a shared MySQL registry')
     .epilogue(EPILOGUE)
-    .demandCommand(1, 'name a command: create, join, info, list, leave or close')
+    .demandCommand(1, 'name a command: create, join, info, list, leave, close or serve')
     .strict()
     .recommendCommands()
     .help()

@@ -3,7 +3,7 @@
  * of parsed flags into the resolved configuration.
  */
 import type { Options } from 'yargs';
-import { resolveConfig, type Config } from '../config/config.js';
+import { resolveConfig, type Config, type ConfigFlags } from '../config/config.js';
 
 /** Options every program accepts. */
 export const commonOptions = {
@@ -35,18 +35,35 @@ export const passwordOptions = {
 } as const satisfies Record<string, Options>;
 
 /** Text for the end of every program's --help. */
-export const EPILOGUE = `Configuration: flag > environment (SUNOYE_DB, SUNOYE_BROKER, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD) > $SUNOYE_HOME/config.json > default.
+export const EPILOGUE = `Configuration: flag > environment (SUNOYE_DB, SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD, ...) > $SUNOYE_HOME/config.json > default.
 Exit codes: 0 ok, 2 usage error, 3 refused (no such room, wrong password, room closed), 4 database or broker unreachable, 1 anything else.`;
 
-/** Resolves the configuration from parsed common flags and the environment. */
-export function configFromArgs(
-  args: {
-    db?: string | undefined;
-    broker?: string | undefined;
-    name?: string | undefined;
-    home?: string | undefined;
+/** Options of the programs that talk to the broker. */
+export const brokerOptions = {
+  ca: { type: 'string', describe: 'CA certificate (PEM) for mqtts:// or wss://' },
+  cert: { type: 'string', describe: 'Client certificate (PEM)' },
+  key: { type: 'string', describe: 'Client key (PEM)' },
+  'topic-prefix': { type: 'string', describe: 'Rooms are PREFIX/room/NUMBER (default sunoye)' },
+  keepalive: {
+    type: 'number',
+    describe: 'MQTT keepalive in seconds (default 30); presence follows it',
   },
-  env: Record<string, string | undefined>,
-): Config {
-  return resolveConfig({ db: args.db, broker: args.broker, name: args.name, home: args.home }, env);
+} as const satisfies Record<string, Options>;
+
+/** Resolves the configuration from parsed common flags and the environment. */
+export function configFromArgs(args: ConfigFlags, env: Record<string, string | undefined>): Config {
+  return resolveConfig(
+    {
+      db: args.db,
+      broker: args.broker,
+      name: args.name,
+      home: args.home,
+      ca: args.ca,
+      cert: args.cert,
+      key: args.key,
+      topicPrefix: args.topicPrefix,
+      keepalive: args.keepalive,
+    },
+    env,
+  );
 }

@@ -1,4 +1,5 @@
 /** `room close`: end a room now, for good. */
+import { announceClosed } from '../chat/announce.js';
 import { withStore, writeJson, type CommandContext } from './context.js';
 import { checkRoomArg, noSuchRoom, unlockRoom, type PasswordFlags } from './room-access.js';
 
@@ -11,7 +12,7 @@ export interface CloseOptions extends PasswordFlags {
 export async function closeRoom(ctx: CommandContext, options: CloseOptions): Promise<void> {
   const room = checkRoomArg(options.room);
   await withStore(ctx, async (store) => {
-    const { status } = await unlockRoom(ctx, store, room, options, {
+    const { status, secret } = await unlockRoom(ctx, store, room, options, {
       useRemembered: true,
       touch: false,
       refuseClosed: false,
@@ -19,6 +20,15 @@ export async function closeRoom(ctx: CommandContext, options: CloseOptions): Pro
     const wasOpen = status.room.state === 'open';
     const closed = wasOpen ? await store.closeRoom(room) : status.room;
     if (!closed) throw noSuchRoom(room, store);
+    if (wasOpen) {
+      // Tell running listeners at once; if the broker is away they notice at their next heartbeat.
+      await announceClosed(ctx.config, room, status.room.mode, secret).catch((err: unknown) => {
+        const why = err instanceof Error ? err.message : String(err);
+        ctx.io.stderr.write(
+          `warning: could not tell listeners over the broker (${why}); they stop at their next heartbeat\n`,
+        );
+      });
+    }
     if (options.json) {
       writeJson(ctx.io, {
         room,

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { DEFAULT_TOPIC_PREFIX } from '../mqtt/topics.js';
 import { MAX_NAME_CHARS } from '../protocol/schema.js';
 
 /** Settings every program shares. */
@@ -16,6 +17,17 @@ export interface Config {
   readonly db: string;
   /** MQTT broker URL. */
   readonly broker: string;
+  /** Broker user name and password (also accepted inside the URL). */
+  readonly brokerUser: string | undefined;
+  readonly brokerPassword: string | undefined;
+  /** PEM files for TLS: CA, client certificate, client key. */
+  readonly ca: string | undefined;
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+  /** Topics are `<prefix>/room/<number>`. */
+  readonly topicPrefix: string;
+  /** MQTT keepalive in seconds; presence leases follow it. */
+  readonly keepalive: number;
   /** The user's display name in rooms. */
   readonly name: string;
   /** Print stack traces for expected errors too. */
@@ -28,6 +40,11 @@ export interface ConfigFlags {
   db?: string | undefined;
   broker?: string | undefined;
   name?: string | undefined;
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  topicPrefix?: string | undefined;
+  keepalive?: number | undefined;
 }
 
 /** The name of the config file inside the home directory. */
@@ -35,7 +52,16 @@ export const CONFIG_FILE = 'config.json';
 /** The broker used when nothing else is configured. */
 export const DEFAULT_BROKER = 'mqtt://localhost:1883';
 
-const FILE_KEYS = ['db', 'broker', 'name'] as const;
+const FILE_KEYS = [
+  'db',
+  'broker',
+  'name',
+  'ca',
+  'cert',
+  'key',
+  'topicPrefix',
+  'keepalive',
+] as const;
 type FileSettings = Partial<Record<(typeof FILE_KEYS)[number], string>>;
 
 type Env = Record<string, string | undefined>;
@@ -107,6 +133,17 @@ export function checkName(name: string): string {
   return name;
 }
 
+/** MQTT keepalive used when none is configured, in seconds. */
+export const DEFAULT_KEEPALIVE = 30;
+
+function checkKeepalive(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    throw new UsageError('the keepalive must be a whole number of seconds from 1 to 3600');
+  }
+  return seconds;
+}
+
 /** Resolves the configuration from flags, environment, the config file and defaults. */
 export function resolveConfig(flags: ConfigFlags, env: Env): Config {
   const xdg = xdgDirs(env);
@@ -122,6 +159,20 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
     db: pick(flags.db, 'SUNOYE_DB', 'db') ?? `sqlite:${join(xdg.data, 'sunoye', 'sunoye.db')}`,
     broker: pick(flags.broker, 'SUNOYE_BROKER', 'broker') ?? DEFAULT_BROKER,
     name: checkName(pick(flags.name, 'SUNOYE_NAME', 'name') ?? osUserName(env)),
+    brokerUser: nonEmpty(env.SUNOYE_BROKER_USER),
+    brokerPassword: nonEmpty(env.SUNOYE_BROKER_PASSWORD),
+    ca: pick(flags.ca, 'SUNOYE_BROKER_CA', 'ca'),
+    cert: pick(flags.cert, 'SUNOYE_BROKER_CERT', 'cert'),
+    key: pick(flags.key, 'SUNOYE_BROKER_KEY', 'key'),
+    topicPrefix:
+      pick(flags.topicPrefix, 'SUNOYE_TOPIC_PREFIX', 'topicPrefix') ?? DEFAULT_TOPIC_PREFIX,
+    keepalive: checkKeepalive(
+      pick(
+        flags.keepalive === undefined ? undefined : String(flags.keepalive),
+        'SUNOYE_KEEPALIVE',
+        'keepalive',
+      ) ?? String(DEFAULT_KEEPALIVE),
+    ),
     debug: env.SUNOYE_DEBUG === '1',
   });
 }

@@ -1,0 +1,33 @@
+/** Tells a room's listeners something from outside a listener: `room close` sends `closed`. */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/config.js';
+import { connectBroker } from '../mqtt/connect.js';
+import { brokerSettings } from '../mqtt/settings.js';
+import { roomTopic } from '../mqtt/topics.js';
+import { encryptedCodec, messageKey, plainCodec, type RoomMode } from '../protocol/index.js';
+import { Sender } from './sender.js';
+
+/** Publishes the `closed` notice of a room (sealed in encrypted rooms) and disconnects. */
+export async function announceClosed(
+  config: Config,
+  room: string,
+  mode: RoomMode,
+  secret: Buffer,
+): Promise<void> {
+  const topic = roomTopic(config.topicPrefix, room);
+  const codec = mode === 'encrypted' ? encryptedCodec(room, messageKey(secret)) : plainCodec();
+  const { client } = await connectBroker(brokerSettings(config), {
+    clientId: `sunoye-c-${randomBytes(8).toString('hex')}`,
+    clean: true,
+    connectTimeoutMs: 5000,
+  });
+  try {
+    await client.publishAsync(
+      topic,
+      codec.encode(new Sender(config.name).notice('closed', topic, room)),
+      { qos: 1 },
+    );
+  } finally {
+    await client.endAsync();
+  }
+}

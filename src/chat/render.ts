@@ -1,0 +1,96 @@
+/**
+ * How a listener prints the conversation: one JSON object per line, or human lines with the
+ * time, a colour per sender, dimmed notices and your own messages marked. Text from the network
+ * never reaches the terminal with its control characters: they are shown as visible escapes.
+ */
+import type { ChalkInstance } from 'chalk';
+import type { ChatPayload } from '../protocol/index.js';
+
+// Every control character but tab and newline, and the bidirectional overrides.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
+
+/** Makes control characters visible (`\x1b` → `\x1B`), so a payload cannot drive the terminal. */
+export function visible(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.codePointAt(0)!;
+    return code <= 0xff
+      ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}`
+      : `\\u${code.toString(16).toUpperCase()}`;
+  });
+}
+
+/** The JSON line of a payload: type, from, message or notice, event, ts, id. */
+export function jsonLine(payload: ChatPayload, receivedAt: Date): string {
+  const out: Record<string, unknown> = { type: payload.type, from: payload.from };
+  if (payload.type === 'message') out.message = payload.message;
+  else {
+    out.notice = payload.notice;
+    if (payload.event) out.event = payload.event;
+  }
+  out.ts = payload.ts ?? receivedAt.toISOString();
+  if (payload.id !== undefined) out.id = payload.id;
+  if (payload.seq !== undefined) out.seq = payload.seq;
+  return `${JSON.stringify(out)}\n`;
+}
+
+const SENDER_COLOURS = [
+  'cyan',
+  'green',
+  'yellow',
+  'magenta',
+  'blue',
+  'red',
+  'cyanBright',
+  'greenBright',
+] as const;
+
+function colourOf(name: string): (typeof SENDER_COLOURS)[number] {
+  let hash = 0;
+  for (const c of name) hash = (hash * 31 + c.codePointAt(0)!) >>> 0;
+  return SENDER_COLOURS[hash % SENDER_COLOURS.length]!;
+}
+
+/** The human line of a payload. */
+export function humanLine(
+  payload: ChatPayload,
+  me: string,
+  colour: ChalkInstance,
+  receivedAt: Date,
+): string {
+  const time = colour.gray(
+    (payload.ts ? new Date(payload.ts) : receivedAt).toTimeString().slice(0, 8),
+  );
+  if (payload.type === 'notice') return `${time} ${colour.dim(`-- ${visible(payload.notice)}`)}\n`;
+  const who = colour[colourOf(payload.from)](visible(payload.from));
+  const mark = payload.from === me ? colour.dim(' (you)') : '';
+  const text = visible(payload.message).replace(/\n/g, '\n         ');
+  return `${time} ${who}${mark}: ${text}\n`;
+}
+
+/** Rate-limits warnings: at most one line per interval, then a count of the ones held back. */
+export class WarningLimiter {
+  private lastAt = -Infinity;
+  private held = 0;
+
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly intervalMs = 2000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  warn(message: string): void {
+    const t = this.now();
+    if (t - this.lastAt < this.intervalMs) {
+      this.held += 1;
+      return;
+    }
+    const more =
+      this.held > 0
+        ? ` (and ${this.held} more warning${this.held === 1 ? '' : 's'} held back)`
+        : '';
+    this.held = 0;
+    this.lastAt = t;
+    this.write(`warning: ${visible(message)}${more}\n`);
+  }
+}

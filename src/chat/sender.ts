@@ -1,0 +1,49 @@
+/**
+ * What one sending process stamps on its payloads: a random sender id, a per-sender counter
+ * (`seq`), a message id `<sender>-<seq>` that is unique across the room, and the time.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ChatMessage, ChatNotice, NoticeEvent } from '../protocol/index.js';
+
+/** Stamps payloads for one sender (one process, one name). */
+export class Sender {
+  private seq = 0;
+  readonly id = randomBytes(6).toString('base64url');
+
+  constructor(readonly name: string) {}
+
+  private stamp(): { id: string; seq: number; ts: string } {
+    this.seq += 1;
+    return { id: `${this.id}-${this.seq}`, seq: this.seq, ts: new Date().toISOString() };
+  }
+
+  /** A chat message. */
+  message(text: string): ChatMessage {
+    return { type: 'message', from: this.name, message: text, ...this.stamp() };
+  }
+
+  /** A presence notice, with MQTT-Chat's wording so its clients read it too. */
+  notice(event: NoticeEvent, topic: string, room?: string): ChatNotice {
+    return {
+      type: 'notice',
+      from: this.name,
+      notice: noticeText(event, this.name, topic, room),
+      event,
+      ...this.stamp(),
+    };
+  }
+}
+
+/** MQTT-Chat's notice sentences (and one for sunoye's `closed`). */
+export function noticeText(event: NoticeEvent, name: string, topic: string, room?: string): string {
+  switch (event) {
+    case 'join':
+      return `User ${name} is now subscribed to ${topic} .`;
+    case 'leave':
+      return `User ${name} disconnecting from ${topic} .`;
+    case 'lost':
+      return `User ${name} timed out.`;
+    case 'closed':
+      return `Room ${room ?? topic} was closed by ${name}.`;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Where `listen` and `publish` chat: a registry room (its topic, and its codec from the room's
+ * mode and key), or a raw topic in MQTT-Chat's plain JSON, without the registry.
+ */
+import type { CommandContext } from '../commands/context.js';
+import { checkRoomArg, unlockRoom, type PasswordFlags } from '../commands/room-access.js';
+import type { RoomStore } from '../db/index.js';
+import { UsageError } from '../errors.js';
+import { checkTopic, roomTopic } from '../mqtt/topics.js';
+import { encryptedCodec, messageKey, plainCodec, type RoomCodec } from '../protocol/index.js';
+
+/** The chat's topic and wire format; `room` is undefined for a raw topic. */
+export interface ChatTarget {
+  topic: string;
+  codec: RoomCodec;
+  room: string | undefined;
+  /** The room secret (encrypted and plain registry rooms); proves the right to the room. */
+  secret: Buffer | undefined;
+}
+
+/** What the command line said about where to chat. */
+export interface TargetFlags extends PasswordFlags {
+  room?: string | undefined;
+  topic?: string | undefined;
+  plain: boolean;
+}
+
+/** Checks the room/topic flags before anything is opened. */
+export function checkTargetFlags(flags: TargetFlags): void {
+  if (flags.topic !== undefined) {
+    if (flags.room !== undefined) throw new UsageError('give a room number or --topic, not both');
+    if (!flags.plain) {
+      throw new UsageError("--topic needs --plain: raw topics carry MQTT-Chat's unencrypted JSON");
+    }
+    checkTopic(flags.topic);
+    return;
+  }
+  if (flags.room === undefined)
+    throw new UsageError('name a room number (or --topic T --plain for a raw topic)');
+  checkRoomArg(flags.room);
+}
+
+/** A raw topic target (no registry). */
+export function rawTarget(topic: string): ChatTarget {
+  return { topic: checkTopic(topic), codec: plainCodec(), room: undefined, secret: undefined };
+}
+
+/**
+ * A registry room target: the room must exist and be open, and the user must prove the right to
+ * it (remembered secret or password).
+ */
+export async function roomTarget(
+  ctx: CommandContext,
+  store: RoomStore,
+  room: string,
+  flags: PasswordFlags,
+): Promise<ChatTarget> {
+  const { status, secret } = await unlockRoom(ctx, store, room, flags, {
+    useRemembered: true,
+    touch: false,
+    refuseClosed: true,
+  });
+  const codec =
+    status.room.mode === 'encrypted' ? encryptedCodec(room, messageKey(secret)) : plainCodec();
+  return { topic: roomTopic(ctx.config.topicPrefix, room), codec, room, secret };
+}

@@ -1,0 +1,256 @@
+/**
+ * `listen`: subscribe to a room and print the conversation. A running listener is a live member
+ * of the room (a heartbeat lease in the registry) and has a last will, so a crash is noticed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
+import type { MqttClient } from 'mqtt';
+import { colourFor } from '../cli/colour.js';
+import { humanLine, jsonLine, WarningLimiter } from '../chat/render.js';
+import { Sender } from '../chat/sender.js';
+import {
+  checkTargetFlags,
+  rawTarget,
+  roomTarget,
+  type ChatTarget,
+  type TargetFlags,
+} from '../chat/target.js';
+import { RecentIds, senderOf, SequenceTracker } from '../chat/tracker.js';
+import { openStore, type Member, type RoomStore } from '../db/index.js';
+import { RefusedError, UsageError } from '../errors.js';
+import { connectBroker } from '../mqtt/connect.js';
+import { brokerSettings } from '../mqtt/settings.js';
+import type { ChatPayload } from '../protocol/index.js';
+import type { CommandContext } from './context.js';
+
+export interface ListenOptions extends TargetFlags {
+  json: boolean;
+  count?: number | undefined;
+}
+
+/** How long to hold other messages back while waiting for our own join notice to come round. */
+const JOIN_ECHO_TIMEOUT_MS = 10_000;
+
+/** A client id that is stable for one user, room and terminal, so a session survives a blip. */
+function listenerClientId(name: string, topic: string): string {
+  let terminal: string;
+  try {
+    terminal = readlinkSync('/proc/self/fd/0');
+    if (!terminal.startsWith('/dev/pts/') && !terminal.startsWith('/dev/tty'))
+      terminal = randomBytes(8).toString('hex');
+  } catch {
+    terminal = randomBytes(8).toString('hex');
+  }
+  const digest = createHash('sha256')
+    .update(`${name}\n${topic}\n${terminal}`)
+    .digest('base64url')
+    .slice(0, 16);
+  return `sunoye-l-${digest}`;
+}
+
+function checkCount(count: number | undefined): void {
+  if (count !== undefined && (!Number.isInteger(count) || count < 1)) {
+    throw new UsageError('--count must be a whole number of messages, 1 or more');
+  }
+}
+
+/** Listens until interrupted (`signal`), until `--count` messages, or until the room closes. */
+export async function listen(
+  ctx: CommandContext,
+  options: ListenOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  checkTargetFlags(options);
+  checkCount(options.count);
+  const settings = brokerSettings(ctx.config);
+  const name = ctx.config.name;
+  let store: RoomStore | undefined;
+  let member: Member | undefined;
+  let client: MqttClient | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    let target: ChatTarget;
+    if (options.room !== undefined) {
+      store = await openStore(ctx.config.db);
+      target = await roomTarget(ctx, store, options.room, options);
+      member = await store.addMember(options.room, name, ctx.config.keepalive);
+    } else {
+      target = rawTarget(options.topic!);
+    }
+    const sender = new Sender(name);
+    const will = target.codec.encode(sender.notice('lost', target.topic, target.room));
+    const connection = await connectBroker(settings, {
+      clientId: listenerClientId(name, target.topic),
+      clean: false,
+      will: { topic: target.topic, payload: will },
+    });
+    client = connection.client;
+    await runListener(ctx, options, signal, { client, target, sender, store, member, timers });
+    member = undefined; // runListener removed it
+    if (connection.protocolVersion === 5) {
+      await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+    } else {
+      await client.endAsync();
+    }
+    client = undefined;
+  } finally {
+    for (const t of timers) clearInterval(t);
+    if (client) await client.endAsync(true).catch(() => undefined);
+    if (store && member) await store.removeMember(member.id).catch(() => undefined);
+    await store?.close();
+  }
+}
+
+interface Running {
+  client: MqttClient;
+  target: ChatTarget;
+  sender: Sender;
+  store: RoomStore | undefined;
+  member: Member | undefined;
+  timers: NodeJS.Timeout[];
+}
+
+async function runListener(
+  ctx: CommandContext,
+  options: ListenOptions,
+  signal: AbortSignal,
+  run: Running,
+): Promise<void> {
+  const { client, target, sender, store } = run;
+  const { stdout, stderr } = ctx.io;
+  const colour = colourFor(stdout, ctx.io.env);
+  const warnings = new WarningLimiter((line) => stderr.write(line));
+  const seen = new RecentIds();
+  const sequences = new SequenceTracker();
+  let member = run.member;
+  let messages = 0;
+  let joined = false;
+  const held: { payload: ChatPayload; at: Date }[] = [];
+  let stopWith: ((reason: 'signal' | 'count' | 'closed') => void) | undefined;
+  const stopped = new Promise<'signal' | 'count' | 'closed'>((resolve) => (stopWith = resolve));
+  const stop = (reason: 'signal' | 'count' | 'closed'): void => stopWith?.(reason);
+  if (signal.aborted) stop('signal');
+  signal.addEventListener('abort', () => stop('signal'), { once: true });
+
+  const show = (payload: ChatPayload, at: Date): void => {
+    stdout.write(
+      options.json ? jsonLine(payload, at) : humanLine(payload, ctx.config.name, colour, at),
+    );
+    if (payload.type === 'message') {
+      messages += 1;
+      if (options.count !== undefined && messages >= options.count) stop('count');
+    }
+  };
+  const flushHeld = (): void => {
+    joined = true;
+    for (const h of held.splice(0)) show(h.payload, h.at);
+  };
+  const joinId = sender.notice('join', target.topic, target.room);
+
+  const onClosedNotice = async (): Promise<void> => {
+    if (!store || !target.room) return;
+    const status = await store.status(target.room).catch(() => undefined);
+    if (status?.room.state === 'closed') stop('closed');
+    else warnings.warn(`ignored a "closed" notice for room ${target.room}, which is still open`);
+  };
+
+  client.on('message', (_topic, raw) => {
+    const decoded = target.codec.decode(raw);
+    if (!decoded.ok) {
+      warnings.warn(`ignored a payload on ${target.topic}: ${decoded.reason}`);
+      return;
+    }
+    const payload = decoded.payload;
+    if (payload.id !== undefined && !seen.add(payload.id)) return;
+    if (payload.id !== undefined && payload.seq !== undefined) {
+      const gap = sequences.note(senderOf(payload.id), payload.seq);
+      if (gap) {
+        const n = gap.to - gap.from + 1;
+        warnings.warn(
+          `${n} message${n === 1 ? '' : 's'} from ${payload.from} did not arrive (seq ${gap.from}-${gap.to})`,
+        );
+      }
+    }
+    const at = new Date();
+    if (!joined) {
+      if (payload.id === joinId.id) {
+        show(payload, at);
+        flushHeld();
+      } else held.push({ payload, at });
+      return;
+    }
+    show(payload, at);
+    if (payload.type === 'notice' && payload.event === 'closed') void onClosedNotice();
+  });
+  client.on('offline', () => warnings.warn(`lost the broker connection; reconnecting`));
+
+  const granted = await client.subscribeAsync(target.topic, { qos: 1 });
+  if (granted.some((g) => g.qos > 2)) {
+    throw new RefusedError(
+      `the broker refused the subscription to ${target.topic}; check its ACL for this user`,
+    );
+  }
+  await client.publishAsync(target.topic, target.codec.encode(joinId), { qos: 1 });
+  const echo = setTimeout(() => {
+    if (joined) return;
+    warnings.warn(
+      `the broker did not deliver our join notice; it may deny publishing to ${target.topic}`,
+    );
+    flushHeld();
+  }, JOIN_ECHO_TIMEOUT_MS);
+  run.timers.push(echo);
+
+  if (store && member && target.room) {
+    const room = target.room;
+    let failing = false;
+    const beat = async (): Promise<void> => {
+      try {
+        if (await store.heartbeat(member!.id)) {
+          if (failing) stderr.write('database reachable again: presence renewed\n');
+          failing = false;
+          return;
+        }
+        const status = await store.status(room);
+        if (!status || status.room.state === 'closed') return stop('closed');
+        member = await store.addMember(room, ctx.config.name, ctx.config.keepalive);
+        failing = false;
+      } catch (err) {
+        if (!failing)
+          warnings.warn(
+            `cannot renew presence in the database (${(err as Error).message}); the chat goes on`,
+          );
+        failing = true;
+      }
+    };
+    run.timers.push(
+      setInterval(() => void beat(), Math.max(250, (ctx.config.keepalive * 1000) / 3)),
+    );
+  }
+
+  const reason = await stopped;
+  clearTimeout(echo);
+  if (!joined) flushHeld();
+  if (reason === 'closed') {
+    stderr.write(`room ${target.room} was closed\n`);
+  } else {
+    await withTimeout(
+      client.publishAsync(
+        target.topic,
+        target.codec.encode(sender.notice('leave', target.topic, target.room)),
+        { qos: 1 },
+      ),
+      3000,
+    );
+  }
+  if (store && member) await store.removeMember(member.id).catch(() => undefined);
+}
+
+/** Waits for `promise` at most `ms`; a late or failed promise is not an error here. */
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}

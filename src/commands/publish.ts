@@ -1,0 +1,175 @@
+/**
+ * `publish`: send one message (-m) or every line of stdin to a room, at QoS 1, with a bounded
+ * window of unacknowledged messages and backpressure on stdin, so any amount of input runs in
+ * bounded memory. It exits 0 only when every accepted line was acknowledged by the broker.
+ */
+import { randomBytes } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import { readLines } from '../chat/lines.js';
+import { Sender } from '../chat/sender.js';
+import {
+  checkTargetFlags,
+  rawTarget,
+  roomTarget,
+  type ChatTarget,
+  type TargetFlags,
+} from '../chat/target.js';
+import { openStore } from '../db/index.js';
+import type { SunoyeError } from '../errors.js';
+import { UnavailableError, UsageError } from '../errors.js';
+import { connectBroker } from '../mqtt/connect.js';
+import { brokerSettings } from '../mqtt/settings.js';
+import { MAX_TEXT_BYTES } from '../protocol/index.js';
+import type { CommandContext } from './context.js';
+
+export interface PublishOptions extends TargetFlags {
+  message?: string | undefined;
+  /** Seconds without any acknowledgement, with messages outstanding, before giving up. */
+  timeout: number;
+  /** Most messages sent and not yet acknowledged. */
+  window: number;
+}
+
+/** The default in-flight window (the broker's Receive Maximum lowers it). */
+export const DEFAULT_WINDOW = 1000;
+
+/** Counts acknowledgements and lets the sender wait for a free slot or for all of them. */
+class InFlight {
+  sent = 0;
+  acked = 0;
+  failed: Error | undefined;
+  lastProgress = Date.now();
+  private waiters: (() => void)[] = [];
+
+  get outstanding(): number {
+    return this.sent - this.acked;
+  }
+
+  add(): void {
+    if (this.outstanding === 0) this.lastProgress = Date.now();
+    this.sent += 1;
+  }
+
+  done(err?: Error | null): void {
+    if (err) this.failed ??= err;
+    else this.acked += 1;
+    this.lastProgress = Date.now();
+    this.wake();
+  }
+
+  fail(err: Error): void {
+    this.failed ??= err;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves when `ready()` holds or a failure was recorded. */
+  async until(ready: () => boolean): Promise<void> {
+    while (!ready() && !this.failed)
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.failed) throw this.failed;
+  }
+}
+
+function checkOptions(options: PublishOptions): void {
+  checkTargetFlags(options);
+  if (!Number.isFinite(options.timeout) || options.timeout <= 0)
+    throw new UsageError('--timeout must be a number of seconds above 0');
+  if (!Number.isInteger(options.window) || options.window < 1 || options.window > 65_000) {
+    throw new UsageError('--window must be a whole number from 1 to 65000');
+  }
+  if (options.message !== undefined) {
+    if (options.message === '') throw new UsageError('-m needs a non-empty message');
+    if (Buffer.byteLength(options.message) > MAX_TEXT_BYTES)
+      throw new UsageError(`-m: the message is longer than ${MAX_TEXT_BYTES} bytes`);
+  }
+}
+
+async function resolveTarget(ctx: CommandContext, options: PublishOptions): Promise<ChatTarget> {
+  if (options.room === undefined) return rawTarget(options.topic!);
+  const store = await openStore(ctx.config.db);
+  try {
+    return await roomTarget(ctx, store, options.room, options);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Publishes and returns once every message is acknowledged; throws if any could not be. */
+export async function publish(
+  ctx: CommandContext,
+  options: PublishOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  checkOptions(options);
+  const settings = brokerSettings(ctx.config);
+  const target = await resolveTarget(ctx, options);
+  const { client, receiveMaximum } = await connectBroker(settings, {
+    clientId: `sunoye-p-${randomBytes(8).toString('hex')}`,
+    clean: true,
+  });
+  const { stderr, stdin } = ctx.io;
+  const sender = new Sender(ctx.config.name);
+  const flight = new InFlight();
+  const window = Math.min(options.window, receiveMaximum);
+  const watchdog = setInterval(() => {
+    if (flight.outstanding > 0 && Date.now() - flight.lastProgress > options.timeout * 1000) {
+      flight.fail(new UnavailableError('timed out'));
+    }
+  }, 200);
+  let inputError: SunoyeError | undefined;
+  try {
+    const send = async (text: string): Promise<void> => {
+      await flight.until(() => flight.outstanding < window);
+      flight.add();
+      client.publish(target.topic, target.codec.encode(sender.message(text)), { qos: 1 }, (err) =>
+        flight.done(err),
+      );
+    };
+    if (options.message !== undefined) {
+      await send(options.message);
+    } else {
+      const prompt = stdin.isTTY === true;
+      if (prompt)
+        stderr.write(
+          `Type messages for ${target.room ? `room ${target.room}` : target.topic}, one per line; Ctrl-D ends.\n`,
+        );
+      try {
+        for await (const line of readLines(stdin, MAX_TEXT_BYTES)) {
+          if (signal.aborted) break;
+          await send(line.text);
+        }
+      } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        inputError = err; // stop reading; what was accepted is still delivered below
+      }
+    }
+    await flight.until(() => flight.outstanding === 0);
+    await client.endAsync();
+  } catch (err) {
+    await endQuietly(client);
+    if (flight.failed) throw notDelivered(flight, options.timeout, settings.url);
+    throw err;
+  } finally {
+    clearInterval(watchdog);
+  }
+  stderr.write(
+    `sent ${flight.acked} message${flight.acked === 1 ? '' : 's'} to ${target.room ? `room ${target.room}` : target.topic}\n`,
+  );
+  if (inputError) throw inputError;
+}
+
+function notDelivered(flight: InFlight, timeout: number, url: string): UnavailableError {
+  const lost = flight.outstanding;
+  return new UnavailableError(
+    `${lost} of ${flight.sent} message${flight.sent === 1 ? '' : 's'} not acknowledged by the broker ${url} within ${timeout} s; ` +
+      `${flight.acked} were delivered`,
+  );
+}
+
+async function endQuietly(client: MqttClient): Promise<void> {
+  await client.endAsync(true).catch(() => undefined);
+}
