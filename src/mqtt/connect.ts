@@ -96,14 +96,20 @@ function attempt(
       () => fail(Object.assign(new Error('timed out connecting'), { code: 'ETIMEDOUT' })),
       (opts.connectTimeout ?? 10_000) + 500,
     );
+    let settled = false;
     const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      client.removeAllListeners();
+      // Only our own listeners go: MQTT.js's internal ones clear its timers on close.
+      client.removeListener('error', fail);
+      client.removeListener('close', onClose);
       client.on('error', () => undefined);
       client.end(true);
       reject(err);
     };
     client.once('connect', (connack) => {
+      settled = true;
       clearTimeout(timer);
       client.removeListener('error', fail);
       client.removeListener('close', onClose);
@@ -111,8 +117,8 @@ function attempt(
     });
     const onClose = (): void =>
       fail(Object.assign(new Error('the broker closed the connection'), { code: 'ECONNRESET' }));
-    client.once('error', fail);
-    client.once('close', onClose);
+    client.on('error', fail);
+    client.on('close', onClose);
   });
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { requireMysql, scratchDatabase, type ScratchDatabase } from '../helpers/mysql.js';
+import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram, transcript, type Run } from '../helpers/cli.js';
 
 interface Backend {
@@ -64,19 +65,24 @@ for (const backend of backends) {
     const room = (args: string[], extra: Record<string, string> = {}, input?: string) =>
       runProgram('room', args, { env: { ...env, ...extra }, input });
 
+    let broker: TestBroker | undefined;
+
     before(async function () {
       dir = mkdtempSync(join(tmpdir(), 'sunoye-e2e-'));
       fixture = await backend.setup(this, dir);
+      broker = await startAedes(); // `room close` tells listeners over it
       // A user with nothing configured: only HOME and the XDG folders of a fresh account.
       env = {
         HOME: dir,
         XDG_CONFIG_HOME: join(dir, 'xdg-config'),
         XDG_DATA_HOME: join(dir, 'xdg-data'),
+        SUNOYE_BROKER: broker.url,
         ...fixture.env,
       };
     });
 
     after(async function () {
+      await broker?.stop();
       await fixture?.cleanup();
       if (dir) rmSync(dir, { recursive: true, force: true });
     });

@@ -18,7 +18,7 @@ export const transcript: string[] = [];
 export function runProgram(
   program: 'room' | 'listen' | 'publish',
   args: string[],
-  options: { env: Record<string, string>; input?: string; timeoutMs?: number },
+  options: { env: Record<string, string>; input?: string | Buffer; timeoutMs?: number },
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${binDir}${program}.js`, ...args], {

@@ -1,0 +1,68 @@
+/** Long-running programs (listen, room serve) that a test starts, reads line by line and stops. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { transcript } from './cli.js';
+import { waitFor } from './wait.js';
+
+const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
+
+/** A running program and what it has printed so far. */
+export interface RunningProgram {
+  child: ChildProcessWithoutNullStreams;
+  stdoutLines: string[];
+  stderr(): string;
+  /** Waits until a stdout line satisfies `match`; returns it. */
+  line(what: string, match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves with the exit code once the program ends. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `program` with `args` and an environment; stdin stays open until `child.stdin.end()`. */
+export function startProgram(
+  program: 'room' | 'listen' | 'publish',
+  args: string[],
+  env: Record<string, string>,
+): RunningProgram {
+  const child = spawn(process.execPath, [`${binDir}${program}.js`, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const stdoutLines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    stdoutLines.push(...parts);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('close', (code) => {
+      transcript.push(stdoutLines.join('\n'), stderr);
+      resolve(code);
+    }),
+  );
+  return {
+    child,
+    stdoutLines,
+    stderr: () => stderr,
+    exited,
+    line: (what, match, timeoutMs = 15_000) =>
+      waitFor(
+        what,
+        () => {
+          const found = stdoutLines.find(match);
+          if (found !== undefined) return found;
+          if (child.exitCode !== null)
+            throw new Error(`${program} exited (${child.exitCode}): ${stderr}`);
+          return undefined;
+        },
+        timeoutMs,
+      ),
+  };
+}
+
+/** Parses JSON lines, ignoring none: every line must be JSON. */
+export function jsonLines(lines: string[]): Record<string, unknown>[] {
+  return lines.filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
