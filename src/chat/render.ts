@@ -68,10 +68,11 @@ export function humanLine(
   return `${time} ${who}${mark}: ${text}\n`;
 }
 
-/** Rate-limits warnings: at most one line per interval, then a count of the ones held back. */
+/** Rate-limits warnings: at most one line per interval; what was held back is summed up after it. */
 export class WarningLimiter {
   private lastAt = -Infinity;
-  private held = 0;
+  private held: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly write: (line: string) => void,
@@ -82,15 +83,25 @@ export class WarningLimiter {
   warn(message: string): void {
     const t = this.now();
     if (t - this.lastAt < this.intervalMs) {
-      this.held += 1;
+      this.held.push(message);
+      this.timer ??= setTimeout(() => this.flush(), this.intervalMs - (t - this.lastAt)).unref();
       return;
     }
-    const more =
-      this.held > 0
-        ? ` (and ${this.held} more warning${this.held === 1 ? '' : 's'} held back)`
-        : '';
-    this.held = 0;
     this.lastAt = t;
-    this.write(`warning: ${visible(message)}${more}\n`);
+    this.write(`warning: ${visible(message)}\n`);
+  }
+
+  /** Prints the last held-back warning and how many others there were. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const last = this.held.at(-1);
+    if (last === undefined) return;
+    const others = this.held.length - 1;
+    this.held = [];
+    this.lastAt = this.now();
+    const more =
+      others > 0 ? ` (and ${others} similar warning${others === 1 ? '' : 's'} before it)` : '';
+    this.write(`warning: ${visible(last)}${more}\n`);
   }
 }

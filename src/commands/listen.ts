@@ -228,6 +228,7 @@ async function runListener(
   }
 
   const reason = await stopped;
+  warnings.flush();
   clearTimeout(echo);
   if (!joined) flushHeld();
   if (reason === 'closed') {

@@ -76,7 +76,9 @@ export async function startMosquitto(dir: string): Promise<MosquittoBroker> {
   const port = await freePort();
   const conf = readFileSync(repoConf, 'utf8')
     .replace(/^listener 1883 127\.0\.0\.1$/m, `listener ${port} 127.0.0.1`)
-    .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
+    .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`)
+    // Started as root, mosquitto drops to its own user, which cannot write the test's folder.
+    .concat(process.getuid?.() === 0 ? '\nuser root\n' : '\n');
   const confPath = join(dir, 'mosquitto.conf');
   writeFileSync(confPath, conf);
   let child: ChildProcess | undefined;
