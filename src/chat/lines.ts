@@ -20,7 +20,6 @@ export async function* readLines(input: Readable, maxBytes: number): AsyncGenera
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let number = 0;
-  let skippingLong = false;
 
   const finish = (bytes: Buffer): Line | undefined => {
     number += 1;
@@ -47,10 +46,6 @@ export async function* readLines(input: Readable, maxBytes: number): AsyncGenera
       if (nl === -1) break;
       const head = data.subarray(0, nl);
       data = data.subarray(nl + 1);
-      if (skippingLong)
-        throw new UsageError(
-          `line ${number + 1} is longer than ${maxBytes} bytes; nothing from it on was sent`,
-        );
       const bytes = pendingBytes === 0 ? head : Buffer.concat([...pending, head]);
       pending = [];
       pendingBytes = 0;
@@ -61,7 +56,6 @@ export async function* readLines(input: Readable, maxBytes: number): AsyncGenera
       pendingBytes += data.length;
       // One byte of slack for a CR before the LF.
       if (pendingBytes > maxBytes + 1) {
-        skippingLong = true;
         throw new UsageError(
           `line ${number + 1} is longer than ${maxBytes} bytes; nothing from it on was sent`,
         );

@@ -1,0 +1,178 @@
+// The chat building blocks: line reading, dedupe and gaps, rendering, warnings, notices.
+import { Readable } from 'node:stream';
+import { Chalk } from 'chalk';
+import { expect } from 'chai';
+import { readLines } from '../../src/chat/lines.js';
+import { humanLine, jsonLine, visible, WarningLimiter } from '../../src/chat/render.js';
+import { noticeText, Sender } from '../../src/chat/sender.js';
+import { RecentIds, senderOf, SequenceTracker } from '../../src/chat/tracker.js';
+import { UsageError } from '../../src/errors.js';
+import { decodePlain } from '../../src/protocol/index.js';
+
+async function collect(
+  chunks: (string | Buffer)[],
+  max = 16,
+): Promise<{ lines: string[]; error?: unknown }> {
+  const lines: string[] = [];
+  try {
+    for await (const line of readLines(
+      Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))),
+      max,
+    )) {
+      lines.push(`${line.number}:${line.text}`);
+    }
+  } catch (error) {
+    return { lines, error };
+  }
+  return { lines };
+}
+
+describe('reading lines', function () {
+  it('keeps lines exactly, drops a trailing CR, skips empty lines, across chunk borders', async function () {
+    const { lines } = await collect(['a b  \r\n\n', '  spaced\t', 'tail\nüñí', 'code\r\n', 'last']);
+    expect(lines).to.deep.equal(['1:a b  ', '3:  spaced\ttail', '4:üñícode', '5:last']);
+  });
+
+  it('names the first line that is not UTF-8, after yielding the ones before', async function () {
+    const { lines, error } = await collect([
+      Buffer.from('ok\n'),
+      Buffer.from([0x61, 0xc3, 0x0a]),
+      Buffer.from('never\n'),
+    ]);
+    expect(lines).to.deep.equal(['1:ok']);
+    expect(error).to.be.instanceOf(UsageError);
+    expect((error as Error).message).to.equal(
+      'line 2 is not valid UTF-8; nothing from it on was sent',
+    );
+  });
+
+  it('refuses a line over the limit without buffering it whole', async function () {
+    const exact = await collect(['x'.repeat(16) + '\r\n']);
+    expect(exact.lines).to.deep.equal([`1:${'x'.repeat(16)}`]);
+    const huge = (function* () {
+      yield Buffer.from('short\n');
+      for (;;) yield Buffer.alloc(1 << 20, 0x61); // endless: only the limit stops it
+    })();
+    const lines: string[] = [];
+    let error: unknown;
+    try {
+      for await (const line of readLines(Readable.from(huge), 1024)) lines.push(line.text);
+    } catch (err) {
+      error = err;
+    }
+    expect(lines).to.deep.equal(['short']);
+    expect((error as Error).message).to.equal(
+      'line 2 is longer than 1024 bytes; nothing from it on was sent',
+    );
+  });
+});
+
+describe('dedupe and gaps', function () {
+  it('remembers ids up to its capacity', function () {
+    const ids = new RecentIds(3);
+    expect(['a', 'b', 'a', 'c', 'd', 'a'].map((id) => ids.add(id))).to.deep.equal([
+      true,
+      true,
+      false,
+      true,
+      true,
+      true,
+    ]);
+  });
+
+  it('reports a jump in a sender’s sequence once, and ignores late or repeated ones', function () {
+    const seq = new SequenceTracker();
+    expect(seq.note('s1', 1)).to.equal(undefined);
+    expect(seq.note('s1', 2)).to.equal(undefined);
+    expect(seq.note('s1', 6)).to.deep.equal({ sender: 's1', from: 3, to: 5 });
+    expect(seq.note('s1', 4)).to.equal(undefined);
+    expect(seq.note('s2', 9)).to.equal(undefined);
+    expect(senderOf('Ab_-x-12')).to.equal('Ab_-x');
+  });
+});
+
+describe('rendering', function () {
+  const plain = new Chalk({ level: 0 });
+  const at = new Date('2026-11-22T10:04:05Z');
+
+  it('never lets a payload drive the terminal', function () {
+    const evil = 'hi\u001b[2J\u001b]0;pwned\u0007 \u009b31m \u202eevil';
+    expect(visible(evil)).to.equal('hi\\x1B[2J\\x1B]0;pwned\\x07 \\x9B31m \\u202Eevil');
+    const payload = decodePlain(JSON.stringify({ type: 'message', from: 'm', message: evil }));
+    if (!payload.ok) throw new Error(payload.reason);
+    const line = humanLine(payload.payload, 'me', new Chalk({ level: 3 }), at);
+    // The only escape sequences left are chalk's own colours.
+    expect(line.replace(/\u001b\[[0-9;]*m/g, '')).to.not.match(
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/,
+    );
+  });
+
+  it('marks your own messages and dims notices', function () {
+    const mine = humanLine({ type: 'message', from: 'me', message: 'x' }, 'me', plain, at);
+    expect(mine).to.match(/^\d\d:\d\d:\d\d me \(you\): x\n$/);
+    const notice = humanLine(
+      { type: 'notice', from: 'b', notice: 'User b timed out.', event: 'lost' },
+      'me',
+      plain,
+      at,
+    );
+    expect(notice).to.match(/^\d\d:\d\d:\d\d -- User b timed out\.\n$/);
+  });
+
+  it('prints JSON lines with the fields listeners promise', function () {
+    const line = jsonLine(
+      { type: 'notice', from: 'b', notice: 'n', event: 'join', id: 'x-1', seq: 1 },
+      at,
+    );
+    expect(JSON.parse(line)).to.deep.equal({
+      type: 'notice',
+      from: 'b',
+      notice: 'n',
+      event: 'join',
+      ts: at.toISOString(),
+      id: 'x-1',
+      seq: 1,
+    });
+  });
+
+  it('rate-limits warnings and sums up the ones held back', function () {
+    let t = 0;
+    const out: string[] = [];
+    const limiter = new WarningLimiter(
+      (l) => out.push(l),
+      1000,
+      () => t,
+    );
+    limiter.warn('one');
+    limiter.warn('two');
+    limiter.warn('three');
+    t = 500;
+    limiter.flush();
+    expect(out).to.deep.equal([
+      'warning: one\n',
+      'warning: three (and 1 similar warning before it)\n',
+    ]);
+  });
+});
+
+describe('sender stamps and notices', function () {
+  it('numbers messages and gives them room-unique ids', function () {
+    const a = new Sender('alice');
+    const b = new Sender('alice');
+    const m1 = a.message('x');
+    const m2 = a.message('y');
+    expect([m1.seq, m2.seq]).to.deep.equal([1, 2]);
+    expect(senderOf(m1.id!)).to.equal(a.id);
+    expect(a.id).to.not.equal(b.id);
+    expect(decodePlain(JSON.stringify(m2)).ok).to.equal(true);
+  });
+
+  it("uses MQTT-Chat's notice wording", function () {
+    expect(noticeText('join', 'bob', 'chat/x')).to.equal('User bob is now subscribed to chat/x .');
+    expect(noticeText('leave', 'bob', 'chat/x')).to.equal('User bob disconnecting from chat/x .');
+    expect(noticeText('lost', 'bob', 'chat/x')).to.equal('User bob timed out.');
+    expect(noticeText('closed', 'bob', 'sunoye/room/482913', '482913')).to.equal(
+      'Room 482913 was closed by bob.',
+    );
+  });
+});
