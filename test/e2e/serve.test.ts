@@ -1,0 +1,100 @@
+// `room serve`, the embedded broker, as a user runs it; and publish giving up on a dead broker.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import mqtt from 'mqtt';
+import { startAedes } from '../helpers/brokers.js';
+import { runProgram } from '../helpers/cli.js';
+import { jsonLines, startProgram, type RunningProgram } from '../helpers/programs.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('room serve', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const running: RunningProgram[] = [];
+  const start = (...args: Parameters<typeof startProgram>) => {
+    const p = startProgram(...args);
+    running.push(p);
+    return p;
+  };
+
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-serve-'));
+  });
+  afterEach(async function () {
+    for (const p of running.splice(0).reverse()) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await p.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('carries a room: 1..1000 piped in arrive in order, and nothing is in clear on the wire', async function () {
+    const serve = start('room', ['serve', '--port', '0'], { HOME: dir });
+    const url = await serve.line('the broker URL', (l) => /^mqtt:\/\/127\.0\.0\.1:\d+$/.test(l));
+    const env = { HOME: dir, SUNOYE_BROKER: url, SUNOYE_NAME: 'alice' };
+    const created = await runProgram('room', ['create', '--json'], { env });
+    const { room } = JSON.parse(created.stdout) as { room: string };
+    const raw = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+    const wire: Buffer[] = [];
+    raw.on('message', (_t, p) => wire.push(Buffer.from(p)));
+    await raw.subscribeAsync('#', { qos: 1 });
+
+    const listener = start('listen', [room, '--json', '--count', '1000'], env);
+    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+    const numbers = Array.from({ length: 1000 }, (_, i) => String(i + 1));
+    const sent = await runProgram('publish', [room], { env, input: `${numbers.join('\n')}\n` });
+    expect(sent.code, sent.stderr).to.equal(0);
+    expect(await listener.exited).to.equal(0);
+    const got = jsonLines(listener.stdoutLines).filter((m) => m.type === 'message');
+    expect(got.map((m) => m.message)).to.deep.equal(numbers);
+
+    await waitFor('the raw subscriber to see all of it', () => wire.length >= 1002);
+    await raw.endAsync();
+    for (const payload of wire) {
+      const envelope = JSON.parse(payload.toString()) as Record<string, unknown>;
+      expect(Object.keys(envelope).sort()).to.deep.equal(['c', 'n', 'sunoye']);
+    }
+
+    const second = await runProgram('room', ['serve', '--port', url.split(':').at(-1)!], {
+      env: { HOME: dir },
+    });
+    expect(second.code).to.equal(1);
+    expect(second.stderr).to.match(
+      /^room: a broker already listens on 127\.0\.0\.1:\d+; you do not need room serve/,
+    );
+
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).to.equal(0);
+    expect(serve.stderr()).to.include('broker stopped');
+  });
+
+  it('makes publish give up after --timeout when the broker is gone, counting what was lost', async function () {
+    const broker = await startAedes();
+    const env = { HOME: dir, SUNOYE_BROKER: broker.url, SUNOYE_NAME: 'alice' };
+    try {
+      const { room } = JSON.parse(
+        (await runProgram('room', ['create', '--json'], { env })).stdout,
+      ) as { room: string };
+      const listener = start('listen', [room, '--json'], env);
+      await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+      const publisher = start('publish', [room, '--timeout', '2'], env);
+      publisher.child.stdin.write('1\n2\n3\n4\n5\n');
+      await waitFor(
+        'five messages at the listener',
+        () => jsonLines(listener.stdoutLines).filter((m) => m.type === 'message').length === 5,
+      );
+      await broker.stop();
+      publisher.child.stdin.end('6\n7\n8\n');
+      const started = Date.now();
+      expect(await publisher.exited).to.equal(4);
+      expect(Date.now() - started).to.be.below(10_000);
+      expect(publisher.stderr()).to.match(
+        /^publish: 3 of 8 messages not acknowledged by the broker mqtt:\/\/127\.0\.0\.1:\d+ within 2 s; 5 were delivered\n$/,
+      );
+    } finally {
+      await broker.stop().catch(() => undefined);
+    }
+  });
+});
