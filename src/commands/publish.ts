@@ -133,19 +133,23 @@ export async function publish(
       await send(options.message);
     } else {
       const prompt = stdin.isTTY === true;
-      if (prompt)
-        stderr.write(
-          `Type messages for ${target.room ? `room ${target.room}` : target.topic}, one per line; Ctrl-D ends.\n`,
-        );
+      const where = target.room ? `room ${target.room}` : target.topic;
+      if (prompt) stderr.write(`Type messages for ${where}, one per line; Ctrl-D ends.\n> `);
+      // Ctrl-C stops reading at once; what was already accepted is still delivered below.
+      const stopReading = (): void => void stdin.destroy();
+      signal.addEventListener('abort', stopReading, { once: true });
       try {
         for await (const line of readLines(stdin, MAX_TEXT_BYTES)) {
-          if (signal.aborted) break;
           await send(line.text);
+          if (prompt) stderr.write('> ');
         }
       } catch (err) {
-        if (!(err instanceof UsageError)) throw err;
-        inputError = err; // stop reading; what was accepted is still delivered below
+        if (err instanceof UsageError) inputError = err;
+        else if (!signal.aborted) throw err;
+      } finally {
+        signal.removeEventListener('abort', stopReading);
       }
+      if (prompt) stderr.write('\n');
     }
     await flight.until(() => flight.outstanding === 0);
     await client.endAsync();
