@@ -6,30 +6,24 @@ import {
   brokerOptions,
   commonOptions,
   configFromArgs,
-  EPILOGUE,
   jsonOption,
   passwordOptions,
+  roomPositional,
+  targetOptions,
 } from '../src/cli/options.js';
-import { reportError, yargsFailure } from '../src/cli/report.js';
+import { processIo, finishCli } from '../src/cli/program.js';
+import { reportError } from '../src/cli/report.js';
 import { abortOnSignals } from '../src/cli/signals.js';
-import type { Io } from '../src/commands/context.js';
 
-const io: Io = {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-};
+const io = processIo();
 
 try {
-  const argv = await yargs(hideBin(process.argv))
+  const argv = await finishCli(yargs(hideBin(process.argv)))
     .scriptName('listen')
     .usage(
       "$0 <room>\n$0 --topic T --plain\n\nPrint a room's conversation until Ctrl-C; you count as a member while it runs.",
     )
-    .command('$0 [room]', false, (y) =>
-      y.positional('room', { type: 'string', describe: 'The six-digit room number' }),
-    )
+    .command('$0 [room]', false, (y) => y.positional('room', roomPositional))
     .options({
       ...commonOptions,
       ...brokerOptions,
@@ -39,22 +33,11 @@ try {
         type: 'number',
         describe: 'Exit 0 after this many chat messages (notices do not count)',
       },
-      topic: {
-        type: 'string',
-        describe: 'Listen on a raw MQTT topic instead of a room (needs --plain)',
-      },
-      plain: { type: 'boolean', default: false, describe: "With --topic: MQTT-Chat's plain JSON" },
+      ...targetOptions,
     })
     .example('$0 482913', 'Follow room 482913 (remembered by room create or room join)')
     .example('$0 482913 --json --count 10', 'Ten messages as JSON lines, then exit')
     .example('$0 --topic chat/lobby --plain', 'Chat with MQTT-Chat clients on a raw topic')
-    .epilogue(EPILOGUE)
-    .strict()
-    .help()
-    .alias('h', 'help')
-    .version()
-    .wrap(Math.min(120, process.stdout.columns || 120))
-    .fail(yargsFailure)
     .parseAsync();
   const { listen } = await import('../src/commands/listen.js');
   await listen({ config: configFromArgs(argv, io.env), io }, argv, abortOnSignals());

@@ -6,29 +6,23 @@ import {
   brokerOptions,
   commonOptions,
   configFromArgs,
-  EPILOGUE,
   passwordOptions,
+  roomPositional,
+  targetOptions,
 } from '../src/cli/options.js';
-import { reportError, yargsFailure } from '../src/cli/report.js';
+import { processIo, finishCli } from '../src/cli/program.js';
+import { reportError } from '../src/cli/report.js';
 import { abortOnSignals } from '../src/cli/signals.js';
-import type { Io } from '../src/commands/context.js';
 
-const io: Io = {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-};
+const io = processIo();
 
 try {
-  const argv = await yargs(hideBin(process.argv))
+  const argv = await finishCli(yargs(hideBin(process.argv)))
     .scriptName('publish')
     .usage(
       '$0 <room> [-m TEXT]\n\nSend one message, or every line of stdin, to a room. Exits 0 only when all were delivered.',
     )
-    .command('$0 [room]', false, (y) =>
-      y.positional('room', { type: 'string', describe: 'The six-digit room number' }),
-    )
+    .command('$0 [room]', false, (y) => y.positional('room', roomPositional))
     .options({
       ...commonOptions,
       ...brokerOptions,
@@ -48,22 +42,11 @@ try {
         default: 1000,
         describe: 'Most messages sent but not yet acknowledged',
       },
-      topic: {
-        type: 'string',
-        describe: 'Publish to a raw MQTT topic instead of a room (needs --plain)',
-      },
-      plain: { type: 'boolean', default: false, describe: "With --topic: MQTT-Chat's plain JSON" },
+      ...targetOptions,
     })
     .example('$0 482913 -m "hello"', 'One message')
     .example('tail -f app.log | $0 482913', 'Pipe a log into a room, line by line')
     .example('$0 --topic chat/lobby --plain', 'Type to MQTT-Chat clients on a raw topic')
-    .epilogue(EPILOGUE)
-    .strict()
-    .help()
-    .alias('h', 'help')
-    .version()
-    .wrap(Math.min(120, process.stdout.columns || 120))
-    .fail(yargsFailure)
     .parseAsync();
   const { publish } = await import('../src/commands/publish.js');
   await publish({ config: configFromArgs(argv, io.env), io }, argv, abortOnSignals());

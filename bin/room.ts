@@ -6,20 +6,15 @@ import {
   brokerOptions,
   commonOptions,
   configFromArgs,
-  EPILOGUE,
   jsonOption,
   passwordOptions,
 } from '../src/cli/options.js';
-import { reportError, yargsFailure } from '../src/cli/report.js';
-import type { CommandContext, Io } from '../src/commands/context.js';
+import { processIo, finishCli } from '../src/cli/program.js';
+import { reportError } from '../src/cli/report.js';
+import type { CommandContext } from '../src/commands/context.js';
 import { DEFAULT_IDLE_SECONDS } from '../src/db/store.js';
 
-const io: Io = {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-};
+const io = processIo();
 const context = (argv: Parameters<typeof configFromArgs>[0]): CommandContext => ({
   config: configFromArgs(argv, io.env),
   io,
@@ -31,7 +26,7 @@ const roomArg = {
 } as const;
 
 try {
-  await yargs(hideBin(process.argv))
+  await finishCli(yargs(hideBin(process.argv)))
     .scriptName('room')
     .usage(
       '$0 <command>\n\nPrivate chat rooms over MQTT: make a room, share its number and password, chat with `listen` and `publish`.',
@@ -134,15 +129,8 @@ try {
     .example('$0 info 482913 --json', 'State and live members, as JSON')
     .example('$0 serve --port 0', 'An embedded broker on a free port (prints its URL)')
     .example('$0 list --db mysql://chat@db.example/sunoye', 'Rooms on a shared MySQL registry')
-    .epilogue(EPILOGUE)
     .demandCommand(1, 'name a command: create, join, info, list, leave, close or serve')
-    .strict()
     .recommendCommands()
-    .help()
-    .alias('h', 'help')
-    .version()
-    .wrap(Math.min(120, process.stdout.columns || 120))
-    .fail(yargsFailure)
     .parseAsync();
 } catch (err) {
   process.exitCode = reportError('room', err, process.stderr, process.env);

@@ -35,8 +35,21 @@ export const passwordOptions = {
 } as const satisfies Record<string, Options>;
 
 /** Text for the end of every program's --help. */
-export const EPILOGUE = `Configuration: flag > environment (SUNOYE_DB, SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD, ...) > $SUNOYE_HOME/config.json > default.
-Exit codes: 0 ok, 2 usage error, 3 refused (no such room, wrong password, room closed), 4 database or broker unreachable, 1 anything else.`;
+export const EPILOGUE = [
+  'Configuration: flag > environment > $SUNOYE_HOME/config.json > default. Environment: SUNOYE_DB,',
+  'SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD.',
+  'Exit codes: 0 ok, 2 usage error, 3 refused (no such room, wrong password, room closed),',
+  '4 database or broker unreachable (or publish could not deliver), 1 anything else.',
+].join('\n');
+
+/** Where `listen` and `publish` chat, besides a room number. */
+export const targetOptions = {
+  topic: { type: 'string', describe: 'A raw MQTT topic instead of a room (needs --plain)' },
+  plain: { type: 'boolean', default: false, describe: "With --topic: MQTT-Chat's plain JSON" },
+} as const satisfies Record<string, Options>;
+
+/** The room-number positional of `listen` and `publish`. */
+export const roomPositional = { type: 'string', describe: 'The six-digit room number' } as const;
 
 /** Options of the programs that talk to the broker. */
 export const brokerOptions = {
