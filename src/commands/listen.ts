@@ -17,7 +17,8 @@ import {
 } from '../chat/target.js';
 import { RecentIds, senderOf, SequenceTracker } from '../chat/tracker.js';
 import { openStore, type Member, type RoomStore } from '../db/index.js';
-import { RefusedError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
 import { connectBroker } from '../mqtt/connect.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import type { ChatPayload } from '../protocol/index.js';
@@ -185,12 +186,10 @@ async function runListener(
   client.on('offline', () => warnings.warn(`lost the broker connection; reconnecting`));
 
   const granted = await client.subscribeAsync(target.topic, { qos: 1 });
-  if (granted.some((g) => g.qos > 2)) {
-    throw new RefusedError(
-      `the broker refused the subscription to ${target.topic}; check its ACL for this user`,
-    );
-  }
-  await client.publishAsync(target.topic, target.codec.encode(joinId), { qos: 1 });
+  if (granted.some((g) => g.qos > 2)) throw aclRefusal(target.topic);
+  await client
+    .publishAsync(target.topic, target.codec.encode(joinId), { qos: 1 })
+    .catch((err: unknown) => Promise.reject(isNotAuthorized(err) ? aclRefusal(target.topic) : err));
   const echo = setTimeout(() => {
     if (joined) return;
     warnings.warn(

@@ -17,6 +17,7 @@ import {
 import { openStore } from '../db/index.js';
 import type { SunoyeError } from '../errors.js';
 import { UnavailableError, UsageError } from '../errors.js';
+import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
 import { connectBroker } from '../mqtt/connect.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
@@ -155,6 +156,7 @@ export async function publish(
     await client.endAsync();
   } catch (err) {
     await endQuietly(client);
+    if (isNotAuthorized(flight.failed)) throw aclRefusal(target.topic);
     if (flight.failed) throw notDelivered(flight, options.timeout, settings.url);
     throw err;
   } finally {

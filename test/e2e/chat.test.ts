@@ -43,12 +43,20 @@ const setups: Setup[] = [
   { name: 'mosquitto + MySQL', broker: mosquitto, db: mysql },
 ];
 
+/** MQTT.js credentials: none for aedes, a user of the test's password file for mosquitto. */
+type Login = { username?: string; password?: string };
+const login = (who: { name: string; password: string } | undefined): Login =>
+  who ? { username: who.name, password: who.password } : {};
+const credentials = (broker: TestBroker | MosquittoBroker) =>
+  'user' in broker ? broker : undefined;
+
 /** A raw MQTT client that records every payload on the sunoye topics. */
 async function rawSubscriber(
   url: string,
   topic: string,
+  login: Login,
 ): Promise<{ payloads: Buffer[]; client: mqtt.MqttClient }> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, ...login });
   const payloads: Buffer[] = [];
   client.on('message', (_t, p) => payloads.push(Buffer.from(p)));
   await client.subscribeAsync(topic, { qos: 1 });
@@ -100,6 +108,12 @@ for (const setup of setups) {
       db = await setup.db(this, dir);
       broker = await setup.broker(this, dir);
       env = { HOME: dir, SUNOYE_DB: db.url, SUNOYE_BROKER: broker.url };
+      const creds = credentials(broker);
+      if (creds)
+        Object.assign(env, {
+          SUNOYE_BROKER_USER: creds.user.name,
+          SUNOYE_BROKER_PASSWORD: creds.user.password,
+        });
     });
 
     afterEach(async function () {
@@ -117,7 +131,7 @@ for (const setup of setups) {
 
     it('delivers 1,000 piped lines complete, in order and once, and the broker sees no plaintext', async function () {
       const { room } = await newRoom();
-      const raw = await rawSubscriber(broker.url, 'sunoye/#');
+      const raw = await rawSubscriber(broker.url, 'sunoye/#', login(credentials(broker)?.admin));
       try {
         const bob = listen('bob', [room, '--json', '--count', '1000']);
         const first = await joinedNotice(bob, 'bob');
@@ -159,6 +173,7 @@ for (const setup of setups) {
       const intruder = await mqtt.connectAsync(broker.url, {
         protocolVersion: 4,
         reconnectPeriod: 0,
+        ...login(credentials(broker)?.user),
       });
       const topic = `sunoye/room/${room}`;
       await intruder.publishAsync(
@@ -248,11 +263,17 @@ for (const setup of setups) {
 
     it('chats in MQTT-Chat format on a raw topic, and survives its plain-text will', async function () {
       const topic = `chat/${randomBytes(4).toString('hex')}`;
-      const bob = listen('bob', ['--topic', topic, '--plain', '--json', '--count', '2']);
+      // Outside sunoye's prefix: on mosquitto only the operator account may use it.
+      const admin = credentials(broker)?.admin;
+      const operator: Record<string, string> = admin
+        ? { SUNOYE_BROKER_USER: admin.name, SUNOYE_BROKER_PASSWORD: admin.password }
+        : {};
+      const bob = listen('bob', ['--topic', topic, '--plain', '--json', '--count', '2'], operator);
       await joinedNotice(bob, 'bob');
       const legacy = await mqtt.connectAsync(broker.url, {
         protocolVersion: 4,
         reconnectPeriod: 0,
+        ...login(admin),
       });
       await legacy.publishAsync(
         topic,
@@ -265,7 +286,7 @@ for (const setup of setups) {
       legacy.on('message', (_t, p) => seen.push(Buffer.from(p)));
       await legacy.subscribeAsync(topic, { qos: 1 });
       const sent = await runProgram('publish', ['--topic', topic, '--plain', '-m', 'hi back'], {
-        env: user('alice'),
+        env: user('alice', operator),
       });
       expect(sent.code, sent.stderr).to.equal(0);
       expect(await bob.exited).to.equal(0);

@@ -4,6 +4,7 @@
  * suites are skipped loudly; with SUNOYE_REQUIRE_MOSQUITTO=1 (CI) that is a failure instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -66,19 +67,122 @@ export function requireMosquitto(ctx: Mocha.Context): void {
 /** A mosquitto process the test controls: it can be restarted on the same port. */
 export interface MosquittoBroker extends TestBroker {
   restart(): Promise<void>;
+  /** The ordinary user the repository's ACL confines to sunoye/room/#. */
+  user: { name: string; password: string };
+  /** A user allowed everything (for raw observers in tests). */
+  admin: { name: string; password: string };
+  /** With `tls`: the mqtts:// URL and the CA that signed the server's certificate. */
+  tls?: { url: string; ca: string; wrongCa: string };
 }
 
-const repoConf = fileURLToPath(new URL('../../../mosquitto.conf', import.meta.url));
+const repoFile = (name: string): string =>
+  fileURLToPath(new URL(`../../../${name}`, import.meta.url));
 
-/** Starts mosquitto with the repository's configuration, on a free port, data in `dir`. */
-export async function startMosquitto(dir: string): Promise<MosquittoBroker> {
+function run(command: string, args: string[]): void {
+  const result = spawnSync(command, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
+}
+
+/** A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA (made now). */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string; wrongCa: string } {
+  const f = (name: string): string => join(dir, name);
+  for (const ca of ['ca', 'wrong-ca']) {
+    run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=sunoye test ${ca}`,
+      '-keyout',
+      f(`${ca}.key`),
+      '-out',
+      f(`${ca}.crt`),
+    ]);
+  }
+  run('openssl', [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  ]);
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('san.ext'),
+    '-out',
+    f('server.crt'),
+  ]);
+  return {
+    ca: f('ca.crt'),
+    cert: f('server.crt'),
+    key: f('server.key'),
+    wrongCa: f('wrong-ca.crt'),
+  };
+}
+
+/**
+ * Starts mosquitto with the repository's mosquitto.conf and ACL, on free ports, with a password
+ * file (and, with `tls`, certificates) made for the test, and its data in `dir`.
+ */
+export async function startMosquitto(
+  dir: string,
+  options: { tls?: boolean } = {},
+): Promise<MosquittoBroker> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const conf = readFileSync(repoConf, 'utf8')
+  const user = { name: 'sunoye-test', password: randomBytes(12).toString('base64url') };
+  const admin = { name: 'sunoye-admin', password: randomBytes(12).toString('base64url') };
+  const passwd = join(dir, 'passwd');
+  writeFileSync(passwd, '');
+  run('mosquitto_passwd', ['-b', passwd, user.name, user.password]);
+  run('mosquitto_passwd', ['-b', passwd, admin.name, admin.password]);
+  const acl = join(dir, 'acl');
+  writeFileSync(
+    acl,
+    `${readFileSync(repoFile('mosquitto.acl'), 'utf8')}\nuser ${admin.name}\ntopic readwrite #\n`,
+  );
+  let conf = readFileSync(repoFile('mosquitto.conf'), 'utf8')
     .replace(/^listener 1883 127\.0\.0\.1$/m, `listener ${port} 127.0.0.1`)
-    .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`)
-    // Started as root, mosquitto drops to its own user, which cannot write the test's folder.
-    .concat(process.getuid?.() === 0 ? '\nuser root\n' : '\n');
+    .replace(/^password_file .*$/m, `password_file ${passwd}`)
+    .replace(/^acl_file .*$/m, `acl_file ${acl}`)
+    .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
+  let tls: MosquittoBroker['tls'];
+  if (options.tls) {
+    const certs = makeCertificates(dir);
+    const tlsPort = await freePort();
+    conf = conf
+      .replace(/^#listener 8883$/m, `listener ${tlsPort} 127.0.0.1`)
+      .replace(/^#certfile .*$/m, `certfile ${certs.cert}`)
+      .replace(/^#keyfile .*$/m, `keyfile ${certs.key}`)
+      .replace(/^#cafile .*$/m, `cafile ${certs.ca}`);
+    tls = { url: `mqtts://127.0.0.1:${tlsPort}`, ca: certs.ca, wrongCa: certs.wrongCa };
+  }
+  // Started as root, mosquitto drops to its own user, which cannot read or write the test's folder.
+  if (process.getuid?.() === 0) conf += '\nuser root\n';
   const confPath = join(dir, 'mosquitto.conf');
   writeFileSync(confPath, conf);
   let child: ChildProcess | undefined;
@@ -103,6 +207,9 @@ export async function startMosquitto(dir: string): Promise<MosquittoBroker> {
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    user,
+    admin,
+    ...(tls ? { tls } : {}),
     stop: halt,
     restart: async () => {
       await halt();

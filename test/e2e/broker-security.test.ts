@@ -1,0 +1,146 @@
+// The repository's hardened mosquitto.conf and ACL, with a password file and certificates made
+// for the test: who may connect, where they may publish and subscribe, and TLS.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import mqtt from 'mqtt';
+import { requireMosquitto, startMosquitto, type MosquittoBroker } from '../helpers/brokers.js';
+import { runProgram } from '../helpers/cli.js';
+import { jsonLines, startProgram, type RunningProgram } from '../helpers/programs.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('a broker run with the repository mosquitto.conf', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let broker: MosquittoBroker;
+  let env: Record<string, string>;
+  const running: RunningProgram[] = [];
+
+  before(async function () {
+    requireMosquitto(this);
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-secure-'));
+    broker = await startMosquitto(join(dir, 'mosquitto'), { tls: true });
+    env = {
+      HOME: dir,
+      SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
+      SUNOYE_BROKER: broker.url,
+      SUNOYE_BROKER_USER: broker.user.name,
+      SUNOYE_BROKER_PASSWORD: broker.user.password,
+    };
+  });
+  afterEach(async function () {
+    for (const p of running.splice(0)) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await p.exited;
+    }
+  });
+  after(async function () {
+    await broker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const newRoom = async (): Promise<string> => {
+    const created = await runProgram('room', ['create', '--json'], { env });
+    expect(created.code, created.stderr).to.equal(0);
+    return (JSON.parse(created.stdout) as { room: string }).room;
+  };
+
+  it('refuses anonymous clients and wrong passwords, with one clear line and exit 4', async function () {
+    let refused: unknown;
+    await mqtt
+      .connectAsync(broker.url, { reconnectPeriod: 0, protocolVersion: 4 })
+      .catch((err: unknown) => (refused = err));
+    expect(refused).to.be.instanceOf(Error);
+    const room = await newRoom();
+    const { SUNOYE_BROKER_USER: _u, SUNOYE_BROKER_PASSWORD: _p, ...anonymous } = env;
+    const anon = await runProgram('publish', [room, '-m', 'hi'], { env: anonymous });
+    expect(anon.code).to.equal(4);
+    expect(anon.stderr).to.equal(
+      `publish: cannot connect to the broker ${broker.url}: not authorized\n`,
+    );
+    const wrong = await runProgram('listen', [room], {
+      env: { ...env, SUNOYE_BROKER_PASSWORD: 'not-it-at-all' },
+    });
+    expect(wrong.code).to.equal(4);
+    expect(wrong.stderr).to.match(
+      /^listen: cannot connect to the broker mqtt:\/\/127\.0\.0\.1:\d+: (bad user name or password|not authorized)\n$/,
+    );
+    expect(wrong.stderr).to.not.include('not-it-at-all');
+  });
+
+  it('lets a sunoye user chat in rooms, and nowhere else', async function () {
+    const room = await newRoom();
+    const listener = startProgram('listen', [room, '--json', '--count', '1'], env);
+    running.push(listener);
+    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+    expect((await runProgram('publish', [room, '-m', 'inside the walls'], { env })).code).to.equal(
+      0,
+    );
+    expect(await listener.exited).to.equal(0);
+    expect(jsonLines(listener.stdoutLines).find((m) => m.type === 'message')).to.include({
+      message: 'inside the walls',
+    });
+
+    const sub = await runProgram('listen', ['--topic', 'elsewhere/x', '--plain'], { env });
+    expect(sub.code).to.equal(3);
+    expect(sub.stderr).to.equal(
+      'listen: the broker does not allow this user on elsewhere/x; check its ACL\n',
+    );
+    const pub = await runProgram('publish', ['--topic', 'elsewhere/x', '--plain', '-m', 'x'], {
+      env,
+    });
+    expect(pub.code).to.equal(3);
+    expect(pub.stderr).to.equal(
+      'publish: the broker does not allow this user on elsewhere/x; check its ACL\n',
+    );
+
+    // mosquitto grants a subscription to '#' but delivers only what the ACL lets the user read:
+    // the admin's message elsewhere never arrives, the marker in a room (sent after it) does.
+    const raw = await mqtt.connectAsync(broker.url, {
+      reconnectPeriod: 0,
+      username: broker.user.name,
+      password: broker.user.password,
+    });
+    const received: string[] = [];
+    raw.on('message', (topic) => received.push(topic));
+    await raw.subscribeAsync('#', { qos: 1 });
+    const admin = await mqtt.connectAsync(broker.url, {
+      reconnectPeriod: 0,
+      username: broker.admin.name,
+      password: broker.admin.password,
+    });
+    await admin.publishAsync('elsewhere/secret', 'x', { qos: 1 });
+    await admin.publishAsync(`sunoye/room/${room}`, 'marker', { qos: 1 });
+    await waitFor('the marker', () => received.includes(`sunoye/room/${room}`));
+    expect(received).to.deep.equal([`sunoye/room/${room}`]);
+    await admin.endAsync();
+    await raw.endAsync();
+  });
+
+  it('speaks TLS with the right CA, and refuses a wrong one clearly', async function () {
+    const room = await newRoom();
+    const listener = startProgram('listen', [room, '--json', '--count', '1'], env);
+    running.push(listener);
+    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+    const tls = { ...env, SUNOYE_BROKER: broker.tls!.url };
+    const good = await runProgram('publish', [room, '-m', 'over TLS', '--ca', broker.tls!.ca], {
+      env: tls,
+    });
+    expect(good.code, good.stderr).to.equal(0);
+    expect(await listener.exited).to.equal(0);
+    expect(jsonLines(listener.stdoutLines).find((m) => m.type === 'message')).to.include({
+      message: 'over TLS',
+    });
+
+    const bad = await runProgram('publish', [room, '-m', 'x', '--ca', broker.tls!.wrongCa], {
+      env: tls,
+    });
+    expect(bad.code).to.equal(4);
+    expect(bad.stderr).to.match(
+      /^publish: cannot connect to the broker mqtts:\/\/127\.0\.0\.1:\d+: its TLS certificate is not trusted \([A-Z_]+\); give the CA that signed it with --ca\n$/,
+    );
+    const none = await runProgram('publish', [room, '-m', 'x'], { env: tls });
+    expect(none.code).to.equal(4);
+  });
+});
