@@ -187,9 +187,11 @@ async function runListener(
 
   const granted = await client.subscribeAsync(target.topic, { qos: 1 });
   if (granted.some((g) => g.qos > 2)) throw aclRefusal(target.topic);
-  await client
-    .publishAsync(target.topic, target.codec.encode(joinId), { qos: 1 })
-    .catch((err: unknown) => Promise.reject(isNotAuthorized(err) ? aclRefusal(target.topic) : err));
+  try {
+    await client.publishAsync(target.topic, target.codec.encode(joinId), { qos: 1 });
+  } catch (err) {
+    throw isNotAuthorized(err) ? aclRefusal(target.topic) : err;
+  }
   const echo = setTimeout(() => {
     if (joined) return;
     warnings.warn(

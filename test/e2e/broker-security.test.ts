@@ -53,7 +53,9 @@ describe('a broker run with the repository mosquitto.conf', function () {
       .catch((err: unknown) => (refused = err));
     expect(refused).to.be.instanceOf(Error);
     const room = await newRoom();
-    const { SUNOYE_BROKER_USER: _u, SUNOYE_BROKER_PASSWORD: _p, ...anonymous } = env;
+    const anonymous = { ...env };
+    delete anonymous.SUNOYE_BROKER_USER;
+    delete anonymous.SUNOYE_BROKER_PASSWORD;
     const anon = await runProgram('publish', [room, '-m', 'hi'], { env: anonymous });
     expect(anon.code).to.equal(4);
     expect(anon.stderr).to.equal(
