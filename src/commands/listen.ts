@@ -201,10 +201,15 @@ async function runListener(
   }, JOIN_ECHO_TIMEOUT_MS);
   run.timers.push(echo);
 
+  // The presence heartbeat: one at a time, and none once the listener is stopping.
+  let beating: Promise<void> = Promise.resolve();
+  let leaving = false;
+  let beatTimer: NodeJS.Timeout | undefined;
   if (store && member && target.room) {
     const room = target.room;
     let failing = false;
     const beat = async (): Promise<void> => {
+      if (leaving) return;
       try {
         if (await store.heartbeat(member!.id)) {
           if (failing) stderr.write('database reachable again: presence renewed\n');
@@ -213,6 +218,7 @@ async function runListener(
         }
         const status = await store.status(room);
         if (!status || status.room.state === 'closed') return stop('closed');
+        if (leaving) return;
         member = await store.addMember(room, ctx.config.name, ctx.config.keepalive);
         failing = false;
       } catch (err) {
@@ -223,12 +229,19 @@ async function runListener(
         failing = true;
       }
     };
-    run.timers.push(
-      setInterval(() => void beat(), Math.max(250, (ctx.config.keepalive * 1000) / 3)),
+    beatTimer = setInterval(
+      () => {
+        beating = beating.then(beat);
+      },
+      Math.max(250, (ctx.config.keepalive * 1000) / 3),
     );
+    run.timers.push(beatTimer);
   }
 
   const reason = await stopped;
+  leaving = true;
+  clearInterval(beatTimer);
+  await beating;
   warnings.flush();
   clearTimeout(echo);
   if (!joined) flushHeld();

@@ -9,7 +9,6 @@ import {
   MAX_NAME_CHARS,
   MAX_TEXT_BYTES,
   plainCodec,
-  seal,
   type ChatPayload,
   type DecodeResult,
 } from '../../src/protocol/index.js';
