@@ -1,0 +1,148 @@
+// Fault drills on the registry: the database goes away under a running listener and comes back;
+// every member of a room crashes and the room closes after its idle timeout.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { startAedes, type TestBroker } from '../helpers/brokers.js';
+import { runProgram } from '../helpers/cli.js';
+import {
+  requireMysql,
+  scratchDatabase,
+  MYSQL_TEST_URL,
+  type ScratchDatabase,
+} from '../helpers/mysql.js';
+import { startProgram, jsonLines } from '../helpers/programs.js';
+import { startProxy, type CuttableProxy } from '../helpers/proxy.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('fault drills: the registry', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let broker: TestBroker;
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-faults-'));
+    broker = await startAedes();
+  });
+  after(async function () {
+    await broker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('the database going away while listening', function () {
+    let db: ScratchDatabase;
+    let proxy: CuttableProxy;
+
+    before(async function () {
+      await requireMysql(this);
+      db = await scratchDatabase();
+      const server = new URL(MYSQL_TEST_URL);
+      proxy = await startProxy(server.hostname, Number(server.port || 3306));
+    });
+    after(async function () {
+      await proxy?.close();
+      await db?.drop();
+    });
+
+    it('keeps the chat going with one warning, and renews presence when it is back', async function () {
+      const url = new URL(db.url);
+      url.port = String(proxy.port);
+      const env = {
+        HOME: dir,
+        SUNOYE_DB: url.toString(),
+        SUNOYE_BROKER: broker.url,
+        SUNOYE_KEEPALIVE: '3',
+      };
+      const created = await runProgram('room', ['create', '--json'], {
+        env: { ...env, SUNOYE_NAME: 'alice' },
+      });
+      expect(created.code, created.stderr).to.equal(0);
+      const { room } = JSON.parse(created.stdout) as { room: string };
+      const bob = startProgram('listen', [room, '--json'], {
+        ...env,
+        SUNOYE_NAME: 'bob',
+      });
+      const alice = startProgram('publish', [room], { ...env, SUNOYE_NAME: 'alice' });
+      try {
+        await bob.line('the join notice', (l) => l.includes('"event":"join"'));
+        alice.child.stdin.write('before the outage\n');
+        await bob.line('the first message', (l) => l.includes('before the outage'));
+
+        await proxy.cut();
+        await waitFor(
+          'a warning about presence',
+          () => bob.stderr().includes('cannot renew presence in the database'),
+          20_000,
+        );
+        alice.child.stdin.write('during the outage\n');
+        await bob.line('a message during the outage', (l) => l.includes('during the outage'));
+
+        await proxy.restore();
+        await waitFor(
+          'presence renewed',
+          () => bob.stderr().includes('database reachable again'),
+          20_000,
+        );
+        const info = await runProgram('room', ['info', room, '--json'], { env });
+        expect(JSON.parse(info.stdout)).to.include({ state: 'open', members: 1 });
+        const warnings = bob
+          .stderr()
+          .split('\n')
+          .filter((l) => l.startsWith('warning: cannot renew presence'));
+        expect(warnings).to.have.length(1);
+
+        alice.child.stdin.end('after the outage\n');
+        expect(await alice.exited, alice.stderr()).to.equal(0);
+        await bob.line('the last message', (l) => l.includes('after the outage'));
+        const messages = jsonLines(bob.stdoutLines)
+          .filter((m) => m.type === 'message')
+          .map((m) => m.message);
+        expect(messages).to.deep.equal([
+          'before the outage',
+          'during the outage',
+          'after the outage',
+        ]);
+      } finally {
+        for (const p of [bob, alice]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+        await Promise.all([bob.exited, alice.exited]);
+      }
+    });
+  });
+
+  it('closes a room whose members all crashed once its idle timeout has passed', async function () {
+    const env = {
+      HOME: dir,
+      SUNOYE_DB: `sqlite:${join(dir, 'crash.db')}`,
+      SUNOYE_BROKER: broker.url,
+      SUNOYE_KEEPALIVE: '1',
+    };
+    const created = await runProgram('room', ['create', '--json', '--idle', '2'], { env });
+    const { room } = JSON.parse(created.stdout) as { room: string };
+    const listeners = ['bob', 'carol'].map((name) =>
+      startProgram('listen', [room], { ...env, SUNOYE_NAME: name }),
+    );
+    await Promise.all(
+      listeners.map((l) => l.line('joined', (line) => line.includes('is now subscribed'))),
+    );
+    expect(
+      JSON.parse((await runProgram('room', ['info', room, '--json'], { env })).stdout),
+    ).to.include({ members: 2 });
+    const killedAt = Date.now();
+    for (const l of listeners) l.child.kill('SIGKILL');
+    await Promise.all(listeners.map((l) => l.exited));
+    const closed = await waitFor(
+      'the room to close',
+      async () => {
+        const info = JSON.parse(
+          (await runProgram('room', ['info', room, '--json'], { env })).stdout,
+        ) as { state: string; closedAt: string };
+        return info.state === 'closed' && info;
+      },
+      20_000,
+      250,
+    );
+    // Closed no earlier than lease (1 s) + idle timeout (2 s) after the crash.
+    expect(Date.parse(closed.closedAt) - killedAt).to.be.at.least(2500);
+  });
+});
