@@ -10,6 +10,7 @@ import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBroker } from '../../src/commands/serve.js';
+import { secretsGiven } from './cli.js';
 import { waitFor } from './wait.js';
 
 /** A broker a test can use and stop. */
@@ -158,6 +159,7 @@ export async function startMosquitto(
   const admin = { name: 'sunoye-admin', password: randomBytes(12).toString('base64url') };
   const passwd = join(dir, 'passwd');
   writeFileSync(passwd, '');
+  secretsGiven.add(user.password).add(admin.password);
   run('mosquitto_passwd', ['-b', passwd, user.name, user.password]);
   run('mosquitto_passwd', ['-b', passwd, admin.name, admin.password]);
   const acl = join(dir, 'acl');

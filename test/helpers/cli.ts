@@ -14,12 +14,36 @@ const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
 /** Every output of every run, so a test can check that no secret ever appeared in any of them. */
 export const transcript: string[] = [];
 
+/** Secrets the tests handed to the programs (passwords in the environment or a URL). */
+export const secretsGiven = new Set<string>();
+
+/**
+ * Notes the secrets in a program's environment. `room create` prints a password it generated,
+ * once, by design: such a password is a secret for every other run, not for that one.
+ */
+export function noteSecrets(env: Record<string, string>): void {
+  for (const name of ['SUNOYE_PASSWORD', 'SUNOYE_BROKER_PASSWORD']) {
+    if (env[name]) secretsGiven.add(env[name]);
+  }
+  for (const name of ['SUNOYE_DB', 'SUNOYE_BROKER']) {
+    const password = env[name] ? /^[a-z]+:\/\/[^:/@]*:([^@/]+)@/.exec(env[name])?.[1] : undefined;
+    if (password) secretsGiven.add(decodeURIComponent(password));
+  }
+}
+
+/** Records one run's output, unless it is `room create` printing what it generated. */
+export function record(program: string, args: string[], ...outputs: string[]): void {
+  if (program === 'room' && args[0] === 'create') return;
+  transcript.push(...outputs);
+}
+
 /** Runs `program` (room, listen or publish) with `args`, an environment and optional stdin. */
 export function runProgram(
   program: 'room' | 'listen' | 'publish',
   args: string[],
   options: { env: Record<string, string>; input?: string | Buffer; timeoutMs?: number },
 ): Promise<Run> {
+  noteSecrets(options.env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${binDir}${program}.js`, ...args], {
       env: { PATH: process.env.PATH ?? '', ...options.env },
@@ -40,7 +64,7 @@ export function runProgram(
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
-      transcript.push(stdout, stderr);
+      record(program, args, stdout, stderr);
       resolve({ code, stdout, stderr });
     });
     child.stdin.end(options.input ?? '');

@@ -1,7 +1,7 @@
 /** Long-running programs (listen, room serve) that a test starts, reads line by line and stops. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { transcript } from './cli.js';
+import { noteSecrets, record } from './cli.js';
 import { waitFor } from './wait.js';
 
 const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
@@ -23,6 +23,7 @@ export function startProgram(
   args: string[],
   env: Record<string, string>,
 ): RunningProgram {
+  noteSecrets(env);
   const child = spawn(process.execPath, [`${binDir}${program}.js`, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -38,7 +39,7 @@ export function startProgram(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) =>
     child.once('close', (code) => {
-      transcript.push(stdoutLines.join('\n'), stderr);
+      record(program, args, stdoutLines.join('\n'), partial, stderr);
       resolve(code);
     }),
   );
