@@ -13,12 +13,19 @@ import { SqlRoomStore } from './sql-store.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
 
+/**
+ * Transactions on one file run one after another within this process, whichever connection they
+ * use: better-sqlite3 waits for a lock synchronously, so a second connection of the same process
+ * waiting inside BEGIN IMMEDIATE would block the very event loop the first one needs to commit.
+ * Other processes are kept apart by the file lock and the busy timeout.
+ */
+const fileQueues = new Map<string, Promise<unknown>>();
+
 class SqliteDriver implements SqlDriver {
   readonly kind = 'sqlite' as const;
   readonly nowSql = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
   readonly lockRows = '';
   private readonly statements = new Map<string, Database.Statement>();
-  private queue: Promise<unknown> = Promise.resolve();
   /** Runs statements directly; used only before any transaction can be pending. */
   readonly direct: SqlTx = {
     all: (sql, params = []) => Promise.resolve(this.statement(sql).all(...params) as Row[]),
@@ -28,6 +35,7 @@ class SqliteDriver implements SqlDriver {
 
   constructor(
     private readonly db: Database.Database,
+    private readonly path: string,
     readonly label: string,
   ) {}
 
@@ -41,8 +49,12 @@ class SqliteDriver implements SqlDriver {
   }
 
   transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
-    const result = this.queue.then(() => this.runTransaction(fn));
-    this.queue = result.catch(() => undefined);
+    const queue = fileQueues.get(this.path) ?? Promise.resolve();
+    const result = queue.then(() => this.runTransaction(fn));
+    fileQueues.set(
+      this.path,
+      result.catch(() => undefined),
+    );
     return result;
   }
 
@@ -67,7 +79,7 @@ class SqliteDriver implements SqlDriver {
   }
 
   close(): Promise<void> {
-    return this.queue.then(() => {
+    return (fileQueues.get(this.path) ?? Promise.resolve()).then(() => {
       this.db.close();
     });
   }
@@ -105,7 +117,7 @@ export async function openSqliteStore(path: string, label: string): Promise<SqlR
     const reason = (err as Error).message;
     throw new UnavailableError(`cannot open the database ${label}: ${reason}`, { cause: err });
   }
-  const driver = new SqliteDriver(db, label);
+  const driver = new SqliteDriver(db, path, label);
   try {
     if ((await recordedVersion(driver.direct)) !== SCHEMA_VERSION) {
       await driver.transaction((tx) => applyMigrations(tx, 'sqlite'));

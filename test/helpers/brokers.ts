@@ -68,6 +68,8 @@ export function requireMosquitto(ctx: Mocha.Context): void {
 /** A mosquitto process the test controls: it can be restarted on the same port. */
 export interface MosquittoBroker extends TestBroker {
   restart(): Promise<void>;
+  /** The running process's id (changes with a restart). */
+  readonly pid: number;
   /** The ordinary user the repository's ACL confines to sunoye/room/#. */
   user: { name: string; password: string };
   /** A user allowed everything (for raw observers in tests). */
@@ -209,6 +211,9 @@ export async function startMosquitto(
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    get pid() {
+      return child?.pid ?? 0;
+    },
     user,
     admin,
     ...(tls ? { tls } : {}),
