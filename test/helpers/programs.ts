@@ -22,9 +22,14 @@ export function startProgram(
   program: 'room' | 'listen' | 'publish',
   args: string[],
   env: Record<string, string>,
+  options: { raw?: boolean } = {},
 ): RunningProgram {
   noteSecrets(env);
-  const child = spawn(process.execPath, [`${binDir}${program}.js`, ...args], {
+  // raw: `program` is any command on the PATH, run as it is (for wrappers such as `script`).
+  const [command, argv] = options.raw
+    ? [program as string, args]
+    : [process.execPath, [`${binDir}${program}.js`, ...args]];
+  const child = spawn(command, argv, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
