@@ -5,9 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
-import { requireMosquitto, startMosquitto, type MosquittoBroker } from '../helpers/brokers.js';
+import {
+  brokerEnv,
+  requireMosquitto,
+  startMosquitto,
+  type MosquittoBroker,
+} from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, type RunningProgram } from '../helpers/programs.js';
+import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('a broker run with the repository mosquitto.conf', function () {
@@ -24,16 +29,11 @@ describe('a broker run with the repository mosquitto.conf', function () {
     env = {
       HOME: dir,
       SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
-      SUNOYE_BROKER: broker.url,
-      SUNOYE_BROKER_USER: broker.user.name,
-      SUNOYE_BROKER_PASSWORD: broker.user.password,
+      ...brokerEnv(broker),
     };
   });
   afterEach(async function () {
-    for (const p of running.splice(0)) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-      await p.exited;
-    }
+    await stopAll(running);
   });
   after(async function () {
     await broker?.stop();

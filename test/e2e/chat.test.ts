@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { seal } from '../../src/protocol/index.js';
 import {
+  brokerEnv,
   requireMosquitto,
   startAedes,
   startMosquitto,
@@ -16,7 +17,7 @@ import {
 } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import { requireMysql, scratchDatabase } from '../helpers/mysql.js';
-import { jsonLines, startProgram, type RunningProgram } from '../helpers/programs.js';
+import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Setup {
@@ -107,20 +108,11 @@ for (const setup of setups) {
       dir = mkdtempSync(join(tmpdir(), 'sunoye-chat-'));
       db = await setup.db(this, dir);
       broker = await setup.broker(this, dir);
-      env = { HOME: dir, SUNOYE_DB: db.url, SUNOYE_BROKER: broker.url };
-      const creds = credentials(broker);
-      if (creds)
-        Object.assign(env, {
-          SUNOYE_BROKER_USER: creds.user.name,
-          SUNOYE_BROKER_PASSWORD: creds.user.password,
-        });
+      env = { HOME: dir, SUNOYE_DB: db.url, ...brokerEnv(broker) };
     });
 
     afterEach(async function () {
-      for (const p of running.splice(0)) {
-        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-        await p.exited;
-      }
+      await stopAll(running);
     });
 
     after(async function () {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { startAedes } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, type RunningProgram } from '../helpers/programs.js';
+import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('room serve', function () {
@@ -23,10 +23,7 @@ describe('room serve', function () {
     dir = mkdtempSync(join(tmpdir(), 'sunoye-serve-'));
   });
   afterEach(async function () {
-    for (const p of running.splice(0).reverse()) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-      await p.exited;
-    }
+    await stopAll(running);
     rmSync(dir, { recursive: true, force: true });
   });
 

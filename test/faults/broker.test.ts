@@ -6,9 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { requireMosquitto, startMosquitto, type MosquittoBroker } from '../helpers/brokers.js';
+import {
+  brokerEnv,
+  requireMosquitto,
+  startMosquitto,
+  type MosquittoBroker,
+} from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, type RunningProgram } from '../helpers/programs.js';
+import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('fault drills: the broker', function () {
@@ -25,16 +30,11 @@ describe('fault drills: the broker', function () {
     env = {
       HOME: dir,
       SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
-      SUNOYE_BROKER: broker.url,
-      SUNOYE_BROKER_USER: broker.user.name,
-      SUNOYE_BROKER_PASSWORD: broker.user.password,
+      ...brokerEnv(broker),
     };
   });
   afterEach(async function () {
-    for (const p of running.splice(0)) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-      await p.exited;
-    }
+    await stopAll(running);
   });
   after(async function () {
     await broker?.stop();

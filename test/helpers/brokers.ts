@@ -224,3 +224,13 @@ export async function startMosquitto(
     },
   };
 }
+
+/** The environment that points sunoye at `broker`, with the ordinary user's login on mosquitto. */
+export function brokerEnv(broker: TestBroker | MosquittoBroker): Record<string, string> {
+  const env: Record<string, string> = { SUNOYE_BROKER: broker.url };
+  if ('user' in broker) {
+    env.SUNOYE_BROKER_USER = broker.user.name;
+    env.SUNOYE_BROKER_PASSWORD = broker.user.password;
+  }
+  return env;
+}

@@ -72,3 +72,11 @@ export function startProgram(
 export function jsonLines(lines: string[]): Record<string, unknown>[] {
   return lines.filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+/** Kills whatever in `programs` still runs (newest first) and waits for all; empties the list. */
+export async function stopAll(programs: RunningProgram[]): Promise<void> {
+  for (const p of programs.splice(0).reverse()) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await p.exited;
+  }
+}
