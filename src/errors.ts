@@ -46,12 +46,3 @@ export class UnavailableError extends SunoyeError {
     super(message, ExitCode.unavailable, options);
   }
 }
-
-/** The error of a program whose feature this version does not have yet. */
-export function notAvailableYet(program: string): SunoyeError {
-  return new SunoyeError(
-    `${program} is not available in this version yet: the chat over MQTT comes next. ` +
-      'Rooms can already be created, joined, inspected and closed with `room`.',
-    ExitCode.other,
-  );
-}

@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import { connectBroker } from '../mqtt/connect.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import { roomTopic } from '../mqtt/topics.js';
-import { encryptedCodec, messageKey, plainCodec, type RoomMode } from '../protocol/index.js';
+import { roomCodec, type RoomMode } from '../protocol/index.js';
 import { Sender } from './sender.js';
 
 /** Publishes the `closed` notice of a room (sealed in encrypted rooms) and disconnects. */
@@ -15,7 +15,7 @@ export async function announceClosed(
   secret: Buffer,
 ): Promise<void> {
   const topic = roomTopic(config.topicPrefix, room);
-  const codec = mode === 'encrypted' ? encryptedCodec(room, messageKey(secret)) : plainCodec();
+  const codec = roomCodec(room, mode, secret);
   const { client } = await connectBroker(brokerSettings(config), {
     clientId: `sunoye-c-${randomBytes(8).toString('hex')}`,
     clean: true,

@@ -7,15 +7,13 @@ import { checkRoomArg, unlockRoom, type PasswordFlags } from '../commands/room-a
 import type { RoomStore } from '../db/index.js';
 import { UsageError } from '../errors.js';
 import { checkTopic, roomTopic } from '../mqtt/topics.js';
-import { encryptedCodec, messageKey, plainCodec, type RoomCodec } from '../protocol/index.js';
+import { plainCodec, roomCodec, type RoomCodec } from '../protocol/index.js';
 
 /** The chat's topic and wire format; `room` is undefined for a raw topic. */
 export interface ChatTarget {
   topic: string;
   codec: RoomCodec;
   room: string | undefined;
-  /** The room secret (encrypted and plain registry rooms); proves the right to the room. */
-  secret: Buffer | undefined;
 }
 
 /** What the command line said about where to chat. */
@@ -42,7 +40,7 @@ export function checkTargetFlags(flags: TargetFlags): void {
 
 /** A raw topic target (no registry). */
 export function rawTarget(topic: string): ChatTarget {
-  return { topic: checkTopic(topic), codec: plainCodec(), room: undefined, secret: undefined };
+  return { topic: checkTopic(topic), codec: plainCodec(), room: undefined };
 }
 
 /**
@@ -60,7 +58,6 @@ export async function roomTarget(
     touch: false,
     refuseClosed: true,
   });
-  const codec =
-    status.room.mode === 'encrypted' ? encryptedCodec(room, messageKey(secret)) : plainCodec();
-  return { topic: roomTopic(ctx.config.topicPrefix, room), codec, room, secret };
+  const codec = roomCodec(room, status.room.mode, secret);
+  return { topic: roomTopic(ctx.config.topicPrefix, room), codec, room };
 }

@@ -31,9 +31,6 @@ export interface PublishOptions extends TargetFlags {
   window: number;
 }
 
-/** The default in-flight window (the broker's Receive Maximum lowers it). */
-export const DEFAULT_WINDOW = 1000;
-
 /** Counts acknowledgements and lets the sender wait for a free slot or for all of them. */
 class InFlight {
   sent = 0;

@@ -30,8 +30,6 @@ export interface Config {
   readonly keepalive: number;
   /** The user's display name in rooms. */
   readonly name: string;
-  /** Print stack traces for expected errors too. */
-  readonly debug: boolean;
 }
 
 /** Settings given as flags (undefined when not given). */
@@ -173,6 +171,5 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
         'keepalive',
       ) ?? String(DEFAULT_KEEPALIVE),
     ),
-    debug: env.SUNOYE_DEBUG === '1',
   });
 }

@@ -1,5 +1,6 @@
 /** One room's wire format: sealed envelopes in encrypted rooms, MQTT-Chat JSON in plain ones. */
 import { open, seal } from './envelope.js';
+import { messageKey } from './keys.js';
 import { decodePlain, encodePlain, type ChatPayload, type DecodeResult } from './payload.js';
 
 /** How a room's payloads travel. */
@@ -24,4 +25,9 @@ export function encryptedCodec(room: string, key: Uint8Array): RoomCodec {
 /** The codec of a plain room or raw topic: MQTT-Chat's JSON as it is. */
 export function plainCodec(): RoomCodec {
   return { mode: 'plain', encode: encodePlain, decode: decodePlain };
+}
+
+/** The codec of a registry room: sealed with the key derived from its secret, or plain. */
+export function roomCodec(room: string, mode: RoomMode, secret: Uint8Array): RoomCodec {
+  return mode === 'encrypted' ? encryptedCodec(room, messageKey(secret)) : plainCodec();
 }
