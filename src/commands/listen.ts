@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { colourFor } from '../cli/colour.js';
+import { LineBatcher } from '../chat/output.js';
 import { humanLine, jsonLine, WarningLimiter } from '../chat/render.js';
 import { Sender } from '../chat/sender.js';
 import {
@@ -19,6 +20,7 @@ import { RecentIds, senderOf, SequenceTracker } from '../chat/tracker.js';
 import { openStore, type Member, type RoomStore } from '../db/index.js';
 import { UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
+import { batchAcks } from '../mqtt/batch.js';
 import { connectBroker } from '../mqtt/connect.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import type { ChatPayload } from '../protocol/index.js';
@@ -120,7 +122,12 @@ async function runListener(
   const { client, target, sender, store } = run;
   const { stdout, stderr } = ctx.io;
   const colour = colourFor(stdout, ctx.io.env);
-  const warnings = new WarningLimiter((line) => stderr.write(line));
+  const out = new LineBatcher(stdout);
+  // Printed lines go out first, so warnings keep their place in the conversation.
+  const warnings = new WarningLimiter((line) => {
+    out.flush();
+    stderr.write(line);
+  });
   const seen = new RecentIds();
   const sequences = new SequenceTracker();
   let member = run.member;
@@ -134,7 +141,7 @@ async function runListener(
   signal.addEventListener('abort', () => stop('signal'), { once: true });
 
   const show = (payload: ChatPayload, at: Date): void => {
-    stdout.write(
+    out.write(
       options.json ? jsonLine(payload, at) : humanLine(payload, ctx.config.name, colour, at),
     );
     if (payload.type === 'message') {
@@ -183,6 +190,7 @@ async function runListener(
     show(payload, at);
     if (payload.type === 'notice' && payload.event === 'closed') void onClosedNotice();
   });
+  batchAcks(client);
   client.on('offline', () => warnings.warn(`lost the broker connection; reconnecting`));
 
   const granted = await client.subscribeAsync(target.topic, { qos: 1 });
@@ -239,12 +247,14 @@ async function runListener(
   }
 
   const reason = await stopped;
+  out.flush();
   leaving = true;
   clearInterval(beatTimer);
   await beating;
   warnings.flush();
   clearTimeout(echo);
   if (!joined) flushHeld();
+  out.flush();
   if (reason === 'closed') {
     stderr.write(`room ${target.room} was closed\n`);
   } else {

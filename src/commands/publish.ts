@@ -18,6 +18,7 @@ import { openStore } from '../db/index.js';
 import type { SunoyeError } from '../errors.js';
 import { UnavailableError, UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
+import { writeBatcher } from '../mqtt/batch.js';
 import { connectBroker } from '../mqtt/connect.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
@@ -113,6 +114,7 @@ export async function publish(
   const sender = new Sender(ctx.config.name);
   const flight = new InFlight();
   const window = Math.min(options.window, receiveMaximum);
+  const holdWrites = writeBatcher(client);
   const watchdog = setInterval(() => {
     if (flight.outstanding > 0 && Date.now() - flight.lastProgress > options.timeout * 1000) {
       flight.fail(new UnavailableError('timed out'));
@@ -123,6 +125,7 @@ export async function publish(
     const send = async (text: string): Promise<void> => {
       await flight.until(() => flight.outstanding < window);
       flight.add();
+      holdWrites();
       client.publish(target.topic, target.codec.encode(sender.message(text)), { qos: 1 }, (err) =>
         flight.done(err),
       );

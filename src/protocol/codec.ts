@@ -1,5 +1,5 @@
 /** One room's wire format: sealed envelopes in encrypted rooms, MQTT-Chat JSON in plain ones. */
-import { open, seal } from './envelope.js';
+import { roomSealer } from './envelope.js';
 import { messageKey } from './keys.js';
 import { decodePlain, encodePlain, type ChatPayload, type DecodeResult } from './payload.js';
 
@@ -15,11 +15,8 @@ export interface RoomCodec {
 
 /** The codec of an encrypted room, bound to its number and message key. */
 export function encryptedCodec(room: string, key: Uint8Array): RoomCodec {
-  return {
-    mode: 'encrypted',
-    encode: (payload) => seal(key, room, payload),
-    decode: (raw) => open(key, room, raw),
-  };
+  const sealer = roomSealer(key, room);
+  return { mode: 'encrypted', encode: sealer.seal, decode: sealer.open };
 }
 
 /** The codec of a plain room or raw topic: MQTT-Chat's JSON as it is. */

@@ -3,7 +3,7 @@
  * ciphertext of the chat payload. The associated data binds the protocol version and the room
  * number, so a payload sealed for another room, with another key, or altered, does not open.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import {
   MAX_PLAIN_PAYLOAD_BYTES,
   byteSize,
@@ -24,11 +24,31 @@ function associatedData(room: string): Buffer {
   return Buffer.from(`sunoye/v${ENVELOPE_VERSION}/room/${room}`, 'utf8');
 }
 
+// Nonces are random (many senders share a room key, so a counter could repeat). They are cut
+// from a pool filled 1,024 at a time: one call into the random generator per message costs more
+// than the encryption. A used pool is dropped, never refilled, so no nonce is handed out twice.
+const NONCES_PER_POOL = 1024;
+let noncePool = Buffer.alloc(0);
+let nonceAt = 0;
+function nextNonce(): Buffer {
+  if (nonceAt + NONCE_BYTES > noncePool.length) {
+    noncePool = randomFillSync(Buffer.allocUnsafe(NONCE_BYTES * NONCES_PER_POOL));
+    nonceAt = 0;
+  }
+  nonceAt += NONCE_BYTES;
+  return noncePool.subarray(nonceAt - NONCE_BYTES, nonceAt);
+}
+
 /** Seals a payload for one room. */
 export function seal(key: Uint8Array, room: string, payload: ChatPayload): string {
-  const nonce = randomBytes(NONCE_BYTES);
+  return sealWith(key, associatedData(room), payload);
+}
+
+/** Seals with the associated data of a room already made (see `associatedData`). */
+function sealWith(key: Uint8Array, aad: Buffer, payload: ChatPayload): string {
+  const nonce = nextNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-  cipher.setAAD(associatedData(room));
+  cipher.setAAD(aad);
   const body = Buffer.concat([
     cipher.update(JSON.stringify(payload), 'utf8'),
     cipher.final(),
@@ -45,6 +65,25 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Opens an envelope sealed for `room`; never throws. */
 export function open(key: Uint8Array, room: string, raw: Uint8Array | string): DecodeResult {
+  return openWith(key, associatedData(room), raw);
+}
+
+/** Seal and open bound to one room and key, with the associated data made once. */
+export function roomSealer(
+  key: Uint8Array,
+  room: string,
+): {
+  seal: (payload: ChatPayload) => string;
+  open: (raw: Uint8Array | string) => DecodeResult;
+} {
+  const aad = associatedData(room);
+  return {
+    seal: (payload) => sealWith(key, aad, payload),
+    open: (raw) => openWith(key, aad, raw),
+  };
+}
+
+function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): DecodeResult {
   if (byteSize(raw) > MAX_ENVELOPE_BYTES) return { ok: false, reason: 'too large' };
   const text = decodeText(raw);
   if (!text.ok) return text;
@@ -74,7 +113,7 @@ export function open(key: Uint8Array, room: string, raw: Uint8Array | string): D
   let plain: Buffer;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-    decipher.setAAD(associatedData(room));
+    decipher.setAAD(aad);
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     plain = Buffer.concat([
       decipher.update(body.subarray(0, body.length - TAG_BYTES)),

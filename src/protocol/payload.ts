@@ -2,8 +2,8 @@
  * Encoding and decoding of chat payloads. Decoding never throws: it returns the payload or a
  * short reason, and the caller decides what to do with bad input.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { MAX_TEXT_BYTES, payloadSchema, type NoticeEvent } from './schema.js';
+import { MAX_TEXT_BYTES, type NoticeEvent } from './schema.js';
+import { schemaProblem } from './validate.js';
 
 interface PayloadBase {
   from: string;
@@ -29,14 +29,6 @@ export type DecodeResult = { ok: true; payload: ChatPayload } | { ok: false; rea
 /** Largest raw plain payload accepted before parsing: the text limit plus room for the rest. */
 export const MAX_PLAIN_PAYLOAD_BYTES = MAX_TEXT_BYTES * 6 + 4096;
 
-let validator: ValidateFunction | undefined;
-function validate(value: unknown): ErrorObject | undefined {
-  validator ??= new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(
-    payloadSchema,
-  );
-  return validator(value) ? undefined : (validator.errors?.[0] ?? undefined);
-}
-
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** MQTT-Chat's last will: the plain text `User NAME timed out.` and a newline. */
@@ -56,9 +48,8 @@ export function decodeText(
 
 /** Checks a parsed value against the schema and the byte limits, keeping only known fields. */
 export function checkPayload(value: unknown): DecodeResult {
-  const error = validate(value);
-  if (error)
-    return { ok: false, reason: `${error.instancePath || '/'}: ${error.message ?? 'invalid'}` };
+  const problem = schemaProblem(value);
+  if (problem) return { ok: false, reason: problem };
   const v = value as Record<string, unknown> & ChatPayload;
   const text = v.type === 'message' ? v.message : v.notice;
   if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
