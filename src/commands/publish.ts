@@ -3,8 +3,6 @@
  * window of unacknowledged messages and backpressure on stdin, so any amount of input runs in
  * bounded memory. It exits 0 only when every accepted line was acknowledged by the broker.
  */
-import { randomBytes } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
 import { readLines } from '../chat/lines.js';
 import { Sender } from '../chat/sender.js';
 import {
@@ -18,8 +16,7 @@ import { openStore } from '../db/index.js';
 import type { SunoyeError } from '../errors.js';
 import { UnavailableError, UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
-import { writeBatcher } from '../mqtt/batch.js';
-import { connectBroker } from '../mqtt/connect.js';
+import { openPublisher } from '../mqtt/publisher.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
@@ -32,10 +29,18 @@ export interface PublishOptions extends TargetFlags {
   window: number;
 }
 
+/**
+ * At most this much payload is sent and unacknowledged at once, whatever the window: it bounds
+ * memory (every unacknowledged message is kept to be sent again) when lines are long.
+ */
+const MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
+
 /** Counts acknowledgements and lets the sender wait for a free slot or for all of them. */
 class InFlight {
   sent = 0;
   acked = 0;
+  /** Payload characters sent and not yet acknowledged. */
+  bytes = 0;
   failed: Error | undefined;
   lastProgress = Date.now();
   private waiters: (() => void)[] = [];
@@ -44,12 +49,14 @@ class InFlight {
     return this.sent - this.acked;
   }
 
-  add(): void {
+  add(bytes: number): void {
     if (this.outstanding === 0) this.lastProgress = Date.now();
     this.sent += 1;
+    this.bytes += bytes;
   }
 
-  done(err?: Error | null): void {
+  done(bytes: number, err?: Error | null): void {
+    this.bytes -= bytes;
     if (err) this.failed ??= err;
     else this.acked += 1;
     this.lastProgress = Date.now();
@@ -106,15 +113,12 @@ export async function publish(
   checkOptions(options);
   const settings = brokerSettings(ctx.config);
   const target = await resolveTarget(ctx, options);
-  const { client, receiveMaximum } = await connectBroker(settings, {
-    clientId: `sunoye-p-${randomBytes(8).toString('hex')}`,
-    clean: true,
-  });
-  const { stderr, stdin } = ctx.io;
+  const where = target.room ? `room ${target.room}` : target.topic;
   const sender = new Sender(ctx.config.name);
+  const publisher = await openPublisher(settings);
+  const { stderr, stdin } = ctx.io;
   const flight = new InFlight();
-  const window = Math.min(options.window, receiveMaximum);
-  const holdWrites = writeBatcher(client);
+  const window = Math.min(options.window, publisher.receiveMaximum);
   const watchdog = setInterval(() => {
     if (flight.outstanding > 0 && Date.now() - flight.lastProgress > options.timeout * 1000) {
       flight.fail(new UnavailableError('timed out'));
@@ -123,18 +127,15 @@ export async function publish(
   let inputError: SunoyeError | undefined;
   try {
     const send = async (text: string): Promise<void> => {
-      await flight.until(() => flight.outstanding < window);
-      flight.add();
-      holdWrites();
-      client.publish(target.topic, target.codec.encode(sender.message(text)), { qos: 1 }, (err) =>
-        flight.done(err),
-      );
+      await flight.until(() => flight.outstanding < window && flight.bytes < MAX_BYTES_IN_FLIGHT);
+      const payload = target.codec.encode(sender.message(text));
+      flight.add(payload.length);
+      publisher.publish(target.topic, payload, (err) => flight.done(payload.length, err));
     };
     if (options.message !== undefined) {
       await send(options.message);
     } else {
       const prompt = stdin.isTTY === true;
-      const where = target.room ? `room ${target.room}` : target.topic;
       if (prompt) stderr.write(`Type messages for ${where}, one per line; Ctrl-D ends.\n> `);
       // Ctrl-C stops reading at once; what was already accepted is still delivered below.
       const stopReading = (): void => void stdin.destroy();
@@ -153,18 +154,16 @@ export async function publish(
       if (prompt) stderr.write('\n');
     }
     await flight.until(() => flight.outstanding === 0);
-    await client.endAsync();
+    await publisher.end();
   } catch (err) {
-    await endQuietly(client);
+    publisher.destroy();
     if (isNotAuthorized(flight.failed)) throw aclRefusal(target.topic);
     if (flight.failed) throw notDelivered(flight, options.timeout, settings.url);
     throw err;
   } finally {
     clearInterval(watchdog);
   }
-  stderr.write(
-    `sent ${flight.acked} message${flight.acked === 1 ? '' : 's'} to ${target.room ? `room ${target.room}` : target.topic}\n`,
-  );
+  stderr.write(`sent ${flight.acked} message${flight.acked === 1 ? '' : 's'} to ${where}\n`);
   if (inputError) throw inputError;
 }
 
@@ -174,8 +173,4 @@ function notDelivered(flight: InFlight, timeout: number, url: string): Unavailab
     `${lost} of ${flight.sent} message${flight.sent === 1 ? '' : 's'} not acknowledged by the broker ${url} within ${timeout} s; ` +
       `${flight.acked} were delivered`,
   );
-}
-
-async function endQuietly(client: MqttClient): Promise<void> {
-  await client.endAsync(true).catch(() => undefined);
 }

@@ -7,6 +7,7 @@
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { UnavailableError } from '../errors.js';
 import { redactUrl } from '../db/url.js';
+import { describeFailure } from './failure.js';
 
 /** How to reach the broker (resolved from flags, environment and config). */
 export interface BrokerSettings {
@@ -74,19 +75,6 @@ function clientOptions(
         }
       : {}),
   };
-}
-
-/** Why a first connection failed, as one line. */
-function describe(err: Error & { code?: string | number }): string {
-  if (err.code === 'ECONNREFUSED')
-    return 'connection refused (is a broker running? `room serve` starts one)';
-  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return 'unknown host';
-  if (err.code === 4 || err.code === 134) return 'bad user name or password';
-  if (err.code === 5 || err.code === 135) return 'not authorized';
-  if (typeof err.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(err.code)) {
-    return `its TLS certificate is not trusted (${err.code}); give the CA that signed it with --ca`;
-  }
-  return err.message;
 }
 
 function attempt(
@@ -167,9 +155,12 @@ export async function connectBroker(
       connected = await attempt(settings.url, clientOptions(settings, options, 4));
     }
   } catch (err) {
-    throw new UnavailableError(`cannot connect to the broker ${label}: ${describe(err as Error)}`, {
-      cause: err,
-    });
+    throw new UnavailableError(
+      `cannot connect to the broker ${label}: ${describeFailure(err as Error)}`,
+      {
+        cause: err,
+      },
+    );
   }
   const { client, connack } = connected;
   enableReconnect(client);

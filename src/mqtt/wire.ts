@@ -1,0 +1,151 @@
+/**
+ * The few MQTT packets sunoye's own publisher speaks (3.1.1 and 5): CONNECT, PUBLISH at QoS 1,
+ * PINGREQ and DISCONNECT out; CONNACK, PUBACK, PINGRESP and DISCONNECT in. Framing only: what the
+ * packets mean is publisher.ts's business.
+ */
+import type { BrokerSettings } from './connect.js';
+
+export const CONNACK = 2;
+export const PUBACK = 4;
+export const PINGRESP = 13;
+export const DISCONNECT = 14;
+
+export const PINGREQ_PACKET = Buffer.from([0xc0, 0x00]);
+export const DISCONNECT_PACKET = Buffer.from([0xe0, 0x00]);
+
+function varintLength(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
+}
+
+function writeVarint(buf: Buffer, at: number, n: number): number {
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    buf[at++] = b;
+  } while (n > 0);
+  return at;
+}
+
+function utf8Field(s: string | Buffer): Buffer {
+  const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
+  const out = Buffer.allocUnsafe(2 + b.length);
+  out.writeUInt16BE(b.length, 0);
+  b.copy(out, 2);
+  return out;
+}
+
+function frame(firstByte: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(1 + varintLength(body.length) + body.length);
+  out[0] = firstByte;
+  body.copy(out, writeVarint(out, 1, body.length));
+  return out;
+}
+
+/** CONNECT with a clean session, the settings' credentials and keepalive. */
+export function connectPacket(settings: BrokerSettings, version: 4 | 5, clientId: string): Buffer {
+  let flags = 0x02;
+  if (settings.username !== undefined) flags |= 0x80;
+  if (settings.password !== undefined) flags |= 0x40;
+  const head = Buffer.from([
+    version,
+    flags,
+    settings.keepaliveSeconds >> 8,
+    settings.keepaliveSeconds & 0xff,
+  ]);
+  const parts = [utf8Field('MQTT'), head];
+  if (version === 5) parts.push(Buffer.from([0])); // no properties
+  parts.push(utf8Field(clientId));
+  if (settings.username !== undefined) parts.push(utf8Field(settings.username));
+  if (settings.password !== undefined)
+    parts.push(utf8Field(Buffer.from(settings.password, 'utf8')));
+  return frame(0x10, Buffer.concat(parts));
+}
+
+/** PUBLISH at QoS 1: one buffer, made in one allocation. */
+export function publishPacket(version: 4 | 5, topic: Buffer, id: number, payload: string): Buffer {
+  const payloadBytes = Buffer.byteLength(payload, 'utf8');
+  const length = 2 + topic.length + 2 + (version === 5 ? 1 : 0) + payloadBytes;
+  const out = Buffer.allocUnsafe(1 + varintLength(length) + length);
+  out[0] = 0x32;
+  let at = writeVarint(out, 1, length);
+  out.writeUInt16BE(topic.length, at);
+  at += 2;
+  at += topic.copy(out, at);
+  out.writeUInt16BE(id, at);
+  at += 2;
+  if (version === 5) out[at++] = 0;
+  out.write(payload, at, 'utf8');
+  return out;
+}
+
+/** The same PUBLISH marked as a redelivery (DUP). */
+export function markDuplicate(packet: Buffer): Buffer {
+  const copy = Buffer.from(packet);
+  copy[0] = copy[0]! | 0x08;
+  return copy;
+}
+
+/** Splits the bytes from the broker into packets: [type, body]. */
+export class PacketReader {
+  private buffered: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): [number, Buffer][] {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    const out: [number, Buffer][] = [];
+    for (;;) {
+      let length = 0;
+      let multiplier = 1;
+      let at = 1;
+      for (;;) {
+        if (at >= this.buffered.length) return out;
+        const b = this.buffered[at++]!;
+        length += (b & 0x7f) * multiplier;
+        multiplier *= 128;
+        if ((b & 0x80) === 0) break;
+        if (at > 4) throw new Error('malformed packet from the broker');
+      }
+      if (this.buffered.length < at + length) return out;
+      out.push([this.buffered[0]! >> 4, this.buffered.subarray(at, at + length)]);
+      this.buffered = this.buffered.subarray(at + length);
+    }
+  }
+}
+
+/** What sunoye uses of an MQTT 5 CONNACK's properties. */
+export interface ConnackProperties {
+  receiveMaximum?: number;
+  serverKeepAlive?: number;
+}
+
+/** Reads the properties of an MQTT 5 CONNACK body (after its flags and reason code). */
+export function connackProperties(connack: Buffer): ConnackProperties {
+  const found: ConnackProperties = {};
+  let at = 2;
+  let length = 0;
+  let multiplier = 1;
+  for (;;) {
+    const b = connack[at++];
+    if (b === undefined) return found;
+    length += (b & 0x7f) * multiplier;
+    multiplier *= 128;
+    if ((b & 0x80) === 0) break;
+  }
+  const end = Math.min(connack.length, at + length);
+  const stringAt = (i: number): number => 2 + connack.readUInt16BE(i);
+  while (at < end) {
+    const id = connack[at++]!;
+    if (id === 0x21) found.receiveMaximum = connack.readUInt16BE(at);
+    if (id === 0x13) found.serverKeepAlive = connack.readUInt16BE(at);
+    // Step over each property by its type.
+    if ([0x24, 0x25, 0x28, 0x29, 0x2a].includes(id)) at += 1;
+    else if ([0x13, 0x21, 0x22].includes(id)) at += 2;
+    else if ([0x11, 0x27].includes(id)) at += 4;
+    else if ([0x12, 0x15, 0x16, 0x1a, 0x1c, 0x1f].includes(id)) at += stringAt(at);
+    else if (id === 0x26) {
+      at += stringAt(at);
+      at += stringAt(at);
+    } else break; // unknown: stop reading, keep what was found
+  }
+  return found;
+}
