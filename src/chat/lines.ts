@@ -17,6 +17,15 @@ export interface Line {
 
 /** Yields the non-empty lines of `input`; throws a UsageError at the first bad line. */
 export async function* readLines(input: Readable, maxBytes: number): AsyncGenerator<Line> {
+  for await (const group of readLineGroups(input, maxBytes)) yield* group;
+}
+
+/**
+ * Yields the non-empty lines of `input` in groups: the lines that arrived together in one read
+ * (one line at a time when typed, hundreds from a pipe). The lines before a bad one are yielded
+ * before the UsageError that names it.
+ */
+export async function* readLineGroups(input: Readable, maxBytes: number): AsyncGenerator<Line[]> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let number = 0;
@@ -41,30 +50,37 @@ export async function* readLines(input: Readable, maxBytes: number): AsyncGenera
 
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
     let data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    for (;;) {
-      const nl = data.indexOf(0x0a);
-      if (nl === -1) break;
-      const head = data.subarray(0, nl);
-      data = data.subarray(nl + 1);
-      const bytes = pendingBytes === 0 ? head : Buffer.concat([...pending, head]);
-      pending = [];
-      pendingBytes = 0;
-      const line = finish(bytes);
-      if (line) yield line;
-    }
-    if (data.length > 0) {
-      pendingBytes += data.length;
-      // One byte of slack for a CR before the LF.
-      if (pendingBytes > maxBytes + 1) {
-        throw new UsageError(
-          `line ${number + 1} is longer than ${maxBytes} bytes; nothing from it on was sent`,
-        );
+    const group: Line[] = [];
+    try {
+      for (;;) {
+        const nl = data.indexOf(0x0a);
+        if (nl === -1) break;
+        const head = data.subarray(0, nl);
+        data = data.subarray(nl + 1);
+        const bytes = pendingBytes === 0 ? head : Buffer.concat([...pending, head]);
+        pending = [];
+        pendingBytes = 0;
+        const line = finish(bytes);
+        if (line) group.push(line);
       }
-      pending.push(Buffer.from(data));
+      if (data.length > 0) {
+        pendingBytes += data.length;
+        // One byte of slack for a CR before the LF.
+        if (pendingBytes > maxBytes + 1) {
+          throw new UsageError(
+            `line ${number + 1} is longer than ${maxBytes} bytes; nothing from it on was sent`,
+          );
+        }
+        pending.push(Buffer.from(data));
+      }
+    } catch (err) {
+      if (group.length > 0) yield group;
+      throw err;
     }
+    if (group.length > 0) yield group;
   }
   if (pendingBytes > 0) {
     const line = finish(Buffer.concat(pending));
-    if (line) yield line;
+    if (line) yield [line];
   }
 }

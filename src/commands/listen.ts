@@ -141,6 +141,8 @@ async function runListener(
   signal.addEventListener('abort', () => stop('signal'), { once: true });
 
   const show = (payload: ChatPayload, at: Date): void => {
+    // --count reached: nothing more is shown (a batch may hold more than was asked for).
+    if (options.count !== undefined && messages >= options.count) return;
     out.write(
       options.json ? jsonLine(payload, at) : humanLine(payload, ctx.config.name, colour, at),
     );
@@ -162,13 +164,7 @@ async function runListener(
     else warnings.warn(`ignored a "closed" notice for room ${target.room}, which is still open`);
   };
 
-  client.on('message', (_topic, raw) => {
-    const decoded = target.codec.decode(raw);
-    if (!decoded.ok) {
-      warnings.warn(`ignored a payload on ${target.topic}: ${decoded.reason}`);
-      return;
-    }
-    const payload = decoded.payload;
+  const handle = (payload: ChatPayload, at: Date): void => {
     if (payload.id !== undefined && !seen.add(payload.id)) return;
     if (payload.id !== undefined && payload.seq !== undefined) {
       const gap = sequences.note(senderOf(payload.id), payload.seq);
@@ -179,7 +175,6 @@ async function runListener(
         );
       }
     }
-    const at = new Date();
     if (!joined) {
       if (payload.id === joinId.id) {
         show(payload, at);
@@ -189,6 +184,15 @@ async function runListener(
     }
     show(payload, at);
     if (payload.type === 'notice' && payload.event === 'closed') void onClosedNotice();
+  };
+  client.on('message', (_topic, raw) => {
+    const decoded = target.codec.decodeAll(raw);
+    if (!decoded.ok) {
+      warnings.warn(`ignored a payload on ${target.topic}: ${decoded.reason}`);
+      return;
+    }
+    const at = new Date();
+    for (const payload of decoded.payloads) handle(payload, at);
   });
   batchAcks(client);
   client.on('offline', () => warnings.warn(`lost the broker connection; reconnecting`));

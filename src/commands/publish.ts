@@ -3,7 +3,7 @@
  * window of unacknowledged messages and backpressure on stdin, so any amount of input runs in
  * bounded memory. It exits 0 only when every accepted line was acknowledged by the broker.
  */
-import { readLines } from '../chat/lines.js';
+import { readLineGroups } from '../chat/lines.js';
 import { Sender } from '../chat/sender.js';
 import {
   checkTargetFlags,
@@ -35,11 +35,20 @@ export interface PublishOptions extends TargetFlags {
  */
 const MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 
+/**
+ * Lines that arrive together (a pipe) travel as batches of up to this many characters of text and
+ * `codec.maxBatch` lines, one MQTT message each: the cost per message (encryption, broker, the
+ * acknowledgement) is then shared by many lines. A line typed alone still goes alone, at once.
+ */
+const BATCH_TEXT_CHARS = 32 * 1024;
+
 /** Counts acknowledgements and lets the sender wait for a free slot or for all of them. */
 class InFlight {
+  /** Lines sent and acknowledged. */
   sent = 0;
   acked = 0;
-  /** Payload characters sent and not yet acknowledged. */
+  /** MQTT messages, and payload characters, sent and not yet acknowledged. */
+  packets = 0;
   bytes = 0;
   failed: Error | undefined;
   lastProgress = Date.now();
@@ -49,16 +58,18 @@ class InFlight {
     return this.sent - this.acked;
   }
 
-  add(bytes: number): void {
+  add(lines: number, bytes: number): void {
     if (this.outstanding === 0) this.lastProgress = Date.now();
-    this.sent += 1;
+    this.sent += lines;
+    this.packets += 1;
     this.bytes += bytes;
   }
 
-  done(bytes: number, err?: Error | null): void {
+  done(lines: number, bytes: number, err?: Error | null): void {
+    this.packets -= 1;
     this.bytes -= bytes;
     if (err) this.failed ??= err;
-    else this.acked += 1;
+    else this.acked += lines;
     this.lastProgress = Date.now();
     this.wake();
   }
@@ -126,14 +137,38 @@ export async function publish(
   }, 200);
   let inputError: SunoyeError | undefined;
   try {
-    const send = async (text: string): Promise<void> => {
-      await flight.until(() => flight.outstanding < window && flight.bytes < MAX_BYTES_IN_FLIGHT);
-      const payload = target.codec.encode(sender.message(text));
-      flight.add(payload.length);
-      publisher.publish(target.topic, payload, (err) => flight.done(payload.length, err));
+    const sendBatch = async (texts: string[]): Promise<void> => {
+      await flight.until(() => flight.packets < window && flight.bytes < MAX_BYTES_IN_FLIGHT);
+      const payloads = texts.map((text) => sender.message(text));
+      const payload =
+        payloads.length === 1
+          ? target.codec.encode(payloads[0]!)
+          : target.codec.encodeBatch(payloads);
+      flight.add(texts.length, payload.length);
+      publisher.publish(target.topic, payload, (err) =>
+        flight.done(texts.length, payload.length, err),
+      );
+    };
+    /** Sends lines that arrived together, batched within the codec's and the size limits. */
+    const send = async (texts: string[]): Promise<void> => {
+      let batch: string[] = [];
+      let chars = 0;
+      for (const text of texts) {
+        if (
+          batch.length > 0 &&
+          (batch.length >= target.codec.maxBatch || chars + text.length > BATCH_TEXT_CHARS)
+        ) {
+          await sendBatch(batch);
+          batch = [];
+          chars = 0;
+        }
+        batch.push(text);
+        chars += text.length;
+      }
+      if (batch.length > 0) await sendBatch(batch);
     };
     if (options.message !== undefined) {
-      await send(options.message);
+      await send([options.message]);
     } else {
       const prompt = stdin.isTTY === true;
       if (prompt) stderr.write(`Type messages for ${where}, one per line; Ctrl-D ends.\n> `);
@@ -141,8 +176,8 @@ export async function publish(
       const stopReading = (): void => void stdin.destroy();
       signal.addEventListener('abort', stopReading, { once: true });
       try {
-        for await (const line of readLines(stdin, MAX_TEXT_BYTES)) {
-          await send(line.text);
+        for await (const group of readLineGroups(stdin, MAX_TEXT_BYTES)) {
+          await send(group.map((line) => line.text));
           if (prompt) stderr.write('> ');
         }
       } catch (err) {

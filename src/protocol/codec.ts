@@ -1,7 +1,13 @@
 /** One room's wire format: sealed envelopes in encrypted rooms, MQTT-Chat JSON in plain ones. */
-import { roomSealer } from './envelope.js';
+import { MAX_BATCH, roomSealer } from './envelope.js';
 import { messageKey } from './keys.js';
-import { decodePlain, encodePlain, type ChatPayload, type DecodeResult } from './payload.js';
+import {
+  decodePlain,
+  encodePlain,
+  type BatchResult,
+  type ChatPayload,
+  type DecodeResult,
+} from './payload.js';
 
 /** How a room's payloads travel. */
 export type RoomMode = 'encrypted' | 'plain';
@@ -9,19 +15,46 @@ export type RoomMode = 'encrypted' | 'plain';
 /** Encodes and decodes the payloads of one room. */
 export interface RoomCodec {
   readonly mode: RoomMode;
+  /** Most payloads `encodeBatch` takes: 1 where the format has no batches (MQTT-Chat's JSON). */
+  readonly maxBatch: number;
   encode(payload: ChatPayload): string;
+  /** Several payloads as one MQTT message. */
+  encodeBatch(payloads: ChatPayload[]): string;
+  /** One message that holds exactly one payload. */
   decode(raw: Uint8Array | string): DecodeResult;
+  /** One message: every payload it holds. */
+  decodeAll(raw: Uint8Array | string): BatchResult;
 }
 
 /** The codec of an encrypted room, bound to its number and message key. */
 export function encryptedCodec(room: string, key: Uint8Array): RoomCodec {
   const sealer = roomSealer(key, room);
-  return { mode: 'encrypted', encode: sealer.seal, decode: sealer.open };
+  return {
+    mode: 'encrypted',
+    maxBatch: MAX_BATCH,
+    encode: sealer.seal,
+    encodeBatch: sealer.sealBatch,
+    decode: sealer.open,
+    decodeAll: sealer.openAll,
+  };
 }
 
 /** The codec of a plain room or raw topic: MQTT-Chat's JSON as it is. */
 export function plainCodec(): RoomCodec {
-  return { mode: 'plain', encode: encodePlain, decode: decodePlain };
+  return {
+    mode: 'plain',
+    maxBatch: 1,
+    encode: encodePlain,
+    encodeBatch: (payloads) => {
+      if (payloads.length !== 1) throw new Error('MQTT-Chat JSON carries one payload per message');
+      return encodePlain(payloads[0]!);
+    },
+    decode: decodePlain,
+    decodeAll: (raw) => {
+      const one = decodePlain(raw);
+      return one.ok ? { ok: true, payloads: [one.payload] } : one;
+    },
+  };
 }
 
 /** The codec of a registry room: sealed with the key derived from its secret, or plain. */

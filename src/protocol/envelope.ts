@@ -7,8 +7,9 @@ import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import {
   MAX_PLAIN_PAYLOAD_BYTES,
   byteSize,
-  decodeJson,
+  checkPayload,
   decodeText,
+  type BatchResult,
   type ChatPayload,
   type DecodeResult,
 } from './payload.js';
@@ -44,22 +45,25 @@ export function seal(key: Uint8Array, room: string, payload: ChatPayload): strin
   return sealWith(key, associatedData(room), payload);
 }
 
-/** Seals with the associated data of a room already made (see `associatedData`). */
-function sealWith(key: Uint8Array, aad: Buffer, payload: ChatPayload): string {
+/**
+ * Seals one payload, or a batch of them (a JSON array: what a pipe produced at once travels as one
+ * MQTT message, one encryption), with the associated data of a room already made.
+ */
+function sealWith(key: Uint8Array, aad: Buffer, content: ChatPayload | ChatPayload[]): string {
   const nonce = nextNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const body = Buffer.concat([
-    cipher.update(JSON.stringify(payload), 'utf8'),
+    cipher.update(JSON.stringify(content), 'utf8'),
     cipher.final(),
     cipher.getAuthTag(),
   ]);
-  return JSON.stringify({
-    sunoye: ENVELOPE_VERSION,
-    n: nonce.toString('base64'),
-    c: body.toString('base64'),
-  });
+  // Base64 needs no JSON escaping, so the envelope is written out directly.
+  return `{"sunoye":${ENVELOPE_VERSION},"n":"${nonce.toString('base64')}","c":"${body.toString('base64')}"}`;
 }
+
+/** Most payloads in one sealed batch. */
+export const MAX_BATCH = 1000;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -75,9 +79,16 @@ function strictBase64(s: string): Buffer | undefined {
   return bytes.length === (s.length / 4) * 3 - padding ? bytes : undefined;
 }
 
-/** Opens an envelope sealed for `room`; never throws. */
+/** Opens an envelope sealed for `room` holding one payload; never throws. */
 export function open(key: Uint8Array, room: string, raw: Uint8Array | string): DecodeResult {
-  return openWith(key, associatedData(room), raw);
+  return single(openWith(key, associatedData(room), raw));
+}
+
+function single(result: BatchResult): DecodeResult {
+  if (!result.ok) return result;
+  if (result.payloads.length !== 1)
+    return { ok: false, reason: `a batch of ${result.payloads.length} payloads` };
+  return { ok: true, payload: result.payloads[0]! };
 }
 
 /** Seal and open bound to one room and key, with the associated data made once. */
@@ -86,16 +97,21 @@ export function roomSealer(
   room: string,
 ): {
   seal: (payload: ChatPayload) => string;
+  sealBatch: (payloads: ChatPayload[]) => string;
   open: (raw: Uint8Array | string) => DecodeResult;
+  openAll: (raw: Uint8Array | string) => BatchResult;
 } {
   const aad = associatedData(room);
   return {
     seal: (payload) => sealWith(key, aad, payload),
-    open: (raw) => openWith(key, aad, raw),
+    sealBatch: (payloads) => sealWith(key, aad, payloads.length === 1 ? payloads[0]! : payloads),
+    open: (raw) => single(openWith(key, aad, raw)),
+    openAll: (raw) => openWith(key, aad, raw),
   };
 }
 
-function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): DecodeResult {
+/** Opens an envelope: its one payload or its batch, all valid, or the reason why not. */
+function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): BatchResult {
   if (byteSize(raw) > MAX_ENVELOPE_BYTES) return { ok: false, reason: 'too large' };
   const text = decodeText(raw);
   if (!text.ok) return text;
@@ -130,5 +146,24 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Decod
     return { ok: false, reason: 'cannot decrypt' };
   }
   const inner = decodeText(plain);
-  return inner.ok ? decodeJson(inner.text) : inner;
+  if (!inner.ok) return inner;
+  let content: unknown;
+  try {
+    content = JSON.parse(inner.text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (!Array.isArray(content)) {
+    const one = checkPayload(content);
+    return one.ok ? { ok: true, payloads: [one.payload] } : one;
+  }
+  if (content.length === 0 || content.length > MAX_BATCH)
+    return { ok: false, reason: `a batch must hold 1 to ${MAX_BATCH} payloads` };
+  const payloads: ChatPayload[] = [];
+  for (const [i, item] of content.entries()) {
+    const one = checkPayload(item);
+    if (!one.ok) return { ok: false, reason: `batch item ${i}: ${one.reason}` };
+    payloads.push(one.payload);
+  }
+  return { ok: true, payloads };
 }

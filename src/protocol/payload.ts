@@ -25,6 +25,8 @@ export type ChatPayload = ChatMessage | ChatNotice;
 
 /** What decoding returns: the payload, or why there is none. */
 export type DecodeResult = { ok: true; payload: ChatPayload } | { ok: false; reason: string };
+/** What decoding one MQTT message returns: its payloads (several for a sealed batch), or why none. */
+export type BatchResult = { ok: true; payloads: ChatPayload[] } | { ok: false; reason: string };
 
 /** Largest raw plain payload accepted before parsing: the text limit plus room for the rest. */
 export const MAX_PLAIN_PAYLOAD_BYTES = MAX_TEXT_BYTES * 6 + 4096;

@@ -148,7 +148,17 @@ for (const setup of setups) {
         expect(new Set(messages.map((m) => m.id)).size).to.equal(1000);
         expect(bob.stderr()).to.equal('');
 
-        await waitFor('the raw subscriber to see every payload', () => raw.payloads.length >= 1002);
+        // Published after bob had every line, so the broker routed it after all of them.
+        const marker = await mqtt.connectAsync(broker.url, {
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+          ...login(credentials(broker)?.admin),
+        });
+        await marker.publishAsync(`sunoye/room/${room}`, 'end-of-test-marker', { qos: 1 });
+        await marker.endAsync();
+        await waitFor('the raw subscriber to see every payload', () =>
+          raw.payloads.some((p) => p.toString() === 'end-of-test-marker'),
+        );
         const everything = Buffer.concat(raw.payloads).toString('utf8');
         expect(everything).to.not.include('secret-');
         expect(everything).to.not.include('alice');
@@ -156,6 +166,21 @@ for (const setup of setups) {
       } finally {
         await raw.client.endAsync();
       }
+    });
+
+    it('stops at --count even in the middle of a batch of piped lines', async function () {
+      const { room } = await newRoom();
+      const bob = listen('bob', [room, '--json', '--count', '7']);
+      await joinedNotice(bob, 'bob');
+      const lines = Array.from({ length: 200 }, (_, i) => `burst ${i + 1}`);
+      const sent = await runProgram('publish', [room], {
+        env: user('alice'),
+        input: `${lines.join('\n')}\n`,
+      });
+      expect(sent.code, sent.stderr).to.equal(0);
+      expect(await bob.exited).to.equal(0);
+      const messages = jsonLines(bob.stdoutLines).filter((m) => m.type === 'message');
+      expect(messages.map((m) => m.message)).to.deep.equal(lines.slice(0, 7));
     });
 
     it('ignores payloads sealed with the wrong key or malformed, with a warning, and keeps going', async function () {

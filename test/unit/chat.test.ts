@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { Chalk } from 'chalk';
 import { expect } from 'chai';
-import { readLines } from '../../src/chat/lines.js';
+import { readLineGroups, readLines } from '../../src/chat/lines.js';
 import { humanLine, jsonLine, visible, WarningLimiter } from '../../src/chat/render.js';
 import { noticeText, Sender } from '../../src/chat/sender.js';
 import { RecentIds, senderOf, SequenceTracker } from '../../src/chat/tracker.js';
@@ -43,6 +43,26 @@ describe('reading lines', function () {
     expect(error).to.be.instanceOf(UsageError);
     expect((error as Error).message).to.equal(
       'line 2 is not valid UTF-8; nothing from it on was sent',
+    );
+  });
+
+  it('groups the lines that arrived together, and yields the good ones before a bad one', async function () {
+    const groups: string[][] = [];
+    let error: unknown;
+    try {
+      const input = Readable.from([
+        Buffer.from('a\nb\nc'),
+        Buffer.from('\n'),
+        Buffer.concat([Buffer.from('d\ne\n'), Buffer.from([0xff, 0x0a]), Buffer.from('f\n')]),
+        Buffer.from('never\n'),
+      ]);
+      for await (const group of readLineGroups(input, 16)) groups.push(group.map((l) => l.text));
+    } catch (err) {
+      error = err;
+    }
+    expect(groups).to.deep.equal([['a', 'b'], ['c'], ['d', 'e']]);
+    expect((error as Error).message).to.equal(
+      'line 6 is not valid UTF-8; nothing from it on was sent',
     );
   });
 

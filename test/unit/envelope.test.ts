@@ -94,4 +94,31 @@ describe('encryption envelope', function () {
     expect(result.ok).to.equal(false);
     expect((result as { reason: string }).reason).to.match(/^\/from: /);
   });
+
+  it('carries a batch of payloads in one envelope, all or nothing', function () {
+    const codec = encryptedCodec('482913', key);
+    const batch: ChatPayload[] = Array.from({ length: 50 }, (_, i) => ({
+      type: 'message',
+      from: 'alice',
+      message: `line ${i}`,
+      id: `a-${i}`,
+      seq: i,
+    }));
+    const sealed = codec.encodeBatch(batch);
+    expect(sealed).to.not.include('line 1');
+    expect(codec.decodeAll(sealed)).to.deep.equal({ ok: true, payloads: batch });
+    expect(codec.decode(sealed)).to.deep.equal({ ok: false, reason: 'a batch of 50 payloads' });
+    expect(codec.decodeAll(codec.encode(payload))).to.deep.equal({ ok: true, payloads: [payload] });
+    const withBad = [...batch, { type: 'message', from: '', message: 'x' } as ChatPayload];
+    expect(codec.decodeAll(codec.encodeBatch(withBad))).to.deep.equal({
+      ok: false,
+      reason: 'batch item 50: /from: must NOT have fewer than 1 characters',
+    });
+    expect(codec.decodeAll(codec.encodeBatch([]))).to.deep.include({ ok: false });
+    const tooMany = Array.from({ length: 1001 }, () => payload);
+    expect(codec.decodeAll(codec.encodeBatch(tooMany))).to.deep.equal({
+      ok: false,
+      reason: 'a batch must hold 1 to 1000 payloads',
+    });
+  });
 });
