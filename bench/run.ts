@@ -327,7 +327,15 @@ async function consumerMemory(
     if (!pub.stdin!.write(lines(i, Math.min(10_000, count - i)))) await once(pub.stdin!, 'drain');
   }
   pub.stdin!.end();
-  await consumer.until((c) => c.messages >= count);
+  // All of them, or (a producer that loses lines) nothing new for 5 s after the producer ended.
+  while (consumer.messages < count) {
+    const before = consumer.messages;
+    await Promise.race([
+      consumer.until((c) => c.messages >= count),
+      new Promise((resolve) => setTimeout(resolve, 5000)),
+    ]);
+    if (consumer.messages === before && pub.exitCode !== null) break;
+  }
   const peakMb = peak();
   const received = consumer.messages;
   consumer.child.kill('SIGTERM');

@@ -7,7 +7,7 @@
 export class RecentIds {
   private readonly ids = new Set<string>();
 
-  constructor(private readonly capacity = 100_000) {}
+  constructor(private readonly capacity = 20_000) {}
 
   /** Records `id`; false when it was already there. */
   add(id: string): boolean {

@@ -251,10 +251,14 @@ class LeanPublisher implements QosPublisher {
   private flush(): void {
     this.flushScheduled = false;
     if (!this.socket || this.outgoing.length === 0) return;
-    const data = this.outgoing.length === 1 ? this.outgoing[0]! : Buffer.concat(this.outgoing);
+    const socket = this.socket;
+    const packets = this.outgoing;
     this.outgoing = [];
     this.wroteSince = true;
-    this.socket.write(data);
+    // Corked, the packets leave in one writev, without being copied into one buffer first.
+    socket.cork();
+    for (const packet of packets) socket.write(packet);
+    socket.uncork();
   }
 
   async end(): Promise<void> {
