@@ -21,6 +21,51 @@ export class RecentIds {
   }
 }
 
+/**
+ * Which of each sender's sequence numbers were seen, exactly, whatever the volume: everything up
+ * to a watermark, plus the numbers seen above it (out of order, after a redelivery). A broker
+ * may redeliver a whole window of batches after a restart, so dedupe by a fixed number of recent
+ * ids is not enough. Numbers above the watermark are capped; past the cap the oldest gap is given
+ * up as lost, and the sender as a whole is forgotten (oldest first) past `senders`.
+ */
+export class SeenSequences {
+  private readonly bySender = new Map<string, { upTo: number; above: Set<number> }>();
+
+  constructor(
+    private readonly senders = 10_000,
+    private readonly maxAbove = 100_000,
+  ) {}
+
+  /** Records `seq` from `sender`; false when it was seen before. */
+  add(sender: string, seq: number): boolean {
+    let s = this.bySender.get(sender);
+    if (!s) {
+      // The first number seen from a sender: what came before it is not ours to show.
+      s = { upTo: seq, above: new Set() };
+      this.bySender.set(sender, s);
+      if (this.bySender.size > this.senders)
+        this.bySender.delete(this.bySender.keys().next().value!);
+      return true;
+    }
+    if (seq <= s.upTo || s.above.has(seq)) return false;
+    if (seq === s.upTo + 1) {
+      s.upTo = seq;
+      while (s.above.delete(s.upTo + 1)) s.upTo += 1;
+    } else {
+      s.above.add(seq);
+      if (s.above.size > this.maxAbove) {
+        // Give up the oldest gap: move the watermark to the lowest number seen above it.
+        let lowest = Infinity;
+        for (const n of s.above) if (n < lowest) lowest = n;
+        s.upTo = lowest;
+        s.above.delete(lowest);
+        while (s.above.delete(s.upTo + 1)) s.upTo += 1;
+      }
+    }
+    return true;
+  }
+}
+
 /** A gap in one sender's sequence: messages `from`..`to` never arrived (yet). */
 export interface Gap {
   sender: string;

@@ -16,7 +16,7 @@ import {
   type ChatTarget,
   type TargetFlags,
 } from '../chat/target.js';
-import { RecentIds, senderOf, SequenceTracker } from '../chat/tracker.js';
+import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../chat/tracker.js';
 import { openStore, type Member, type RoomStore } from '../db/index.js';
 import { UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
@@ -128,7 +128,8 @@ async function runListener(
     out.flush();
     stderr.write(line);
   });
-  const seen = new RecentIds();
+  const seen = new RecentIds(); // payloads with an id and no seq
+  const seenSeq = new SeenSequences(); // sunoye's payloads: id and seq
   const sequences = new SequenceTracker();
   let member = run.member;
   let messages = 0;
@@ -165,7 +166,13 @@ async function runListener(
   };
 
   const handle = (payload: ChatPayload, at: Date): void => {
-    if (payload.id !== undefined && !seen.add(payload.id)) return;
+    if (payload.id !== undefined) {
+      const isNew =
+        payload.seq !== undefined
+          ? seenSeq.add(senderOf(payload.id), payload.seq)
+          : seen.add(payload.id);
+      if (!isNew) return;
+    }
     if (payload.id !== undefined && payload.seq !== undefined) {
       const gap = sequences.note(senderOf(payload.id), payload.seq);
       if (gap) {

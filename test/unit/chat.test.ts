@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { readLineGroups, readLines } from '../../src/chat/lines.js';
 import { humanLine, jsonLine, visible, WarningLimiter } from '../../src/chat/render.js';
 import { noticeText, Sender } from '../../src/chat/sender.js';
-import { RecentIds, senderOf, SequenceTracker } from '../../src/chat/tracker.js';
+import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../../src/chat/tracker.js';
 import { UsageError } from '../../src/errors.js';
 import { decodePlain } from '../../src/protocol/index.js';
 
@@ -88,6 +88,25 @@ describe('reading lines', function () {
 });
 
 describe('dedupe and gaps', function () {
+  it('knows every sequence number seen, however many and in whatever order', function () {
+    const seen = new SeenSequences(10, 1000);
+    // 200,000 numbers, then every one of them again (a redelivered window far larger than any id cache).
+    for (let n = 1; n <= 200_000; n++) expect(seen.add('a', n)).to.equal(true);
+    for (let n = 1; n <= 200_000; n += 997) expect(seen.add('a', n)).to.equal(false);
+    // Out of order: 5 and 6 missing, arriving after 7..9; then all of them again.
+    const b = [1, 2, 3, 4, 7, 8, 9, 5, 6, 10].map((n) => seen.add('b', n));
+    expect(b).to.deep.equal(Array(10).fill(true));
+    expect([1, 5, 6, 9, 10].map((n) => seen.add('b', n))).to.deep.equal(Array(5).fill(false));
+    expect(seen.add('b', 11)).to.equal(true);
+  });
+
+  it('gives up the oldest gap once too many numbers wait above it', function () {
+    const seen = new SeenSequences(10, 3);
+    expect([1, 3, 4, 5].map((n) => seen.add('a', n))).to.deep.equal([true, true, true, true]);
+    expect(seen.add('a', 6)).to.equal(true); // four above the gap at 2: it is given up
+    expect([2, 3, 6].map((n) => seen.add('a', n))).to.deep.equal([false, false, false]);
+  });
+
   it('remembers ids up to its capacity', function () {
     const ids = new RecentIds(3);
     expect(['a', 'b', 'a', 'c', 'd', 'a'].map((id) => ids.add(id))).to.deep.equal([
