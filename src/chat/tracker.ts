@@ -33,19 +33,19 @@ export class SeenSequences {
 
   constructor(
     private readonly senders = 10_000,
-    private readonly maxAbove = 100_000,
+    private readonly maxAbove = 10_000,
   ) {}
 
   /** Records `seq` from `sender`; false when it was seen before. */
   add(sender: string, seq: number): boolean {
     let s = this.bySender.get(sender);
     if (!s) {
-      // The first number seen from a sender: what came before it is not ours to show.
-      s = { upTo: seq, above: new Set() };
+      // Numbering starts at 1; what a sender sent before we came is simply not seen yet (a last
+      // will is numbered before the join notice that is usually seen first).
+      s = { upTo: 0, above: new Set() };
       this.bySender.set(sender, s);
       if (this.bySender.size > this.senders)
         this.bySender.delete(this.bySender.keys().next().value!);
-      return true;
     }
     if (seq <= s.upTo || s.above.has(seq)) return false;
     if (seq === s.upTo + 1) {

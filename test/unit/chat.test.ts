@@ -90,6 +90,15 @@ describe('reading lines', function () {
 describe('dedupe and gaps', function () {
   it('knows every sequence number seen, however many and in whatever order', function () {
     const seen = new SeenSequences(10, 1000);
+    // A last will (1) arriving after the join notice (2) is new; numbers seen first far from 1 are
+    // fine too: the gap below them is given up once 1000 numbers wait above it.
+    expect([2, 1, 2].map((n) => seen.add('will', n))).to.deep.equal([true, true, false]);
+    for (let n = 50_000; n < 52_000; n++) expect(seen.add('late', n)).to.equal(true);
+    expect([50_000, 51_999, 49_000].map((n) => seen.add('late', n))).to.deep.equal([
+      false,
+      false,
+      false,
+    ]);
     // 200,000 numbers, then every one of them again (a redelivered window far larger than any id cache).
     for (let n = 1; n <= 200_000; n++) expect(seen.add('a', n)).to.equal(true);
     for (let n = 1; n <= 200_000; n += 997) expect(seen.add('a', n)).to.equal(false);
