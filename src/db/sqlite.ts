@@ -3,7 +3,8 @@
  * writer holds the file's write lock from its first read; other processes wait (busy timeout),
  * and within this process transactions run one after another.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { UnavailableError } from '../errors.js';
@@ -102,6 +103,21 @@ function sqliteError(err: unknown, label: string): unknown {
   return err;
 }
 
+/**
+ * The compiled addon, found directly: better-sqlite3's own lookup (the `bindings` package) probes
+ * a dozen paths on every start. Undefined (its own lookup) when the usual build is not there.
+ */
+function nativeBinding(): string | undefined {
+  try {
+    const path = createRequire(import.meta.url).resolve(
+      'better-sqlite3/build/Release/better_sqlite3.node',
+    );
+    return existsSync(path) ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Opens (creating if needed) the SQLite registry at `path` and brings its schema up to date. */
 export async function openSqliteStore(path: string, label: string): Promise<SqlRoomStore> {
   let db: Database.Database;
@@ -109,7 +125,7 @@ export async function openSqliteStore(path: string, label: string): Promise<SqlR
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     // Create the file readable by its owner only: it holds password verifiers.
     closeSync(openSync(path, 'a', 0o600));
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, nativeBinding: nativeBinding() });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { connect as TlsConnect } from 'node:tls';
 import { redactUrl } from '../db/url.js';
 import { UnavailableError } from '../errors.js';
 import type { BrokerSettings } from './connect.js';
@@ -76,11 +76,15 @@ class LeanPublisher implements QosPublisher {
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly topics = new Map<string, Buffer>();
   private readonly clientId = `sunoye-p-${randomBytes(8).toString('hex')}`;
+  private tlsConnect: typeof TlsConnect | undefined;
 
   private constructor(private readonly settings: BrokerSettings) {}
 
   static async open(settings: BrokerSettings): Promise<LeanPublisher> {
     const publisher = new LeanPublisher(settings);
+    // TLS is loaded only for mqtts:// (it is a good part of a start otherwise).
+    if (/^(mqtts|ssl):/.test(settings.url))
+      publisher.tlsConnect = (await import('node:tls')).connect;
     try {
       try {
         await publisher.connect();
@@ -107,7 +111,7 @@ class LeanPublisher implements QosPublisher {
     const port = Number(url.port || (tls ? 8883 : 1883));
     return new Promise((resolve, reject) => {
       const socket: Socket = tls
-        ? tlsConnect({
+        ? this.tlsConnect!({
             host,
             port,
             ca: this.settings.ca,
