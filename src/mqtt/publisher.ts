@@ -8,7 +8,7 @@
  * WebSocket URLs use the general client through the same interface (see `openPublisher`).
  */
 import { randomBytes } from 'node:crypto';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { connect as TlsConnect } from 'node:tls';
 import { redactUrl } from '../db/url.js';
 import { UnavailableError } from '../errors.js';
@@ -117,7 +117,7 @@ class LeanPublisher implements QosPublisher {
             ca: this.settings.ca,
             cert: this.settings.cert,
             key: this.settings.key,
-            servername: /^[\d.:]+$/.test(host) ? undefined : host,
+            servername: isIP(host) ? undefined : host,
           })
         : tcpConnect({ host, port });
       socket.setNoDelay(true);
@@ -137,10 +137,10 @@ class LeanPublisher implements QosPublisher {
       socket.once(tls ? 'secureConnect' : 'connect', () =>
         socket.write(connectPacket(this.settings, this.version, this.clientId)),
       );
-      socket.on('error', (err) => (settled ? this.lost() : fail(err)));
+      socket.on('error', (err) => (settled ? this.lost(socket) : fail(err)));
       socket.on('close', () =>
         settled
-          ? this.lost()
+          ? this.lost(socket)
           : fail(
               Object.assign(new Error('the broker closed the connection'), { code: 'ECONNRESET' }),
             ),
@@ -203,8 +203,9 @@ class LeanPublisher implements QosPublisher {
   }
 
   /** The connection dropped: try again with backoff, keeping every message not acknowledged. */
-  private lost(): void {
-    if (!this.socket) return;
+  private lost(socket: Socket): void {
+    if (socket !== this.socket) return; // an earlier connection's late event
+    socket.destroy();
     this.socket = undefined;
     clearInterval(this.pingTimer);
     if (this.ending) return;
@@ -272,8 +273,13 @@ class LeanPublisher implements QosPublisher {
     const socket = this.socket;
     if (!socket) return;
     this.flush();
+    // A broker that does not close its side within 2 s is not waited for.
     await new Promise<void>((resolve) => {
-      socket.once('close', () => resolve());
+      const timer = setTimeout(() => socket.destroy(), 2000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       socket.end(DISCONNECT_PACKET);
     });
   }
