@@ -17,6 +17,11 @@ export class Sender {
     return { id: `${this.id}-${this.seq}`, seq: this.seq, ts: new Date().toISOString() };
   }
 
+  /** Takes back the last `n` numbers, for payloads made and never sent (so no gap shows). */
+  rewind(n: number): void {
+    this.seq = Math.max(0, this.seq - n);
+  }
+
   /** A chat message. */
   message(text: string): ChatMessage {
     return { type: 'message', from: this.name, message: text, ...this.stamp() };

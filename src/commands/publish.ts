@@ -137,6 +137,8 @@ export async function publish(
   }, 200);
   let inputError: SunoyeError | undefined;
   try {
+    // What a PUBLISH adds to its payload, at most: header, topic, packet id, properties.
+    const packetLimit = publisher.maximumPacketSize - 16 - Buffer.byteLength(target.topic);
     const sendBatch = async (texts: string[]): Promise<void> => {
       await flight.until(() => flight.packets < window && flight.bytes < MAX_BYTES_IN_FLIGHT);
       const payloads = texts.map((text) => sender.message(text));
@@ -144,6 +146,14 @@ export async function publish(
         payloads.length === 1
           ? target.codec.encode(payloads[0]!)
           : target.codec.encodeBatch(payloads);
+      if (payloads.length > 1 && Buffer.byteLength(payload) > packetLimit) {
+        // Too big for this broker: send it as two halves (numbered anew; nothing was sent).
+        sender.rewind(payloads.length);
+        const half = Math.ceil(texts.length / 2);
+        await sendBatch(texts.slice(0, half));
+        await sendBatch(texts.slice(half));
+        return;
+      }
       flight.add(texts.length, payload.length);
       publisher.publish(target.topic, payload, (err) =>
         flight.done(texts.length, payload.length, err),

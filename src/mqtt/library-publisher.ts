@@ -10,6 +10,7 @@ export async function libraryPublisher(settings: BrokerSettings): Promise<QosPub
   });
   return {
     receiveMaximum,
+    maximumPacketSize: Infinity, // MQTT.js keeps it to itself
     publish: (topic, payload, onAck) =>
       void client.publish(topic, payload, { qos: 1 }, (err) => onAck(err ?? undefined)),
     end: async () => void (await client.endAsync()),

@@ -34,6 +34,8 @@ export type AckCallback = (err?: Error & { code?: number }) => void;
 export interface QosPublisher {
   /** How many unacknowledged messages the broker accepts from us. */
   readonly receiveMaximum: number;
+  /** The largest packet the broker accepts (MQTT 5 Maximum Packet Size; unlimited if unsaid). */
+  readonly maximumPacketSize: number;
   publish(topic: string, payload: string, onAck: AckCallback): void;
   /** Disconnects cleanly (after what was written). */
   end(): Promise<void>;
@@ -62,6 +64,7 @@ interface Pending {
 
 class LeanPublisher implements QosPublisher {
   receiveMaximum = 65_535;
+  maximumPacketSize = Infinity;
   private socket: Socket | undefined;
   private version: 4 | 5 = 5;
   private readonly pending = new Map<number, Pending>();
@@ -166,6 +169,7 @@ class LeanPublisher implements QosPublisher {
             clearTimeout(timer);
             const properties = this.version === 5 ? connackProperties(body) : {};
             this.receiveMaximum = properties.receiveMaximum ?? 65_535;
+            this.maximumPacketSize = properties.maximumPacketSize ?? Infinity;
             this.up(socket, properties.serverKeepAlive ?? this.settings.keepaliveSeconds);
             resolve();
           } else if (type === PUBACK) {

@@ -116,6 +116,7 @@ export class PacketReader {
 export interface ConnackProperties {
   receiveMaximum?: number;
   serverKeepAlive?: number;
+  maximumPacketSize?: number;
 }
 
 /** Reads the properties of an MQTT 5 CONNACK body (after its flags and reason code). */
@@ -137,6 +138,7 @@ export function connackProperties(connack: Buffer): ConnackProperties {
     const id = connack[at++]!;
     if (id === 0x21) found.receiveMaximum = connack.readUInt16BE(at);
     if (id === 0x13) found.serverKeepAlive = connack.readUInt16BE(at);
+    if (id === 0x27) found.maximumPacketSize = connack.readUInt32BE(at);
     // Step over each property by its type.
     if ([0x24, 0x25, 0x28, 0x29, 0x2a].includes(id)) at += 1;
     else if ([0x13, 0x21, 0x22].includes(id)) at += 2;

@@ -153,7 +153,7 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string;
  */
 export async function startMosquitto(
   dir: string,
-  options: { tls?: boolean } = {},
+  options: { tls?: boolean; maxPacketSize?: number } = {},
 ): Promise<MosquittoBroker> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -174,6 +174,8 @@ export async function startMosquitto(
     .replace(/^password_file .*$/m, `password_file ${passwd}`)
     .replace(/^acl_file .*$/m, `acl_file ${acl}`)
     .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
+  if (options.maxPacketSize !== undefined)
+    conf = conf.replace(/^max_packet_size .*$/m, `max_packet_size ${options.maxPacketSize}`);
   let tls: MosquittoBroker['tls'];
   if (options.tls) {
     const certs = makeCertificates(dir);

@@ -1,0 +1,71 @@
+// A broker that takes only small packets (MQTT 5 Maximum Packet Size): piped lines still travel in
+// batches, each small enough for it, numbered without gaps.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import mqtt from 'mqtt';
+import {
+  brokerEnv,
+  requireMosquitto,
+  startMosquitto,
+  type MosquittoBroker,
+} from '../helpers/brokers.js';
+import { runProgram } from '../helpers/cli.js';
+import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import { waitFor } from '../helpers/wait.js';
+
+const MAX_PACKET = 16_384;
+
+describe('a broker with a small maximum packet size', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let broker: MosquittoBroker;
+  let env: Record<string, string>;
+  const running: RunningProgram[] = [];
+
+  before(async function () {
+    requireMosquitto(this);
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-limits-'));
+    broker = await startMosquitto(join(dir, 'mosquitto'), { maxPacketSize: MAX_PACKET });
+    env = { HOME: dir, SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`, ...brokerEnv(broker) };
+  });
+  after(async function () {
+    await stopAll(running);
+    await broker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gets every piped line, in batches under its limit', async function () {
+    const created = await runProgram('room', ['create', '--json'], { env });
+    const { room } = JSON.parse(created.stdout) as { room: string };
+    const raw = await mqtt.connectAsync(broker.url, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      username: broker.admin.name,
+      password: broker.admin.password,
+    });
+    const sizes: number[] = [];
+    raw.on('message', (_t, p) => sizes.push(p.length));
+    await raw.subscribeAsync(`sunoye/room/${room}`, { qos: 1 });
+
+    const listener = startProgram('listen', [room, '--json', '--count', '3000'], env);
+    running.push(listener);
+    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+    const lines = Array.from({ length: 3000 }, (_, i) => `${i + 1} ${'x'.repeat(60)}`);
+    const sent = await runProgram('publish', [room], { env, input: `${lines.join('\n')}\n` });
+    expect(sent.code, sent.stderr).to.equal(0);
+    expect(await listener.exited).to.equal(0);
+    const got = jsonLines(listener.stdoutLines).filter((m) => m.type === 'message');
+    expect(got.map((m) => m.message)).to.deep.equal(lines);
+    expect(got.map((m) => m.seq)).to.deep.equal(lines.map((_, i) => i + 1));
+    expect(listener.stderr()).to.equal('');
+
+    await raw.publishAsync(`sunoye/room/${room}`, 'end-of-test-marker', { qos: 1 });
+    await waitFor('the raw subscriber to see all of it', () => sizes.includes(18));
+    await raw.endAsync();
+    // Batches, not one message per line, and every one under the broker's limit.
+    expect(sizes.length).to.be.within(3, 1000);
+    expect(Math.max(...sizes)).to.be.below(MAX_PACKET);
+  });
+});
