@@ -63,7 +63,7 @@ describe('MQTT framing', function () {
     expect(body.readUInt16BE(8)).to.equal(300);
   });
 
-  it('finds Receive Maximum and Server Keep Alive among other CONNACK properties', function () {
+  it('finds Receive Maximum, Server Keep Alive and Maximum Packet Size among other CONNACK properties', function () {
     const props = Buffer.from([
       0x22,
       0x00,
@@ -93,7 +93,11 @@ describe('MQTT framing', function () {
       0x00, // maximum packet size
     ]);
     const body = Buffer.concat([Buffer.from([0, 0, props.length]), props]);
-    expect(connackProperties(body)).to.deep.equal({ receiveMaximum: 1000, serverKeepAlive: 60 });
+    expect(connackProperties(body)).to.deep.equal({
+      receiveMaximum: 1000,
+      serverKeepAlive: 60,
+      maximumPacketSize: 524_288,
+    });
     expect(connackProperties(Buffer.from([0, 0]))).to.deep.equal({});
   });
 });
