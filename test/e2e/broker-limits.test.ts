@@ -1,15 +1,11 @@
 // A broker that takes only small packets (MQTT 5 Maximum Packet Size): piped lines still travel in
 // batches, each small enough for it, numbered without gaps.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
 import {
-  brokerEnv,
-  requireMosquitto,
-  startMosquitto,
+  mosquittoFixture,
   type MosquittoBroker,
+  type MosquittoFixture,
 } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
@@ -19,21 +15,18 @@ const MAX_PACKET = 16_384;
 
 describe('a broker with a small maximum packet size', function () {
   this.timeout(60_000);
-  let dir: string;
+  let fixture: MosquittoFixture | undefined;
   let broker: MosquittoBroker;
   let env: Record<string, string>;
   const running: RunningProgram[] = [];
 
   before(async function () {
-    requireMosquitto(this);
-    dir = mkdtempSync(join(tmpdir(), 'sunoye-limits-'));
-    broker = await startMosquitto(join(dir, 'mosquitto'), { maxPacketSize: MAX_PACKET });
-    env = { HOME: dir, SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`, ...brokerEnv(broker) };
+    fixture = await mosquittoFixture(this, 'sunoye-limits-', { maxPacketSize: MAX_PACKET });
+    ({ broker, env } = fixture);
   });
   after(async function () {
     await stopAll(running);
-    await broker?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   it('gets every piped line, in batches under its limit', async function () {

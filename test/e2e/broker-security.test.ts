@@ -1,15 +1,11 @@
 // The repository's hardened mosquitto.conf and ACL, with a password file and certificates made
 // for the test: who may connect, where they may publish and subscribe, and TLS.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
 import {
-  brokerEnv,
-  requireMosquitto,
-  startMosquitto,
+  mosquittoFixture,
   type MosquittoBroker,
+  type MosquittoFixture,
 } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
@@ -17,27 +13,20 @@ import { waitFor } from '../helpers/wait.js';
 
 describe('a broker run with the repository mosquitto.conf', function () {
   this.timeout(60_000);
-  let dir: string;
+  let fixture: MosquittoFixture | undefined;
   let broker: MosquittoBroker;
   let env: Record<string, string>;
   const running: RunningProgram[] = [];
 
   before(async function () {
-    requireMosquitto(this);
-    dir = mkdtempSync(join(tmpdir(), 'sunoye-secure-'));
-    broker = await startMosquitto(join(dir, 'mosquitto'), { tls: true });
-    env = {
-      HOME: dir,
-      SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
-      ...brokerEnv(broker),
-    };
+    fixture = await mosquittoFixture(this, 'sunoye-secure-', { tls: true });
+    ({ broker, env } = fixture);
   });
   afterEach(async function () {
     await stopAll(running);
   });
   after(async function () {
-    await broker?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   const newRoom = async (): Promise<string> => {

@@ -1,16 +1,12 @@
 // Fault drills on the broker side: mosquitto restarted under a 50,000-line pipe, and one user
 // listening to one room from two terminals at once.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import {
-  brokerEnv,
-  requireMosquitto,
-  startMosquitto,
+  mosquittoFixture,
   type MosquittoBroker,
+  type MosquittoFixture,
 } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
@@ -18,27 +14,20 @@ import { waitFor } from '../helpers/wait.js';
 
 describe('fault drills: the broker', function () {
   this.timeout(180_000);
-  let dir: string;
+  let fixture: MosquittoFixture | undefined;
   let broker: MosquittoBroker;
   let env: Record<string, string>;
   const running: RunningProgram[] = [];
 
   before(async function () {
-    requireMosquitto(this);
-    dir = mkdtempSync(join(tmpdir(), 'sunoye-drill-'));
-    broker = await startMosquitto(join(dir, 'mosquitto'));
-    env = {
-      HOME: dir,
-      SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
-      ...brokerEnv(broker),
-    };
+    fixture = await mosquittoFixture(this, 'sunoye-drill-');
+    ({ broker, env } = fixture);
   });
   afterEach(async function () {
     await stopAll(running);
   });
   after(async function () {
-    await broker?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   const newRoom = async (): Promise<string> =>

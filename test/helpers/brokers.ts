@@ -5,8 +5,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBroker } from '../../src/commands/serve.js';
@@ -235,4 +236,37 @@ export function brokerEnv(broker: TestBroker | MosquittoBroker): Record<string, 
     env.SUNOYE_BROKER_PASSWORD = broker.user.password;
   }
   return env;
+}
+
+/** A suite's mosquitto (see startMosquitto) with a scratch home and SQLite registry beside it. */
+export interface MosquittoFixture {
+  broker: MosquittoBroker;
+  /** The programs' environment: HOME, SUNOYE_DB and the broker's URL and credentials. */
+  env: Record<string, string>;
+  /** Stops the broker and removes the scratch folder. */
+  stop(): Promise<void>;
+}
+
+/** For a suite's `before`: skips (or fails) without mosquitto, else starts one in a temp folder. */
+export async function mosquittoFixture(
+  ctx: Mocha.Context,
+  prefix: string,
+  options: Parameters<typeof startMosquitto>[1] = {},
+): Promise<MosquittoFixture> {
+  requireMosquitto(ctx);
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    const broker = await startMosquitto(join(dir, 'mosquitto'), options);
+    return {
+      broker,
+      env: { HOME: dir, SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`, ...brokerEnv(broker) },
+      async stop() {
+        await broker.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }
