@@ -1,35 +1,100 @@
 /**
- * Bundles each program (dist/bin/{room,listen,publish}.js) into one file plus shared chunks, so a
- * start reads a few files instead of hundreds. Code reached through `import()` (the MySQL driver,
- * the embedded broker, each command) stays in chunks of its own and loads only when used.
- * Run by `npm run build` after tsc, which still compiles everything for the tests.
+ * Builds the programs into dist/bin:
+ * - dist/bin/lib/{room,listen,publish}.js: each program in one CommonJS file holding all of
+ *   sunoye's own code. Commands reached through `import()` become functions run on first use, so
+ *   their code costs only a quick pre-parse when they are not used.
+ * - dist/bin/lib/vendor/*.cjs: each large dependency in a file of its own, required only on the
+ *   path that uses it (MQTT.js by listen, mysql2 for a MySQL registry, aedes by `room serve`).
+ * - dist/bin/{room,listen,publish}.js: the launchers (scripts/launcher.ts) that run a bundle with
+ *   V8's compiled code cached between runs.
+ *
+ * A start then reads three or four files and runs no ES module loader: this is what keeps
+ * `publish -m` within twice the start of Node itself. Run by `npm run build` after tsc, which
+ * still compiles everything for the tests.
  */
-import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { build, type Plugin } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const out = `${root}dist/bin`;
+const PROGRAMS = ['room', 'listen', 'publish'];
 
-rmSync(`${out}/chunks`, { recursive: true, force: true });
-await build({
+/** Large dependencies, each bundled on its own: the package, and its file under dist/bin/lib. */
+const VENDOR: Record<string, string> = {
+  mqtt: 'vendor/mqtt.cjs',
+  'mysql2/promise': 'vendor/mysql2.cjs',
+  aedes: 'vendor/aedes.cjs',
+};
+
+const common = {
   absWorkingDir: root,
-  entryPoints: ['bin/room.ts', 'bin/listen.ts', 'bin/publish.ts'],
-  outdir: out,
-  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   minify: true,
-  sourcemap: true,
-  legalComments: 'linked',
-  // A native addon is loaded from node_modules as it is.
-  external: ['better-sqlite3'],
-  // Bundled CommonJS packages call require(); give the ESM output one.
-  banner: {
-    js: "import { createRequire as __sunoyeRequire } from 'node:module'; const require = __sunoyeRequire(import.meta.url);",
-  },
   logLevel: 'warning',
-});
+} as const;
+
+/** Points the programs' imports of a vendor package at its bundle, required at run time. */
+const vendorPlugin: Plugin = {
+  name: 'vendor',
+  setup(b) {
+    const names = Object.keys(VENDOR).map((n) => n.replace('/', '\\/'));
+    b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => ({
+      path: `./${VENDOR[args.path]!}`,
+      external: true,
+    }));
+  },
+};
+
+rmSync(`${out}/chunks`, { recursive: true, force: true });
+rmSync(`${out}/vendor`, { recursive: true, force: true });
+rmSync(`${out}/lib`, { recursive: true, force: true });
+mkdirSync(`${out}/lib/vendor`, { recursive: true });
+// The programs are CommonJS files named .js (package.json's bin names them).
+writeFileSync(`${out}/package.json`, '{ "type": "commonjs" }\n');
+
+await Promise.all([
+  ...Object.entries(VENDOR).map(([name, file]) =>
+    build({
+      ...common,
+      sourcemap: true,
+      legalComments: 'linked',
+      stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root },
+      outfile: `${out}/lib/${file}`,
+    }),
+  ),
+  build({
+    ...common,
+    sourcemap: true,
+    legalComments: 'linked',
+    entryPoints: PROGRAMS.map((p) => `bin/${p}.ts`),
+    outdir: `${out}/lib`,
+    // better-sqlite3's JavaScript is bundled; its addon is loaded by path (src/db/sqlite.ts).
+    external: ['bindings'],
+    plugins: [vendorPlugin],
+    // The code's few uses of import.meta.url (finding files next to it) get the bundle's own.
+    define: { 'import.meta.url': '__sunoyeUrl' },
+    banner: { js: 'var __sunoyeUrl = require("node:url").pathToFileURL(__filename).href;' },
+  }),
+]);
+
+await Promise.all(
+  PROGRAMS.map((program) => {
+    const bundle = readFileSync(`${out}/lib/${program}.js`);
+    const hash = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
+    return build({
+      ...common,
+      entryPoints: ['scripts/launcher.ts'],
+      outfile: `${out}/${program}.js`,
+      banner: { js: '#!/usr/bin/env node' },
+      define: {
+        SUNOYE_PROGRAM: JSON.stringify(program),
+        SUNOYE_BUNDLE_HASH: JSON.stringify(hash),
+      },
+    });
+  }),
+);

@@ -2,37 +2,47 @@
  * Command-line options shared by `room`, `listen` and `publish`, declared once, and the turning
  * of parsed flags into the resolved configuration.
  */
-import type { Options } from 'yargs';
+import type { OptionSpecs, PositionalSpec } from './args.js';
 import { resolveConfig, type Config, type ConfigFlags } from '../config/config.js';
 
 /** Options every program accepts. */
 export const commonOptions = {
   db: {
     type: 'string',
+    value: 'URL',
     describe: 'Registry database URL: sqlite:/path/file.db or mysql://user:pass@host:3306/db',
   },
-  broker: { type: 'string', describe: 'MQTT broker URL (default mqtt://localhost:1883)' },
-  name: { type: 'string', describe: 'Your name in rooms (default: your login name)' },
-  home: { type: 'string', describe: 'Folder of remembered rooms and config.json' },
-} as const satisfies Record<string, Options>;
+  broker: {
+    type: 'string',
+    value: 'URL',
+    describe: 'MQTT broker URL (default mqtt://localhost:1883)',
+  },
+  name: {
+    type: 'string',
+    value: 'NAME',
+    describe: 'Your name in rooms (default: your login name)',
+  },
+  home: { type: 'string', value: 'DIR', describe: 'Folder of remembered rooms and config.json' },
+} as const satisfies OptionSpecs;
 
 /** `--json` for commands that print data. */
 export const jsonOption = {
   json: { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' },
-} as const satisfies Record<string, Options>;
+} as const satisfies OptionSpecs;
 
 /** Password options of commands that need a room's password. */
 export const passwordOptions = {
   password: {
     type: 'string',
+    value: 'TEXT',
     describe: 'Room password (other users can see it in the process list)',
   },
   'password-file': {
     type: 'string',
-    nargs: 1, // so that '-' (stdin) is taken as the value
+    value: 'FILE',
     describe: "Read the password from a file's first line ('-': stdin)",
   },
-} as const satisfies Record<string, Options>;
+} as const satisfies OptionSpecs;
 
 /** Text for the end of every program's --help. */
 export const EPILOGUE = [
@@ -44,24 +54,37 @@ export const EPILOGUE = [
 
 /** Where `listen` and `publish` chat, besides a room number. */
 export const targetOptions = {
-  topic: { type: 'string', describe: 'A raw MQTT topic instead of a room (needs --plain)' },
+  topic: {
+    type: 'string',
+    value: 'TOPIC',
+    describe: 'A raw MQTT topic instead of a room (needs --plain)',
+  },
   plain: { type: 'boolean', default: false, describe: "With --topic: MQTT-Chat's plain JSON" },
-} as const satisfies Record<string, Options>;
+} as const satisfies OptionSpecs;
 
 /** The room-number positional of `listen` and `publish`. */
-export const roomPositional = { type: 'string', describe: 'The six-digit room number' } as const;
+export const roomPositional = {
+  name: 'room',
+  describe: 'The six-digit room number',
+  required: false,
+} as const satisfies PositionalSpec;
 
 /** Options of the programs that talk to the broker. */
 export const brokerOptions = {
-  ca: { type: 'string', describe: 'CA certificate (PEM) for mqtts:// or wss://' },
-  cert: { type: 'string', describe: 'Client certificate (PEM)' },
-  key: { type: 'string', describe: 'Client key (PEM)' },
-  'topic-prefix': { type: 'string', describe: 'Rooms are PREFIX/room/NUMBER (default sunoye)' },
+  ca: { type: 'string', value: 'FILE', describe: 'CA certificate (PEM) for mqtts:// or wss://' },
+  cert: { type: 'string', value: 'FILE', describe: 'Client certificate (PEM)' },
+  key: { type: 'string', value: 'FILE', describe: 'Client key (PEM)' },
+  'topic-prefix': {
+    type: 'string',
+    value: 'PREFIX',
+    describe: 'Rooms are PREFIX/room/NUMBER (default sunoye)',
+  },
   keepalive: {
     type: 'number',
+    value: 'SECONDS',
     describe: 'MQTT keepalive in seconds (default 30); presence follows it',
   },
-} as const satisfies Record<string, Options>;
+} as const satisfies OptionSpecs;
 
 /** Resolves the configuration from parsed common flags and the environment. */
 export function configFromArgs(args: ConfigFlags, env: Record<string, string | undefined>): Config {

@@ -1,22 +1,31 @@
-/** What the three programs share: their streams, and yargs' help, strictness and failures. */
-import type { Argv } from 'yargs';
+/** What the three programs share: their streams, and running a parsed command line. */
 import type { Io } from '../commands/context.js';
-import { EPILOGUE } from './options.js';
-import { yargsFailure } from './report.js';
+import { parseCommandLine, type Program } from './args.js';
+import { reportError } from './report.js';
 
 /** The process's own streams and environment. */
 export function processIo(): Io {
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+  return {
+    get stdin() {
+      return process.stdin;
+    },
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  };
 }
 
-/** Help with the shared epilogue, -h, --version, strict flags, and usage errors as exit 2. */
-export function finishCli<T>(y: Argv<T>): Argv<T> {
-  return y
-    .epilogue(EPILOGUE)
-    .strict()
-    .help()
-    .alias('h', 'help')
-    .version()
-    .wrap(Math.min(120, process.stdout.columns || 120))
-    .fail(yargsFailure);
+/**
+ * Runs `program` on the process's command line: help and the version go to stdout, a command
+ * runs, and whatever it throws becomes one stderr line and the exit code (2 for usage errors).
+ */
+export async function runCli(program: Program): Promise<void> {
+  try {
+    const width = Math.min(120, process.stdout.columns || 100);
+    const invocation = parseCommandLine(program, process.argv.slice(2), width);
+    if (invocation.kind === 'run') await invocation.command.run(invocation.args);
+    else process.stdout.write(`${invocation.text}\n`);
+  } catch (err) {
+    process.exitCode = reportError(program.name, err, process.stderr, process.env);
+  }
 }

@@ -1,6 +1,6 @@
 /** Turns an error that reached the top of a program into one stderr line and an exit code. */
 import type { Writable } from 'node:stream';
-import { ExitCode, SunoyeError, UsageError } from '../errors.js';
+import { ExitCode, SunoyeError } from '../errors.js';
 import { colourFor } from './colour.js';
 
 /** Reports `err` on `stderr` as `program: message` and returns the exit code for it. */
@@ -19,10 +19,4 @@ export function reportError(
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   stderr.write(`${prefix} unexpected error; please report this with the text below.\n${detail}\n`);
   return ExitCode.other;
-}
-
-/** yargs' failure callback: its own parse errors become usage errors, anything else passes. */
-export function yargsFailure(message: string | undefined, err: Error | undefined): never {
-  if (err && err.name !== 'YError') throw err;
-  throw new UsageError(message ?? err?.message ?? 'invalid command line');
 }

@@ -127,7 +127,7 @@ export async function publish(
   const where = target.room ? `room ${target.room}` : target.topic;
   const sender = new Sender(ctx.config.name);
   const publisher = await openPublisher(settings);
-  const { stderr, stdin } = ctx.io;
+  const { stderr } = ctx.io;
   const flight = new InFlight();
   const window = Math.min(options.window, publisher.receiveMaximum);
   const watchdog = setInterval(() => {
@@ -180,6 +180,7 @@ export async function publish(
     if (options.message !== undefined) {
       await send([options.message]);
     } else {
+      const stdin = ctx.io.stdin;
       const prompt = stdin.isTTY === true;
       if (prompt) stderr.write(`Type messages for ${where}, one per line; Ctrl-D ends.\n> `);
       // Ctrl-C stops reading at once; what was already accepted is still delivered below.

@@ -87,7 +87,7 @@ class LeanPublisher implements QosPublisher {
     const publisher = new LeanPublisher(settings);
     // TLS is loaded only for mqtts:// (it is a good part of a start otherwise).
     if (/^(mqtts|ssl):/.test(settings.url))
-      publisher.tlsConnect = (await import('node:tls')).connect;
+      publisher.tlsConnect = process.getBuiltinModule('node:tls').connect;
     try {
       try {
         await publisher.connect();

@@ -253,11 +253,15 @@ for (const backend of backends) {
         [['join', 'abcdef'], 2, /not a room number/],
         [['create', '--idle', '0'], 2, /--idle must be a whole number of seconds from 1 to/],
         [['create', '--idle', 'soon'], 2, /--idle must be a whole number/],
-        [['create', '--bogus'], 2, /Unknown argument: bogus/],
-        [['explode'], 2, /Unknown argument: explode/],
+        [['create', '--bogus'], 2, /^room: unknown option --bogus; see room create --help\n$/],
+        [['create', '--idel', '5'], 2, /unknown option --idel; did you mean --idle\?/],
+        [['explode'], 2, /unknown command "explode"; commands: create, join, info/],
+        [['crate'], 2, /unknown command "crate"; did you mean create\?/],
         [[], 2, /name a command/],
-        [['join'], 2, /Not enough non-option arguments/],
-        [['join', '482913', '--password-file'], 2, /Not enough arguments following: password-file/],
+        [['join'], 2, /missing <room> \(the six-digit room number\); see room join --help/],
+        [['info', '482913', 'extra'], 2, /unexpected argument "extra"/],
+        [['list', '--json=maybe'], 2, /--json is a switch/],
+        [['join', '482913', '--password-file'], 2, /--password-file needs a value/],
       ];
       for (const [args, code, message] of cases) {
         const run = await room(args);
