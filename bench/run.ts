@@ -352,15 +352,29 @@ function run(command: string, args: string[]): string {
   return r.stdout;
 }
 
-/** Median wall time of `runs` runs of a command, in milliseconds. */
-function coldStart(command: string, args: string[], runs = 10): number {
-  const times: number[] = [];
+/**
+ * Median wall time of `runs` runs of each command, in milliseconds. The commands take turns
+ * (one run of each, then again), so that a slower moment of a shared machine falls on all alike.
+ */
+function coldStarts<K extends string>(
+  commands: Record<K, [string, string[]]>,
+  runs = 15,
+): Record<K, number> {
+  const times = new Map<K, number[]>();
+  const names = Object.keys(commands) as K[];
   for (let i = 0; i < runs; i++) {
-    const t = process.hrtime.bigint();
-    run(command, args);
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    for (const name of names) {
+      const [command, args] = commands[name];
+      const t = process.hrtime.bigint();
+      run(command, args);
+      const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      times.set(name, [...(times.get(name) ?? []), ms]);
+    }
   }
-  return round(median(times), 1);
+  return Object.fromEntries(names.map((n) => [n, round(median(times.get(n)!), 1)])) as Record<
+    K,
+    number
+  >;
 }
 
 // ------------------------------------------------------------------------------------------- run
@@ -426,23 +440,21 @@ try {
   if (wanted('cold')) {
     progress('cold start');
     const room = await newRoom();
-    const cold = {
-      nodeNoop: coldStart(node, ['-e', '0']),
-      publishOne: coldStart(node, [bin('publish'), room, '-m', 'hi']),
-      mosquittoPubOne: coldStart('mosquitto_pub', [
-        ...auth,
-        '-q',
-        '1',
-        '-t',
-        'sunoye/room/cold',
-        '-m',
-        'hi',
-      ]),
-      roomInfo: coldStart(node, [bin('room'), 'info', room]),
-    };
+    // One run first, as a user's first run: it leaves the compile cache the others read.
+    run(node, [bin('publish'), room, '-m', 'warm-up']);
+    run(node, [bin('room'), 'info', room]);
+    const cold = coldStarts({
+      nodeNoop: [node, ['-e', '0']],
+      publishOne: [node, [bin('publish'), room, '-m', 'hi']],
+      mosquittoPubOne: [
+        'mosquitto_pub',
+        [...auth, '-q', '1', '-t', 'sunoye/room/cold', '-m', 'hi'],
+      ],
+      roomInfo: [node, [bin('room'), 'info', room]],
+    });
     results.coldStartMs = cold;
     row(
-      '`publish R -m hi`, ms (median of 10)',
+      '`publish R -m hi`, ms (median of 15)',
       cold.publishOne,
       cold.mosquittoPubOne,
       ratio(cold.publishOne, cold.mosquittoPubOne),
