@@ -154,10 +154,11 @@ export async function publish(
         await sendBatch(texts.slice(half));
         return;
       }
-      flight.add(texts.length, payload.length);
-      publisher.publish(target.topic, payload, (err) =>
-        flight.done(texts.length, payload.length, err),
-      );
+      // The acknowledgement keeps two numbers, not the text: lines are long-lived garbage else.
+      const lines = texts.length;
+      const size = payload.length;
+      flight.add(lines, size);
+      publisher.publish(target.topic, payload, (err) => flight.done(lines, size, err));
     };
     /** Sends lines that arrived together, batched within the codec's and the size limits. */
     const send = async (texts: string[]): Promise<void> => {

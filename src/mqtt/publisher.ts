@@ -24,6 +24,7 @@ import {
   connackProperties,
   connectPacket,
   markDuplicate,
+  PacketPool,
   publishPacket,
 } from './wire.js';
 
@@ -60,6 +61,8 @@ interface Pending {
   packet: Buffer;
   onAck: AckCallback;
   sent: boolean;
+  /** The packet's memory came from the pool and goes back to it on PUBACK. */
+  pooled: boolean;
 }
 
 class LeanPublisher implements QosPublisher {
@@ -78,6 +81,7 @@ class LeanPublisher implements QosPublisher {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly topics = new Map<string, Buffer>();
+  private readonly pool = new PacketPool();
   private readonly clientId = `sunoye-p-${randomBytes(8).toString('hex')}`;
   private tlsConnect: typeof TlsConnect | undefined;
 
@@ -187,7 +191,11 @@ class LeanPublisher implements QosPublisher {
     this.socket = socket;
     this.backoff = RECONNECT_MIN_MS;
     for (const p of this.pending.values()) {
-      if (p.sent) p.packet = markDuplicate(p.packet);
+      if (p.sent) {
+        // A copy: the old connection may not be done with the original (it is not pooled again).
+        p.packet = markDuplicate(p.packet);
+        p.pooled = false;
+      }
       p.sent = true;
       this.outgoing.push(p.packet);
     }
@@ -232,6 +240,8 @@ class LeanPublisher implements QosPublisher {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
+    // Acknowledged, so the broker has it all: the socket is done with these bytes.
+    if (p.pooled) this.pool.give(p.packet);
     const code = this.version === 5 && body.length > 2 ? body[2]! : 0;
     if (code < 0x80) p.onAck();
     else
@@ -244,9 +254,9 @@ class LeanPublisher implements QosPublisher {
     while (this.pending.has(this.nextId)) this.nextId = (this.nextId % 65_535) + 1;
     const id = this.nextId;
     this.nextId = (this.nextId % 65_535) + 1;
-    const packet = publishPacket(this.version, topicBytes, id, payload);
+    const packet = publishPacket(this.version, topicBytes, id, payload, this.pool);
     const connected = this.socket !== undefined;
-    this.pending.set(id, { packet, onAck, sent: connected });
+    this.pending.set(id, { packet, onAck, sent: connected, pooled: true });
     if (connected) {
       this.outgoing.push(packet);
       if (!this.flushScheduled) {

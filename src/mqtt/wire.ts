@@ -62,11 +62,52 @@ export function connectPacket(settings: BrokerSettings, version: 4 | 5, clientId
   return frame(0x10, Buffer.concat(parts));
 }
 
-/** PUBLISH at QoS 1: one buffer, made in one allocation. */
-export function publishPacket(version: 4 | 5, topic: Buffer, id: number, payload: string): Buffer {
+/**
+ * Memory for PUBLISH packets, used again once the broker has acknowledged them.
+ *
+ * A packet lives until its PUBACK, long enough for the garbage collector to move it to the old
+ * generation, where its memory is given back only by a full collection. A pipe that sends
+ * hundreds of megabytes would otherwise leave tens of megabytes of dead packets at a time. Sizes
+ * are rounded up to a power of two (at least 1 KiB); at most `limit` bytes are kept for reuse.
+ */
+export class PacketPool {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private kept = 0;
+
+  constructor(private readonly limit = 8 * 1024 * 1024) {}
+
+  /** A buffer of exactly `size` bytes (contents undefined). */
+  take(size: number): Buffer {
+    const capacity = size <= 1024 ? 1024 : 2 ** Math.ceil(Math.log2(size));
+    const memory = this.free.get(capacity)?.pop();
+    if (memory) this.kept -= capacity;
+    return Buffer.from(memory ?? new ArrayBuffer(capacity), 0, size);
+  }
+
+  /** Gives back a buffer from `take` that nothing reads or writes any more. */
+  give(packet: Buffer): void {
+    const memory = packet.buffer as ArrayBuffer;
+    const capacity = memory.byteLength;
+    if (this.kept + capacity > this.limit || packet.byteOffset !== 0) return;
+    let list = this.free.get(capacity);
+    if (!list) this.free.set(capacity, (list = []));
+    list.push(memory);
+    this.kept += capacity;
+  }
+}
+
+/** PUBLISH at QoS 1: one buffer, made in one allocation (from `pool`, if given). */
+export function publishPacket(
+  version: 4 | 5,
+  topic: Buffer,
+  id: number,
+  payload: string,
+  pool?: PacketPool,
+): Buffer {
   const payloadBytes = Buffer.byteLength(payload, 'utf8');
   const length = 2 + topic.length + 2 + (version === 5 ? 1 : 0) + payloadBytes;
-  const out = Buffer.allocUnsafe(1 + varintLength(length) + length);
+  const size = 1 + varintLength(length) + length;
+  const out = pool ? pool.take(size) : Buffer.allocUnsafe(size);
   out[0] = 0x32;
   let at = writeVarint(out, 1, length);
   out.writeUInt16BE(topic.length, at);
