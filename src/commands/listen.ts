@@ -4,7 +4,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
-import type { MqttClient } from 'mqtt';
 import { colourFor } from '../cli/colour.js';
 import { LineBatcher } from '../chat/output.js';
 import { humanLine, jsonLine, WarningLimiter } from '../chat/render.js';
@@ -20,8 +19,7 @@ import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../chat/tra
 import { openStore, type Member, type RoomStore } from '../db/index.js';
 import { UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
-import { batchAcks } from '../mqtt/batch.js';
-import { connectBroker } from '../mqtt/connect.js';
+import { openConnection, type AckCallback, type ChatConnection } from '../mqtt/client.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import type { ChatPayload } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
@@ -69,7 +67,7 @@ export async function listen(
   const name = ctx.config.name;
   let store: RoomStore | undefined;
   let member: Member | undefined;
-  let client: MqttClient | undefined;
+  let client: ChatConnection | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     let target: ChatTarget;
@@ -82,30 +80,25 @@ export async function listen(
     }
     const sender = new Sender(name);
     const will = target.codec.encode(sender.notice('lost', target.topic, target.room));
-    const connection = await connectBroker(settings, {
+    client = await openConnection(settings, {
       clientId: listenerClientId(name, target.topic),
       clean: false,
       will: { topic: target.topic, payload: will },
     });
-    client = connection.client;
     await runListener(ctx, options, signal, { client, target, sender, store, member, timers });
     member = undefined; // runListener removed it
-    if (connection.protocolVersion === 5) {
-      await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
-    } else {
-      await client.endAsync();
-    }
+    await client.end({ endSession: true });
     client = undefined;
   } finally {
     for (const t of timers) clearInterval(t);
-    if (client) await client.endAsync(true).catch(() => undefined);
+    client?.destroy();
     if (store && member) await store.removeMember(member.id).catch(() => undefined);
     await store?.close();
   }
 }
 
 interface Running {
-  client: MqttClient;
+  client: ChatConnection;
   target: ChatTarget;
   sender: Sender;
   store: RoomStore | undefined;
@@ -192,7 +185,7 @@ async function runListener(
     show(payload, at);
     if (payload.type === 'notice' && payload.event === 'closed') void onClosedNotice();
   };
-  client.on('message', (_topic, raw) => {
+  client.onMessage = (_topic, raw) => {
     const decoded = target.codec.decodeAll(raw);
     if (!decoded.ok) {
       warnings.warn(`ignored a payload on ${target.topic}: ${decoded.reason}`);
@@ -200,14 +193,13 @@ async function runListener(
     }
     const at = new Date();
     for (const payload of decoded.payloads) handle(payload, at);
-  });
-  batchAcks(client);
-  client.on('offline', () => warnings.warn(`lost the broker connection; reconnecting`));
+  };
+  client.onOffline = () => warnings.warn(`lost the broker connection; reconnecting`);
 
-  const granted = await client.subscribeAsync(target.topic, { qos: 1 });
-  if (granted.some((g) => g.qos > 2)) throw aclRefusal(target.topic);
+  const granted = await client.subscribe(target.topic);
+  if (granted.some((code) => code > 2)) throw aclRefusal(target.topic);
   try {
-    await client.publishAsync(target.topic, target.codec.encode(joinId), { qos: 1 });
+    await published(client, target.topic, target.codec.encode(joinId));
   } catch (err) {
     throw isNotAuthorized(err) ? aclRefusal(target.topic) : err;
   }
@@ -270,15 +262,23 @@ async function runListener(
     stderr.write(`room ${target.room} was closed\n`);
   } else {
     await withTimeout(
-      client.publishAsync(
+      published(
+        client,
         target.topic,
         target.codec.encode(sender.notice('leave', target.topic, target.room)),
-        { qos: 1 },
       ),
       3000,
     );
   }
   if (store && member) await store.removeMember(member.id).catch(() => undefined);
+}
+
+/** Publishes at QoS 1; resolves when the broker acknowledged, rejects when it refused. */
+function published(client: ChatConnection, topic: string, payload: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAck: AckCallback = (err) => (err ? reject(err) : resolve());
+    client.publish(topic, payload, onAck);
+  });
 }
 
 /** Waits for `promise` at most `ms`; a late or failed promise is not an error here. */

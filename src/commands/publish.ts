@@ -16,7 +16,7 @@ import { openStore } from '../db/index.js';
 import type { SunoyeError } from '../errors.js';
 import { UnavailableError, UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
-import { openPublisher } from '../mqtt/publisher.js';
+import { openPublisher } from '../mqtt/client.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
 import type { CommandContext } from './context.js';

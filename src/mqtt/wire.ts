@@ -1,12 +1,15 @@
 /**
- * The few MQTT packets sunoye's own publisher speaks (3.1.1 and 5): CONNECT, PUBLISH at QoS 1,
- * PINGREQ and DISCONNECT out; CONNACK, PUBACK, PINGRESP and DISCONNECT in. Framing only: what the
- * packets mean is publisher.ts's business.
+ * The MQTT packets (3.1.1 and 5) sunoye's own client speaks: CONNECT (with a will and a persistent
+ * session for listeners), PUBLISH at QoS 1 both ways, PUBACK, SUBSCRIBE, PINGREQ and DISCONNECT
+ * out; CONNACK, PUBLISH, PUBACK, SUBACK, PINGRESP and DISCONNECT in. Framing only: what the packets
+ * mean is client.ts's business.
  */
 import type { BrokerSettings } from './connect.js';
 
 export const CONNACK = 2;
+export const PUBLISH = 3;
 export const PUBACK = 4;
+export const SUBACK = 9;
 export const PINGRESP = 13;
 export const DISCONNECT = 14;
 
@@ -42,9 +45,23 @@ function frame(firstByte: number, body: Buffer): Buffer {
   return out;
 }
 
-/** CONNECT with a clean session, the settings' credentials and keepalive. */
-export function connectPacket(settings: BrokerSettings, version: 4 | 5, clientId: string): Buffer {
-  let flags = 0x02;
+/** A connection's session: clean or kept (MQTT 5: for `sessionExpirySeconds`), and its will. */
+export interface SessionOptions {
+  clean: boolean;
+  sessionExpirySeconds?: number | undefined;
+  /** Published by the broker at QoS 1 if the connection is lost without a DISCONNECT. */
+  will?: { topic: string; payload: string } | undefined;
+}
+
+/** CONNECT with the settings' credentials and keepalive, and the session's will and expiry. */
+export function connectPacket(
+  settings: BrokerSettings,
+  version: 4 | 5,
+  clientId: string,
+  session: SessionOptions = { clean: true },
+): Buffer {
+  let flags = session.clean ? 0x02 : 0;
+  if (session.will) flags |= 0x04 | 0x08; // a will, at QoS 1
   if (settings.username !== undefined) flags |= 0x80;
   if (settings.password !== undefined) flags |= 0x40;
   const head = Buffer.from([
@@ -54,12 +71,99 @@ export function connectPacket(settings: BrokerSettings, version: 4 | 5, clientId
     settings.keepaliveSeconds & 0xff,
   ]);
   const parts = [utf8Field('MQTT'), head];
-  if (version === 5) parts.push(Buffer.from([0])); // no properties
+  if (version === 5) {
+    const expiry = session.sessionExpirySeconds ?? 0;
+    parts.push(expiry > 0 ? sessionExpiry(expiry) : Buffer.from([0]));
+  }
   parts.push(utf8Field(clientId));
+  if (session.will) {
+    if (version === 5) parts.push(Buffer.from([0])); // no will properties
+    parts.push(utf8Field(session.will.topic), utf8Field(Buffer.from(session.will.payload, 'utf8')));
+  }
   if (settings.username !== undefined) parts.push(utf8Field(settings.username));
   if (settings.password !== undefined)
     parts.push(utf8Field(Buffer.from(settings.password, 'utf8')));
   return frame(0x10, Buffer.concat(parts));
+}
+
+/** MQTT 5 properties holding only a Session Expiry Interval. */
+function sessionExpiry(seconds: number): Buffer {
+  const out = Buffer.from([5, 0x11, 0, 0, 0, 0]);
+  out.writeUInt32BE(seconds, 2);
+  return out;
+}
+
+/** SUBSCRIBE to one topic at QoS 1. */
+export function subscribePacket(version: 4 | 5, id: number, topic: string): Buffer {
+  const parts: Buffer[] = [Buffer.from([id >> 8, id & 0xff])];
+  if (version === 5) parts.push(Buffer.from([0])); // no properties
+  parts.push(utf8Field(topic), Buffer.from([1]));
+  return frame(0x82, Buffer.concat(parts));
+}
+
+/** PUBACK for an incoming QoS 1 message (success; the same bytes in 3.1.1 and 5). */
+export function pubackPacket(id: number): Buffer {
+  return Buffer.from([0x40, 0x02, id >> 8, id & 0xff]);
+}
+
+/** DISCONNECT; on MQTT 5 with `endSession`, also ends a kept session (Session Expiry 0). */
+export function disconnectPacket(version: 4 | 5, endSession: boolean): Buffer {
+  if (version !== 5 || !endSession) return DISCONNECT_PACKET;
+  return Buffer.from([0xe0, 0x07, 0x00, 0x05, 0x11, 0, 0, 0, 0]);
+}
+
+/** Reads a variable byte integer at `at`: [value, the index after it]. */
+function readVarint(buf: Buffer, at: number): [number, number] {
+  let value = 0;
+  let multiplier = 1;
+  for (let i = 0; i < 4; i++) {
+    const b = buf[at++];
+    if (b === undefined) break;
+    value += (b & 0x7f) * multiplier;
+    if ((b & 0x80) === 0) return [value, at];
+    multiplier *= 128;
+  }
+  throw new Error('malformed packet from the broker');
+}
+
+/** An incoming PUBLISH. */
+export interface IncomingPublish {
+  topic: string;
+  qos: 0 | 1;
+  /** The packet id to acknowledge (QoS 1). */
+  id: number | undefined;
+  payload: Buffer;
+}
+
+/** Reads a PUBLISH body; throws on one that is malformed or at QoS 2 (never subscribed to). */
+export function readPublish(flags: number, body: Buffer, version: 4 | 5): IncomingPublish {
+  const qos = (flags >> 1) & 3;
+  if (qos > 1) throw new Error('the broker sent a QoS 2 message to a QoS 1 subscription');
+  let at = 2 + body.readUInt16BE(0);
+  const topic = body.toString('utf8', 2, at);
+  let id: number | undefined;
+  if (qos === 1) {
+    id = body.readUInt16BE(at);
+    at += 2;
+  }
+  if (version === 5) {
+    const [length, next] = readVarint(body, at);
+    at = next + length;
+  }
+  if (at > body.length) throw new Error('malformed PUBLISH from the broker');
+  return { topic, qos: qos as 0 | 1, id, payload: body.subarray(at) };
+}
+
+/** Reads a SUBACK body: its packet id and return codes (0-2: granted QoS, 0x80 and up: refused). */
+export function readSuback(body: Buffer, version: 4 | 5): { id: number; codes: number[] } {
+  const id = body.readUInt16BE(0);
+  let at = 2;
+  if (version === 5) {
+    const [length, next] = readVarint(body, at);
+    at = next + length;
+  }
+  if (at >= body.length) throw new Error('malformed SUBACK from the broker');
+  return { id, codes: [...body.subarray(at)] };
 }
 
 /**
@@ -127,13 +231,13 @@ export function markDuplicate(packet: Buffer): Buffer {
   return copy;
 }
 
-/** Splits the bytes from the broker into packets: [type, body]. */
+/** Splits the bytes from the broker into packets: [type, body, flags (the low 4 bits)]. */
 export class PacketReader {
   private buffered: Buffer = Buffer.alloc(0);
 
-  push(chunk: Buffer): [number, Buffer][] {
+  push(chunk: Buffer): [number, Buffer, number][] {
     this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-    const out: [number, Buffer][] = [];
+    const out: [number, Buffer, number][] = [];
     for (;;) {
       let length = 0;
       let multiplier = 1;
@@ -147,7 +251,8 @@ export class PacketReader {
         if (at > 4) throw new Error('malformed packet from the broker');
       }
       if (this.buffered.length < at + length) return out;
-      out.push([this.buffered[0]! >> 4, this.buffered.subarray(at, at + length)]);
+      const first = this.buffered[0]!;
+      out.push([first >> 4, this.buffered.subarray(at, at + length), first & 0x0f]);
       this.buffered = this.buffered.subarray(at + length);
     }
   }
@@ -163,15 +268,12 @@ export interface ConnackProperties {
 /** Reads the properties of an MQTT 5 CONNACK body (after its flags and reason code). */
 export function connackProperties(connack: Buffer): ConnackProperties {
   const found: ConnackProperties = {};
-  let at = 2;
-  let length = 0;
-  let multiplier = 1;
-  for (;;) {
-    const b = connack[at++];
-    if (b === undefined) return found;
-    length += (b & 0x7f) * multiplier;
-    multiplier *= 128;
-    if ((b & 0x80) === 0) break;
+  let length: number;
+  let at: number;
+  try {
+    [length, at] = readVarint(connack, 2);
+  } catch {
+    return found; // no properties (or cut short): none found
   }
   const end = Math.min(connack.length, at + length);
   const stringAt = (i: number): number => 2 + connack.readUInt16BE(i);

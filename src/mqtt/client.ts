@@ -1,11 +1,14 @@
 /**
- * sunoye's own QoS 1 publisher for mqtt:// and mqtts:// brokers: `publish` needs nothing else of
- * MQTT, and doing just this is several times cheaper per message than a general client, and keeps
- * that client's start-up cost off every `publish`. It connects like connectBroker (MQTT 5, then
- * 3.1.1 when the broker refuses 5; the same one-line failures), writes each turn of the event loop's
- * packets in one system call, and after a lost connection reconnects with backoff and sends again,
- * marked as duplicates, the messages not yet acknowledged (listeners drop copies by their id).
- * WebSocket URLs use the general client through the same interface (see `openPublisher`).
+ * sunoye's own MQTT client for mqtt:// and mqtts:// brokers, for `publish` and `listen`. They need
+ * little of MQTT: QoS 1 both ways, one subscription, a will and a kept session. Doing just that is
+ * several times cheaper per message, and in memory, than a general client, and keeps that client's
+ * start-up cost off every program.
+ *
+ * It connects like connectBroker (MQTT 5, then 3.1.1 when the broker refuses 5; the same one-line
+ * failures) and writes each turn of the event loop's packets in one system call. After a lost
+ * connection it reconnects with backoff, subscribes again, and sends again, marked as duplicates,
+ * the messages not yet acknowledged (listeners drop copies by their id). WebSocket URLs use the
+ * general client through the same interface (see `openConnection`).
  */
 import { randomBytes } from 'node:crypto';
 import { isIP, connect as tcpConnect, type Socket } from 'node:net';
@@ -17,15 +20,22 @@ import { describeFailure } from './failure.js';
 import {
   CONNACK,
   DISCONNECT,
-  DISCONNECT_PACKET,
   PINGREQ_PACKET,
   PUBACK,
+  PUBLISH,
+  PacketPool,
   PacketReader,
+  SUBACK,
   connackProperties,
   connectPacket,
+  disconnectPacket,
   markDuplicate,
-  PacketPool,
+  pubackPacket,
   publishPacket,
+  readPublish,
+  readSuback,
+  subscribePacket,
+  type SessionOptions,
 } from './wire.js';
 
 /** Called once per message: no error when the broker acknowledged it. */
@@ -44,17 +54,53 @@ export interface QosPublisher {
   destroy(): void;
 }
 
+/** What `listen` needs besides: a subscription, the messages, and word of a lost connection. */
+export interface ChatConnection extends QosPublisher {
+  readonly protocolVersion: 4 | 5;
+  /**
+   * Subscribes at QoS 1, now and after every reconnect. Resolves with the SUBACK's codes: 0-2
+   * granted, 0x80 and above refused.
+   */
+  subscribe(topic: string): Promise<number[]>;
+  /** Receives every message; those that arrive before it is set wait for it (unacknowledged). */
+  onMessage: ((topic: string, payload: Buffer) => void) | undefined;
+  /** Called when an established connection is lost (the client reconnects by itself). */
+  onOffline: (() => void) | undefined;
+  /** Disconnects cleanly; `endSession` also ends a kept MQTT 5 session. */
+  end(options?: { endSession?: boolean }): Promise<void>;
+}
+
+/** The identity and session of a connection. */
+export interface ConnectionOptions {
+  clientId: string;
+  /** false: a session the broker keeps across disconnects (about an hour on MQTT 5). */
+  clean: boolean;
+  will?: { topic: string; payload: string } | undefined;
+}
+
+const SESSION_EXPIRY_SECONDS = 3600;
 const CONNECT_TIMEOUT_MS = 10_000;
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 8000;
 
 type Failure = Error & { code?: string | number };
 
-/** Opens a connection: this module's publisher for mqtt(s)/tcp/ssl, MQTT.js for WebSockets. */
-export async function openPublisher(settings: BrokerSettings): Promise<QosPublisher> {
-  if (/^(mqtt|mqtts|tcp|ssl):/.test(settings.url)) return LeanPublisher.open(settings);
-  const { libraryPublisher } = await import('./library-publisher.js');
-  return libraryPublisher(settings);
+/** Connects: this module's client for mqtt(s)/tcp/ssl, MQTT.js for WebSockets. */
+export async function openConnection(
+  settings: BrokerSettings,
+  options: ConnectionOptions,
+): Promise<ChatConnection> {
+  if (/^(mqtt|mqtts|tcp|ssl):/.test(settings.url)) return LeanClient.open(settings, options);
+  const { libraryConnection } = await import('./library-client.js');
+  return libraryConnection(settings, options);
+}
+
+/** A connection for `publish`: a clean session under a random client id. */
+export function openPublisher(settings: BrokerSettings): Promise<QosPublisher> {
+  return openConnection(settings, {
+    clientId: `sunoye-p-${randomBytes(8).toString('hex')}`,
+    clean: true,
+  });
 }
 
 interface Pending {
@@ -65,12 +111,19 @@ interface Pending {
   pooled: boolean;
 }
 
-class LeanPublisher implements QosPublisher {
+class LeanClient implements ChatConnection {
   receiveMaximum = 65_535;
   maximumPacketSize = Infinity;
+  protocolVersion: 4 | 5 = 5;
+  onOffline: (() => void) | undefined;
   private socket: Socket | undefined;
-  private version: 4 | 5 = 5;
   private readonly pending = new Map<number, Pending>();
+  /** SUBSCRIBEs waiting for their SUBACK: the topic and who waits for the codes. */
+  private readonly subscribing = new Map<
+    number,
+    { topic: string; done: ((codes: number[]) => void) | undefined }
+  >();
+  private readonly subscriptions = new Set<string>();
   private nextId = 1;
   private outgoing: Buffer[] = [];
   private flushScheduled = false;
@@ -82,24 +135,36 @@ class LeanPublisher implements QosPublisher {
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly topics = new Map<string, Buffer>();
   private readonly pool = new PacketPool();
-  private readonly clientId = `sunoye-p-${randomBytes(8).toString('hex')}`;
   private tlsConnect: typeof TlsConnect | undefined;
+  private receiver: ((topic: string, payload: Buffer) => void) | undefined;
+  /** Messages that arrived before anyone listened, with their packet ids to acknowledge. */
+  private early: { topic: string; payload: Buffer; id: number | undefined }[] = [];
+  private readonly session: SessionOptions;
 
-  private constructor(private readonly settings: BrokerSettings) {}
+  private constructor(
+    private readonly settings: BrokerSettings,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.session = {
+      clean: options.clean,
+      sessionExpirySeconds: options.clean ? undefined : SESSION_EXPIRY_SECONDS,
+      will: options.will,
+    };
+  }
 
-  static async open(settings: BrokerSettings): Promise<LeanPublisher> {
-    const publisher = new LeanPublisher(settings);
+  static async open(settings: BrokerSettings, options: ConnectionOptions): Promise<LeanClient> {
+    const client = new LeanClient(settings, options);
     // TLS is loaded only for mqtts:// (it is a good part of a start otherwise).
     if (/^(mqtts|ssl):/.test(settings.url))
-      publisher.tlsConnect = process.getBuiltinModule('node:tls').connect;
+      client.tlsConnect = process.getBuiltinModule('node:tls').connect;
     try {
       try {
-        await publisher.connect();
+        await client.connect();
       } catch (err) {
         const code = (err as Failure).code;
         if (code !== 1 && code !== 132) throw err; // unsupported protocol version
-        publisher.version = 4;
-        await publisher.connect();
+        client.protocolVersion = 4;
+        await client.connect();
       }
     } catch (err) {
       throw new UnavailableError(
@@ -107,7 +172,17 @@ class LeanPublisher implements QosPublisher {
         { cause: err },
       );
     }
-    return publisher;
+    return client;
+  }
+
+  get onMessage(): ((topic: string, payload: Buffer) => void) | undefined {
+    return this.receiver;
+  }
+
+  set onMessage(receiver: ((topic: string, payload: Buffer) => void) | undefined) {
+    this.receiver = receiver;
+    if (!receiver) return;
+    for (const m of this.early.splice(0)) this.deliver(m.topic, m.payload, m.id);
   }
 
   /** One connection attempt: resolves on a successful CONNACK, rejects with the reason. */
@@ -142,7 +217,9 @@ class LeanPublisher implements QosPublisher {
       );
       const reader = new PacketReader();
       socket.once(tls ? 'secureConnect' : 'connect', () =>
-        socket.write(connectPacket(this.settings, this.version, this.clientId)),
+        socket.write(
+          connectPacket(this.settings, this.protocolVersion, this.options.clientId, this.session),
+        ),
       );
       socket.on('error', (err) => (settled ? this.lost(socket) : fail(err)));
       socket.on('close', () =>
@@ -154,16 +231,12 @@ class LeanPublisher implements QosPublisher {
       );
       socket.on('data', (chunk: Buffer) => {
         this.lastHeard = Date.now();
-        let packets: [number, Buffer][];
         try {
-          packets = reader.push(chunk);
-        } catch (err) {
-          if (!settled) fail(err as Failure);
-          else socket.destroy();
-          return;
-        }
-        for (const [type, body] of packets) {
-          if (!settled) {
+          for (const [type, body, flags] of reader.push(chunk)) {
+            if (settled) {
+              this.received(socket, type, body, flags);
+              continue;
+            }
             if (type !== CONNACK) return fail(new Error('the broker did not answer with CONNACK'));
             const code = body[1] ?? 0;
             if (code !== 0) {
@@ -171,25 +244,51 @@ class LeanPublisher implements QosPublisher {
             }
             settled = true;
             clearTimeout(timer);
-            const properties = this.version === 5 ? connackProperties(body) : {};
+            const properties = this.protocolVersion === 5 ? connackProperties(body) : {};
             this.receiveMaximum = properties.receiveMaximum ?? 65_535;
             this.maximumPacketSize = properties.maximumPacketSize ?? Infinity;
             this.up(socket, properties.serverKeepAlive ?? this.settings.keepaliveSeconds);
             resolve();
-          } else if (type === PUBACK) {
-            this.acknowledged(body);
-          } else if (type === DISCONNECT) {
-            socket.destroy();
           }
+        } catch (err) {
+          // A malformed packet: this connection cannot be trusted any more.
+          if (!settled) fail(err as Failure);
+          else socket.destroy();
         }
       });
     });
   }
 
-  /** Connected: send again whatever is unacknowledged, and keep the connection alive. */
+  /** A packet on an established connection. */
+  private received(socket: Socket, type: number, body: Buffer, flags: number): void {
+    if (type === PUBACK) this.acknowledged(body);
+    else if (type === PUBLISH) {
+      const message = readPublish(flags, body, this.protocolVersion);
+      if (this.receiver) this.deliver(message.topic, message.payload, message.id);
+      else this.early.push(message);
+    } else if (type === SUBACK) {
+      const { id, codes } = readSuback(body, this.protocolVersion);
+      const waiting = this.subscribing.get(id);
+      this.subscribing.delete(id);
+      waiting?.done?.(codes);
+    } else if (type === DISCONNECT) socket.destroy();
+  }
+
+  /** Hands a message over, then acknowledges it (a crash in between means it comes again). */
+  private deliver(topic: string, payload: Buffer, id: number | undefined): void {
+    this.receiver!(topic, payload);
+    if (id !== undefined) this.queue(pubackPacket(id));
+  }
+
+  /** Connected: subscribe and send again what is pending, and keep the connection alive. */
   private up(socket: Socket, keepaliveSeconds: number): void {
     this.socket = socket;
     this.backoff = RECONNECT_MIN_MS;
+    // Subscriptions again (a kept session has them; asking again does no harm).
+    const waiting = new Map<string, ((codes: number[]) => void) | undefined>();
+    for (const s of this.subscribing.values()) waiting.set(s.topic, s.done);
+    this.subscribing.clear();
+    for (const topic of this.subscriptions) this.sendSubscribe(topic, waiting.get(topic));
     for (const p of this.pending.values()) {
       if (p.sent) {
         // A copy: the old connection may not be done with the original (it is not pooled again).
@@ -222,6 +321,8 @@ class LeanPublisher implements QosPublisher {
     clearInterval(this.pingTimer);
     if (this.ending) return;
     this.outgoing = [];
+    this.early = []; // unacknowledged: the broker sends them again
+    this.onOffline?.();
     this.reconnect();
   }
 
@@ -242,27 +343,52 @@ class LeanPublisher implements QosPublisher {
     this.pending.delete(id);
     // Acknowledged, so the broker has it all: the socket is done with these bytes.
     if (p.pooled) this.pool.give(p.packet);
-    const code = this.version === 5 && body.length > 2 ? body[2]! : 0;
+    const code = this.protocolVersion === 5 && body.length > 2 ? body[2]! : 0;
     if (code < 0x80) p.onAck();
     else
       p.onAck(Object.assign(new Error(`the broker refused the message, code ${code}`), { code }));
   }
 
+  /** A packet id in use by nothing waiting for an answer. */
+  private takeId(): number {
+    while (this.pending.has(this.nextId) || this.subscribing.has(this.nextId))
+      this.nextId = (this.nextId % 65_535) + 1;
+    const id = this.nextId;
+    this.nextId = (this.nextId % 65_535) + 1;
+    return id;
+  }
+
+  subscribe(topic: string): Promise<number[]> {
+    this.subscriptions.add(topic);
+    return new Promise((resolve) => {
+      if (this.socket) this.sendSubscribe(topic, resolve);
+      else this.subscribing.set(this.takeId(), { topic, done: resolve }); // sent when up again
+    });
+  }
+
+  private sendSubscribe(topic: string, done: ((codes: number[]) => void) | undefined): void {
+    const id = this.takeId();
+    this.subscribing.set(id, { topic, done });
+    this.queue(subscribePacket(this.protocolVersion, id, topic));
+  }
+
   publish(topic: string, payload: string, onAck: AckCallback): void {
     let topicBytes = this.topics.get(topic);
     if (!topicBytes) this.topics.set(topic, (topicBytes = Buffer.from(topic, 'utf8')));
-    while (this.pending.has(this.nextId)) this.nextId = (this.nextId % 65_535) + 1;
-    const id = this.nextId;
-    this.nextId = (this.nextId % 65_535) + 1;
-    const packet = publishPacket(this.version, topicBytes, id, payload, this.pool);
+    const id = this.takeId();
+    const packet = publishPacket(this.protocolVersion, topicBytes, id, payload, this.pool);
     const connected = this.socket !== undefined;
     this.pending.set(id, { packet, onAck, sent: connected, pooled: true });
-    if (connected) {
-      this.outgoing.push(packet);
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+    if (connected) this.queue(packet);
+  }
+
+  /** Sends `packet` with the rest of this turn of the event loop's (if connected). */
+  private queue(packet: Buffer): void {
+    if (!this.socket) return;
+    this.outgoing.push(packet);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
   }
 
@@ -280,7 +406,7 @@ class LeanPublisher implements QosPublisher {
     socket.uncork();
   }
 
-  async end(): Promise<void> {
+  async end(options: { endSession?: boolean } = {}): Promise<void> {
     this.ending = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.pingTimer);
@@ -294,7 +420,7 @@ class LeanPublisher implements QosPublisher {
         clearTimeout(timer);
         resolve();
       });
-      socket.end(DISCONNECT_PACKET);
+      socket.end(disconnectPacket(this.protocolVersion, options.endSession === true));
     });
   }
 
