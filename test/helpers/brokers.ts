@@ -77,6 +77,8 @@ export interface MosquittoBroker extends TestBroker {
   admin: { name: string; password: string };
   /** With `tls`: the mqtts:// URL and the CA that signed the server's certificate. */
   tls?: { url: string; ca: string; wrongCa: string };
+  /** With `websockets`: the ws:// URL of a WebSockets listener (same users and ACL). */
+  ws?: { url: string };
 }
 
 const repoFile = (name: string): string =>
@@ -154,7 +156,7 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string;
  */
 export async function startMosquitto(
   dir: string,
-  options: { tls?: boolean; maxPacketSize?: number } = {},
+  options: { tls?: boolean; maxPacketSize?: number; websockets?: boolean } = {},
 ): Promise<MosquittoBroker> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -188,6 +190,12 @@ export async function startMosquitto(
       .replace(/^#cafile .*$/m, `cafile ${certs.ca}`);
     tls = { url: `mqtts://127.0.0.1:${tlsPort}`, ca: certs.ca, wrongCa: certs.wrongCa };
   }
+  let ws: MosquittoBroker['ws'];
+  if (options.websockets) {
+    const wsPort = await freePort();
+    conf += `\nlistener ${wsPort} 127.0.0.1\nprotocol websockets\n`;
+    ws = { url: `ws://127.0.0.1:${wsPort}` };
+  }
   // Started as root, mosquitto drops to its own user, which cannot read or write the test's folder.
   if (process.getuid?.() === 0) conf += '\nuser root\n';
   const confPath = join(dir, 'mosquitto.conf');
@@ -220,6 +228,7 @@ export async function startMosquitto(
     user,
     admin,
     ...(tls ? { tls } : {}),
+    ...(ws ? { ws } : {}),
     stop: halt,
     restart: async () => {
       await halt();

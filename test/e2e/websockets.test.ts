@@ -1,0 +1,77 @@
+// ws:// brokers: listen and publish go through MQTT.js there (sunoye's own client speaks only
+// mqtt:// and mqtts://), and chat with programs on the broker's plain MQTT listener.
+import { expect } from 'chai';
+import {
+  mosquittoFixture,
+  type MosquittoBroker,
+  type MosquittoFixture,
+} from '../helpers/brokers.js';
+import { runProgram } from '../helpers/cli.js';
+import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+
+describe('a broker reached over WebSockets', function () {
+  this.timeout(60_000);
+  let fixture: MosquittoFixture | undefined;
+  let broker: MosquittoBroker;
+  let env: Record<string, string>;
+  let wsEnv: Record<string, string>;
+  const running: RunningProgram[] = [];
+
+  before(async function () {
+    fixture = await mosquittoFixture(this, 'sunoye-ws-', { websockets: true });
+    ({ broker, env } = fixture);
+    wsEnv = { ...env, SUNOYE_BROKER: broker.ws!.url };
+  });
+  after(async function () {
+    await stopAll(running);
+    await fixture?.stop();
+  });
+
+  it('carries a room both ways between ws:// and mqtt:// programs', async function () {
+    const created = await runProgram('room', ['create', '--json'], { env });
+    const { room } = JSON.parse(created.stdout) as { room: string };
+    const overWs = startProgram('listen', [room, '--json', '--count', '201'], wsEnv);
+    const overTcp = startProgram('listen', [room, '--json', '--count', '201'], env);
+    running.push(overWs, overTcp);
+    for (const l of [overWs, overTcp])
+      await l.line('its join notice', (line) => line.includes('"event":"join"'));
+
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}`);
+    const piped = await runProgram('publish', [room], {
+      env: wsEnv,
+      input: `${lines.join('\n')}\n`,
+    });
+    expect(piped.code, piped.stderr).to.equal(0);
+    expect(piped.stderr).to.equal(`sent 200 messages to room ${room}\n`);
+    const one = await runProgram('publish', [room, '-m', 'over tcp'], { env });
+    expect(one.code, one.stderr).to.equal(0);
+
+    for (const l of [overWs, overTcp]) {
+      expect(await l.exited).to.equal(0);
+      const got = jsonLines(l.stdoutLines).filter((m) => m.type === 'message');
+      expect(got.map((m) => m.message)).to.deep.equal([...lines, 'over tcp']);
+      expect(l.stderr()).to.equal('');
+    }
+    // Each listener saw the other come and go.
+    const notices = jsonLines(overTcp.stdoutLines).filter((m) => m.type === 'notice');
+    expect(notices.filter((m) => m.event === 'join')).to.have.length.of.at.least(1);
+  });
+
+  it('refuses a wrong broker password over ws:// in one line, exit 4', async function () {
+    const created = await runProgram('room', ['create', '--json'], { env });
+    const { room } = JSON.parse(created.stdout) as { room: string };
+    const bad = { ...wsEnv, SUNOYE_BROKER_PASSWORD: 'not-the-password' };
+    for (const program of ['publish', 'listen'] as const) {
+      const run = await runProgram(program, [room, ...(program === 'publish' ? ['-m', 'x'] : [])], {
+        env: bad,
+      });
+      expect(run.code, run.stderr).to.equal(4);
+      // mosquitto answers a bad password on its WebSockets listener with "not authorized".
+      expect(run.stderr).to.match(
+        new RegExp(
+          `^${program}: cannot connect to the broker ${broker.ws!.url}/: (bad user name or password|not authorized)\\n$`,
+        ),
+      );
+    }
+  });
+});
