@@ -2,15 +2,29 @@
  * Batched output: lines handed over while one burst of messages is being handled are written to
  * the stream in one call when the event loop turns (or at 64 KiB), instead of one system call per
  * line. Nothing waits on a timer, so a lone message is printed as soon as it is handled.
+ *
+ * When the stream cannot take more (a pipe to a slow reader, `listen | less` waiting), `flow` is
+ * paused until it drains: `listen` stops reading from the broker, which keeps the messages, instead
+ * of holding all of them in memory.
  */
 const FLUSH_AT = 64 * 1024;
+
+/** The output stream: a writable that says when it is full (false) and when it drained. */
+export interface LineSink {
+  write(chunk: string): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+}
 
 export class LineBatcher {
   private pending: string[] = [];
   private size = 0;
   private scheduled: NodeJS.Immediate | undefined;
+  private blocked = false;
 
-  constructor(private readonly stream: { write(chunk: string): unknown }) {}
+  constructor(
+    private readonly stream: LineSink,
+    private readonly flow?: { pause(): void; resume(): void },
+  ) {}
 
   write(line: string): void {
     this.pending.push(line);
@@ -27,6 +41,13 @@ export class LineBatcher {
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
     this.pending = [];
     this.size = 0;
-    this.stream.write(text);
+    if (!this.stream.write(text) && this.flow && !this.blocked) {
+      this.blocked = true;
+      this.flow.pause();
+      this.stream.once('drain', () => {
+        this.blocked = false;
+        this.flow!.resume();
+      });
+    }
   }
 }

@@ -115,7 +115,8 @@ async function runListener(
   const { client, target, sender, store } = run;
   const { stdout, stderr } = ctx.io;
   const colour = colourFor(stdout, ctx.io.env);
-  const out = new LineBatcher(stdout);
+  // A reader that cannot keep up pauses the subscription rather than filling memory.
+  const out = new LineBatcher(stdout, client);
   // Printed lines go out first, so warnings keep their place in the conversation.
   const warnings = new WarningLimiter((line) => {
     out.flush();

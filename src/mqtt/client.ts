@@ -68,6 +68,12 @@ export interface ChatConnection extends QosPublisher {
   onOffline: (() => void) | undefined;
   /** Disconnects cleanly; `endSession` also ends a kept MQTT 5 session. */
   end(options?: { endSession?: boolean }): Promise<void>;
+  /**
+   * Stops reading messages (the broker keeps them; the connection is kept alive), for a reader
+   * that cannot keep up, until `resume`.
+   */
+  pause(): void;
+  resume(): void;
 }
 
 /** The identity and session of a connection. */
@@ -130,6 +136,7 @@ class LeanClient implements ChatConnection {
   private wroteSince = false;
   private lastHeard = 0;
   private ending = false;
+  private paused = false;
   private backoff = RECONNECT_MIN_MS;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -283,6 +290,7 @@ class LeanClient implements ChatConnection {
   /** Connected: subscribe and send again what is pending, and keep the connection alive. */
   private up(socket: Socket, keepaliveSeconds: number): void {
     this.socket = socket;
+    if (this.paused) socket.pause();
     this.backoff = RECONNECT_MIN_MS;
     // Subscriptions again (a kept session has them; asking again does no harm).
     const waiting = new Map<string, ((codes: number[]) => void) | undefined>();
@@ -303,7 +311,9 @@ class LeanClient implements ChatConnection {
       // A packet at least every half keepalive; a broker silent for 1.5 keepalives is gone.
       this.pingTimer = setInterval(
         () => {
-          if (Date.now() - this.lastHeard > keepaliveSeconds * 1500) socket.destroy();
+          // Paused, the broker's answers wait unread: silence proves nothing then.
+          if (!this.paused && Date.now() - this.lastHeard > keepaliveSeconds * 1500)
+            socket.destroy();
           else if (!this.wroteSince) socket.write(PINGREQ_PACKET);
           this.wroteSince = false;
         },
@@ -406,6 +416,17 @@ class LeanClient implements ChatConnection {
     socket.uncork();
   }
 
+  pause(): void {
+    this.paused = true;
+    this.socket?.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.lastHeard = Date.now();
+    this.socket?.resume();
+  }
+
   async end(options: { endSession?: boolean } = {}): Promise<void> {
     this.ending = true;
     clearTimeout(this.reconnectTimer);
@@ -413,6 +434,7 @@ class LeanClient implements ChatConnection {
     const socket = this.socket;
     if (!socket) return;
     this.flush();
+    socket.resume(); // to read the broker's side closing
     // A broker that does not close its side within 2 s is not waited for.
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => socket.destroy(), 2000);

@@ -30,6 +30,9 @@ export async function libraryConnection(
       else await client.endAsync();
     },
     destroy: () => void client.end(true),
+    // MQTT.js would take unanswered pings while paused for a dead broker: not paused here.
+    pause: () => undefined,
+    resume: () => undefined,
   };
   client.on('message', (topic, payload) => connection.onMessage?.(topic, payload));
   client.on('offline', () => connection.onOffline?.());

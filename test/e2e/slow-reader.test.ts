@@ -1,0 +1,58 @@
+// A listener whose reader cannot keep up (a pipe nobody reads for a while, `listen | less`) stops
+// taking messages from the broker instead of holding them all in memory, and loses none.
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { mosquittoFixture, type MosquittoFixture } from '../helpers/brokers.js';
+import { runProgram } from '../helpers/cli.js';
+import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+
+const LINES = 300_000;
+
+function peakMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+describe('a listener with a slow reader', function () {
+  this.timeout(120_000);
+  let fixture: MosquittoFixture | undefined;
+  let env: Record<string, string>;
+  const running: RunningProgram[] = [];
+
+  before(async function () {
+    fixture = await mosquittoFixture(this, 'sunoye-slow-');
+    ({ env } = fixture);
+  });
+  after(async function () {
+    await stopAll(running);
+    await fixture?.stop();
+  });
+
+  it('leaves the backlog with the broker and prints all of it once read', async function () {
+    const created = await runProgram('room', ['create', '--json'], { env });
+    const { room } = JSON.parse(created.stdout) as { room: string };
+    const listener = startProgram('listen', [room, '--json'], env);
+    running.push(listener);
+    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+
+    // Nobody reads the listener's output while 300,000 lines (about 60 MB of JSON) are sent.
+    listener.child.stdout.pause();
+    const lines = Array.from({ length: LINES }, (_, i) => `${i + 1} the quick brown fox`);
+    const sent = await runProgram('publish', [room], {
+      env,
+      input: `${lines.join('\n')}\n`,
+      timeoutMs: 60_000,
+    });
+    expect(sent.code, sent.stderr).to.equal(0);
+    listener.child.stdout.resume();
+    const last = `"message":"${LINES} the quick brown fox"`;
+    await listener.line('the last line', (l) => l.includes(last), 60_000);
+
+    // Held in memory, the backlog alone would be more than the whole listener is allowed.
+    expect(peakMb(listener.child.pid!)).to.be.below(100);
+    const got = jsonLines(listener.stdoutLines).filter((m) => m.type === 'message');
+    expect(got.length).to.equal(LINES);
+    expect(got.every((m, i) => m.message === lines[i])).to.equal(true);
+    expect(listener.stderr()).to.equal(''); // no gap, no lost connection
+  });
+});
