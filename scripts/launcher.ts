@@ -8,7 +8,8 @@
  * written when missing or no longer accepted by this Node. It holds compiled code, so it is used
  * only from a folder that belongs to the user and that nobody else can write to; anything odd
  * (no home, a read-only disk, another owner) means no cache, never an error.
- * `NODE_DISABLE_COMPILE_CACHE=1` turns it off, as it does Node's own.
+ * `NODE_DISABLE_COMPILE_CACHE=1` turns it off, as it does Node's own. A program that changes
+ * V8's settings first calls `globalThis[Symbol.for('sunoye.saveCompileCache')]` (src/cli/heap.ts).
  *
  * Built by scripts/bundle.ts once per program, with these two names defined.
  */
@@ -24,20 +25,11 @@ import {
 import { createRequire, wrap } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 
 declare const SUNOYE_PROGRAM: string;
 /** A hash of the bundle: a new build never reads an older build's cache. */
 declare const SUNOYE_BUNDLE_HASH: string;
-
-// V8 doubles its young generation (up to 16 MB per half) whenever objects keep surviving, which a
-// steady stream of messages always does a little: a pipe through publish or a busy listen would
-// hold tens of megabytes of garbage at a time for it. Kept at its first size (1 MB per half), peak
-// memory of `publish` fed 500 MB falls from about 100 MB to 65, and of `listen` after 100,000
-// messages from 73 to 66. This setting is read each time V8 would grow, so setting it here works
-// as well as on Node's command line (which `node dist/bin/publish.js` leaves to the user).
-setFlagsFromString('--semi-space-growth-factor=1');
 
 const file = join(__dirname, 'lib', `${SUNOYE_PROGRAM}.js`);
 const cacheDir = privateCacheDir();
@@ -57,8 +49,15 @@ const script = new Script(wrap(source.startsWith('#!') ? `//${source}` : source)
   cachedData: cached,
 });
 if (cacheFile && (cached === undefined || script.cachedDataRejected === true)) {
-  // Saved at the end, so that it holds what this run compiled too.
-  process.once('exit', () => save(cacheFile, script));
+  // Saved at the end, so that it holds what this run compiled too; or, by a program about to
+  // change V8's settings (which a cache records: V8 would refuse it next time), right before.
+  let saved = false;
+  const saveOnce = (): void => {
+    if (!saved) save(cacheFile, script);
+    saved = true;
+  };
+  process.once('exit', saveOnce);
+  (globalThis as Record<symbol, unknown>)[Symbol.for('sunoye.saveCompileCache')] = saveOnce;
 }
 const bundle = { exports: {} };
 (script.runInThisContext() as (...args: unknown[]) => void)(

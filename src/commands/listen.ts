@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { colourFor } from '../cli/colour.js';
+import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { LineBatcher } from '../chat/output.js';
 import { humanLine, jsonLine, WarningLimiter } from '../chat/render.js';
 import { Sender } from '../chat/sender.js';
@@ -197,6 +198,7 @@ async function runListener(
   };
   client.onOffline = () => warnings.warn(`lost the broker connection; reconnecting`);
 
+  keepYoungGenerationSmall();
   const granted = await client.subscribe(target.topic);
   if (granted.some((code) => code > 2)) throw aclRefusal(target.topic);
   try {

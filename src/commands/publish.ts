@@ -12,6 +12,7 @@ import {
   type ChatTarget,
   type TargetFlags,
 } from '../chat/target.js';
+import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { openStore } from '../db/index.js';
 import type { SunoyeError } from '../errors.js';
 import { UnavailableError, UsageError } from '../errors.js';
@@ -181,6 +182,7 @@ export async function publish(
     if (options.message !== undefined) {
       await send([options.message]);
     } else {
+      keepYoungGenerationSmall();
       const stdin = ctx.io.stdin;
       const prompt = stdin.isTTY === true;
       if (prompt) stderr.write(`Type messages for ${where}, one per line; Ctrl-D ends.\n> `);

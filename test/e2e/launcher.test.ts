@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startAedes } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 
 describe('compile cache of the programs', function () {
@@ -63,6 +64,27 @@ describe('compile cache of the programs', function () {
     rmSync(join(cache, file!));
     await list();
     expect(files()).to.deep.equal([file]);
+  });
+
+  it('saves it before a streaming run changes V8 settings, so the next run accepts it', async function () {
+    const broker = await startAedes();
+    try {
+      const chat = { ...env, SUNOYE_BROKER: broker.url };
+      const created = await runProgram('room', ['create', '--json'], { env: chat });
+      const { room } = JSON.parse(created.stdout) as { room: string };
+      const piped = await runProgram('publish', [room], { env: chat, input: 'one\ntwo\n' });
+      expect(piped.code, piped.stderr).to.equal(0);
+      const [file] = readdirSync(cache).filter((f) => f.startsWith('publish-'));
+      const written = statSync(join(cache, file!)).mtimeMs;
+      for (const args of [['-m', 'three'], []]) {
+        const run = await runProgram('publish', [room, ...args], { env: chat, input: 'four\n' });
+        expect(run.code, run.stderr).to.equal(0);
+      }
+      // Made under V8's first settings, it is accepted by the next runs, not written again.
+      expect(statSync(join(cache, file!)).mtimeMs).to.equal(written);
+    } finally {
+      await broker.stop();
+    }
   });
 
   it('uses no folder that others can write to, and none when turned off', async function () {
