@@ -353,29 +353,28 @@ function run(command: string, args: string[]): string {
 }
 
 /**
- * Median wall time of `runs` runs of each command, in milliseconds. The commands take turns
- * (one run of each, then again), so that a slower moment of a shared machine falls on all alike.
+ * Wall times of `runs` runs of each command, in milliseconds. The commands take turns (one run of
+ * each, then again), so that a slower moment of a shared machine falls on all alike.
  */
 function coldStarts<K extends string>(
   commands: Record<K, [string, string[]]>,
-  runs = 15,
-): Record<K, number> {
-  const times = new Map<K, number[]>();
+  runs = 21,
+): Record<K, number[]> {
   const names = Object.keys(commands) as K[];
+  const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   for (let i = 0; i < runs; i++) {
     for (const name of names) {
       const [command, args] = commands[name];
       const t = process.hrtime.bigint();
       run(command, args);
-      const ms = Number(process.hrtime.bigint() - t) / 1e6;
-      times.set(name, [...(times.get(name) ?? []), ms]);
+      times[name].push(Number(process.hrtime.bigint() - t) / 1e6);
     }
   }
-  return Object.fromEntries(names.map((n) => [n, round(median(times.get(n)!), 1)])) as Record<
-    K,
-    number
-  >;
+  return times;
 }
+
+/** The median of a/b over runs taken side by side: noise that hit both runs of a turn cancels. */
+const pairedRatio = (a: number[], b: number[]): number => round(median(a.map((x, i) => x / b[i]!)));
 
 // ------------------------------------------------------------------------------------------- run
 
@@ -443,7 +442,7 @@ try {
     // One run first, as a user's first run: it leaves the compile cache the others read.
     run(node, [bin('publish'), room, '-m', 'warm-up']);
     run(node, [bin('room'), 'info', room]);
-    const cold = coldStarts({
+    const times = coldStarts({
       nodeNoop: [node, ['-e', '0']],
       publishOne: [node, [bin('publish'), room, '-m', 'hi']],
       mosquittoPubOne: [
@@ -452,16 +451,25 @@ try {
       ],
       roomInfo: [node, [bin('room'), 'info', room]],
     });
+    const ms = (k: keyof typeof times): number => round(median(times[k]), 1);
+    const cold = {
+      nodeNoop: ms('nodeNoop'),
+      publishOne: ms('publishOne'),
+      mosquittoPubOne: ms('mosquittoPubOne'),
+      roomInfo: ms('roomInfo'),
+      publishOverNode: pairedRatio(times.publishOne, times.nodeNoop),
+      runs: times.publishOne.length,
+    };
     results.coldStartMs = cold;
     row(
-      '`publish R -m hi`, ms (median of 15)',
+      `\`publish R -m hi\`, ms (median of ${cold.runs})`,
       cold.publishOne,
       cold.mosquittoPubOne,
       ratio(cold.publishOne, cold.mosquittoPubOne),
       '',
     );
     row('`node -e 0`, ms', cold.nodeNoop, '', '', '');
-    row('`publish -m` / `node -e 0`', ratio(cold.publishOne, cold.nodeNoop), '', '', '≤ 2');
+    row('`publish -m` / `node -e 0` (median of paired runs)', cold.publishOverNode, '', '', '≤ 2');
     row('`room info R`, ms', cold.roomInfo, '', '', '');
   }
 

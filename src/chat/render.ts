@@ -3,7 +3,7 @@
  * time, a colour per sender, dimmed notices and your own messages marked. Text from the network
  * never reaches the terminal with its control characters: they are shown as visible escapes.
  */
-import type { ChalkInstance } from 'chalk';
+import type { Colour } from '../cli/colour.js';
 import type { ChatPayload } from '../protocol/index.js';
 
 // Every control character but tab and newline, and the bidirectional overrides.
@@ -55,7 +55,7 @@ function colourOf(name: string): (typeof SENDER_COLOURS)[number] {
 export function humanLine(
   payload: ChatPayload,
   me: string,
-  colour: ChalkInstance,
+  colour: Colour,
   receivedAt: Date,
 ): string {
   const time = colour.gray(

@@ -1,10 +1,10 @@
 // The chat building blocks: line reading, dedupe and gaps, rendering, warnings, notices.
 import { Readable, Writable } from 'node:stream';
-import { Chalk } from 'chalk';
 import { expect } from 'chai';
 import { readLineGroups, readLines } from '../../src/chat/lines.js';
 import { LineBatcher } from '../../src/chat/output.js';
 import { humanLine, jsonLine, visible, WarningLimiter } from '../../src/chat/render.js';
+import { colourFor, colours } from '../../src/cli/colour.js';
 import { noticeText, Sender } from '../../src/chat/sender.js';
 import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../../src/chat/tracker.js';
 import { UsageError } from '../../src/errors.js';
@@ -141,16 +141,30 @@ describe('dedupe and gaps', function () {
 });
 
 describe('rendering', function () {
-  const plain = new Chalk({ level: 0 });
+  const plain = colours(false);
   const at = new Date('2026-11-22T10:04:05Z');
+
+  it('colours a terminal only, as NO_COLOR, FORCE_COLOR and TERM say', function () {
+    const tty = { isTTY: true };
+    const pipe = { isTTY: false };
+    expect(colourFor(tty, {}).red('x')).to.equal('\u001b[31mx\u001b[39m');
+    expect(colourFor(tty, {}).dim('x')).to.equal('\u001b[2mx\u001b[22m');
+    expect(colourFor(pipe, {}).red('x')).to.equal('x');
+    expect(colourFor(tty, { NO_COLOR: '1' }).enabled).to.equal(false);
+    expect(colourFor(tty, { NO_COLOR: '' }).enabled).to.equal(true);
+    expect(colourFor(tty, { TERM: 'dumb' }).enabled).to.equal(false);
+    expect(colourFor(pipe, { FORCE_COLOR: '1' }).enabled).to.equal(true);
+    expect(colourFor(tty, { FORCE_COLOR: '0' }).enabled).to.equal(false);
+    expect(colourFor(pipe, { FORCE_COLOR: '1', NO_COLOR: '1' }).enabled).to.equal(false);
+  });
 
   it('never lets a payload drive the terminal', function () {
     const evil = 'hi\u001b[2J\u001b]0;pwned\u0007 \u009b31m \u202eevil';
     expect(visible(evil)).to.equal('hi\\x1B[2J\\x1B]0;pwned\\x07 \\x9B31m \\u202Eevil');
     const payload = decodePlain(JSON.stringify({ type: 'message', from: 'm', message: evil }));
     if (!payload.ok) throw new Error(payload.reason);
-    const line = humanLine(payload.payload, 'me', new Chalk({ level: 3 }), at);
-    // The only escape sequences left are chalk's own colours.
+    const line = humanLine(payload.payload, 'me', colours(true), at);
+    // The only escape sequences left are the colours' own.
     const [head, ...afterEscapes] = line.split('\u001b');
     expect(afterEscapes.every((part) => /^\[[0-9;]*m/.test(part))).to.equal(true);
     const text = [head, ...afterEscapes.map((part) => part.replace(/^\[[0-9;]*m/, ''))].join('');

@@ -24,8 +24,8 @@ const snapshot = () => ({
   listeners: events.map((e) => process.listenerCount(e)),
   resources: process.getActiveResourcesInfo().filter((r) => r !== 'CloseReq'),
 });
-// Materialise the standard streams first: importing node:process (as chalk does) reads their
-// lazy getters, which open their handles; those are Node's, not sunoye's.
+// Materialise the standard streams first: their lazy getters open handles when first read (by
+// any module that touches them); those are Node's, not sunoye's.
 void [process.stdin, process.stdout, process.stderr];
 const before = snapshot();
 for (const url of JSON.parse(process.env.MODULES)) await import(url);
