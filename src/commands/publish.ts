@@ -140,47 +140,49 @@ export async function publish(
   try {
     // What a PUBLISH adds to its payload, at most: header, topic, packet id, properties.
     const packetLimit = publisher.maximumPacketSize - 16 - Buffer.byteLength(target.topic);
-    const sendBatch = async (texts: string[]): Promise<void> => {
+    const sendBatch = async (batch: Outgoing[]): Promise<void> => {
       await flight.until(() => flight.packets < window && flight.bytes < MAX_BYTES_IN_FLIGHT);
-      const payloads = texts.map((text) => sender.message(text));
+      const payloads = batch.map((line) => sender.message(line.text));
       const payload =
         payloads.length === 1
           ? target.codec.encode(payloads[0]!)
           : target.codec.encodeBatch(payloads);
-      if (payloads.length > 1 && Buffer.byteLength(payload) > packetLimit) {
-        // Too big for this broker: send it as two halves (numbered anew; nothing was sent).
+      if (packetLimit !== Infinity && Buffer.byteLength(payload) > packetLimit) {
+        // Too big for this broker: numbered anew, as nothing was sent. A batch goes as two
+        // halves; a single line cannot go at all, and the input stops there.
         sender.rewind(payloads.length);
-        const half = Math.ceil(texts.length / 2);
-        await sendBatch(texts.slice(0, half));
-        await sendBatch(texts.slice(half));
+        if (batch.length === 1) throw tooLargeForBroker(batch[0]!, publisher.maximumPacketSize);
+        const half = Math.ceil(batch.length / 2);
+        await sendBatch(batch.slice(0, half));
+        await sendBatch(batch.slice(half));
         return;
       }
       // The acknowledgement keeps two numbers, not the text: lines are long-lived garbage else.
-      const lines = texts.length;
+      const lines = batch.length;
       const size = payload.length;
       flight.add(lines, size);
       publisher.publish(target.topic, payload, (err) => flight.done(lines, size, err));
     };
     /** Sends lines that arrived together, batched within the codec's and the size limits. */
-    const send = async (texts: string[]): Promise<void> => {
-      let batch: string[] = [];
+    const send = async (lines: Outgoing[]): Promise<void> => {
+      let batch: Outgoing[] = [];
       let chars = 0;
-      for (const text of texts) {
+      for (const line of lines) {
         if (
           batch.length > 0 &&
-          (batch.length >= target.codec.maxBatch || chars + text.length > BATCH_TEXT_CHARS)
+          (batch.length >= target.codec.maxBatch || chars + line.text.length > BATCH_TEXT_CHARS)
         ) {
           await sendBatch(batch);
           batch = [];
           chars = 0;
         }
-        batch.push(text);
-        chars += text.length;
+        batch.push(line);
+        chars += line.text.length;
       }
       if (batch.length > 0) await sendBatch(batch);
     };
     if (options.message !== undefined) {
-      await send([options.message]);
+      await send([{ number: undefined, text: options.message }]);
     } else {
       keepYoungGenerationSmall();
       const stdin = ctx.io.stdin;
@@ -191,7 +193,7 @@ export async function publish(
       signal.addEventListener('abort', stopReading, { once: true });
       try {
         for await (const group of readLineGroups(stdin, MAX_TEXT_BYTES)) {
-          await send(group.map((line) => line.text));
+          await send(group);
           if (prompt) stderr.write('> ');
         }
       } catch (err) {
@@ -214,6 +216,22 @@ export async function publish(
   }
   stderr.write(`sent ${flight.acked} message${flight.acked === 1 ? '' : 's'} to ${where}\n`);
   if (inputError) throw inputError;
+}
+
+/** A line (numbered; -m has none) and its text. */
+interface Outgoing {
+  number: number | undefined;
+  text: string;
+}
+
+/** A line that cannot fit in one packet the broker accepts, however it is sent. */
+function tooLargeForBroker(line: Outgoing, maximumPacketSize: number): UsageError {
+  const limit = `the broker takes packets of at most ${maximumPacketSize} bytes`;
+  return line.number === undefined
+    ? new UsageError(`-m: the message is too large once sealed: ${limit}`)
+    : new UsageError(
+        `line ${line.number} is too large once sealed (${limit}); nothing from it on was sent`,
+      );
 }
 
 function notDelivered(flight: InFlight, timeout: number, url: string): UnavailableError {

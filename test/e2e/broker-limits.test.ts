@@ -61,4 +61,27 @@ describe('a broker with a small maximum packet size', function () {
     expect(sizes.length).to.be.within(3, 1000);
     expect(Math.max(...sizes)).to.be.below(MAX_PACKET);
   });
+
+  it('stops at a line too large for it, after delivering the lines before it', async function () {
+    const created = await runProgram('room', ['create', '--json'], { env });
+    const { room } = JSON.parse(created.stdout) as { room: string };
+    const listener = startProgram('listen', [room, '--json'], env);
+    running.push(listener);
+    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+    const big = 'b'.repeat(20_000); // within publish's 64 KiB, not within one 16 KiB packet
+    const input = ['one', 'two', 'three', big, 'five', 'six'].join('\n') + '\n';
+    const sent = await runProgram('publish', [room], { env, input, timeoutMs: 20_000 });
+    expect(sent.code, sent.stderr).to.equal(2);
+    expect(sent.stderr).to.equal(
+      `sent 3 messages to room ${room}\n` +
+        `publish: line 4 is too large once sealed (the broker takes packets of at most ${MAX_PACKET} bytes); nothing from it on was sent\n`,
+    );
+    const one = await runProgram('publish', [room, '-m', big], { env, timeoutMs: 20_000 });
+    expect(one.code, one.stderr).to.equal(2);
+    expect(one.stderr).to.match(/^publish: -m: the message is too large once sealed/);
+    await runProgram('publish', [room, '-m', 'end-of-test-marker'], { env });
+    await listener.line('the marker', (l) => l.includes('end-of-test-marker'));
+    const got = jsonLines(listener.stdoutLines).filter((m) => m.type === 'message');
+    expect(got.map((m) => m.message)).to.deep.equal(['one', 'two', 'three', 'end-of-test-marker']);
+  });
 });
