@@ -8,7 +8,13 @@ import {
   type MosquittoFixture,
 } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import {
+  createRoom,
+  joinedListener,
+  jsonLines,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MAX_PACKET = 16_384;
@@ -30,8 +36,7 @@ describe('a broker with a small maximum packet size', function () {
   });
 
   it('gets every piped line, in batches under its limit', async function () {
-    const created = await runProgram('room', ['create', '--json'], { env });
-    const { room } = JSON.parse(created.stdout) as { room: string };
+    const room = await createRoom(env);
     const raw = await mqtt.connectAsync(broker.url, {
       protocolVersion: 5,
       reconnectPeriod: 0,
@@ -42,9 +47,7 @@ describe('a broker with a small maximum packet size', function () {
     raw.on('message', (_t, p) => sizes.push(p.length));
     await raw.subscribeAsync(`sunoye/room/${room}`, { qos: 1 });
 
-    const listener = startProgram('listen', [room, '--json', '--count', '3000'], env);
-    running.push(listener);
-    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+    const listener = await joinedListener(room, ['--count', '3000'], env, running);
     const lines = Array.from({ length: 3000 }, (_, i) => `${i + 1} ${'x'.repeat(60)}`);
     const sent = await runProgram('publish', [room], { env, input: `${lines.join('\n')}\n` });
     expect(sent.code, sent.stderr).to.equal(0);
@@ -63,11 +66,8 @@ describe('a broker with a small maximum packet size', function () {
   });
 
   it('stops at a line too large for it, after delivering the lines before it', async function () {
-    const created = await runProgram('room', ['create', '--json'], { env });
-    const { room } = JSON.parse(created.stdout) as { room: string };
-    const listener = startProgram('listen', [room, '--json'], env);
-    running.push(listener);
-    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+    const room = await createRoom(env);
+    const listener = await joinedListener(room, [], env, running);
     const big = 'b'.repeat(20_000); // within publish's 64 KiB, not within one 16 KiB packet
     const input = ['one', 'two', 'three', big, 'five', 'six'].join('\n') + '\n';
     const sent = await runProgram('publish', [room], { env, input, timeoutMs: 20_000 });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAedes } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
+import { createRoom } from '../helpers/programs.js';
 
 describe('compile cache of the programs', function () {
   let dir: string;
@@ -70,8 +71,7 @@ describe('compile cache of the programs', function () {
     const broker = await startAedes();
     try {
       const chat = { ...env, SUNOYE_BROKER: broker.url };
-      const created = await runProgram('room', ['create', '--json'], { env: chat });
-      const { room } = JSON.parse(created.stdout) as { room: string };
+      const room = await createRoom(chat);
       const piped = await runProgram('publish', [room], { env: chat, input: 'one\ntwo\n' });
       expect(piped.code, piped.stderr).to.equal(0);
       const [file] = readdirSync(cache).filter((f) => f.startsWith('publish-'));

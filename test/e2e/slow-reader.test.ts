@@ -4,7 +4,13 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { mosquittoFixture, type MosquittoFixture } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import {
+  createRoom,
+  joinedListener,
+  jsonLines,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
 
 const LINES = 300_000;
 
@@ -29,11 +35,8 @@ describe('a listener with a slow reader', function () {
   });
 
   it('leaves the backlog with the broker and prints all of it once read', async function () {
-    const created = await runProgram('room', ['create', '--json'], { env });
-    const { room } = JSON.parse(created.stdout) as { room: string };
-    const listener = startProgram('listen', [room, '--json'], env);
-    running.push(listener);
-    await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+    const room = await createRoom(env);
+    const listener = await joinedListener(room, [], env, running);
 
     // Nobody reads the listener's output while 300,000 lines (about 60 MB of JSON) are sent.
     listener.child.stdout.pause();

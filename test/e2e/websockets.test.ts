@@ -7,7 +7,13 @@ import {
   type MosquittoFixture,
 } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import {
+  createRoom,
+  joinedListener,
+  jsonLines,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
 
 describe('a broker reached over WebSockets', function () {
   this.timeout(60_000);
@@ -28,13 +34,9 @@ describe('a broker reached over WebSockets', function () {
   });
 
   it('carries a room both ways between ws:// and mqtt:// programs', async function () {
-    const created = await runProgram('room', ['create', '--json'], { env });
-    const { room } = JSON.parse(created.stdout) as { room: string };
-    const overWs = startProgram('listen', [room, '--json', '--count', '201'], wsEnv);
-    const overTcp = startProgram('listen', [room, '--json', '--count', '201'], env);
-    running.push(overWs, overTcp);
-    for (const l of [overWs, overTcp])
-      await l.line('its join notice', (line) => line.includes('"event":"join"'));
+    const room = await createRoom(env);
+    const overWs = await joinedListener(room, ['--count', '201'], wsEnv, running);
+    const overTcp = await joinedListener(room, ['--count', '201'], env, running);
 
     const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}`);
     const piped = await runProgram('publish', [room], {
@@ -58,8 +60,7 @@ describe('a broker reached over WebSockets', function () {
   });
 
   it('refuses a wrong broker password over ws:// in one line, exit 4', async function () {
-    const created = await runProgram('room', ['create', '--json'], { env });
-    const { room } = JSON.parse(created.stdout) as { room: string };
+    const room = await createRoom(env);
     const bad = { ...wsEnv, SUNOYE_BROKER_PASSWORD: 'not-the-password' };
     for (const program of ['publish', 'listen'] as const) {
       const run = await runProgram(program, [room, ...(program === 'publish' ? ['-m', 'x'] : [])], {

@@ -1,7 +1,7 @@
 /** Long-running programs (listen, room serve) that a test starts, reads line by line and stops. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { noteSecrets, record } from './cli.js';
+import { noteSecrets, record, runProgram } from './cli.js';
 import { waitFor } from './wait.js';
 
 const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
@@ -79,4 +79,27 @@ export async function stopAll(programs: RunningProgram[]): Promise<void> {
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await p.exited;
   }
+}
+
+/** Makes a room with `room create --json` (and `args`) and returns its number. */
+export async function createRoom(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<string> {
+  const created = await runProgram('room', ['create', '--json', ...args], { env });
+  if (created.code !== 0) throw new Error(`room create failed: ${created.stderr}`);
+  return (JSON.parse(created.stdout) as { room: string }).room;
+}
+
+/** Starts `listen ROOM --json ARGS` (added to `running`) and waits for its own join notice. */
+export async function joinedListener(
+  room: string,
+  args: string[],
+  env: Record<string, string>,
+  running: RunningProgram[],
+): Promise<RunningProgram> {
+  const listener = startProgram('listen', [room, '--json', ...args], env);
+  running.push(listener);
+  await listener.line('the join notice', (l) => l.includes('"event":"join"'));
+  return listener;
 }
