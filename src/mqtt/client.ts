@@ -23,6 +23,7 @@ import {
   PINGREQ_PACKET,
   PUBACK,
   PUBLISH,
+  MalformedPacket,
   PacketPool,
   PacketReader,
   SUBACK,
@@ -258,9 +259,11 @@ class LeanClient implements ChatConnection {
             resolve();
           }
         } catch (err) {
-          // A malformed packet: this connection cannot be trusted any more.
           if (!settled) fail(err as Failure);
-          else socket.destroy();
+          // A malformed packet: this connection cannot be trusted any more (it is made anew).
+          else if (err instanceof MalformedPacket) socket.destroy();
+          // Anything else is a fault of the program's own, and is not to be hidden.
+          else throw err;
         }
       });
     });
@@ -347,6 +350,7 @@ class LeanClient implements ChatConnection {
   }
 
   private acknowledged(body: Buffer): void {
+    if (body.length < 2) throw new MalformedPacket('malformed PUBACK from the broker');
     const id = body.readUInt16BE(0);
     const p = this.pending.get(id);
     if (!p) return;

@@ -13,6 +13,9 @@ export const SUBACK = 9;
 export const PINGRESP = 13;
 export const DISCONNECT = 14;
 
+/** A packet from the broker that breaks the protocol: the connection cannot be trusted further. */
+export class MalformedPacket extends Error {}
+
 export const PINGREQ_PACKET = Buffer.from([0xc0, 0x00]);
 export const DISCONNECT_PACKET = Buffer.from([0xe0, 0x00]);
 
@@ -123,7 +126,7 @@ function readVarint(buf: Buffer, at: number): [number, number] {
     if ((b & 0x80) === 0) return [value, at];
     multiplier *= 128;
   }
-  throw new Error('malformed packet from the broker');
+  throw new MalformedPacket('malformed packet from the broker');
 }
 
 /** An incoming PUBLISH. */
@@ -138,8 +141,11 @@ export interface IncomingPublish {
 /** Reads a PUBLISH body; throws on one that is malformed or at QoS 2 (never subscribed to). */
 export function readPublish(flags: number, body: Buffer, version: 4 | 5): IncomingPublish {
   const qos = (flags >> 1) & 3;
-  if (qos > 1) throw new Error('the broker sent a QoS 2 message to a QoS 1 subscription');
+  if (qos > 1) throw new MalformedPacket('the broker sent a QoS 2 message to a QoS 1 subscription');
+  if (body.length < 2) throw new MalformedPacket('malformed PUBLISH from the broker');
   let at = 2 + body.readUInt16BE(0);
+  if (at + (qos === 1 ? 2 : 0) > body.length)
+    throw new MalformedPacket('malformed PUBLISH from the broker');
   const topic = body.toString('utf8', 2, at);
   let id: number | undefined;
   if (qos === 1) {
@@ -150,19 +156,20 @@ export function readPublish(flags: number, body: Buffer, version: 4 | 5): Incomi
     const [length, next] = readVarint(body, at);
     at = next + length;
   }
-  if (at > body.length) throw new Error('malformed PUBLISH from the broker');
+  if (at > body.length) throw new MalformedPacket('malformed PUBLISH from the broker');
   return { topic, qos: qos as 0 | 1, id, payload: body.subarray(at) };
 }
 
 /** Reads a SUBACK body: its packet id and return codes (0-2: granted QoS, 0x80 and up: refused). */
 export function readSuback(body: Buffer, version: 4 | 5): { id: number; codes: number[] } {
+  if (body.length < 3) throw new MalformedPacket('malformed SUBACK from the broker');
   const id = body.readUInt16BE(0);
   let at = 2;
   if (version === 5) {
     const [length, next] = readVarint(body, at);
     at = next + length;
   }
-  if (at >= body.length) throw new Error('malformed SUBACK from the broker');
+  if (at >= body.length) throw new MalformedPacket('malformed SUBACK from the broker');
   return { id, codes: [...body.subarray(at)] };
 }
 
@@ -248,7 +255,7 @@ export class PacketReader {
         length += (b & 0x7f) * multiplier;
         multiplier *= 128;
         if ((b & 0x80) === 0) break;
-        if (at > 4) throw new Error('malformed packet from the broker');
+        if (at > 4) throw new MalformedPacket('malformed packet from the broker');
       }
       if (this.buffered.length < at + length) return out;
       const first = this.buffered[0]!;

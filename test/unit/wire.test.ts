@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
+  MalformedPacket,
   PacketPool,
   PacketReader,
   connackProperties,
@@ -127,7 +128,10 @@ describe('MQTT framing', function () {
       id: 9,
     });
     expect(() => readPublish(4, Buffer.from([0, 1, 0x74, 0, 9]), 4)).to.throw(/QoS 2/);
-    expect(() => readPublish(2, Buffer.from([0, 5, 0x74]), 4)).to.throw();
+    expect(() => readPublish(2, Buffer.from([0, 5, 0x74]), 4)).to.throw(MalformedPacket);
+    expect(() => readPublish(2, Buffer.from([0, 1, 0x74, 0]), 4)).to.throw(MalformedPacket);
+    expect(() => readPublish(0, Buffer.from([0]), 4)).to.throw(MalformedPacket);
+    expect(() => readSuback(Buffer.from([0, 7]), 4)).to.throw(MalformedPacket);
     expect(() => readPublish(0, Buffer.from([0, 1, 0x74, 9]), 5)).to.throw(/malformed/);
     expect([...pubackPacket(0x0203)]).to.deep.equal([0x40, 2, 2, 3]);
   });
