@@ -1,7 +1,7 @@
 /** Tells a room's listeners something from outside a listener: `room close` sends `closed`. */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
-import { connectBroker } from '../mqtt/connect.js';
+import { openConnection, publishAcked } from '../mqtt/client.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import { roomTopic } from '../mqtt/topics.js';
 import { roomCodec, type RoomMode } from '../protocol/index.js';
@@ -16,18 +16,18 @@ export async function announceClosed(
 ): Promise<void> {
   const topic = roomTopic(config.topicPrefix, room);
   const codec = roomCodec(room, mode, secret);
-  const { client } = await connectBroker(brokerSettings(config), {
+  const connection = await openConnection(brokerSettings(config), {
     clientId: `sunoye-c-${randomBytes(8).toString('hex')}`,
     clean: true,
     connectTimeoutMs: 5000,
   });
   try {
-    await client.publishAsync(
+    await publishAcked(
+      connection,
       topic,
       codec.encode(new Sender(config.name).notice('closed', topic, room)),
-      { qos: 1 },
     );
   } finally {
-    await client.endAsync();
+    await connection.end();
   }
 }

@@ -20,7 +20,7 @@ import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../chat/tra
 import { openStore, type Member, type RoomStore } from '../db/index.js';
 import { UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
-import { openConnection, type AckCallback, type ChatConnection } from '../mqtt/client.js';
+import { openConnection, publishAcked, type ChatConnection } from '../mqtt/client.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import type { ChatPayload } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
@@ -202,7 +202,7 @@ async function runListener(
   const granted = await client.subscribe(target.topic);
   if (granted.some((code) => code > 2)) throw aclRefusal(target.topic);
   try {
-    await published(client, target.topic, target.codec.encode(joinId));
+    await publishAcked(client, target.topic, target.codec.encode(joinId));
   } catch (err) {
     throw isNotAuthorized(err) ? aclRefusal(target.topic) : err;
   }
@@ -265,7 +265,7 @@ async function runListener(
     stderr.write(`room ${target.room} was closed\n`);
   } else {
     await withTimeout(
-      published(
+      publishAcked(
         client,
         target.topic,
         target.codec.encode(sender.notice('leave', target.topic, target.room)),
@@ -274,14 +274,6 @@ async function runListener(
     );
   }
   if (store && member) await store.removeMember(member.id).catch(() => undefined);
-}
-
-/** Publishes at QoS 1; resolves when the broker acknowledged, rejects when it refused. */
-function published(client: ChatConnection, topic: string, payload: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAck: AckCallback = (err) => (err ? reject(err) : resolve());
-    client.publish(topic, payload, onAck);
-  });
 }
 
 /** Waits for `promise` at most `ms`; a late or failed promise is not an error here. */

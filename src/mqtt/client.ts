@@ -83,6 +83,8 @@ export interface ConnectionOptions {
   /** false: a session the broker keeps across disconnects (about an hour on MQTT 5). */
   clean: boolean;
   will?: { topic: string; payload: string } | undefined;
+  /** How long the first connection may take (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 const SESSION_EXPIRY_SECONDS = 3600;
@@ -108,6 +110,17 @@ export function openPublisher(settings: BrokerSettings): Promise<QosPublisher> {
     clientId: `sunoye-p-${randomBytes(8).toString('hex')}`,
     clean: true,
   });
+}
+
+/** Publishes at QoS 1; resolves when the broker acknowledged, rejects when it refused. */
+export function publishAcked(
+  connection: QosPublisher,
+  topic: string,
+  payload: string,
+): Promise<void> {
+  return new Promise((resolve, reject) =>
+    connection.publish(topic, payload, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 interface Pending {
@@ -221,7 +234,7 @@ class LeanClient implements ChatConnection {
       };
       const timer = setTimeout(
         () => fail(Object.assign(new Error('timed out connecting'), { code: 'ETIMEDOUT' })),
-        CONNECT_TIMEOUT_MS,
+        this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       );
       const reader = new PacketReader();
       socket.once(tls ? 'secureConnect' : 'connect', () =>

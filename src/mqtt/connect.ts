@@ -1,8 +1,8 @@
 /**
- * The one place that connects to an MQTT broker, for every program. MQTT 5 first, falling back to
- * 3.1.1 when the broker refuses 5; a broker that cannot be reached at start is a clear error
- * within a bounded time, never a silent retry. Once connected, the client reconnects with
- * backoff and resubscribes by itself.
+ * Connecting with MQTT.js, for the broker URLs sunoye's own client (client.ts) does not speak:
+ * ws:// and wss://. MQTT 5 first, falling back to 3.1.1 when the broker refuses 5; a broker that
+ * cannot be reached at start is a clear error within a bounded time, never a silent retry. Once
+ * connected, the client reconnects with backoff and resubscribes by itself.
  */
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { UnavailableError } from '../errors.js';
