@@ -85,7 +85,7 @@ function privateCacheDir(): string | undefined {
   }
 }
 
-/** Writes the cache (whole or not at all) and removes this program's caches of other builds. */
+/** Writes the cache (whole or not at all) and removes this program's caches of older builds. */
 function save(path: string, compiled: Script): void {
   try {
     const temporary = `${path}.${process.pid}`;
@@ -93,10 +93,11 @@ function save(path: string, compiled: Script): void {
     renameSync(temporary, path);
     const dir = dirname(path);
     for (const name of readdirSync(dir)) {
+      // Other builds under this Node; another Node's caches are that Node's business.
       if (
         name.startsWith(`${SUNOYE_PROGRAM}-`) &&
-        join(dir, name) !== path &&
-        !name.includes('.bin.')
+        name.endsWith(`-${process.version}-${process.arch}.bin`) &&
+        join(dir, name) !== path
       )
         unlinkSync(join(dir, name));
     }
