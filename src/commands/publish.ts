@@ -228,9 +228,9 @@ interface Outgoing {
 function tooLargeForBroker(line: Outgoing, maximumPacketSize: number): UsageError {
   const limit = `the broker takes packets of at most ${maximumPacketSize} bytes`;
   return line.number === undefined
-    ? new UsageError(`-m: the message is too large once sealed: ${limit}`)
+    ? new UsageError(`-m: the message is too large once encoded: ${limit}`)
     : new UsageError(
-        `line ${line.number} is too large once sealed (${limit}); nothing from it on was sent`,
+        `line ${line.number} is too large once encoded (${limit}); nothing from it on was sent`,
       );
 }
 

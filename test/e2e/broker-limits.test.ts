@@ -74,11 +74,11 @@ describe('a broker with a small maximum packet size', function () {
     expect(sent.code, sent.stderr).to.equal(2);
     expect(sent.stderr).to.equal(
       `sent 3 messages to room ${room}\n` +
-        `publish: line 4 is too large once sealed (the broker takes packets of at most ${MAX_PACKET} bytes); nothing from it on was sent\n`,
+        `publish: line 4 is too large once encoded (the broker takes packets of at most ${MAX_PACKET} bytes); nothing from it on was sent\n`,
     );
     const one = await runProgram('publish', [room, '-m', big], { env, timeoutMs: 20_000 });
     expect(one.code, one.stderr).to.equal(2);
-    expect(one.stderr).to.match(/^publish: -m: the message is too large once sealed/);
+    expect(one.stderr).to.match(/^publish: -m: the message is too large once encoded/);
     await runProgram('publish', [room, '-m', 'end-of-test-marker'], { env });
     await listener.line('the marker', (l) => l.includes('end-of-test-marker'));
     const got = jsonLines(listener.stdoutLines).filter((m) => m.type === 'message');
