@@ -15,8 +15,14 @@ import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { connect as TlsConnect } from 'node:tls';
 import { redactUrl } from '../db/url.js';
 import { UnavailableError } from '../errors.js';
-import type { BrokerSettings } from './connect.js';
+import type { BrokerSettings, ConnectOptions } from './connect.js';
 import { describeFailure } from './failure.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS,
+  SESSION_EXPIRY_SECONDS,
+} from './settings.js';
 import {
   CONNACK,
   DISCONNECT,
@@ -77,27 +83,12 @@ export interface ChatConnection extends QosPublisher {
   resume(): void;
 }
 
-/** The identity and session of a connection. */
-export interface ConnectionOptions {
-  clientId: string;
-  /** false: a session the broker keeps across disconnects (about an hour on MQTT 5). */
-  clean: boolean;
-  will?: { topic: string; payload: string } | undefined;
-  /** How long the first connection may take (default 10 s). */
-  connectTimeoutMs?: number;
-}
-
-const SESSION_EXPIRY_SECONDS = 3600;
-const CONNECT_TIMEOUT_MS = 10_000;
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 8000;
-
 type Failure = Error & { code?: string | number };
 
 /** Connects: this module's client for mqtt(s)/tcp/ssl, MQTT.js for WebSockets. */
 export async function openConnection(
   settings: BrokerSettings,
-  options: ConnectionOptions,
+  options: ConnectOptions,
 ): Promise<ChatConnection> {
   if (/^(mqtt|mqtts|tcp|ssl):/.test(settings.url)) return LeanClient.open(settings, options);
   const { libraryConnection } = await import('./library-client.js');
@@ -164,7 +155,7 @@ class LeanClient implements ChatConnection {
 
   private constructor(
     private readonly settings: BrokerSettings,
-    private readonly options: ConnectionOptions,
+    private readonly options: ConnectOptions,
   ) {
     this.session = {
       clean: options.clean,
@@ -173,7 +164,7 @@ class LeanClient implements ChatConnection {
     };
   }
 
-  static async open(settings: BrokerSettings, options: ConnectionOptions): Promise<LeanClient> {
+  static async open(settings: BrokerSettings, options: ConnectOptions): Promise<LeanClient> {
     const client = new LeanClient(settings, options);
     // TLS is loaded only for mqtts:// (it is a good part of a start otherwise).
     if (/^(mqtts|ssl):/.test(settings.url))

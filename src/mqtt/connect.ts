@@ -8,6 +8,12 @@ import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 
 import { UnavailableError } from '../errors.js';
 import { redactUrl } from '../db/url.js';
 import { describeFailure } from './failure.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS,
+  SESSION_EXPIRY_SECONDS,
+} from './settings.js';
 
 /** How to reach the broker (resolved from flags, environment and config). */
 export interface BrokerSettings {
@@ -39,10 +45,6 @@ export interface BrokerConnection {
   receiveMaximum: number;
 }
 
-const SESSION_EXPIRY_SECONDS = 3600;
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 8000;
-
 function clientOptions(
   settings: BrokerSettings,
   options: ConnectOptions,
@@ -53,7 +55,7 @@ function clientOptions(
     clientId: options.clientId,
     clean: options.clean,
     keepalive: settings.keepaliveSeconds,
-    connectTimeout: options.connectTimeoutMs ?? 10_000,
+    connectTimeout: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     reconnectPeriod: 0, // no retry until the first connection succeeded
     resubscribe: true,
     username: settings.username,
@@ -85,7 +87,7 @@ function attempt(
     const client = mqtt.connect(url, opts);
     const timer = setTimeout(
       () => fail(Object.assign(new Error('timed out connecting'), { code: 'ETIMEDOUT' })),
-      (opts.connectTimeout ?? 10_000) + 500,
+      (opts.connectTimeout ?? CONNECT_TIMEOUT_MS) + 500,
     );
     let settled = false;
     const fail = (err: Error): void => {

@@ -3,12 +3,12 @@
  * does not speak (ws://, wss://), behind the same interface.
  */
 import { batchAcks } from './batch.js';
-import type { ChatConnection, ConnectionOptions } from './client.js';
-import { connectBroker, type BrokerSettings } from './connect.js';
+import type { ChatConnection } from './client.js';
+import { connectBroker, type BrokerSettings, type ConnectOptions } from './connect.js';
 
 export async function libraryConnection(
   settings: BrokerSettings,
-  options: ConnectionOptions,
+  options: ConnectOptions,
 ): Promise<ChatConnection> {
   const { client, protocolVersion, receiveMaximum } = await connectBroker(settings, options);
   batchAcks(client);
