@@ -4,7 +4,8 @@
  *   sunoye's own code. Commands reached through `import()` become functions run on first use, so
  *   their code costs only a quick pre-parse when they are not used.
  * - dist/bin/lib/vendor/*.cjs: each large dependency in a file of its own, required only on the
- *   path that uses it (MQTT.js by listen, mysql2 for a MySQL registry, aedes by `room serve`).
+ *   path that uses it (MQTT.js by the programs that connect to the broker, its WebSocket transport
+ *   for ws:// and wss:// only, mysql2 for a MySQL registry, aedes by `room serve`).
  * - dist/bin/{room,listen,publish}.js: the launchers (scripts/launcher.ts) that run a bundle with
  *   V8's compiled code cached between runs.
  *
@@ -24,6 +25,7 @@ const PROGRAMS = ['room', 'listen', 'publish'];
 /** Large dependencies, each bundled on its own: the package, and its file under dist/bin/lib. */
 const VENDOR: Record<string, string> = {
   mqtt: 'vendor/mqtt.cjs',
+  'mqtt/lib/connect/ws': 'vendor/mqtt-ws.cjs',
   'mysql2/promise': 'vendor/mysql2.cjs',
   aedes: 'vendor/aedes.cjs',
 };
@@ -42,7 +44,7 @@ const common = {
 const vendorPlugin: Plugin = {
   name: 'vendor',
   setup(b) {
-    const names = Object.keys(VENDOR).map((n) => n.replace('/', '\\/'));
+    const names = Object.keys(VENDOR).map((n) => n.replaceAll('/', '\\/'));
     b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => ({
       path: `./${VENDOR[args.path]!}`,
       external: true,

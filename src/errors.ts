@@ -11,6 +11,7 @@ export const ExitCode = {
   usage: 2,
   refused: 3,
   unavailable: 4,
+  interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -44,5 +45,12 @@ export class RefusedError extends SunoyeError {
 export class UnavailableError extends SunoyeError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, ExitCode.unavailable, options);
+  }
+}
+
+/** Ctrl-C before the work could start (exit 130, as a shell reports SIGINT). */
+export class InterruptedError extends SunoyeError {
+  constructor(message = 'interrupted') {
+    super(message, ExitCode.interrupted);
   }
 }

@@ -1,7 +1,6 @@
 /** Tells a room's listeners something from outside a listener: `room close` sends `closed`. */
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
-import { openConnection, publishAcked } from '../mqtt/client.js';
+import { openConnection, publishAcked, randomClientId } from '../mqtt/connection.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import { roomTopic } from '../mqtt/topics.js';
 import { roomCodec, type RoomMode } from '../protocol/index.js';
@@ -17,7 +16,7 @@ export async function announceClosed(
   const topic = roomTopic(config.topicPrefix, room);
   const codec = roomCodec(room, mode, secret);
   const connection = await openConnection(brokerSettings(config), {
-    clientId: `sunoye-c-${randomBytes(8).toString('hex')}`,
+    clientId: randomClientId('c'),
     clean: true,
     connectTimeoutMs: 5000,
   });

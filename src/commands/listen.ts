@@ -2,8 +2,6 @@
  * `listen`: subscribe to a room and print the conversation. A running listener is a live member
  * of the room (a heartbeat lease in the registry) and has a last will, so a crash is noticed.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
 import { colourFor } from '../cli/colour.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { LineBatcher } from '../chat/output.js';
@@ -18,9 +16,15 @@ import {
 } from '../chat/target.js';
 import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../chat/tracker.js';
 import { openStore, type Member, type RoomStore } from '../db/index.js';
-import { UsageError } from '../errors.js';
+import type { SunoyeError } from '../errors.js';
+import { UnavailableError, UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
-import { openConnection, publishAcked, type ChatConnection } from '../mqtt/client.js';
+import {
+  openConnection,
+  publishAcked,
+  randomClientId,
+  type ChatConnection,
+} from '../mqtt/connection.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import type { ChatPayload } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
@@ -32,23 +36,10 @@ export interface ListenOptions extends TargetFlags {
 
 /** How long to hold other messages back while waiting for our own join notice to come round. */
 const JOIN_ECHO_TIMEOUT_MS = 10_000;
-
-/** A client id that is stable for one user, room and terminal, so a session survives a blip. */
-function listenerClientId(name: string, topic: string): string {
-  let terminal: string;
-  try {
-    terminal = readlinkSync('/proc/self/fd/0');
-    if (!terminal.startsWith('/dev/pts/') && !terminal.startsWith('/dev/tty'))
-      terminal = randomBytes(8).toString('hex');
-  } catch {
-    terminal = randomBytes(8).toString('hex');
-  }
-  const digest = createHash('sha256')
-    .update(`${name}\n${topic}\n${terminal}`)
-    .digest('base64url')
-    .slice(0, 16);
-  return `sunoye-l-${digest}`;
-}
+/** How long the broker may take to acknowledge the join notice. */
+const JOIN_ACK_TIMEOUT_MS = 10_000;
+/** How long the leave notice may take on the way out (Ctrl-C ends within 2 s). */
+const LEAVE_TIMEOUT_MS = 1000;
 
 function checkCount(count: number | undefined): void {
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) {
@@ -82,9 +73,10 @@ export async function listen(
     const sender = new Sender(name);
     const will = target.codec.encode(sender.notice('lost', target.topic, target.room));
     client = await openConnection(settings, {
-      clientId: listenerClientId(name, target.topic),
+      clientId: randomClientId('l'),
       clean: false,
       will: { topic: target.topic, payload: will },
+      signal,
     });
     await runListener(ctx, options, signal, { client, target, sender, store, member, timers });
     member = undefined; // runListener removed it
@@ -130,9 +122,11 @@ async function runListener(
   let messages = 0;
   let joined = false;
   const held: { payload: ChatPayload; at: Date }[] = [];
-  let stopWith: ((reason: 'signal' | 'count' | 'closed') => void) | undefined;
-  const stopped = new Promise<'signal' | 'count' | 'closed'>((resolve) => (stopWith = resolve));
-  const stop = (reason: 'signal' | 'count' | 'closed'): void => stopWith?.(reason);
+  type Reason = 'signal' | 'count' | 'closed' | 'fatal';
+  let stopWith: ((reason: Reason) => void) | undefined;
+  const stopped = new Promise<Reason>((resolve) => (stopWith = resolve));
+  const stop = (reason: Reason): void => stopWith?.(reason);
+  let fatal: SunoyeError | undefined;
   if (signal.aborted) stop('signal');
   signal.addEventListener('abort', () => stop('signal'), { once: true });
 
@@ -197,14 +191,32 @@ async function runListener(
     for (const payload of decoded.payloads) handle(payload, at);
   };
   client.onOffline = () => warnings.warn(`lost the broker connection; reconnecting`);
+  client.onSessionLost = () =>
+    warnings.warn(
+      "the broker lost this listener's session while it was away: messages sent meanwhile may be missing",
+    );
+  client.onFatal = (err) => {
+    fatal = err;
+    stop('fatal');
+  };
 
   keepYoungGenerationSmall();
   const granted = await client.subscribe(target.topic);
   if (granted.some((code) => code > 2)) throw aclRefusal(target.topic);
   try {
-    await publishAcked(client, target.topic, target.codec.encode(joinId));
+    await withDeadline(
+      publishAcked(client, target.topic, target.codec.encode(joinId)),
+      JOIN_ACK_TIMEOUT_MS,
+      () =>
+        new UnavailableError(
+          `the broker did not acknowledge our join notice within ${JOIN_ACK_TIMEOUT_MS / 1000} s`,
+        ),
+    );
   } catch (err) {
-    throw isNotAuthorized(err) ? aclRefusal(target.topic) : err;
+    if (isNotAuthorized(err)) throw aclRefusal(target.topic);
+    if ((err as { code?: unknown }).code === 0x95)
+      throw new UnavailableError(`cannot send our join notice: ${(err as Error).message}`);
+    throw err;
   }
   const echo = setTimeout(() => {
     if (joined) return;
@@ -263,6 +275,9 @@ async function runListener(
   out.flush();
   if (reason === 'closed') {
     stderr.write(`room ${target.room} was closed\n`);
+  } else if (reason === 'fatal') {
+    if (store && member) await store.removeMember(member.id).catch(() => undefined);
+    throw fatal!;
   } else {
     await withTimeout(
       publishAcked(
@@ -270,10 +285,23 @@ async function runListener(
         target.topic,
         target.codec.encode(sender.notice('leave', target.topic, target.room)),
       ),
-      3000,
+      LEAVE_TIMEOUT_MS,
     );
   }
   if (store && member) await store.removeMember(member.id).catch(() => undefined);
+}
+
+/** Waits for `promise` at most `ms`, or throws what `late` makes. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(late()), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Waits for `promise` at most `ms`; a late or failed promise is not an error here. */

@@ -14,10 +14,9 @@ import {
 } from '../chat/target.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { openStore } from '../db/index.js';
-import type { SunoyeError } from '../errors.js';
-import { UnavailableError, UsageError } from '../errors.js';
+import { SunoyeError, UnavailableError, UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
-import { openPublisher } from '../mqtt/client.js';
+import { openPublisher } from '../mqtt/connection.js';
 import { brokerSettings } from '../mqtt/settings.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
@@ -127,21 +126,27 @@ export async function publish(
   const target = await resolveTarget(ctx, options);
   const where = target.room ? `room ${target.room}` : target.topic;
   const sender = new Sender(ctx.config.name);
-  const publisher = await openPublisher(settings);
+  const publisher = await openPublisher(settings, signal);
   const { stderr } = ctx.io;
   const flight = new InFlight();
-  const window = Math.min(options.window, publisher.receiveMaximum);
+  const timedOut = new UnavailableError('timed out');
   const watchdog = setInterval(() => {
     if (flight.outstanding > 0 && Date.now() - flight.lastProgress > options.timeout * 1000) {
-      flight.fail(new UnavailableError('timed out'));
+      flight.fail(timedOut);
     }
   }, 200);
   let inputError: SunoyeError | undefined;
+  // Taken over, refused on a reconnect: nothing more can be delivered.
+  publisher.onFatal = (err) => flight.fail(err);
   try {
-    // What a PUBLISH adds to its payload, at most: header, topic, packet id, properties.
-    const packetLimit = publisher.maximumPacketSize - 16 - Buffer.byteLength(target.topic);
+    const packetLimit = publisher.maxPayload(target.topic);
     const sendBatch = async (batch: Outgoing[]): Promise<void> => {
-      await flight.until(() => flight.packets < window && flight.bytes < MAX_BYTES_IN_FLIGHT);
+      // The broker's Receive Maximum is read anew each time: a reconnect may have changed it.
+      await flight.until(
+        () =>
+          flight.packets < Math.min(options.window, publisher.receiveMaximum) &&
+          flight.bytes < MAX_BYTES_IN_FLIGHT,
+      );
       const payloads = batch.map((line) => sender.message(line.text));
       const payload =
         payloads.length === 1
@@ -209,6 +214,11 @@ export async function publish(
   } catch (err) {
     publisher.destroy();
     if (isNotAuthorized(flight.failed)) throw aclRefusal(target.topic);
+    if (flight.failed instanceof SunoyeError && flight.failed !== timedOut)
+      throw new SunoyeError(
+        `${flight.failed.message}; ${flight.outstanding} of ${flight.sent} messages not delivered, ${flight.acked} were`,
+        flight.failed.exitCode,
+      );
     if (flight.failed) throw notDelivered(flight, options.timeout, settings.url);
     throw err;
   } finally {

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 
 export interface SqliteTarget {
   kind: 'sqlite';
@@ -71,9 +72,4 @@ export function parseDbUrl(url: string): DbTarget {
     };
   }
   throw new UsageError(`unsupported database URL "${redactUrl(url)}"; ${HELP}`);
-}
-
-/** A URL with any password replaced by ***, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }

@@ -2,16 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/config.js';
 import { UsageError } from '../errors.js';
-import type { BrokerSettings } from './connect.js';
-
-// Both MQTT clients (client.ts, and MQTT.js in connect.ts) connect and reconnect alike.
-/** How long a kept session outlives its connection (MQTT 5 Session Expiry Interval). */
-export const SESSION_EXPIRY_SECONDS = 3600;
-/** How long the first connection may take, unless a caller says otherwise. */
-export const CONNECT_TIMEOUT_MS = 10_000;
-/** Reconnect backoff: from this, doubling up to the maximum; reset by every connect. */
-export const RECONNECT_MIN_MS = 250;
-export const RECONNECT_MAX_MS = 8000;
+import type { BrokerSettings } from './connection.js';
 
 function readPem(path: string | undefined, what: string): Buffer | undefined {
   if (path === undefined) return undefined;

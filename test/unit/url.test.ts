@@ -1,6 +1,7 @@
 // Database URLs: both backends parse, and no label or error ever shows a password.
 import { expect } from 'chai';
-import { parseDbUrl, redactUrl } from '../../src/db/url.js';
+import { parseDbUrl } from '../../src/db/url.js';
+import { redactUrl } from '../../src/redact.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('database URLs', function () {

@@ -1,0 +1,600 @@
+/**
+ * The broker connection of every sunoye program, for every URL (mqtt://, mqtts://, ws://, wss://),
+ * on MQTT.js. sunoye encodes and decodes no MQTT packet itself; this module decides how the
+ * client is built and what it does when the broker misbehaves:
+ *
+ * - Built the cheap way: an `MqttClient` with a stream builder for the one transport in use (a
+ *   TCP or TLS socket; MQTT.js's WebSocket builder, loaded only for ws:// and wss://), and
+ *   `writeCache: false` (the default builds 65,536 small buffers on the first write).
+ * - MQTT 5 first, 3.1.1 when the broker refuses 5. The first connection either succeeds or fails
+ *   with one clear line within the connect timeout; it is never retried silently.
+ * - Once connected, it reconnects with backoff and its session; a reconnect the broker refuses for
+ *   credentials or authorization, a session taken over by another client, and a broker that keeps
+ *   closing the connection right after accepting it end the connection for good (`onFatal`)
+ *   instead of a reconnect loop. A reconnect without the session is reported (`onSessionLost`).
+ * - Every publish is checked against the broker's Maximum Packet Size before it is sent, and the
+ *   CONNECT announces sunoye's own, so brokers drop oversize junk before it reaches a listener.
+ * - A reader that cannot keep up holds MQTT.js's `handleMessage` callback (`pause`): MQTT.js then
+ *   reads nothing more, the broker keeps the messages, and pings keep the connection alive.
+ * - Packets written in one turn of the event loop leave in one system call (the socket is corked
+ *   until the loop turns), which is most of the cost of a burst of publishes or acknowledgements.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import {
+  MqttClient,
+  type IClientOptions,
+  type IConnackPacket,
+  type IDisconnectPacket,
+  type IPublishPacket,
+} from 'mqtt';
+import {
+  InterruptedError,
+  RefusedError,
+  SunoyeError,
+  UnavailableError,
+  UsageError,
+} from '../errors.js';
+import { redactUrl } from '../redact.js';
+import { describeFailure } from './failure.js';
+
+/** How to reach the broker (resolved from flags, environment and config). */
+export interface BrokerSettings {
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** PEM contents of the CA, client certificate and key for mqtts:// and wss://. */
+  ca?: Buffer | undefined;
+  cert?: Buffer | undefined;
+  key?: Buffer | undefined;
+  keepaliveSeconds: number;
+}
+
+/** One connection's identity and session. */
+export interface ConnectOptions {
+  clientId: string;
+  /** false: a session kept across reconnects (and ended when the program ends normally). */
+  clean: boolean;
+  will?: { topic: string; payload: string } | undefined;
+  /** How long the first connection may take before giving up. */
+  connectTimeoutMs?: number;
+  /** Ctrl-C: gives up connecting at once. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Called once per message: no error when the broker acknowledged it. */
+export type AckCallback = (err?: Error & { code?: number }) => void;
+
+/** What `publish` needs of a broker connection. */
+export interface QosPublisher {
+  /** How many unacknowledged messages the broker accepts from us now (MQTT 5 Receive Maximum). */
+  readonly receiveMaximum: number;
+  /** The largest packet the broker accepts (MQTT 5 Maximum Packet Size; unlimited if unsaid). */
+  readonly maximumPacketSize: number;
+  /** The largest payload a QoS 1 PUBLISH on `topic` may carry for this broker. */
+  maxPayload(topic: string): number;
+  publish(topic: string, payload: string, onAck: AckCallback): void;
+  /** The connection ended for good (taken over, refused, the broker keeps closing it). */
+  onFatal: ((err: SunoyeError) => void) | undefined;
+  /** Disconnects cleanly (after what was written), within about a second. */
+  end(): Promise<void>;
+  /** Drops the connection at once. */
+  destroy(): void;
+}
+
+/** What `listen` needs besides: a subscription, the messages, and word of the connection. */
+export interface ChatConnection extends QosPublisher {
+  readonly protocolVersion: 4 | 5;
+  /**
+   * Subscribes at QoS 1, now and after every reconnect without the session. Resolves with the
+   * SUBACK's codes: 0-2 granted, 0x80 and above refused.
+   */
+  subscribe(topic: string): Promise<number[]>;
+  /** Receives every message; those that arrive before it is set wait for it (unacknowledged). */
+  onMessage: ((topic: string, payload: Buffer) => void) | undefined;
+  /** An established connection was lost (the client reconnects by itself). */
+  onOffline: (() => void) | undefined;
+  /** A reconnect found no session on the broker: messages sent meanwhile may be missing. */
+  onSessionLost: (() => void) | undefined;
+  /** Disconnects cleanly; `endSession` also ends a kept session. */
+  end(options?: { endSession?: boolean }): Promise<void>;
+  /** Stops taking messages (the broker keeps them; the connection is kept alive) until `resume`. */
+  pause(): void;
+  resume(): void;
+}
+
+/** How long a kept session outlives its connection (MQTT 5 Session Expiry Interval). */
+export const SESSION_EXPIRY_SECONDS = 3600;
+/** How long the first connection may take, unless a caller says otherwise. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** Reconnect backoff: from this, doubling up to the maximum; reset by every connect. */
+export const RECONNECT_MIN_MS = 250;
+export const RECONNECT_MAX_MS = 8000;
+/**
+ * The largest packet sunoye accepts, announced in the CONNECT: well above the largest sealed
+ * batch it makes (32 KiB of text, or one 64 KiB line, sealed and base64-encoded).
+ */
+export const OWN_MAXIMUM_PACKET_SIZE = 1024 * 1024;
+/** A connection the broker closes this soon after accepting it counts towards a fight. */
+const QUICK_CLOSE_MS = 5000;
+/** This many quick closes in a row: another client holds our id, or the broker rejects us. */
+const QUICK_CLOSES_FATAL = 3;
+/** How long a clean disconnect may take before the socket is dropped. */
+const END_TIMEOUT_MS = 1000;
+
+type Failure = Error & { code?: string | number };
+
+/** CONNACK codes that another attempt with the same credentials cannot change. */
+const REFUSED_FOR_GOOD = new Set([4, 5, 0x86, 0x87, 0x8a, 0x8c]);
+
+/** A client id the broker must accept under MQTT 3.1.1: 23 characters of [0-9a-zA-Z]. */
+export function randomClientId(kind: 'l' | 'p' | 'c'): string {
+  return `sunoye${kind}${randomBytes(8).toString('hex')}`;
+}
+
+type StreamBuilder = (client: MqttClient) => Duplex;
+
+/** The stream builder for the broker URL's transport: only that transport's code is loaded. */
+async function streamBuilderFor(settings: BrokerSettings): Promise<StreamBuilder> {
+  const url = new URL(settings.url);
+  const scheme = url.protocol.slice(0, -1);
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  if (scheme === 'ws' || scheme === 'wss') {
+    const { webSocketBuilder } = await import('./websocket.js');
+    return webSocketBuilder(url, settings);
+  }
+  if (scheme === 'mqtts' || scheme === 'ssl') {
+    const { connect } = process.getBuiltinModule('node:tls');
+    const { isIP } = process.getBuiltinModule('node:net');
+    const port = Number(url.port || 8883);
+    return () =>
+      connect({
+        host: hostname,
+        port,
+        ca: settings.ca,
+        cert: settings.cert,
+        key: settings.key,
+        servername: isIP(hostname) ? undefined : hostname,
+      }).setNoDelay(true);
+  }
+  const { connect } = process.getBuiltinModule('node:net');
+  const port = Number(url.port || 1883);
+  return () => connect({ host: hostname, port }).setNoDelay(true);
+}
+
+function clientOptions(
+  settings: BrokerSettings,
+  options: ConnectOptions,
+  version: 4 | 5,
+): IClientOptions {
+  if (version === 4 && settings.password !== undefined && settings.username === undefined) {
+    throw new UsageError(
+      'the broker speaks MQTT 3.1.1, which takes a password only with a user name; set SUNOYE_BROKER_USER (or put the user in the broker URL)',
+    );
+  }
+  return {
+    protocolVersion: version,
+    clientId: options.clientId,
+    clean: options.clean,
+    keepalive: settings.keepaliveSeconds,
+    connectTimeout: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    reconnectPeriod: 0, // no retry until the first connection succeeded
+    reconnectOnConnackError: true, // transient refusals are retried; the others end it (below)
+    resubscribe: true,
+    writeCache: false,
+    username: settings.username,
+    password: settings.password,
+    ...(version === 5
+      ? {
+          properties: {
+            maximumPacketSize: OWN_MAXIMUM_PACKET_SIZE,
+            ...(options.clean ? {} : { sessionExpiryInterval: SESSION_EXPIRY_SECONDS }),
+          },
+        }
+      : {}),
+    ...(options.will
+      ? {
+          will: {
+            topic: options.will.topic,
+            payload: Buffer.from(options.will.payload),
+            qos: 1,
+            retain: false,
+          },
+        }
+      : {}),
+  };
+}
+
+/** One connection attempt: resolves on a successful CONNACK, rejects with the reason. */
+function attempt(
+  build: StreamBuilder,
+  opts: IClientOptions,
+  signal: AbortSignal | undefined,
+): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+  return new Promise((resolve, reject) => {
+    const client = new MqttClient(build, opts);
+    let settled = false;
+    const fail = (err: Failure): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      client.on('error', () => undefined);
+      client.end(true);
+      reject(err);
+    };
+    // MQTT.js's own connack timer ends the attempt; this one is a backstop for a stuck stream.
+    const timer = setTimeout(
+      () => fail(Object.assign(new Error('timed out connecting'), { code: 'ETIMEDOUT' })),
+      (opts.connectTimeout ?? CONNECT_TIMEOUT_MS) + 500,
+    );
+    const onClose = (): void =>
+      fail(Object.assign(new Error('the broker closed the connection'), { code: 'ECONNRESET' }));
+    const onAbort = (): void =>
+      fail(Object.assign(new Error('interrupted while connecting'), { code: 'ABORT_ERR' }));
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      client.removeListener('error', fail);
+      client.removeListener('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    client.once('connect', (connack) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve({ client, connack });
+    });
+    client.on('error', fail);
+    client.on('close', onClose);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Connects, or throws one clear line: exit 4 for the broker, 2 for settings, 130 for Ctrl-C. */
+export async function openConnection(
+  settings: BrokerSettings,
+  options: ConnectOptions,
+): Promise<ChatConnection> {
+  const label = redactUrl(settings.url);
+  const build = await streamBuilderFor(settings);
+  let version: 4 | 5 = 5;
+  let connected: { client: MqttClient; connack: IConnackPacket };
+  try {
+    try {
+      connected = await attempt(build, clientOptions(settings, options, 5), options.signal);
+    } catch (err) {
+      const code = (err as Failure).code;
+      if (code !== 1 && code !== 132) throw err; // 1 (3.1.1) / 132 (5): unsupported version
+      version = 4;
+      connected = await attempt(build, clientOptions(settings, options, 4), options.signal);
+    }
+  } catch (err) {
+    if (err instanceof SunoyeError) throw err;
+    if ((err as Failure).code === 'ABORT_ERR')
+      throw new InterruptedError('interrupted while connecting to the broker');
+    throw new UnavailableError(
+      `cannot connect to the broker ${label}: ${describeFailure(err as Failure)}`,
+      { cause: err },
+    );
+  }
+  return new Connection(connected.client, build, connected.connack, version, options, label);
+}
+
+/** A connection for `publish`: a clean session under a random client id. */
+export function openPublisher(
+  settings: BrokerSettings,
+  signal?: AbortSignal,
+): Promise<QosPublisher> {
+  return openConnection(settings, { clientId: randomClientId('p'), clean: true, signal });
+}
+
+/** Publishes at QoS 1; resolves when the broker acknowledged, rejects when it refused. */
+export function publishAcked(
+  connection: QosPublisher,
+  topic: string,
+  payload: string,
+): Promise<void> {
+  return new Promise((resolve, reject) =>
+    connection.publish(topic, payload, (err) => (err ? reject(err) : resolve())),
+  );
+}
+
+function varintLength(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
+}
+
+class Connection implements ChatConnection {
+  onMessage_: ((topic: string, payload: Buffer) => void) | undefined;
+  onOffline: (() => void) | undefined;
+  onSessionLost: (() => void) | undefined;
+  onFatal: ((err: SunoyeError) => void) | undefined;
+  private connack: IConnackPacket;
+  private paused = false;
+  /** MQTT.js's go-ahead for the next packet, held while paused or while nobody listens. */
+  private held: ((err?: Error) => void) | undefined;
+  /** A message that arrived before anyone listened (MQTT.js reads no further until it is taken). */
+  private early: { topic: string; payload: Buffer } | undefined;
+  private pinger: NodeJS.Timeout | undefined;
+  private corked = false;
+  private ending = false;
+  private connectedAt = Date.now();
+  private quickCloses = 0;
+  private sawError = false;
+  private backoff = RECONNECT_MIN_MS;
+
+  constructor(
+    private readonly client: MqttClient,
+    private readonly build: StreamBuilder,
+    connack: IConnackPacket,
+    readonly protocolVersion: 4 | 5,
+    private readonly options: ConnectOptions,
+    private readonly label: string,
+  ) {
+    this.connack = connack;
+    client.options.reconnectPeriod = this.backoff;
+    client.handleMessage = (_packet: IPublishPacket, callback: (err?: Error) => void) => {
+      if (this.paused || !this.onMessage_) this.held = callback;
+      else callback();
+    };
+    client.on('message', (topic, payload) => {
+      if (this.onMessage_) this.onMessage_(topic, payload);
+      else this.early = { topic, payload };
+    });
+    client.on('packetreceive', () => this.cork());
+    client.on('connect', (packet) => this.connected(packet));
+    client.on('disconnect', (packet) => this.disconnected(packet));
+    client.on('offline', () => this.onOffline?.());
+    client.on('error', (err) => this.failed(err));
+    // Runs before MQTT.js's own close handler, which arms its reconnect timer with the period.
+    client.prependListener('close', () => this.closed());
+  }
+
+  get receiveMaximum(): number {
+    return this.connack.properties?.receiveMaximum ?? 65_535;
+  }
+
+  get maximumPacketSize(): number {
+    return this.connack.properties?.maximumPacketSize ?? Infinity;
+  }
+
+  maxPayload(topic: string): number {
+    const limit = this.maximumPacketSize;
+    if (limit === Infinity) return Infinity;
+    // Fixed header (1 + up to 4), topic (2 + bytes), packet id (2), MQTT 5 properties length (1).
+    const overhead = 1 + 2 + Buffer.byteLength(topic) + 2 + (this.protocolVersion === 5 ? 1 : 0);
+    let payload = limit - overhead - 1;
+    while (payload > 0 && overhead + payload + varintLength(overhead - 1 + payload) > limit)
+      payload -= 1;
+    return Math.max(0, payload);
+  }
+
+  get onMessage(): ((topic: string, payload: Buffer) => void) | undefined {
+    return this.onMessage_;
+  }
+
+  set onMessage(receiver: ((topic: string, payload: Buffer) => void) | undefined) {
+    this.onMessage_ = receiver;
+    if (!receiver) return;
+    const early = this.early;
+    this.early = undefined;
+    if (early) receiver(early.topic, early.payload);
+    if (!this.paused) this.release();
+  }
+
+  private release(): void {
+    const go = this.held;
+    this.held = undefined;
+    go?.();
+  }
+
+  /** Holds the socket's writes until the event loop turns, so they leave in one system call. */
+  private cork(): void {
+    if (this.corked) return;
+    const stream = this.client.stream as Partial<Duplex> | undefined;
+    if (!stream?.cork || !stream.uncork) return;
+    this.corked = true;
+    stream.cork();
+    setImmediate(() => {
+      this.corked = false;
+      stream.uncork!();
+    });
+  }
+
+  private connected(connack: IConnackPacket): void {
+    this.connack = connack;
+    this.connectedAt = Date.now();
+    this.sawError = false;
+    this.backoff = RECONNECT_MIN_MS;
+    this.client.options.reconnectPeriod = this.backoff;
+    if (!this.options.clean && !connack.sessionPresent) this.onSessionLost?.();
+  }
+
+  private disconnected(packet: IDisconnectPacket): void {
+    const code = packet.reasonCode ?? 0;
+    if (code === 0x8e) {
+      this.fatal(
+        new RefusedError(
+          'this session was taken over by another client with the same id; stopping (nothing else reconnects as this listener)',
+        ),
+      );
+    } else if (code === 0x95) {
+      this.fatal(
+        new UnavailableError(
+          `the broker ${this.label} dropped us for a packet larger than it takes`,
+        ),
+      );
+    }
+  }
+
+  private failed(err: Failure): void {
+    this.sawError = true;
+    if (this.ending) return;
+    if (typeof err.code === 'number' && REFUSED_FOR_GOOD.has(err.code)) {
+      this.fatal(
+        new UnavailableError(
+          `the broker ${this.label} refused to reconnect: ${describeFailure(err)}`,
+          { cause: err },
+        ),
+      );
+    }
+  }
+
+  private closed(): void {
+    this.stopPinging();
+    this.corked = false;
+    // The packets MQTT.js was working through belong to the lost connection: the broker sends
+    // the messages again, and their go-ahead must not acknowledge anything on the next one.
+    this.held = undefined;
+    this.early = undefined;
+    if (this.ending) return;
+    const quick = Date.now() - this.connectedAt < QUICK_CLOSE_MS && !this.sawError;
+    this.quickCloses = quick ? this.quickCloses + 1 : 0;
+    this.sawError = false;
+    if (this.quickCloses >= QUICK_CLOSES_FATAL) {
+      this.fatal(
+        new RefusedError(
+          `the broker ${this.label} closed this connection ${this.quickCloses} times right after accepting it: another client may be using the same id`,
+        ),
+      );
+      return;
+    }
+    // Backoff: MQTT.js re-arms its timer with this period after this handler.
+    const internal = this.client as unknown as { reconnectTimer?: NodeJS.Timeout | null };
+    if (internal.reconnectTimer) {
+      clearInterval(internal.reconnectTimer);
+      internal.reconnectTimer = null;
+    }
+    this.client.options.reconnectPeriod = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, RECONNECT_MAX_MS);
+  }
+
+  private fatal(err: SunoyeError): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.stopPinging();
+    this.client.end(true);
+    this.onFatal?.(err);
+  }
+
+  subscribe(topic: string): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      this.client.subscribe(topic, { qos: 1 }, (err, granted) => {
+        if (err && !(granted && granted.length > 0)) reject(err);
+        else resolve((granted ?? []).map((g) => g.qos));
+      });
+    });
+  }
+
+  publish(topic: string, payload: string, onAck: AckCallback): void {
+    if (Buffer.byteLength(payload) > this.maxPayload(topic)) {
+      const err = Object.assign(
+        new Error(
+          `the message is larger than the broker takes (packets of at most ${this.maximumPacketSize} bytes)`,
+        ),
+        { code: 0x95 },
+      );
+      setImmediate(() => onAck(err));
+      return;
+    }
+    this.cork();
+    this.client.publish(topic, payload, { qos: 1 }, (err) => onAck(err ?? undefined));
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    // Pings while paused: the broker's answers wait unread, but the broker sees us alive, and
+    // MQTT.js's keepalive (which counts answers) does not take a paused reader for a dead broker.
+    const keepalive = this.client.options.keepalive ?? 0;
+    if (keepalive > 0) {
+      this.pinger = setInterval(
+        () => {
+          if (!this.client.connected) return;
+          this.client.sendPing();
+          this.client.keepaliveManager?.reschedule();
+        },
+        (keepalive * 1000) / 2,
+      );
+      this.pinger.unref();
+    }
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.stopPinging();
+    this.client.keepaliveManager?.reschedule();
+    if (this.onMessage_) this.release();
+  }
+
+  private stopPinging(): void {
+    clearInterval(this.pinger);
+    this.pinger = undefined;
+  }
+
+  async end(options: { endSession?: boolean } = {}): Promise<void> {
+    if (this.ending) return;
+    this.ending = true;
+    this.stopPinging();
+    const endSession = options.endSession === true && !this.options.clean;
+    await this.disconnect(
+      this.client,
+      endSession && this.protocolVersion === 5
+        ? { properties: { sessionExpiryInterval: 0 } }
+        : undefined,
+    );
+    // MQTT 3.1.1 has no session expiry: a kept session is ended by connecting once with a clean
+    // session under the same id.
+    if (endSession && this.protocolVersion === 4 && this.client.options.clientId) {
+      const opts = {
+        ...this.client.options,
+        clean: true,
+        will: undefined,
+        reconnectPeriod: 0,
+        connectTimeout: END_TIMEOUT_MS,
+      };
+      const sweeper = new MqttClient(this.build, opts);
+      sweeper.on('error', () => undefined);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, END_TIMEOUT_MS);
+        sweeper.once('connect', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        sweeper.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await this.disconnect(sweeper, undefined);
+    }
+  }
+
+  /** A clean DISCONNECT, or the socket dropped when the broker does not let it go in time. */
+  private async disconnect(
+    client: MqttClient,
+    packet: Partial<IDisconnectPacket> | undefined,
+  ): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        client.end(true);
+        resolve();
+      }, END_TIMEOUT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (!client.connected) {
+        client.end(true, done);
+        return;
+      }
+      client.end(false, packet ?? {}, done);
+    });
+  }
+
+  destroy(): void {
+    this.ending = true;
+    this.stopPinging();
+    this.client.end(true);
+  }
+}
