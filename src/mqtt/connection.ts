@@ -209,10 +209,20 @@ function clientOptions(
 function attempt(
   build: StreamBuilder,
   opts: IClientOptions,
-  signal: AbortSignal | undefined,
-): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+  options: ConnectOptions,
+  label: string,
+): Promise<Connection> {
+  const signal = options.signal;
   return new Promise((resolve, reject) => {
     const client = new MqttClient(build, opts);
+    // Wrapped at once: a message may come with the CONNACK, before the attempt is over.
+    const connection = new Connection(
+      client,
+      build,
+      opts.protocolVersion === 4 ? 4 : 5,
+      options,
+      label,
+    );
     let settled = false;
     const fail = (err: Failure): void => {
       if (settled) return;
@@ -237,11 +247,12 @@ function attempt(
       client.removeListener('close', onClose);
       signal?.removeEventListener('abort', onAbort);
     };
-    client.once('connect', (connack) => {
+    client.once('connect', () => {
       if (settled) return;
       settled = true;
       cleanup();
-      resolve({ client, connack });
+      connection.activate();
+      resolve(connection);
     });
     client.on('error', fail);
     client.on('close', onClose);
@@ -257,16 +268,13 @@ export async function openConnection(
 ): Promise<ChatConnection> {
   const label = redactUrl(settings.url);
   const build = await streamBuilderFor(settings);
-  let version: 4 | 5 = 5;
-  let connected: { client: MqttClient; connack: IConnackPacket };
   try {
     try {
-      connected = await attempt(build, clientOptions(settings, options, 5), options.signal);
+      return await attempt(build, clientOptions(settings, options, 5), options, label);
     } catch (err) {
       const code = (err as Failure).code;
       if (code !== 1 && code !== 132) throw err; // 1 (3.1.1) / 132 (5): unsupported version
-      version = 4;
-      connected = await attempt(build, clientOptions(settings, options, 4), options.signal);
+      return await attempt(build, clientOptions(settings, options, 4), options, label);
     }
   } catch (err) {
     if (err instanceof SunoyeError) throw err;
@@ -277,7 +285,6 @@ export async function openConnection(
       { cause: err },
     );
   }
-  return new Connection(connected.client, build, connected.connack, version, options, label);
 }
 
 /** A connection for `publish`: a clean session under a random client id. */
@@ -307,8 +314,12 @@ class Connection implements ChatConnection {
   onMessage_: ((topic: string, payload: Buffer) => void) | undefined;
   onOffline: (() => void) | undefined;
   onSessionLost: (() => void) | undefined;
-  onFatal: ((err: SunoyeError) => void) | undefined;
-  private connack: IConnackPacket;
+  private fatalListener: ((err: SunoyeError) => void) | undefined;
+  /** Why the connection ended for good, kept for a listener that comes later. */
+  private fatalError: SunoyeError | undefined;
+  private connack: IConnackPacket = { cmd: 'connack', sessionPresent: false };
+  /** Past the first connection: from then on, it reconnects. */
+  private active = false;
   private paused = false;
   /** MQTT.js's go-ahead for the next packet, held while paused or while nobody listens. */
   private held: ((err?: Error) => void) | undefined;
@@ -325,13 +336,10 @@ class Connection implements ChatConnection {
   constructor(
     private readonly client: MqttClient,
     private readonly build: StreamBuilder,
-    connack: IConnackPacket,
     readonly protocolVersion: 4 | 5,
     private readonly options: ConnectOptions,
     private readonly label: string,
   ) {
-    this.connack = connack;
-    client.options.reconnectPeriod = this.backoff;
     client.handleMessage = (_packet: IPublishPacket, callback: (err?: Error) => void) => {
       if (this.paused || !this.onMessage_) this.held = callback;
       else callback();
@@ -347,6 +355,21 @@ class Connection implements ChatConnection {
     client.on('error', (err) => this.failed(err));
     // Runs before MQTT.js's own close handler, which arms its reconnect timer with the period.
     client.prependListener('close', () => this.closed());
+  }
+
+  /** The first connection succeeded: reconnect from now on. */
+  activate(): void {
+    this.active = true;
+    this.client.options.reconnectPeriod = this.backoff;
+  }
+
+  get onFatal(): ((err: SunoyeError) => void) | undefined {
+    return this.fatalListener;
+  }
+
+  set onFatal(listener: ((err: SunoyeError) => void) | undefined) {
+    this.fatalListener = listener;
+    if (listener && this.fatalError) listener(this.fatalError);
   }
 
   get receiveMaximum(): number {
@@ -405,11 +428,13 @@ class Connection implements ChatConnection {
     this.connectedAt = Date.now();
     this.sawError = false;
     this.backoff = RECONNECT_MIN_MS;
+    if (!this.active) return;
     this.client.options.reconnectPeriod = this.backoff;
     if (!this.options.clean && !connack.sessionPresent) this.onSessionLost?.();
   }
 
   private disconnected(packet: IDisconnectPacket): void {
+    if (!this.active) return;
     const code = packet.reasonCode ?? 0;
     if (code === 0x8e) {
       this.fatal(
@@ -428,7 +453,7 @@ class Connection implements ChatConnection {
 
   private failed(err: Failure): void {
     this.sawError = true;
-    if (this.ending) return;
+    if (this.ending || !this.active) return;
     if (typeof err.code === 'number' && REFUSED_FOR_GOOD.has(err.code)) {
       this.fatal(
         new UnavailableError(
@@ -446,7 +471,7 @@ class Connection implements ChatConnection {
     // the messages again, and their go-ahead must not acknowledge anything on the next one.
     this.held = undefined;
     this.early = undefined;
-    if (this.ending) return;
+    if (this.ending || !this.active) return;
     const quick = Date.now() - this.connectedAt < QUICK_CLOSE_MS && !this.sawError;
     this.quickCloses = quick ? this.quickCloses + 1 : 0;
     this.sawError = false;
@@ -473,7 +498,8 @@ class Connection implements ChatConnection {
     this.ending = true;
     this.stopPinging();
     this.client.end(true);
-    this.onFatal?.(err);
+    this.fatalError = err;
+    this.fatalListener?.(err);
   }
 
   subscribe(topic: string): Promise<number[]> {
