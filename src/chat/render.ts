@@ -4,11 +4,10 @@
  * never reaches the terminal with its control characters: they are shown as visible escapes.
  */
 import type { Colour } from '../cli/colour.js';
-import type { ChatPayload } from '../protocol/index.js';
+import { CONTROL_CHARACTERS, type ChatPayload } from '../protocol/index.js';
 
-// Every control character but tab and newline, and the bidirectional overrides.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
+// The protocol's control characters but tab and newline, which lay text out (`v`: set difference).
+const UNSAFE = new RegExp(`[[${CONTROL_CHARACTERS}]--[\\t\\n]]`, 'gv');
 
 /** Makes control characters visible (`\x1b` → `\x1B`), so a payload cannot drive the terminal. */
 export function visible(text: string): string {

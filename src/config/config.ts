@@ -7,7 +7,7 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { DEFAULT_TOPIC_PREFIX } from '../mqtt/topics.js';
-import { MAX_NAME_CHARS } from '../protocol/schema.js';
+import { CONTROL_CHARACTERS, MAX_NAME_CHARS } from '../protocol/schema.js';
 
 /** Settings every program shares. */
 export interface Config {
@@ -116,14 +116,13 @@ function osUserName(env: Env): string {
   }
 }
 
-// C0, DEL, C1 and the bidirectional overrides, which could disguise a name on others' screens.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+// A name holds none of the protocol's control characters, as the payload schema says of `from`.
+const CONTROL = new RegExp(`[${CONTROL_CHARACTERS}]`, 'u');
 
-/** Checks a display name: 1-64 characters without control characters. */
+/** Checks a display name: as the payload schema takes it, without control characters. */
 export function checkName(name: string): string {
   const chars = [...name].length;
-  if (chars < 1 || chars > MAX_NAME_CHARS || CONTROL_CHARACTERS.test(name)) {
+  if (chars < 1 || chars > MAX_NAME_CHARS || CONTROL.test(name)) {
     throw new UsageError(
       `the name must be 1-${MAX_NAME_CHARS} characters without control characters`,
     );

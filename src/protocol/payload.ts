@@ -2,7 +2,7 @@
  * Encoding and decoding of chat payloads. Decoding never throws: it returns the payload or a
  * short reason, and the caller decides what to do with bad input.
  */
-import { MAX_TEXT_BYTES, type NoticeEvent } from './schema.js';
+import { MAX_NAME_CHARS, MAX_TEXT_BYTES, type NoticeEvent } from './schema.js';
 import { schemaProblem } from './validate.js';
 
 interface PayloadBase {
@@ -34,7 +34,7 @@ export const MAX_PLAIN_PAYLOAD_BYTES = MAX_TEXT_BYTES * 6 + 4096;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** MQTT-Chat's last will: the plain text `User NAME timed out.` and a newline. */
-const MQTT_CHAT_WILL = /^User (.{1,64}?) timed out\.\r?\n?$/su;
+const MQTT_CHAT_WILL = new RegExp(`^User (.{1,${MAX_NAME_CHARS}}?) timed out\\.\\r?\\n?$`, 'su');
 
 /** Turns raw bytes or text into UTF-8 text, or a reason. */
 export function decodeText(

@@ -13,8 +13,15 @@ export const MAX_TEXT_BYTES = 64 * 1024;
 export const NOTICE_EVENTS = ['join', 'leave', 'lost', 'closed'] as const;
 export type NoticeEvent = (typeof NOTICE_EVENTS)[number];
 
-// Control characters (C0, DEL, C1) and the bidirectional overrides that can disguise a name.
-const NAME_PATTERN = '^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]+$';
+/**
+ * The control characters (C0, DEL, C1) and the bidirectional overrides and isolates, which could
+ * drive a terminal or disguise text on others' screens: no name holds them, and the renderer shows
+ * them as visible escapes. The inside of a character class, for JSON Schema patterns and `u`/`v`
+ * regular expressions alike.
+ */
+export const CONTROL_CHARACTERS = '\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069';
+
+const NAME_PATTERN = `^[^${CONTROL_CHARACTERS}]+$`;
 
 /** JSON Schema (draft 2020-12 subset understood by ajv) of one chat payload. */
 export const payloadSchema = {

@@ -3,8 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { DEFAULT_BROKER, resolveConfig } from '../../src/config/config.js';
+import fc from 'fast-check';
+import { visible } from '../../src/chat/render.js';
+import { DEFAULT_BROKER, checkName, resolveConfig } from '../../src/config/config.js';
 import { UsageError } from '../../src/errors.js';
+import { schemaProblem } from '../../src/protocol/validate.js';
 
 describe('configuration', function () {
   let dir: string;
@@ -89,5 +92,37 @@ describe('configuration', function () {
     );
     expect(() => resolveConfig({ name: 'evil\u001b[2J' }, env)).to.throw(UsageError);
     expect(resolveConfig({ name: 'ünï 😀' }, env).name).to.equal('ünï 😀');
+  });
+
+  it('refuses exactly the names the payload schema refuses; the renderer escapes the same characters', function () {
+    const schemaRefuses = (n: string): boolean =>
+      schemaProblem({ type: 'message', from: n, message: '' }) !== undefined;
+    const configRefuses = (n: string): boolean => {
+      try {
+        checkName(n);
+        return false;
+      } catch (err) {
+        if (err instanceof UsageError) return true;
+        throw err;
+      }
+    };
+    const name = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom('a', '😀', '\t', '\n', '\u001b', '\u0085', '\u202e', '\u2069', '\u206a'),
+        fc.integer({ min: 0, max: 0x2100 }).map((c) => String.fromCodePoint(c)),
+      ),
+      maxLength: 70,
+    });
+    fc.assert(
+      fc.property(name, (n) => {
+        expect(configRefuses(n), JSON.stringify(n)).to.equal(schemaRefuses(n));
+        // Tab and newline lay out a message; every other character a name may not hold is escaped.
+        for (const c of n) {
+          const escaped = schemaRefuses(c) && c !== '\t' && c !== '\n';
+          expect(visible(c) !== c, JSON.stringify(c)).to.equal(escaped);
+        }
+      }),
+      { numRuns: 5_000 },
+    );
   });
 });

@@ -1,4 +1,6 @@
-// The hand-written validator must agree with ajv on the published JSON Schema, payload for payload.
+// The validator generated at build time must be ajv's verdict on the published JSON Schema,
+// compiled here at test time, payload for payload and word for word.
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Ajv } from 'ajv';
 import fc from 'fast-check';
@@ -8,6 +10,13 @@ import { schemaProblem } from '../../src/protocol/validate.js';
 const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(
   payloadSchema,
 );
+
+/** ajv's first problem, worded as schemaProblem words it. */
+function ajvProblem(value: unknown): string | undefined {
+  if (ajv(value)) return undefined;
+  const error = ajv.errors?.[0];
+  return `${error?.instancePath || '/'}: ${error?.message}`;
+}
 
 /** Strings near every limit and pattern of the schema. */
 const edgy = fc.oneof(
@@ -69,9 +78,7 @@ describe('payload validator', function () {
       fc.property(fc.oneof(payloads, nearlyValid, fc.jsonValue()), (generated) => {
         const parsed: unknown = JSON.parse(JSON.stringify(generated) ?? 'null');
         const problem = schemaProblem(parsed);
-        expect(problem === undefined, `${JSON.stringify(parsed)}: ${problem}`).to.equal(
-          ajv(parsed),
-        );
+        expect(problem, JSON.stringify(parsed)).to.equal(ajvProblem(parsed));
         if (problem === undefined) accepted++;
       }),
       { numRuns: 20_000 },
@@ -97,5 +104,18 @@ describe('payload validator', function () {
     expect(schemaProblem({ type: 'notice', from: 'a', notice: 'n', seq: 1.5 })).to.equal(
       '/seq: must be integer',
     );
+    expect(schemaProblem({ type: 'notice', from: 'a\u202e', notice: 'n' })).to.match(
+      /^\/from: must match pattern "/,
+    );
+  });
+
+  it('is code generated at build time: no schema compiled, no ajv compiler loaded at run time', function () {
+    const generated = readFileSync(
+      new URL('../../src/protocol/generated/payload-validator.js', import.meta.url),
+      'utf8',
+    );
+    const imports = [...generated.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+    expect(imports).to.deep.equal(['ajv/dist/runtime/ucs2length.js']);
+    expect(generated).not.to.match(/\brequire\(|new Function|\bcompile\(/);
   });
 });
