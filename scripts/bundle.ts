@@ -52,6 +52,40 @@ const vendorPlugin: Plugin = {
   },
 };
 
+/**
+ * Makes `string-width` load on its first call. yargs (through cliui and wrap-ansi) imports it at
+ * start, and its Unicode regular expressions and Intl.Segmenter cost about 25 ms; it is needed
+ * only to lay out help. Each import of it gets a small module that requires the real one (which
+ * esbuild then wraps to run on first require) when a width is first asked for.
+ */
+const lazyStringWidthPlugin: Plugin = {
+  name: 'lazy-string-width',
+  setup(b) {
+    b.onResolve({ filter: /^string-width$/ }, async (args) => {
+      if (args.pluginData === 'lazy') return undefined;
+      const real = await b.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: 'lazy',
+      });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: 'lazy-string-width' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
+      contents: [
+        'let real;',
+        'export default function stringWidth(text, options) {',
+        `  real ??= require(${JSON.stringify(args.path)});`,
+        '  return (real.default ?? real)(text, options);',
+        '}',
+      ].join('\n'),
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(`${out}/chunks`, { recursive: true, force: true });
 rmSync(`${out}/vendor`, { recursive: true, force: true });
 rmSync(`${out}/lib`, { recursive: true, force: true });
@@ -77,7 +111,7 @@ await Promise.all([
     outdir: `${out}/lib`,
     // better-sqlite3's JavaScript is bundled; its addon is loaded by path (src/db/sqlite.ts).
     external: ['bindings'],
-    plugins: [vendorPlugin],
+    plugins: [vendorPlugin, lazyStringWidthPlugin],
     // The code's few uses of import.meta.url (finding files next to it) get the bundle's own.
     define: { 'import.meta.url': '__sunoyeUrl' },
     banner: { js: 'var __sunoyeUrl = require("node:url").pathToFileURL(__filename).href;' },

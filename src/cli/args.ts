@@ -1,22 +1,23 @@
 /**
- * The command line of the three programs: options declared once, parsed strictly, and `--help`
- * written from the same declarations.
- *
- * Deliberately small. Every start of a program parses its arguments, and a general-purpose parser
- * cost more time than the rest of `publish -m` together (connecting, checking the room, sending).
+ * The command line of the three programs, on yargs: sunoye's declarations of commands and
+ * options become one yargs instance that parses strictly, writes help and shell completion, and
+ * turns every usage error into one line (exit 2).
  *
  * Rules, as getopt and most CLIs have them:
  * - `--name VALUE`, `--name=VALUE`, `-m VALUE`; an option that takes a value takes the next
- *   argument whatever it looks like (`-m "-5 degrees"`, `--password-file -`).
- * - `--flag`, `--flag=true|false`, `--no-flag` for booleans.
- * - `--` ends the options. The same option given twice: the last one counts.
+ *   argument whatever it looks like (`-m -h` sends "-h", `--password-file -` reads stdin).
+ * - `--flag`, `--flag=true|false` for switches. `--` ends the options.
+ * - Giving an option twice is an error; unknown options and commands are errors, with the
+ *   nearest known name suggested.
  * - Numbers are converted with Number(); the commands check ranges and say what they expect.
- * - `-h`/`--help` anywhere prints help (of the command, if one is named); `--version` the version.
+ *   Positionals stay strings (room 012345 keeps its zero).
  */
-import { readFileSync } from 'node:fs';
+import yargs, { type Argv, type CommandModule, type Options } from 'yargs';
 import { UsageError } from '../errors.js';
+import { valueColumn, version, withValueNames } from './help.js';
+import { commandList, explain, refuseRepeats, usagePrefix, type Scope } from './usage-errors.js';
 
-/** One option: its type, help text, one-letter alias, default, and what its value is called. */
+/** One option, declared for yargs, with the name its value has in help (URL, FILE...). */
 export interface OptionSpec {
   readonly type: 'string' | 'number' | 'boolean';
   readonly describe: string;
@@ -72,296 +73,143 @@ export function command<const O extends OptionSpecs, const P extends readonly Po
 /** A program: one command (listen, publish) or several named ones (room). */
 export interface Program {
   readonly name: string;
-  /** Help's first lines, `$0` standing for the name: `$0 <room> [-m TEXT]`. */
+  /** Help's first line, `$0` standing for the name: `$0 <room> [-m TEXT]`. */
   readonly usage: string;
   readonly description: string;
   /** A program of one command runs `main`; otherwise the first argument names a command. */
   readonly main?: Command;
   readonly commands?: readonly Command[];
-  /** For a program of several commands: the options shown in its own help. */
+  /** For a program of several commands: options taken before or after the command's name. */
   readonly options?: OptionSpecs;
   /** Examples for help: a command line (`$0` standing for the name) and what it does. */
   readonly examples: readonly (readonly [string, string])[];
   readonly epilogue: string;
 }
 
-/** What the command line asked for. */
+/** What the command line asked for: text to print (help, version, completion) or a command. */
 export type Invocation =
-  | { kind: 'help'; text: string }
-  | { kind: 'version'; text: string }
+  | { kind: 'output'; text: string }
   | { kind: 'run'; command: Command; args: Record<string, unknown> };
 
-const HELP: OptionSpec = { type: 'boolean', alias: 'h', describe: 'Show help' };
-const VERSION: OptionSpec = { type: 'boolean', describe: 'Show the version' };
+/** How yargs reads sunoye's command lines (see the rules at the top). */
+const PARSER = {
+  'nargs-eats-options': true,
+  // Kept on so that a repeated option shows as an array, which is refused.
+  'duplicate-arguments-array': true,
+  'parse-positional-numbers': false,
+  'boolean-negation': false,
+  'dot-notation': false,
+  'strip-aliased': true,
+  'strip-dashed': true,
+} as const;
 
-const camelCase = (name: string): string =>
-  name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const COMPLETION = 'completion';
 
-/** Parses `argv` (without node and the script) for `program`; throws UsageError on bad input. */
-export function parseCommandLine(
+/** Receives the command the command line chose, with its arguments. */
+type Choose = (command: Command, args: Record<string, unknown>) => void;
+
+/** Builds the yargs instance for `program`: its commands, options, help and completion. */
+function programCli(program: Program, argv: readonly string[], choose: Choose, width = 80): Argv {
+  const cli = yargs()
+    .scriptName(program.name)
+    .locale('en')
+    .parserConfiguration(PARSER)
+    .strict()
+    .help('help')
+    .alias('help', 'h')
+    .version('version', 'Show the version', version())
+    .completion(
+      COMPLETION,
+      `Print a bash/zsh completion script (${program.name} completion >> ~/.bashrc)`,
+    )
+    .wrap(Math.max(40, width - valueColumn(program)))
+    .exitProcess(false);
+  (cli as Argv & { usageConfiguration(c: object): Argv }).usageConfiguration({
+    'hide-types': true,
+  });
+  const scope = (command?: Command): Scope => ({ program, command, argv });
+  cli.fail((msg, err) => {
+    throw explain(msg, err, scope());
+  });
+  for (const [line, what] of program.examples) cli.example(line, what);
+  cli.epilogue(program.epilogue);
+  cli.usage(`${program.usage}\n\n${program.description}`);
+  const { main } = program;
+  if (main) {
+    // Declared at the top too, so that `-m -h` is a message before yargs looks for --help.
+    declareOptions(cli, main.options);
+    // yargs would run the default command for `listen completion` rather than print the script.
+    if (argv[0] === COMPLETION) cli.demandCommand(1);
+    else cli.command(yargsCommand(main, scope(main), choose));
+  } else {
+    cli.demandCommand(1, `name a command: ${commandList(program, ' or ')}`).recommendCommands();
+    declareOptions(cli, program.options ?? {});
+    for (const c of program.commands ?? []) cli.command(yargsCommand(c, scope(c), choose));
+  }
+  return cli;
+}
+
+/** Parses `argv` for `program`: help, version or completion text, or the command to run. */
+export async function parseCommandLine(
   program: Program,
   argv: readonly string[],
   width = 80,
-): Invocation {
-  const end = argv.indexOf('--');
-  const flags = end === -1 ? argv : argv.slice(0, end);
-  const wantsHelp = flags.includes('--help') || flags.includes('-h');
-  let command = program.main;
-  let rest = argv;
-  if (!command) {
-    const commands = program.commands ?? [];
-    const first = commandIndex(argv, program.options ?? {});
-    const named = first === -1 ? undefined : argv[first];
-    if (named === undefined) {
-      if (wantsHelp) return { kind: 'help', text: helpText(program, undefined, width) };
-      if (flags.includes('--version')) return { kind: 'version', text: version() };
-      const names = commands.map((c) => c.name);
-      throw new UsageError(`name a command: ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`);
-    }
-    command = commands.find((c) => c.name === named);
-    if (!command) {
-      if (wantsHelp) return { kind: 'help', text: helpText(program, undefined, width) };
-      const guess = closest(
-        named,
-        commands.map((c) => c.name),
-      );
-      throw new UsageError(
-        `unknown command "${named}"` +
-          (guess
-            ? `; did you mean ${guess}?`
-            : `; commands: ${commands.map((c) => c.name).join(', ')}`),
-      );
-    }
-    rest = [...argv.slice(0, first), ...argv.slice(first + 1)];
-  }
-  if (wantsHelp) return { kind: 'help', text: helpText(program, command, width) };
-  if (flags.includes('--version')) return { kind: 'version', text: version() };
-  return { kind: 'run', command, args: parseArgs(program, command, rest) };
-}
-
-/** Where the command's name is: the first argument that is neither an option nor its value. */
-function commandIndex(argv: readonly string[], options: OptionSpecs): number {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') return -1;
-    if (!arg.startsWith('-') || arg === '-') return i;
-    const spec = arg.startsWith('--') && !arg.includes('=') ? options[arg.slice(2)] : undefined;
-    if (spec && spec.type !== 'boolean') i++;
-  }
-  return -1;
-}
-
-/** The options and positionals of one command. */
-function parseArgs(
-  program: Program,
-  command: Command,
-  argv: readonly string[],
-): Record<string, unknown> {
-  const options = command.options;
-  const byAlias = new Map<string, string>();
-  for (const [name, spec] of Object.entries(options)) if (spec.alias) byAlias.set(spec.alias, name);
-  const args: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(options)) args[camelCase(name)] = spec.default;
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('-') || arg === '-') {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    let name: string | undefined;
-    let negated = false;
-    if (flag.startsWith('--')) {
-      name = flag.slice(2);
-      if (
-        !(name in options) &&
-        name.startsWith('no-') &&
-        options[name.slice(3)]?.type === 'boolean'
-      ) {
-        name = name.slice(3);
-        negated = true;
-      }
-    } else if (flag.length === 2) {
-      name = byAlias.get(flag.slice(1));
-    }
-    const spec = name === undefined ? undefined : options[name];
-    if (name === undefined || !spec) throw unknownOption(program, command, flag);
-    const key = camelCase(name);
-    if (spec.type === 'boolean') {
-      if (inline === undefined) args[key] = !negated;
-      else if (!negated && (inline === 'true' || inline === 'false')) args[key] = inline === 'true';
-      else throw new UsageError(`${flag} is a switch; it takes no value (or =true, =false)`);
-      continue;
-    }
-    let value = inline;
-    if (value === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`${flag} needs a value`);
-      value = argv[++i]!;
-    }
-    args[key] = spec.type === 'number' ? (value.trim() === '' ? NaN : Number(value)) : value;
-  }
-  const declared = command.positionals;
-  if (positionals.length > declared.length) {
-    const extra = positionals[declared.length]!;
-    throw new UsageError(
-      `unexpected argument "${extra}"; see ${usagePrefix(program, command)} --help`,
-    );
-  }
-  declared.forEach((p, i) => {
-    if (positionals[i] === undefined && p.required)
-      throw new UsageError(
-        `missing <${p.name}> (${p.describe.toLowerCase()}); see ${usagePrefix(program, command)} --help`,
-      );
-    args[p.name] = positionals[i];
+): Promise<Invocation> {
+  let chosen: { command: Command; args: Record<string, unknown> } | undefined;
+  let output = '';
+  // yargs only chooses the command; it runs after parsing, outside yargs.
+  const cli = programCli(program, argv, (command, args) => (chosen = { command, args }), width);
+  await cli.parseAsync([...argv], {}, (_err, _args, text) => {
+    output = text;
   });
-  return args;
+  // Output (help, version, completion) is all that was asked for when there is any.
+  if (output || !chosen) return { kind: 'output', text: withValueNames(output, program) };
+  return { kind: 'run', ...chosen };
 }
 
-function unknownOption(program: Program, command: Command, flag: string): UsageError {
-  const names = Object.keys(command.options).map((n) => `--${n}`);
-  const guess = flag.startsWith('--') ? closest(flag, names) : undefined;
-  return new UsageError(
-    `unknown option ${flag}` +
-      (guess ? `; did you mean ${guess}?` : `; see ${usagePrefix(program, command)} --help`),
-  );
+/** One sunoye command as a yargs command module. */
+function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
+  const main = scope.program.main === c;
+  const positionals = c.positionals
+    .map((p) => (p.required ? `<${p.name}>` : `[${p.name}]`))
+    .join(' ');
+  return {
+    command: `${main ? '$0' : c.name}${positionals ? ` ${positionals}` : ''}`,
+    describe: c.describe,
+    builder: (y) => {
+      for (const p of c.positionals) y.positional(p.name, { type: 'string', describe: p.describe });
+      if (!main) declareOptions(y, c.options).epilogue(scope.program.epilogue);
+      y.check((args) => refuseRepeats(args, scope));
+      y.fail((msg, err) => {
+        throw explain(msg, err, scope);
+      });
+      return y;
+    },
+    handler: (args) => {
+      const { _: rest, ...plain } = args as Record<string, unknown> & { _: unknown[] };
+      delete plain.$0;
+      // What follows `--` stays in `_`: it fills the positionals not yet given.
+      const extra = rest.slice(main ? 0 : 1).map(String);
+      for (const p of c.positionals) if (plain[p.name] === undefined) plain[p.name] = extra.shift();
+      if (extra.length > 0)
+        throw new UsageError(`unexpected argument "${extra[0]}"; see ${usagePrefix(scope)} --help`);
+      choose(c, plain);
+    },
+  };
 }
 
-/** The nearest of `names` to a mistyped `word`, if one is within two edits. */
-function closest(word: string, names: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const name of names) {
-    const d = editDistance(word, name);
-    if (d < bestDistance) [best, bestDistance] = [name, d];
+/** Declares options: those with a value take exactly the next argument. */
+function declareOptions(y: Argv, specs: OptionSpecs): Argv {
+  for (const [name, spec] of Object.entries(specs)) {
+    const shown = spec.default === undefined || spec.default === false;
+    const option: Options = {
+      type: spec.type,
+      describe: shown ? spec.describe : `${spec.describe} (default: ${String(spec.default)})`,
+    };
+    if (spec.alias) option.alias = spec.alias;
+    if (spec.default !== undefined) option.default = spec.default;
+    if (spec.type !== 'boolean') option.nargs = 1;
+    y.option(name, option);
   }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
-    }
-    previous = row;
-  }
-  return previous[b.length]!;
-}
-
-function usagePrefix(program: Program, command: Command): string {
-  return program.main ? program.name : `${program.name} ${command.name}`;
-}
-
-/** The version in package.json, two folders above the program (dist/bin or dist/src/cli). */
-function version(): string {
-  for (const up of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'sunoye' && pkg.version) return pkg.version;
-    } catch {
-      // Not there; try the next.
-    }
-  }
-  return 'unknown';
-}
-
-// ------------------------------------------------------------------------------------------ help
-
-/** The help of a program, or of one of its commands. */
-export function helpText(program: Program, command: Command | undefined, width: number): string {
-  const out: string[] = [];
-  if (command && !program.main) {
-    const positionals = command.positionals.map((p) =>
-      p.required ? ` <${p.name}>` : ` [${p.name}]`,
-    );
-    out.push(`${program.name} ${command.name}${positionals.join('')}`, '', `${command.describe}.`);
-  } else {
-    out.push(program.usage.replaceAll('$0', program.name), '', program.description);
-  }
-  if (!command && program.commands) {
-    out.push('', 'Commands:');
-    const rows = program.commands.map((c): [string, string] => [
-      `${program.name} ${c.name}${c.positionals.map((p) => ` <${p.name}>`).join('')}`,
-      c.describe,
-    ]);
-    out.push(...table(rows, width));
-  }
-  const shown = command ?? program.main;
-  if (shown && shown.positionals.length > 0) {
-    out.push('', 'Arguments:');
-    out.push(
-      ...table(
-        shown.positionals.map((p) => [p.name, p.describe]),
-        width,
-      ),
-    );
-  }
-  const options = { ...(shown?.options ?? program.options ?? {}), help: HELP, version: VERSION };
-  out.push('', 'Options:');
-  out.push(
-    ...table(
-      Object.entries(options).map(([name, spec]) => {
-        const flag = `${spec.alias ? `-${spec.alias}, ` : '    '}--${name}`;
-        const value =
-          spec.type === 'boolean'
-            ? ''
-            : ` ${spec.value ?? (spec.type === 'number' ? 'N' : 'VALUE')}`;
-        const fallback =
-          spec.default === undefined || spec.default === false
-            ? ''
-            : ` (default: ${String(spec.default)})`;
-        return [flag + value, spec.describe + fallback];
-      }),
-      width,
-    ),
-  );
-  if (!command || program.main) {
-    out.push('', 'Examples:');
-    out.push(
-      ...table(
-        program.examples.map(([line, what]) => [line.replaceAll('$0', program.name), what]),
-        width,
-      ),
-    );
-  }
-  out.push('', program.epilogue, '');
-  return out.join('\n');
-}
-
-/** Two columns, the second wrapped to `width`; the first as wide as its longest cell (≤ 40). */
-function table(rows: readonly (readonly [string, string])[], width: number): string[] {
-  const left = Math.min(40, Math.max(...rows.map(([a]) => a.length)));
-  const room = Math.max(30, width - left - 4);
-  const lines: string[] = [];
-  for (const [a, b] of rows) {
-    const wrapped = wrap(b, room);
-    if (a.length > left) lines.push(`  ${a}`, ...wrapped.map((w) => `${' '.repeat(left + 4)}${w}`));
-    else lines.push(...wrapped.map((w, i) => `  ${(i === 0 ? a : '').padEnd(left)}  ${w}`));
-  }
-  return lines;
-}
-
-function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  lines.push(line);
-  return lines;
+  return y;
 }

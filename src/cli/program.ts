@@ -16,15 +16,16 @@ export function processIo(): Io {
 }
 
 /**
- * Runs `program` on the process's command line: help and the version go to stdout, a command
- * runs, and whatever it throws becomes one stderr line and the exit code (2 for usage errors).
+ * Runs `program` on the process's command line: help, the version and shell completion go to
+ * stdout, a command runs, and whatever it throws becomes one stderr line and the exit code (2 for
+ * usage errors).
  */
 export async function runCli(program: Program): Promise<void> {
   try {
     const width = Math.min(120, process.stdout.columns || 100);
-    const invocation = parseCommandLine(program, process.argv.slice(2), width);
+    const invocation = await parseCommandLine(program, process.argv.slice(2), width);
     if (invocation.kind === 'run') await invocation.command.run(invocation.args);
-    else process.stdout.write(`${invocation.text}\n`);
+    else if (invocation.text) process.stdout.write(`${invocation.text}\n`);
   } catch (err) {
     process.exitCode = reportError(program.name, err, process.stderr, process.env);
   }

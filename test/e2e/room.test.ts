@@ -286,8 +286,19 @@ for (const backend of backends) {
       ])
         expect(help.stdout).to.include(word);
       const sub = await room(['create', '--help']);
-      expect(sub.stdout).to.include('--idle');
+      expect(sub.stdout).to.include('--idle SECONDS');
       expect(sub.stdout).to.include('--plain');
+      expect(sub.stdout).to.not.include('--port');
+    });
+
+    it('prints a bash completion script naming the program', async function () {
+      const script = await room(['completion']);
+      expect(script.code).to.equal(0);
+      expect(script.stdout).to.include('room --get-yargs-completions');
+      expect(script.stdout).to.match(/^complete .* room$/m);
+      const words = await room(['--get-yargs-completions', 'room', 'create', '--id']);
+      expect(words.code).to.equal(0);
+      expect(words.stdout.split('\n')).to.include('--idle');
     });
   });
 }

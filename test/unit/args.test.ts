@@ -1,13 +1,13 @@
 import { expect } from 'chai';
-import { command, helpText, parseCommandLine, type Program } from '../../src/cli/args.js';
-import { UsageError } from '../../src/errors.js';
+import { command, parseCommandLine, type Program } from '../../src/cli/args.js';
+import { ExitCode, UsageError } from '../../src/errors.js';
 
 const seen: Record<string, unknown>[] = [];
 const options = {
   db: { type: 'string', value: 'URL', describe: 'Registry database URL' },
   'password-file': { type: 'string', value: 'FILE', describe: 'Password from a file' },
-  message: { type: 'string', alias: 'm', describe: 'Send this one message' },
-  timeout: { type: 'number', default: 30, describe: 'Seconds' },
+  message: { type: 'string', alias: 'm', value: 'TEXT', describe: 'Send this one message' },
+  timeout: { type: 'number', default: 30, value: 'SECONDS', describe: 'Seconds' },
   json: { type: 'boolean', default: false, describe: 'Print JSON' },
   plain: { type: 'boolean', describe: 'Plain JSON' },
 } as const;
@@ -41,7 +41,10 @@ const several: Program = {
         name: 'create',
         describe: 'Create a room',
         positionals: [],
-        options: { db: options.db, idle: { type: 'number', default: 600, describe: 'Idle' } },
+        options: {
+          db: options.db,
+          idle: { type: 'number', default: 600, value: 'SECONDS', describe: 'Idle' },
+        },
       },
       () => Promise.resolve(),
     ),
@@ -50,7 +53,16 @@ const several: Program = {
         name: 'join',
         describe: 'Join a room',
         positionals: [{ name: 'room', describe: 'The six-digit room number', required: true }],
-        options: { db: options.db },
+        options: { db: options.db, password: { type: 'string', describe: 'Room password' } },
+      },
+      () => Promise.resolve(),
+    ),
+    command(
+      {
+        name: 'serve',
+        describe: 'Run a broker',
+        positionals: [],
+        options: { db: options.db, port: { type: 'number', default: 1883, describe: 'Port' } },
       },
       () => Promise.resolve(),
     ),
@@ -59,119 +71,166 @@ const several: Program = {
   epilogue: 'Exit codes: 0 ok.',
 };
 
-function args(program: Program, argv: string[]): Record<string, unknown> {
-  const parsed = parseCommandLine(program, argv);
+async function args(program: Program, argv: string[]): Promise<Record<string, unknown>> {
+  const parsed = await parseCommandLine(program, argv);
   if (parsed.kind !== 'run') throw new Error(`expected a command, got ${parsed.kind}`);
   return parsed.args;
 }
 
-function usageError(program: Program, argv: string[]): string {
+async function output(program: Program, argv: string[], width = 80): Promise<string> {
+  const parsed = await parseCommandLine(program, argv, width);
+  if (parsed.kind !== 'output') throw new Error(`expected output, got ${parsed.kind}`);
+  return parsed.text;
+}
+
+async function usageError(program: Program, argv: string[]): Promise<string> {
   try {
-    parseCommandLine(program, argv);
+    await parseCommandLine(program, argv);
   } catch (err) {
     expect(err).to.be.instanceOf(UsageError);
+    expect((err as UsageError).exitCode).to.equal(ExitCode.usage);
     return (err as Error).message;
   }
   throw new Error(`${argv.join(' ')} was accepted`);
 }
 
-describe('command line', function () {
-  it('reads values in every accepted form, with defaults and camelCase names', function () {
-    expect(args(single, ['482913', '-m', 'hi'])).to.deep.equal({
-      db: undefined,
-      passwordFile: undefined,
+describe('command line (yargs)', function () {
+  it('reads values in every accepted form, with defaults and camelCase names', async function () {
+    expect(await args(single, ['482913', '-m', 'hi'])).to.deep.equal({
       message: 'hi',
       timeout: 30,
       json: false,
-      plain: undefined,
       room: '482913',
     });
-    const a = args(single, ['--db=sqlite:/x.db', '--password-file', '-', '--timeout', '2.5', 'R']);
+    const a = await args(single, [
+      '--db=sqlite:/x.db',
+      '--password-file',
+      '-',
+      '--timeout',
+      '2.5',
+      'R',
+    ]);
     expect(a).to.include({ db: 'sqlite:/x.db', passwordFile: '-', timeout: 2.5, room: 'R' });
-    // A value is the next argument, whatever it looks like.
-    expect(args(single, ['-m', '-5 degrees', '--db', '--json'])).to.include({
+    expect(a).to.not.have.property('password-file');
+    expect(await args(single, ['--message=a=b'])).to.include({ message: 'a=b' });
+  });
+
+  it('gives a value option the next argument, whatever it looks like', async function () {
+    expect(await args(single, ['R', '-m', '-h'])).to.include({ room: 'R', message: '-h' });
+    expect(await args(single, ['-m', '--help'])).to.include({ message: '--help' });
+    expect(await args(single, ['-m', '-5 degrees', '--db', '--json'])).to.include({
       message: '-5 degrees',
       db: '--json',
       json: false,
     });
-    expect(args(single, ['--message=a=b'])).to.include({ message: 'a=b' });
+    expect(await args(several, ['join', '482913', '--password', '-h'])).to.include({
+      password: '-h',
+    });
   });
 
-  it('reads switches, their negation and explicit true/false', function () {
-    expect(args(single, ['--json'])).to.include({ json: true });
-    expect(args(single, ['--json', '--no-json'])).to.include({ json: false });
-    expect(args(single, ['--json=false', '--plain=true'])).to.include({ json: false, plain: true });
-    expect(usageError(single, ['--json=yes'])).to.match(/--json is a switch/);
-    expect(usageError(single, ['--no-json=true'])).to.match(/--no-json is a switch/);
-    expect(usageError(single, ['--no-db'])).to.match(/unknown option --no-db/);
+  it('keeps room numbers as strings and converts numbers for the commands to check', async function () {
+    expect(await args(single, ['012345'])).to.include({ room: '012345' });
+    expect(await args(several, ['join', '012345'])).to.include({ room: '012345' });
+    expect(Number.isNaN((await args(single, ['--timeout', 'soon'])).timeout)).to.equal(true);
+    expect((await args(single, ['--timeout', '-1'])).timeout).to.equal(-1);
   });
 
-  it('lets the last of a repeated option count, and `--` end the options', function () {
-    expect(args(single, ['-m', 'a', '--message', 'b'])).to.include({ message: 'b' });
-    expect(args(single, ['--', '--json'])).to.include({ room: '--json', json: false });
-    expect(args(single, ['-'])).to.include({ room: '-' });
+  it('reads switches and explicit true/false, and refuses other values', async function () {
+    expect(await args(single, ['--json'])).to.include({ json: true });
+    expect(await args(single, ['--json=false', '--plain=true'])).to.include({
+      json: false,
+      plain: true,
+    });
+    expect(await usageError(single, ['--json=yes'])).to.equal(
+      '--json is a switch; it takes no value (or =true, =false)',
+    );
+    expect(await usageError(single, ['--no-json'])).to.match(/^unknown option --no-json/);
+    expect(await usageError(single, ['--no-db'])).to.match(/^unknown option --no-db/);
   });
 
-  it('hands numbers that are not numbers to the command as NaN, for it to explain', function () {
-    expect(Number.isNaN(args(single, ['--timeout', 'soon']).timeout)).to.equal(true);
-    expect(Number.isNaN(args(single, ['--timeout=']).timeout)).to.equal(true);
-    expect(args(single, ['--timeout', '-1']).timeout).to.equal(-1);
+  it('refuses an option given twice, and lets `--` end the options', async function () {
+    expect(await usageError(single, ['-m', 'a', '-m', 'b'])).to.equal(
+      '--message was given twice; give it once',
+    );
+    expect(await usageError(single, ['-m', 'a', '--message', 'b'])).to.equal(
+      '--message was given twice; give it once',
+    );
+    expect(await usageError(single, ['--timeout', '1', '--timeout', '2'])).to.match(
+      /--timeout was given twice/,
+    );
+    expect(await args(single, ['--', '--json'])).to.include({ room: '--json', json: false });
   });
 
-  it('refuses what it does not know, suggesting the nearest name', function () {
-    expect(usageError(single, ['--bogus'])).to.equal('unknown option --bogus; see publish --help');
-    expect(usageError(single, ['--mesage', 'x'])).to.equal(
+  it('refuses what it does not know, suggesting the nearest name', async function () {
+    expect(await usageError(single, ['--bogus'])).to.equal(
+      'unknown option --bogus; see publish --help',
+    );
+    expect(await usageError(single, ['--mesage', 'x'])).to.equal(
       'unknown option --mesage; did you mean --message?',
     );
-    expect(usageError(single, ['-x'])).to.match(/unknown option -x/);
-    expect(usageError(single, ['-m'])).to.equal('-m needs a value');
-    expect(usageError(single, ['R', 'S'])).to.equal('unexpected argument "S"; see publish --help');
-    expect(usageError(several, [])).to.equal('name a command: create or join');
-    expect(usageError(several, ['jion'])).to.equal('unknown command "jion"; did you mean join?');
-    expect(usageError(several, ['zzzzzz'])).to.equal(
-      'unknown command "zzzzzz"; commands: create, join',
+    expect(await usageError(single, ['-x'])).to.match(/^unknown option -x/);
+    expect(await usageError(single, ['-m'])).to.equal('-m needs a value');
+    expect(await usageError(single, ['--password-file'])).to.equal('--password-file needs a value');
+    expect(await usageError(single, ['R', 'S'])).to.equal(
+      'unexpected argument "S"; see publish --help',
     );
-    expect(usageError(several, ['join'])).to.equal(
+    expect(await usageError(several, [])).to.equal('name a command: create, join or serve');
+    expect(await usageError(several, ['jion'])).to.equal(
+      'unknown command "jion"; did you mean join?',
+    );
+    expect(await usageError(several, ['zzzzzz'])).to.equal(
+      'unknown command "zzzzzz"; commands: create, join, serve',
+    );
+    expect(await usageError(several, ['join'])).to.equal(
       'missing <room> (the six-digit room number); see room join --help',
     );
-    expect(usageError(several, ['create', '--room', 'x'])).to.match(/unknown option --room/);
+    expect(await usageError(several, ['create', '--idel', '5'])).to.equal(
+      'unknown option --idel; did you mean --idle?',
+    );
+    expect(await usageError(several, ['create', '--room', 'x'])).to.equal(
+      'unknown option --room; see room create --help',
+    );
+    expect(await usageError(several, ['join', '482913', 'extra'])).to.equal(
+      'unexpected argument "extra"; see room join --help',
+    );
   });
 
-  it('finds the command among the options and parses the rest for it', function () {
-    const parsed = parseCommandLine(several, ['--db', 'sqlite:/y.db', 'join', '123456']);
+  it('refuses option names that are object properties', async function () {
+    expect(await usageError(single, ['--constructor', 'x'])).to.match(
+      /^unknown option --constructor/,
+    );
+    expect(await usageError(single, ['--__proto__', 'x'])).to.match(/^unknown option --__proto__/);
+    expect(await usageError(single, ['--__proto__'])).to.match(/^unknown option --__proto__/);
+    expect(({} as Record<string, unknown>).x).to.equal(undefined);
+  });
+
+  it('finds the command among the options and parses the rest for it', async function () {
+    const parsed = await parseCommandLine(several, ['--db', 'sqlite:/y.db', 'join', '123456']);
     expect(parsed.kind).to.equal('run');
     if (parsed.kind !== 'run') return;
     expect(parsed.command.name).to.equal('join');
     expect(parsed.args).to.deep.equal({ db: 'sqlite:/y.db', room: '123456' });
-    expect(args(several, ['create'])).to.deep.equal({ db: undefined, idle: 600 });
+    expect(await args(several, ['create'])).to.deep.equal({ idle: 600 });
   });
 
-  it('answers --help and --version wherever they are, even on a bad line', function () {
-    for (const argv of [['--help'], ['R', '-h'], ['--bogus', '--help']]) {
-      const parsed = parseCommandLine(single, argv);
-      expect(parsed.kind, argv.join(' ')).to.equal('help');
-    }
-    const top = parseCommandLine(several, ['-h']);
-    const sub = parseCommandLine(several, ['create', '--help']);
-    expect(top.kind === 'help' && top.text).to.include('room join <room>');
-    expect(sub.kind === 'help' && sub.text)
-      .to.include('--idle N')
-      .and.not.include('Commands:');
-    const version = parseCommandLine(single, ['--version']);
-    expect(version.kind === 'version' && version.text).to.match(/^\d+\.\d+\.\d+/);
+  it('answers --help and --version, even on a bad line', async function () {
+    for (const argv of [['--help'], ['R', '-h'], ['--bogus', '--help']])
+      expect(await output(single, argv), argv.join(' ')).to.include('Options:');
+    expect(await output(single, ['--version'])).to.match(/^\d+\.\d+\.\d+$/);
+    expect(await output(several, ['--version'])).to.match(/^\d+\.\d+\.\d+$/);
     // After `--`, --help is a value.
-    expect(args(single, ['--', '--help'])).to.include({ room: '--help' });
+    expect(await args(single, ['--', '--help'])).to.include({ room: '--help' });
   });
 
-  it('writes help from the declarations, within the width', function () {
-    const text = helpText(single, undefined, 60);
+  it('writes help with value names, defaults, examples and the epilogue, within the width', async function () {
+    const text = await output(single, ['--help'], 60);
     for (const part of [
       'publish <room>',
       'Send messages.',
       '--db URL',
       '--password-file FILE',
-      '-m, --message VALUE',
-      '--timeout N',
+      '-m, --message TEXT',
+      '--timeout SECONDS',
       '(default: 30)',
       '-h, --help',
       '--version',
@@ -181,11 +240,35 @@ describe('command line', function () {
     ])
       expect(text).to.include(part);
     expect(text).to.not.include('(default: false)');
+    expect(text).to.not.match(/\[(string|number|boolean)\]/);
     for (const line of text.split('\n')) expect(line.length, line).to.be.at.most(60);
   });
 
+  it("lists each command's own options only", async function () {
+    const top = await output(several, ['-h']);
+    expect(top).to.include('room join <room>').and.include('room completion');
+    const create = await output(several, ['create', '--help']);
+    expect(create).to.include('--idle SECONDS').and.include('--db URL');
+    expect(create).to.not.include('--port').and.not.include('--password');
+    expect(create).to.include('Exit codes: 0 ok.').and.not.include('Examples:');
+    const serve = await output(several, ['serve', '--help']);
+    expect(serve).to.include('--port N').and.not.include('--idle');
+    const join = await output(several, ['join', '--help']);
+    expect(join).to.include('--password VALUE').and.not.include('--idle');
+  });
+
+  it('prints a shell completion script naming the program', async function () {
+    for (const program of [several, single]) {
+      const script = await output(program, ['completion']);
+      expect(script).to.include(`${program.name} --get-yargs-completions`);
+      expect(script).to.match(new RegExp(`^complete .* ${program.name}$`, 'm'));
+    }
+    const words = await output(several, ['--get-yargs-completions', 'room', 'create', '--i']);
+    expect(words.split('\n')).to.include('--idle');
+  });
+
   it('runs the command with what it parsed', async function () {
-    const parsed = parseCommandLine(single, ['482913', '-m', 'hi']);
+    const parsed = await parseCommandLine(single, ['482913', '-m', 'hi']);
     if (parsed.kind !== 'run') throw new Error(parsed.kind);
     seen.length = 0;
     await parsed.command.run(parsed.args);
