@@ -1,15 +1,24 @@
 /** Turns Ctrl-C and SIGTERM into an AbortSignal, for programs that run until stopped. */
 
-/** An AbortSignal that aborts on the first SIGINT or SIGTERM; a second one exits at once. */
+/** How long after the first Ctrl-C a program may take to end. */
+const EXIT_WITHIN_MS = 1900;
+
+/** An AbortSignal that aborts on the first SIGINT or SIGTERM; a second one exits at once (130 or 143). */
 export function abortOnSignals(): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
-      process.exitCode = name === 'SIGINT' ? 130 : 143;
-      process.kill(process.pid, 'SIGKILL');
-      return;
+      process.exit(name === 'SIGINT' ? 130 : 143);
     }
     controller.abort();
+    // However a program winds down (a leave notice, a dead broker or database), one Ctrl-C ends
+    // it within 2 s: this fires only if something still holds the process then.
+    setTimeout(() => {
+      process.stderr.write(
+        'stopped without a clean exit: the broker or the database did not answer in time\n',
+      );
+      process.exit(name === 'SIGINT' ? 130 : 143);
+    }, EXIT_WITHIN_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

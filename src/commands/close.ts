@@ -1,5 +1,6 @@
 /** `room close`: end a room now, for good. */
 import { announceClosed } from '../chat/announce.js';
+import { UnavailableError } from '../errors.js';
 import { withStore, writeJson, type CommandContext } from './context.js';
 import { checkRoomArg, noSuchRoom, unlockRoom, type PasswordFlags } from './room-access.js';
 
@@ -20,14 +21,17 @@ export async function closeRoom(ctx: CommandContext, options: CloseOptions): Pro
     const wasOpen = status.room.state === 'open';
     const closed = wasOpen ? await store.closeRoom(room) : status.room;
     if (!closed) throw noSuchRoom(room, store);
+    let unannounced: string | undefined;
     if (wasOpen) {
       // Tell running listeners at once; if the broker is away they notice at their next heartbeat.
       await announceClosed(ctx.config, room, status.room.mode, secret).catch((err: unknown) => {
-        const why = err instanceof Error ? err.message : String(err);
-        ctx.io.stderr.write(
-          `warning: could not tell listeners over the broker (${why}); they stop at their next heartbeat\n`,
-        );
+        unannounced = err instanceof Error ? err.message : String(err);
       });
+    }
+    if (unannounced !== undefined) {
+      throw new UnavailableError(
+        `closed room ${room}, but could not tell its listeners over the broker (${unannounced}); they stop at their next heartbeat`,
+      );
     }
     if (options.json) {
       writeJson(ctx.io, {

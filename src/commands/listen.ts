@@ -39,7 +39,9 @@ const JOIN_ECHO_TIMEOUT_MS = 10_000;
 /** How long the broker may take to acknowledge the join notice. */
 const JOIN_ACK_TIMEOUT_MS = 10_000;
 /** How long the leave notice may take on the way out (Ctrl-C ends within 2 s). */
-const LEAVE_TIMEOUT_MS = 1000;
+const LEAVE_TIMEOUT_MS = 800;
+/** How long the database may take to drop our membership on the way out (the lease ends anyway). */
+const EXIT_DB_TIMEOUT_MS = 800;
 
 function checkCount(count: number | undefined): void {
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) {
@@ -85,8 +87,8 @@ export async function listen(
   } finally {
     for (const t of timers) clearInterval(t);
     client?.destroy();
-    if (store && member) await store.removeMember(member.id).catch(() => undefined);
-    await store?.close();
+    if (store && member) await withTimeout(store.removeMember(member.id), EXIT_DB_TIMEOUT_MS);
+    await withTimeout(store?.close() ?? Promise.resolve(), EXIT_DB_TIMEOUT_MS);
   }
 }
 
@@ -268,27 +270,32 @@ async function runListener(
   out.flush();
   leaving = true;
   clearInterval(beatTimer);
-  await beating;
   warnings.flush();
   clearTimeout(echo);
   if (!joined) flushHeld();
   out.flush();
-  if (reason === 'closed') {
-    stderr.write(`room ${target.room} was closed\n`);
-  } else if (reason === 'fatal') {
-    if (store && member) await store.removeMember(member.id).catch(() => undefined);
-    throw fatal!;
-  } else {
-    await withTimeout(
-      publishAcked(
-        client,
-        target.topic,
-        target.codec.encode(sender.notice('leave', target.topic, target.room)),
-      ),
-      LEAVE_TIMEOUT_MS,
-    );
-  }
-  if (store && member) await store.removeMember(member.id).catch(() => undefined);
+  // The database and the broker are told at once, each within its own bound: one Ctrl-C ends
+  // the program within 2 s even when either has stopped answering.
+  const leaveRegistry = withTimeout(
+    beating.then(async () => {
+      if (store && member) await store.removeMember(member.id);
+    }),
+    EXIT_DB_TIMEOUT_MS,
+  );
+  if (reason === 'closed') stderr.write(`room ${target.room} was closed\n`);
+  const goodbye =
+    reason === 'signal' || reason === 'count'
+      ? withTimeout(
+          publishAcked(
+            client,
+            target.topic,
+            target.codec.encode(sender.notice('leave', target.topic, target.room)),
+          ),
+          LEAVE_TIMEOUT_MS,
+        )
+      : Promise.resolve();
+  await Promise.all([leaveRegistry, goodbye]);
+  if (reason === 'fatal') throw fatal!;
 }
 
 /** Waits for `promise` at most `ms`, or throws what `late` makes. */

@@ -14,7 +14,7 @@ import {
 } from '../chat/target.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { openStore } from '../db/index.js';
-import { SunoyeError, UnavailableError, UsageError } from '../errors.js';
+import { InterruptedError, SunoyeError, UnavailableError, UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
 import { openPublisher } from '../mqtt/connection.js';
 import { brokerSettings } from '../mqtt/settings.js';
@@ -41,6 +41,9 @@ const MAX_BYTES_IN_FLIGHT = 2 * 1024 * 1024;
  * acknowledgement) is then shared by many lines. A line typed alone still goes alone, at once.
  */
 const BATCH_TEXT_CHARS = 32 * 1024;
+
+/** After Ctrl-C, how long acknowledgements of what was sent are still waited for. */
+const ABORT_GRACE_MS = 1200;
 
 /** Counts acknowledgements and lets the sender wait for a free slot or for all of them. */
 class InFlight {
@@ -130,6 +133,14 @@ export async function publish(
   const { stderr } = ctx.io;
   const flight = new InFlight();
   const timedOut = new UnavailableError('timed out');
+  // Ctrl-C: a moment for the acknowledgements of what was sent, then stop (exit 130).
+  const interrupted = new InterruptedError('interrupted');
+  let grace: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    grace = setTimeout(() => flight.fail(interrupted), ABORT_GRACE_MS);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   const watchdog = setInterval(() => {
     if (flight.outstanding > 0 && Date.now() - flight.lastProgress > options.timeout * 1000) {
       flight.fail(timedOut);
@@ -223,9 +234,13 @@ export async function publish(
     throw err;
   } finally {
     clearInterval(watchdog);
+    clearTimeout(grace);
+    signal.removeEventListener('abort', onAbort);
   }
   stderr.write(`sent ${flight.acked} message${flight.acked === 1 ? '' : 's'} to ${where}\n`);
   if (inputError) throw inputError;
+  if (signal.aborted)
+    throw new InterruptedError('interrupted; every line read before it was delivered');
 }
 
 /** A line (numbered; -m has none) and its text. */

@@ -76,7 +76,7 @@ export interface QosPublisher {
   publish(topic: string, payload: string, onAck: AckCallback): void;
   /** The connection ended for good (taken over, refused, the broker keeps closing it). */
   onFatal: ((err: SunoyeError) => void) | undefined;
-  /** Disconnects cleanly (after what was written), within about a second. */
+  /** Disconnects cleanly (after what was written), within half a second. */
   end(): Promise<void>;
   /** Drops the connection at once. */
   destroy(): void;
@@ -120,7 +120,7 @@ const QUICK_CLOSE_MS = 5000;
 /** This many quick closes in a row: another client holds our id, or the broker rejects us. */
 const QUICK_CLOSES_FATAL = 3;
 /** How long a clean disconnect may take before the socket is dropped. */
-const END_TIMEOUT_MS = 1000;
+const END_TIMEOUT_MS = 500;
 
 type Failure = Error & { code?: string | number };
 
@@ -348,7 +348,11 @@ class Connection implements ChatConnection {
       if (this.onMessage_) this.onMessage_(topic, payload);
       else this.early = { topic, payload };
     });
-    client.on('packetreceive', () => this.cork());
+    client.on('packetreceive', (packet) => {
+      this.cork();
+      // The broker's limits count from its CONNACK, before MQTT.js resends what was pending.
+      if (packet.cmd === 'connack') this.connack = packet;
+    });
     client.on('connect', (packet) => this.connected(packet));
     client.on('disconnect', (packet) => this.disconnected(packet));
     client.on('offline', () => this.onOffline?.());
@@ -563,15 +567,15 @@ class Connection implements ChatConnection {
     this.ending = true;
     this.stopPinging();
     const endSession = options.endSession === true && !this.options.clean;
-    await this.disconnect(
+    const clean = await this.disconnect(
       this.client,
       endSession && this.protocolVersion === 5
         ? { properties: { sessionExpiryInterval: 0 } }
         : undefined,
     );
     // MQTT 3.1.1 has no session expiry: a kept session is ended by connecting once with a clean
-    // session under the same id.
-    if (endSession && this.protocolVersion === 4 && this.client.options.clientId) {
+    // session under the same id (when the broker is answering at all).
+    if (clean && endSession && this.protocolVersion === 4) {
       const opts = {
         ...this.client.options,
         clean: true,
@@ -596,25 +600,28 @@ class Connection implements ChatConnection {
     }
   }
 
-  /** A clean DISCONNECT, or the socket dropped when the broker does not let it go in time. */
-  private async disconnect(
+  /**
+   * A clean DISCONNECT, or the socket dropped when the broker does not let it go in time.
+   * Resolves true when the disconnect was clean.
+   */
+  private disconnect(
     client: MqttClient,
     packet: Partial<IDisconnectPacket> | undefined,
-  ): Promise<void> {
-    await new Promise<void>((resolve) => {
+  ): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         client.end(true);
-        resolve();
+        resolve(false);
       }, END_TIMEOUT_MS);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
       if (!client.connected) {
-        client.end(true, done);
+        clearTimeout(timer);
+        client.end(true, () => resolve(false));
         return;
       }
-      client.end(false, packet ?? {}, done);
+      client.end(false, packet ?? {}, () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
     });
   }
 

@@ -1,0 +1,265 @@
+// The programs against brokers that misbehave, as users meet them: limits lowered on a reconnect,
+// a session taken over, a broker that accepts TCP and says nothing, a broker that stops answering
+// in the middle, a packet limit smaller than a notice. Each ends in bounded time with one clear
+// line and the documented exit code, never a reconnect loop.
+import { expect } from 'chai';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Packet } from 'mqtt-packet';
+import {
+  mosquittoFixture,
+  type MosquittoBroker,
+  type MosquittoFixture,
+} from '../helpers/brokers.js';
+import { runProgram } from '../helpers/cli.js';
+import { connack, scriptedPeer, type ScriptedPeer } from '../helpers/peer.js';
+import {
+  createRoom,
+  joinedListener,
+  jsonLines,
+  startProgram,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Milliseconds from `signal` sent to `program` until it exited, and its exit code. */
+async function timeToExit(
+  program: RunningProgram,
+  signal: NodeJS.Signals,
+): Promise<{ ms: number; code: number | null }> {
+  const started = Date.now();
+  program.child.kill(signal);
+  const code = await program.exited;
+  return { ms: Date.now() - started, code };
+}
+
+describe('programs and a scripted broker', function () {
+  this.timeout(30_000);
+  let peer: ScriptedPeer | undefined;
+  const running: RunningProgram[] = [];
+  afterEach(async function () {
+    await stopAll(running);
+    await peer?.close();
+    peer = undefined;
+  });
+
+  it('publish keeps within Receive Maximum at every moment, also when a reconnect lowers it', async function () {
+    const limits = [3, 1];
+    const inFlight = new Map<number, Set<number>>(); // connection -> unacknowledged ids
+    let most = [0, 0, 0];
+    let received = 0;
+    peer = await scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect') {
+        inFlight.set(c.n, new Set());
+        c.send(connack(c, { properties: { receiveMaximum: limits[c.n - 1] ?? 1 } }));
+        return;
+      }
+      if (packet.cmd !== 'publish') return;
+      const open = inFlight.get(c.n)!;
+      open.add(packet.messageId!);
+      most = most.map((m, i) => (i === c.n ? Math.max(m, open.size) : m));
+      received++;
+      // The first connection breaks after 6 messages, with some not yet acknowledged.
+      if (c.n === 1 && received === 6) {
+        c.socket.destroy();
+        return;
+      }
+      setTimeout(() => {
+        open.delete(packet.messageId!);
+        c.send({ cmd: 'puback', messageId: packet.messageId, reasonCode: 0 });
+      }, 5);
+    });
+    const lines = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`);
+    const sent = await runProgram('publish', ['--topic', 'limits/t', '--plain'], {
+      env: { SUNOYE_BROKER: peer.url, HOME: '/nonexistent' },
+      input: `${lines.join('\n')}\n`,
+    });
+    expect(sent.code, sent.stderr).to.equal(0);
+    expect(sent.stderr).to.match(/^sent 20 messages to limits\/t\n$/);
+    expect(peer.connections.length).to.equal(2);
+    expect(most[1]).to.be.within(1, 3);
+    expect(most[2]).to.equal(1);
+  });
+
+  it('listen stops with one line and exit 3 when its session is taken over (DISCONNECT 0x8E)', async function () {
+    peer = await scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect') c.send(connack(c));
+      if (packet.cmd === 'subscribe')
+        c.send({ cmd: 'suback', messageId: packet.messageId, granted: [1] });
+      if (packet.cmd === 'publish') {
+        c.send({ cmd: 'puback', messageId: packet.messageId, reasonCode: 0 });
+        c.send({ ...packet, messageId: 1, dup: false });
+        setTimeout(() => c.send({ cmd: 'disconnect', reasonCode: 0x8e }), 50);
+      }
+    });
+    const listener = startProgram('listen', ['--topic', 'takeover/t', '--plain', '--json'], {
+      SUNOYE_BROKER: peer.url,
+      SUNOYE_NAME: 'alice',
+      HOME: '/nonexistent',
+    });
+    running.push(listener);
+    expect(await listener.exited).to.equal(3);
+    expect(listener.stderr()).to.equal(
+      'listen: this session was taken over by another client with the same id; stopping (nothing else reconnects as this listener)\n',
+    );
+    expect(peer.connections.length).to.equal(1);
+  });
+
+  it('publish, listen and room close give up on a broker that accepts TCP and says nothing (exit 4)', async function () {
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `mqtt://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const { mkdtempSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const home = mkdtempSync(join(tmpdir(), 'sunoye-silent-'));
+      const env = { HOME: home, SUNOYE_DB: `sqlite:${join(home, 'r.db')}`, SUNOYE_BROKER: url };
+      const room = await createRoom(env);
+      const started = Date.now();
+      const [pub, lis] = await Promise.all([
+        runProgram('publish', [room, '-m', 'hello'], { env }),
+        runProgram('listen', [room], { env }),
+      ]);
+      expect(Date.now() - started).to.be.below(15_000);
+      const close = await runProgram('room', ['close', room], { env });
+      for (const [run, name] of [
+        [pub, 'publish'],
+        [lis, 'listen'],
+      ] as const) {
+        expect(run.code, run.stderr).to.equal(4);
+        expect(run.stderr).to.equal(
+          `${name}: cannot connect to the broker ${url}: no answer within the connect timeout (is this an MQTT broker?)\n`,
+        );
+      }
+      expect(close.code, close.stderr).to.equal(4);
+      expect(close.stderr).to.match(
+        new RegExp(`^room: closed room ${room}, but could not tell its listeners over the broker`),
+      );
+      expect(close.stderr.trim().split('\n')).to.have.length(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
+
+describe('programs and a mosquitto that stops answering', function () {
+  this.timeout(60_000);
+  let fixture: MosquittoFixture | undefined;
+  let broker: MosquittoBroker;
+  let env: Record<string, string>;
+  const running: RunningProgram[] = [];
+  before(async function () {
+    fixture = await mosquittoFixture(this, 'sunoye-stopped-');
+    ({ broker, env } = fixture);
+  });
+  afterEach(async function () {
+    process.kill(broker.pid, 'SIGCONT');
+    await stopAll(running);
+  });
+  after(async function () {
+    await fixture?.stop();
+  });
+
+  it('one Ctrl-C ends listen within 2 s while the broker is frozen', async function () {
+    const room = await createRoom(env);
+    const listener = await joinedListener(room, [], env, running);
+    process.kill(broker.pid, 'SIGSTOP');
+    const { ms, code } = await timeToExit(listener, 'SIGINT');
+    expect(ms).to.be.below(2000);
+    expect(code).to.be.oneOf([0, 130]);
+  });
+
+  it('one Ctrl-C ends publish within 2 s while the broker is frozen, saying what was not delivered', async function () {
+    const room = await createRoom(env);
+    const listener = await joinedListener(room, [], env, running);
+    const publisher = startProgram('publish', [room], env);
+    running.push(publisher);
+    publisher.child.stdin.write('one\ntwo\n');
+    await listener.line('the second line', (l) => l.includes('"message":"two"'));
+    process.kill(broker.pid, 'SIGSTOP');
+    publisher.child.stdin.write('three\nfour\n');
+    const { ms, code } = await timeToExit(publisher, 'SIGINT');
+    expect(ms).to.be.below(2000);
+    expect(code).to.equal(130);
+    expect(publisher.stderr()).to.match(
+      /^publish: interrupted; 2 of 4 messages not delivered, 2 were\n$/m,
+    );
+  });
+});
+
+describe('programs and a mosquitto with a tiny packet limit', function () {
+  this.timeout(60_000);
+  let fixture: MosquittoFixture | undefined;
+  let env: Record<string, string>;
+  before(async function () {
+    fixture = await mosquittoFixture(this, 'sunoye-tiny-', { maxPacketSize: 160 });
+    ({ env } = fixture);
+  });
+  after(async function () {
+    await fixture?.stop();
+  });
+
+  it('listen ends with one line and exit 4 when its notices do not fit, instead of reconnecting', async function () {
+    const room = await createRoom(env);
+    const started = Date.now();
+    const run = await runProgram('listen', [room], { env, timeoutMs: 20_000 });
+    expect(Date.now() - started).to.be.below(10_000);
+    expect(run.code, run.stderr).to.equal(4);
+    expect(run.stderr.trim().split('\n')).to.have.length(1);
+    expect(run.stderr).to.match(
+      /^listen: (cannot connect to the broker|cannot send our join notice)/,
+    );
+  });
+});
+
+describe('one user, one room, one terminal, two listeners', function () {
+  this.timeout(60_000);
+  let fixture: MosquittoFixture | undefined;
+  let env: Record<string, string>;
+  const running: RunningProgram[] = [];
+  before(async function () {
+    fixture = await mosquittoFixture(this, 'sunoye-twice-');
+    ({ env } = fixture);
+  });
+  after(async function () {
+    await stopAll(running);
+    await fixture?.stop();
+  });
+
+  it('both work, and nobody is told that the user timed out', async function () {
+    const room = await createRoom(env);
+    const listenJs = fileURLToPath(new URL('../../bin/listen.js', import.meta.url));
+    const one = `${process.execPath} ${listenJs} ${room} --json --count 1`;
+    // One terminal (`script`), two listeners in it: the second in the background of the first.
+    const terminal = startProgram(
+      'script' as 'listen',
+      ['-qfec', `${one} & ${one}; wait`, '/dev/null'],
+      { ...env, SUNOYE_NAME: 'bob' },
+      { raw: true },
+    );
+    running.push(terminal);
+    await waitFor('both join notices', () =>
+      terminal.stdoutLines.filter((l) => l.includes('"event":"join"')).length >= 2 ? true : false,
+    );
+    const observer = await joinedListener(
+      room,
+      ['--count', '1'],
+      { ...env, SUNOYE_NAME: 'carol' },
+      running,
+    );
+    const sent = await runProgram('publish', [room, '-m', 'hello both'], { env });
+    expect(sent.code, sent.stderr).to.equal(0);
+    expect(await terminal.exited).to.equal(0);
+    const got = jsonLines(
+      terminal.stdoutLines.map((l) => l.replace(/\r$/, '')).filter((l) => l.startsWith('{')),
+    );
+    expect(got.filter((m) => m.message === 'hello both')).to.have.length(2);
+    expect(await observer.exited).to.equal(0);
+    const seen = jsonLines(observer.stdoutLines);
+    expect(seen.some((m) => m.event === 'lost')).to.equal(false);
+  });
+});
