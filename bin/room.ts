@@ -134,6 +134,11 @@ void runCli({
             default: 1883,
             describe: 'Port to listen on (0: a free one, printed)',
           },
+          'ws-port': {
+            type: 'number',
+            describe:
+              'Also serve MQTT over WebSocket on this port (0: a free one); none unless given',
+          },
         },
       },
       async (args) => {
@@ -150,6 +155,7 @@ void runCli({
     ['$0 join 482913 --password-file ~/.room-pass', 'Password from a file'],
     ['$0 info 482913 --json', 'State and live members, as JSON'],
     ['$0 serve --port 0', 'An embedded broker on a free port (prints its URL)'],
+    ['$0 serve --ws-port 8080', 'Also over WebSocket, at ws://127.0.0.1:8080'],
     ['$0 list --db mysql://chat@db.example/sunoye', 'Rooms on a shared MySQL registry'],
   ],
   epilogue: EPILOGUE,

@@ -5,7 +5,7 @@
  *   their code costs only a quick pre-parse when they are not used.
  * - dist/bin/lib/vendor/*.cjs: each large dependency in a file of its own, required only on the
  *   path that uses it (MQTT.js by the programs that connect to the broker, its WebSocket transport
- *   for ws:// and wss:// only, mysql2 for a MySQL registry, aedes by `room serve`).
+ *   for ws:// and wss:// only, mysql2 for a MySQL registry, aedes and ws by `room serve`).
  * - dist/bin/{room,listen,publish}.js: the launchers (scripts/launcher.ts) that run a bundle with
  *   V8's compiled code cached between runs.
  *
@@ -28,6 +28,7 @@ const VENDOR: Record<string, string> = {
   'mqtt/lib/connect/ws': 'vendor/mqtt-ws.cjs',
   'mysql2/promise': 'vendor/mysql2.cjs',
   aedes: 'vendor/aedes.cjs',
+  ws: 'vendor/ws.cjs',
 };
 
 const common = {

@@ -1,12 +1,21 @@
-// `room serve`, the embedded broker, as a user runs it; and publish giving up on a dead broker.
+// `room serve`, the embedded broker, as a user runs it (over TCP and WebSocket); and publish giving
+// up on a dead broker.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { startAedes } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import {
+  createRoom,
+  joinedListener,
+  jsonLines,
+  startProgram,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('room serve', function () {
@@ -72,6 +81,60 @@ describe('room serve', function () {
     serve.child.kill('SIGTERM');
     expect(await serve.exited).to.equal(0);
     expect(serve.stderr()).to.include('broker stopped');
+  });
+
+  it('also serves WebSocket with --ws-port: ws:// and mqtt:// programs share a room both ways', async function () {
+    const serve = start('room', ['serve', '--port', '0', '--ws-port', '0'], { HOME: dir });
+    await serve.line('the ws:// URL', (l) => l.startsWith('ws://'));
+    const [url, wsUrl] = serve.stdoutLines as [string, string];
+    expect(url).to.match(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    expect(wsUrl).to.match(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    expect(serve.stderr()).to.include(`listening on ${url} and ${wsUrl}`);
+    const env = { HOME: dir, SUNOYE_BROKER: url, SUNOYE_NAME: 'alice' };
+    const room = await createRoom(env);
+
+    const overWs = await joinedListener(room, ['--broker', wsUrl, '--count', '2'], env, running);
+    const overTcp = await joinedListener(room, ['--broker', url, '--count', '2'], env, running);
+    for (const [broker, message] of [
+      [url, 'over mqtt://'],
+      [wsUrl, 'over ws://'],
+    ] as const) {
+      const sent = await runProgram('publish', [room, '--broker', broker, '-m', message], { env });
+      expect(sent.code, sent.stderr).to.equal(0);
+    }
+    for (const l of [overWs, overTcp]) {
+      expect(await l.exited).to.equal(0);
+      const got = jsonLines(l.stdoutLines).filter((m) => m.type === 'message');
+      expect(got.map((m) => m.message)).to.deep.equal(['over mqtt://', 'over ws://']);
+      expect(l.stderr()).to.equal('');
+    }
+
+    // Ctrl-C closes both listeners, a client still connected over WebSocket included.
+    const raw = await mqtt.connectAsync(wsUrl, { protocolVersion: 4, reconnectPeriod: 0 });
+    const dropped = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).to.equal(0);
+    expect(serve.stderr()).to.include('broker stopped');
+    await dropped;
+    await raw.endAsync();
+  });
+
+  it('says in one line that a taken --ws-port is taken, exit 1', async function () {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const run = await runProgram('room', ['serve', '--port', '0', '--ws-port', String(port)], {
+        env: { HOME: dir },
+      });
+      expect(run.code).to.equal(1);
+      expect(run.stdout).to.equal('');
+      expect(run.stderr).to.equal(
+        `room: something already listens on 127.0.0.1:${port}; give another --ws-port (0: a free one)\n`,
+      );
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
   });
 
   it('makes publish give up after --timeout when the broker is gone, counting what was lost', async function () {

@@ -1,8 +1,15 @@
 // ws:// brokers: listen and publish go through MQTT.js there (sunoye's own client speaks only
-// mqtt:// and mqtts://), and chat with programs on the broker's plain MQTT listener.
+// mqtt:// and mqtts://), and chat with programs on the broker's plain MQTT listener. Against
+// mosquitto, and against the embedded aedes broker in this process (`room serve --ws-port`).
 import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  brokerEnv,
   mosquittoFixture,
+  startAedes,
+  type TestBroker,
   type MosquittoBroker,
   type MosquittoFixture,
 } from '../helpers/brokers.js';
@@ -14,6 +21,62 @@ import {
   stopAll,
   type RunningProgram,
 } from '../helpers/programs.js';
+
+/** 200 piped lines over ws:// and one over mqtt:// reach a listener on each. */
+async function carriesBothWays(
+  env: Record<string, string>,
+  wsEnv: Record<string, string>,
+  running: RunningProgram[],
+): Promise<void> {
+  const room = await createRoom(env);
+  const overWs = await joinedListener(room, ['--count', '201'], wsEnv, running);
+  const overTcp = await joinedListener(room, ['--count', '201'], env, running);
+
+  const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}`);
+  const piped = await runProgram('publish', [room], {
+    env: wsEnv,
+    input: `${lines.join('\n')}\n`,
+  });
+  expect(piped.code, piped.stderr).to.equal(0);
+  expect(piped.stderr).to.equal(`sent 200 messages to room ${room}\n`);
+  const one = await runProgram('publish', [room, '-m', 'over tcp'], { env });
+  expect(one.code, one.stderr).to.equal(0);
+
+  for (const l of [overWs, overTcp]) {
+    expect(await l.exited).to.equal(0);
+    const got = jsonLines(l.stdoutLines).filter((m) => m.type === 'message');
+    expect(got.map((m) => m.message)).to.deep.equal([...lines, 'over tcp']);
+    expect(l.stderr()).to.equal('');
+  }
+  // Each listener saw the other come and go.
+  const notices = jsonLines(overTcp.stdoutLines).filter((m) => m.type === 'notice');
+  expect(notices.filter((m) => m.event === 'join')).to.have.length.of.at.least(1);
+}
+
+describe('the embedded broker reached over WebSockets', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let broker: (TestBroker & { ws?: { url: string } }) | undefined;
+  let env: Record<string, string>;
+  let wsEnv: Record<string, string>;
+  const running: RunningProgram[] = [];
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-aedes-ws-'));
+    broker = await startAedes({ websockets: true });
+    env = { HOME: dir, SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`, ...brokerEnv(broker) };
+    wsEnv = { ...env, SUNOYE_BROKER: broker.ws!.url };
+  });
+  after(async function () {
+    await stopAll(running);
+    await broker?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('carries a room both ways between ws:// and mqtt:// programs', async function () {
+    await carriesBothWays(env, wsEnv, running);
+  });
+});
 
 describe('a broker reached over WebSockets', function () {
   this.timeout(60_000);
@@ -34,29 +97,7 @@ describe('a broker reached over WebSockets', function () {
   });
 
   it('carries a room both ways between ws:// and mqtt:// programs', async function () {
-    const room = await createRoom(env);
-    const overWs = await joinedListener(room, ['--count', '201'], wsEnv, running);
-    const overTcp = await joinedListener(room, ['--count', '201'], env, running);
-
-    const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}`);
-    const piped = await runProgram('publish', [room], {
-      env: wsEnv,
-      input: `${lines.join('\n')}\n`,
-    });
-    expect(piped.code, piped.stderr).to.equal(0);
-    expect(piped.stderr).to.equal(`sent 200 messages to room ${room}\n`);
-    const one = await runProgram('publish', [room, '-m', 'over tcp'], { env });
-    expect(one.code, one.stderr).to.equal(0);
-
-    for (const l of [overWs, overTcp]) {
-      expect(await l.exited).to.equal(0);
-      const got = jsonLines(l.stdoutLines).filter((m) => m.type === 'message');
-      expect(got.map((m) => m.message)).to.deep.equal([...lines, 'over tcp']);
-      expect(l.stderr()).to.equal('');
-    }
-    // Each listener saw the other come and go.
-    const notices = jsonLines(overTcp.stdoutLines).filter((m) => m.type === 'notice');
-    expect(notices.filter((m) => m.event === 'join')).to.have.length.of.at.least(1);
+    await carriesBothWays(env, wsEnv, running);
   });
 
   it('refuses a wrong broker password over ws:// in one line, exit 4', async function () {

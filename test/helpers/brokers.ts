@@ -21,10 +21,17 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
-/** The embedded aedes broker on a free port of 127.0.0.1. */
-export async function startAedes(): Promise<TestBroker> {
-  const broker = await startBroker('127.0.0.1', 0);
-  return { url: broker.url, port: broker.port, stop: () => broker.close() };
+/** The embedded aedes broker on a free port of 127.0.0.1 (`websockets`: a ws:// one as well). */
+export async function startAedes(
+  options: { websockets?: boolean } = {},
+): Promise<TestBroker & { ws?: { url: string } }> {
+  const broker = await startBroker('127.0.0.1', 0, options.websockets ? 0 : undefined);
+  return {
+    url: broker.url,
+    port: broker.port,
+    ...(broker.ws ? { ws: { url: broker.ws.url } } : {}),
+    stop: () => broker.close(),
+  };
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked; the caller binds it right away). */
