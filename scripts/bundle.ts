@@ -22,13 +22,36 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const out = `${root}dist/bin`;
 const PROGRAMS = ['room', 'listen', 'publish'];
 
-/** Large dependencies, each bundled on its own: the package, and its file under dist/bin/lib. */
-const VENDOR: Record<string, string> = {
-  mqtt: 'vendor/mqtt.cjs',
-  'mqtt/lib/connect/ws': 'vendor/mqtt-ws.cjs',
-  'mysql2/promise': 'vendor/mysql2.cjs',
-  aedes: 'vendor/aedes.cjs',
-  ws: 'vendor/ws.cjs',
+/**
+ * Large dependencies, each bundled on its own: the package the programs import, its file under
+ * dist/bin/lib, and what the file exports when that is less than the whole package.
+ */
+const VENDOR: Record<string, { file: string; exports?: string }> = {
+  // The client class only: its transports are sunoye's own sockets or the ws bundle below, and
+  // MQTT.js's `connect()` (with every transport, a URL parser and the stores) is not used.
+  mqtt: { file: 'vendor/mqtt.cjs', exports: `{ MqttClient: require('mqtt/lib/client').default }` },
+  'mqtt/lib/connect/ws': { file: 'vendor/mqtt-ws.cjs' },
+  'mysql2/promise': { file: 'vendor/mysql2.cjs' },
+  aedes: { file: 'vendor/aedes.cjs' },
+  ws: { file: 'vendor/ws.cjs' },
+};
+
+/**
+ * MQTT.js and its packet codec are written on `readable-stream`, a copy of Node's own streams
+ * for browsers and old Nodes, and log through `debug`. In the programs' bundles Node's `stream`
+ * stands in for the copy, and logging is off: loading MQTT.js takes 9.5 ms instead of 20.
+ */
+const NODE_ONLY_ALIASES = { 'readable-stream': 'node:stream' };
+const debugOffPlugin: Plugin = {
+  name: 'debug-off',
+  setup(b) {
+    b.onResolve({ filter: /^debug$/ }, () => ({ path: 'debug', namespace: 'debug-off' }));
+    b.onLoad({ filter: /.*/, namespace: 'debug-off' }, () => ({
+      contents:
+        'module.exports = function debug() { const log = () => {}; log.enabled = false; return log; };',
+      loader: 'js',
+    }));
+  },
 };
 
 const common = {
@@ -47,7 +70,7 @@ const vendorPlugin: Plugin = {
   setup(b) {
     const names = Object.keys(VENDOR).map((n) => n.replaceAll('/', '\\/'));
     b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => ({
-      path: `./${VENDOR[args.path]!}`,
+      path: `./${VENDOR[args.path]!.file}`,
       external: true,
     }));
   },
@@ -95,13 +118,17 @@ mkdirSync(`${out}/lib/vendor`, { recursive: true });
 writeFileSync(`${out}/package.json`, '{ "type": "commonjs" }\n');
 
 await Promise.all([
-  ...Object.entries(VENDOR).map(([name, file]) =>
+  ...Object.entries(VENDOR).map(([name, { file, exports }]) =>
     build({
       ...common,
       sourcemap: true,
       legalComments: 'linked',
-      stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root },
+      stdin: {
+        contents: `module.exports = ${exports ?? `require(${JSON.stringify(name)})`};`,
+        resolveDir: root,
+      },
       outfile: `${out}/lib/${file}`,
+      ...(name.startsWith('mqtt') ? { alias: NODE_ONLY_ALIASES, plugins: [debugOffPlugin] } : {}),
     }),
   ),
   build({
