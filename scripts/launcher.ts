@@ -1,15 +1,24 @@
 /**
  * What dist/bin/{room,listen,publish}.js are: a few lines that run the program's bundle
- * (dist/bin/lib/NAME.js) with V8's compiled code kept between runs, as Node 22 does with
- * `module.enableCompileCache()` and Node 20 cannot. Compiling the bundle's functions is a good
- * part of a short run like `publish -m`; from the second run on it is read instead.
+ * (dist/bin/lib/NAME.js) with V8's compiled code kept between runs. Compiling the bundle's
+ * functions is a good part of a short run like `publish -m`; from the second run on it is read
+ * instead.
  *
- * The cache is one file per program and build in `$XDG_CACHE_HOME/sunoye` (else `~/.cache/sunoye`),
- * written when missing or no longer accepted by this Node. It holds compiled code, so it is used
- * only from a folder that belongs to the user and that nobody else can write to; anything odd
- * (no home, a read-only disk, another owner) means no cache, never an error.
- * `NODE_DISABLE_COMPILE_CACHE=1` turns it off, as it does Node's own. A program that changes
- * V8's settings first calls `globalThis[Symbol.for('sunoye.saveCompileCache')]` (src/cli/heap.ts).
+ * On Node 22 and later, Node keeps it itself: `module.enableCompileCache` is called with sunoye's
+ * cache folder, and the bundle is required (every module loaded after it, the vendor bundles too,
+ * is cached by Node). Node's cache holds what V8 compiled as each module loaded, not the functions
+ * compiled later, so it saves less than the launcher's own would (about 2 ms of `publish -m`
+ * against 5 on Node 24); it is Node's to improve. Node 20 has no such thing, so there the launcher
+ * does it: one file per program and build, written at exit when missing or no longer accepted.
+ *
+ * The cache lives in `$XDG_CACHE_HOME/sunoye` (else `~/.cache/sunoye`). It holds compiled code, so
+ * it is used only from a folder that belongs to the user and that nobody else can write to;
+ * anything odd (no home, a read-only disk, another owner) means no cache, never an error.
+ * `NODE_DISABLE_COMPILE_CACHE=1` turns it off, as it does Node's own. On Node 20, a program that
+ * changes V8's settings first calls `globalThis[Symbol.for('sunoye.saveCompileCache')]`
+ * (src/cli/heap.ts). Node's own cache needs no such call for the bundle: Node makes a module's
+ * cache when it compiles it, at start (a module first loaded after the settings change is cached
+ * under them, and made again by the next run that does not change them).
  *
  * Built by scripts/bundle.ts once per program, with these two names defined.
  */
@@ -22,7 +31,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire, wrap } from 'node:module';
+import nodeModule, { createRequire, wrap } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -31,42 +40,62 @@ declare const SUNOYE_PROGRAM: string;
 /** A hash of the bundle: a new build never reads an older build's cache. */
 declare const SUNOYE_BUNDLE_HASH: string;
 
+/** `module.enableCompileCache`, which Node 20's types do not know yet. */
+type EnableCompileCache = (directory: string) => unknown;
+
 const file = join(__dirname, 'lib', `${SUNOYE_PROGRAM}.js`);
 const cacheDir = privateCacheDir();
-const cacheFile =
-  cacheDir &&
-  join(cacheDir, `${SUNOYE_PROGRAM}-${SUNOYE_BUNDLE_HASH}-${process.version}-${process.arch}.bin`);
-let cached: Buffer | undefined;
-try {
-  if (cacheFile) cached = readFileSync(cacheFile);
-} catch {
-  // Not there yet.
+const { enableCompileCache } = nodeModule as { enableCompileCache?: EnableCompileCache };
+if (typeof enableCompileCache === 'function') {
+  if (cacheDir) {
+    try {
+      enableCompileCache(cacheDir);
+    } catch {
+      // No cache this time.
+    }
+  }
+  createRequire(file)(file);
+} else {
+  runWithOwnCache(cacheDir);
 }
-const source = readFileSync(file, 'utf8');
-// The bundle starts with its entry's #! line, which is only valid at the very start of a script.
-const script = new Script(wrap(source.startsWith('#!') ? `//${source}` : source), {
-  filename: file,
-  cachedData: cached,
-});
-if (cacheFile && (cached === undefined || script.cachedDataRejected === true)) {
-  // Saved at the end, so that it holds what this run compiled too; or, by a program about to
-  // change V8's settings (which a cache records: V8 would refuse it next time), right before.
-  let saved = false;
-  const saveOnce = (): void => {
-    if (!saved) save(cacheFile, script);
-    saved = true;
-  };
-  process.once('exit', saveOnce);
-  (globalThis as Record<symbol, unknown>)[Symbol.for('sunoye.saveCompileCache')] = saveOnce;
+
+/** Node 20: runs the bundle from V8's compiled code in the cache folder, and saves it if needed. */
+function runWithOwnCache(dir: string | undefined): void {
+  const cacheFile =
+    dir &&
+    join(dir, `${SUNOYE_PROGRAM}-${SUNOYE_BUNDLE_HASH}-${process.version}-${process.arch}.bin`);
+  let cached: Buffer | undefined;
+  try {
+    if (cacheFile) cached = readFileSync(cacheFile);
+  } catch {
+    // Not there yet.
+  }
+  const source = readFileSync(file, 'utf8');
+  // The bundle starts with its entry's #! line, which is only valid at the very start of a script.
+  const script = new Script(wrap(source.startsWith('#!') ? `//${source}` : source), {
+    filename: file,
+    cachedData: cached,
+  });
+  if (cacheFile && (cached === undefined || script.cachedDataRejected === true)) {
+    // Saved at the end, so that it holds what this run compiled too; or, by a program about to
+    // change V8's settings (which a cache records: V8 would refuse it next time), right before.
+    let saved = false;
+    const saveOnce = (): void => {
+      if (!saved) save(cacheFile, script);
+      saved = true;
+    };
+    process.once('exit', saveOnce);
+    (globalThis as Record<symbol, unknown>)[Symbol.for('sunoye.saveCompileCache')] = saveOnce;
+  }
+  const bundle = { exports: {} };
+  (script.runInThisContext() as (...args: unknown[]) => void)(
+    bundle.exports,
+    createRequire(file),
+    bundle,
+    file,
+    dirname(file),
+  );
 }
-const bundle = { exports: {} };
-(script.runInThisContext() as (...args: unknown[]) => void)(
-  bundle.exports,
-  createRequire(file),
-  bundle,
-  file,
-  dirname(file),
-);
 
 /** The cache folder if it is usable: ours, and writable by nobody else. Created if missing. */
 function privateCacheDir(): string | undefined {

@@ -8,13 +8,18 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAedes } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import { createRoom } from '../helpers/programs.js';
 
-describe('compile cache of the programs', function () {
+/** Node 22 and later keep the cache themselves (`module.enableCompileCache`); Node 20, the launcher. */
+const nodeKeepsIt =
+  typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+
+describe(`compile cache of the programs (${nodeKeepsIt ? "Node's own" : "the launcher's"})`, function () {
   let dir: string;
   let cache: string;
   let env: Record<string, string>;
@@ -38,52 +43,84 @@ describe('compile cache of the programs', function () {
     expect(run.stderr).to.equal('');
     return run.stdout;
   };
-  const files = (): string[] => readdirSync(cache).filter((f) => f.startsWith('room-'));
+  /**
+   * The cache's files, by path in the folder: the launcher's for `program` on Node 20, Node's own
+   * (in a folder per Node version, for all programs) on 22 and later.
+   */
+  const cached = (program: string): Map<string, { mtimeMs: number; size: number }> => {
+    const names = (readdirSync(cache, { recursive: true }) as string[]).filter((name) =>
+      nodeKeepsIt ? name.includes('/') : name.startsWith(`${program}-`),
+    );
+    const found = new Map<string, { mtimeMs: number; size: number }>();
+    for (const name of names) {
+      const st = statSync(join(cache, name));
+      if (st.isFile()) found.set(name, { mtimeMs: st.mtimeMs, size: st.size });
+    }
+    return found;
+  };
 
   it('keeps compiled code in a private folder and runs the same from it', async function () {
     const first = await list();
     expect(statSync(cache).mode & 0o777).to.equal(0o700);
-    const [file] = files();
-    expect(file).to.match(/^room-[0-9a-f]{16}-v\d+\.\d+\.\d+-\w+\.bin$/);
-    const written = statSync(join(cache, file!));
-    expect(written.mode & 0o777).to.equal(0o600);
-    expect(written.size).to.be.above(10_000);
+    const written = cached('room');
+    expect(written.size).to.be.above(0);
+    for (const [name, { size }] of written) {
+      if (nodeKeepsIt) expect(name.startsWith(`${process.version}-`), name).to.equal(true);
+      else expect(name).to.match(/^room-[0-9a-f]{16}-v\d+\.\d+\.\d+-\w+\.bin$/);
+      expect(statSync(join(cache, name)).mode & 0o777).to.equal(0o600);
+      expect(size).to.be.above(10_000);
+    }
     expect(await list()).to.equal(first);
     // Read, not written again.
-    expect(files()).to.deep.equal([file]);
-    expect(statSync(join(cache, file!)).mtimeMs).to.equal(written.mtimeMs);
+    expect(cached('room')).to.deep.equal(written);
   });
 
   it('replaces a cache this Node does not accept, and runs anyway', async function () {
     const first = await list();
-    const [file] = files();
-    writeFileSync(join(cache, file!), 'not compiled code at all');
+    const written = cached('room');
+    for (const name of written.keys()) writeFileSync(join(cache, name), 'not compiled code at all');
     expect(await list()).to.equal(first);
-    expect(statSync(join(cache, file!)).size).to.be.above(10_000);
-    // A cache of an earlier build is removed when a new one is written; another Node's is kept.
+    expect([...cached('room').keys()]).to.deep.equal([...written.keys()]);
+    for (const { size } of cached('room').values()) expect(size).to.be.above(10_000);
+    if (nodeKeepsIt) return;
+    // The launcher removes a cache of an earlier build when it writes a new one; another Node's is kept.
+    const [file] = written.keys();
     const older = file!.replace(/^room-[0-9a-f]{16}/, 'room-0000000000000000');
     writeFileSync(join(cache, older), 'old');
     writeFileSync(join(cache, 'room-0000000000000000-v0.0.0-x.bin'), 'other node');
     rmSync(join(cache, file!));
     await list();
-    expect(files().sort()).to.deep.equal([file, 'room-0000000000000000-v0.0.0-x.bin'].sort());
+    expect([...cached('room').keys()].sort()).to.deep.equal(
+      [file, 'room-0000000000000000-v0.0.0-x.bin'].sort(),
+    );
   });
 
-  it('saves it before a streaming run changes V8 settings, so the next run accepts it', async function () {
+  it("leaves the other kind's cache alone (Node 20's launcher, Node 22's own)", async function () {
+    mkdirSync(join(cache, 'v0.0.0-x-00000000-0'), { recursive: true });
+    writeFileSync(join(cache, 'v0.0.0-x-00000000-0', '0000'), 'Node 22 and later');
+    writeFileSync(join(cache, 'room-0000000000000000-v0.0.0-x.bin'), 'Node 20');
+    await list();
+    await list();
+    expect(readdirSync(join(cache, 'v0.0.0-x-00000000-0'))).to.deep.equal(['0000']);
+    expect(readdirSync(cache)).to.include('room-0000000000000000-v0.0.0-x.bin');
+  });
+
+  it("makes it under V8's first settings, which a streaming run changes, so later runs accept it", async function () {
     const broker = await startAedes();
     try {
       const chat = { ...env, SUNOYE_BROKER: broker.url };
       const room = await createRoom(chat);
       const piped = await runProgram('publish', [room], { env: chat, input: 'one\ntwo\n' });
       expect(piped.code, piped.stderr).to.equal(0);
-      const [file] = readdirSync(cache).filter((f) => f.startsWith('publish-'));
-      const written = statSync(join(cache, file!)).mtimeMs;
+      const written = cached('publish');
+      expect(written.size).to.be.above(0);
       for (const args of [['-m', 'three'], []]) {
         const run = await runProgram('publish', [room, ...args], { env: chat, input: 'four\n' });
         expect(run.code, run.stderr).to.equal(0);
       }
       // Made under V8's first settings, it is accepted by the next runs, not written again.
-      expect(statSync(join(cache, file!)).mtimeMs).to.equal(written);
+      const after = cached('publish');
+      for (const [name, file] of written) expect(after.get(name), name).to.deep.equal(file);
     } finally {
       await broker.stop();
     }
@@ -93,10 +130,10 @@ describe('compile cache of the programs', function () {
     mkdirSync(cache, { recursive: true });
     chmodSync(cache, 0o777);
     const first = await list();
-    expect(files()).to.deep.equal([]);
+    expect(readdirSync(cache)).to.deep.equal([]);
     chmodSync(cache, 0o700);
     expect(await list({ NODE_DISABLE_COMPILE_CACHE: '1' })).to.equal(first);
-    expect(files()).to.deep.equal([]);
+    expect(readdirSync(cache)).to.deep.equal([]);
     // A cache location that cannot be a folder: no cache, no error.
     writeFileSync(join(dir, 'file'), '');
     expect(await list({ XDG_CACHE_HOME: join(dir, 'file') })).to.equal(first);
