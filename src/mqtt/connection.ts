@@ -330,7 +330,8 @@ class Connection implements ChatConnection {
   private ending = false;
   private connectedAt = Date.now();
   private quickCloses = 0;
-  private sawError = false;
+  /** The last error of the current connection, to tell why it closed. */
+  private lastError: Failure | undefined;
   private backoff = RECONNECT_MIN_MS;
 
   constructor(
@@ -430,7 +431,7 @@ class Connection implements ChatConnection {
   private connected(connack: IConnackPacket): void {
     this.connack = connack;
     this.connectedAt = Date.now();
-    this.sawError = false;
+    this.lastError = undefined;
     this.backoff = RECONNECT_MIN_MS;
     if (!this.active) return;
     this.client.options.reconnectPeriod = this.backoff;
@@ -456,8 +457,11 @@ class Connection implements ChatConnection {
   }
 
   private failed(err: Failure): void {
-    this.sawError = true;
+    this.lastError = err;
     if (this.ending || !this.active) return;
+    // MQTT.js reports a packet it cannot parse and reads on: this connection cannot be trusted
+    // any more (it is made anew, and the broker sends again what was not acknowledged).
+    if (err.code === undefined && !this.client.stream.destroyed) this.client.stream.destroy();
     if (typeof err.code === 'number' && REFUSED_FOR_GOOD.has(err.code)) {
       this.fatal(
         new UnavailableError(
@@ -476,14 +480,23 @@ class Connection implements ChatConnection {
     this.held = undefined;
     this.early = undefined;
     if (this.ending || !this.active) return;
-    const quick = Date.now() - this.connectedAt < QUICK_CLOSE_MS && !this.sawError;
+    // A network failure or our own keepalive giving up is no sign of a fight; the broker closing
+    // the connection, or breaking the protocol, right after accepting it is.
+    const err = this.lastError;
+    this.lastError = undefined;
+    const network =
+      err !== undefined && (typeof err.code === 'string' || /keepalive/i.test(err.message));
+    const quick = Date.now() - this.connectedAt < QUICK_CLOSE_MS && !network;
     this.quickCloses = quick ? this.quickCloses + 1 : 0;
-    this.sawError = false;
     if (this.quickCloses >= QUICK_CLOSES_FATAL) {
       this.fatal(
-        new RefusedError(
-          `the broker ${this.label} closed this connection ${this.quickCloses} times right after accepting it: another client may be using the same id`,
-        ),
+        err
+          ? new UnavailableError(
+              `the broker ${this.label} broke the protocol ${this.quickCloses} times in a row right after accepting the connection (${err.message})`,
+            )
+          : new RefusedError(
+              `the broker ${this.label} closed this connection ${this.quickCloses} times right after accepting it: another client may be using the same id`,
+            ),
       );
       return;
     }

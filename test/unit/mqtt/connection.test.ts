@@ -43,10 +43,15 @@ describe('the broker connection (MQTT.js) against scripted peers', function () {
     return connection;
   }
 
-  const publishPacket = (qos: 1 | 2, id: number, text: string, dup = false): Packet => ({
+  const publishPacket = (
+    qos: 1 | 2,
+    id: number,
+    text: string | Buffer,
+    dup = false,
+  ): mqttPacket.IPublishPacket => ({
     cmd: 'publish',
     topic: 't',
-    payload: Buffer.from(text),
+    payload: typeof text === 'string' ? Buffer.from(text) : text,
     qos,
     messageId: id,
     dup,
@@ -186,6 +191,52 @@ describe('the broker connection (MQTT.js) against scripted peers', function () {
     const size = mqttPacket.generate(sent[0]!, { protocolVersion: 5 }).length;
     expect(size).to.be.at.most(LIMIT);
     expect(size).to.be.at.least(LIMIT - 4);
+  });
+
+  it('takes a 40 MB message from a 3.1.1 broker in linear time and goes on', async function () {
+    const big = Buffer.alloc(40 * 1024 * 1024, 0x61);
+    let sentAt = 0;
+    const p = await scriptedPeer((c, packet) => {
+      if (packet.cmd !== 'connect') return;
+      if (packet.protocolVersion === 5) {
+        c.version = 4;
+        c.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
+        c.socket.end();
+        return;
+      }
+      c.send(connack(c));
+    });
+    const client = await open(p);
+    const got: number[] = [];
+    client.onMessage = (_topic, payload) => got.push(payload.length);
+    const c = p.connections.at(-1)!;
+    sentAt = Date.now();
+    // In 64 KiB writes, as a socket delivers it: a reader that copies all it has on every chunk
+    // takes quadratic time here.
+    const packet = mqttPacket.generate(publishPacket(1, 11, big), { protocolVersion: 4 });
+    for (let at = 0; at < packet.length; at += 65_536)
+      c.socket.write(packet.subarray(at, at + 65_536));
+    c.send(publishPacket(1, 12, 'next'));
+    await waitFor('both messages', () => got.length === 2, 15_000);
+    expect(got).to.deep.equal([big.length, 4]);
+    expect(Date.now() - sentAt).to.be.below(3000);
+    expect(p.connections.length).to.equal(2); // the refused 5, then this one
+  });
+
+  it('drops a connection that sends a malformed packet, and takes the next message on a new one', async function () {
+    const p = await scriptedPeer((c, packet) => {
+      if (packet.cmd !== 'connect') return;
+      c.send(connack(c, { sessionPresent: true }));
+      if (c.n === 2) c.socket.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
+      if (c.n === 3) c.send(publishPacket(1, 5, 'hello'));
+    });
+    const client = await open(p);
+    const got: string[] = [];
+    client.onMessage = (_topic, payload) => got.push(payload.toString());
+    p.connections[0]!.socket.destroy(); // a blip first, so that the bad one is not the first
+    await waitFor('the message on the third connection', () => got.length === 1);
+    expect(got).to.deep.equal(['hello']);
+    expect(p.connections).to.have.length(3);
   });
 
   it('holds messages that arrive before anyone listens, and acknowledges them once handed over', async function () {
