@@ -1,7 +1,11 @@
 /**
  * The shared backend: MySQL or MariaDB through mysql2. Transactions lock the room's row
  * (SELECT ... FOR UPDATE) and are retried on deadlock; the schema is migrated under a named lock.
+ * Nothing waits on the server without a bound: connecting and every statement time out (the
+ * URL's `?timeout=`), a connection that timed out is destroyed rather than reused, and `close`
+ * cuts what does not say goodbye in time, so a server that stops answering cannot hang us.
  */
+import { connect, type Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
 import {
@@ -16,6 +20,11 @@ import type { MysqlTarget } from './url.js';
 
 const RETRYABLE = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */]);
 const MAX_ATTEMPTS = 8;
+/** How long `close` lets connections say goodbye before cutting them. */
+const CLOSE_GRACE_MS = 250;
+/** How long the schema lock may be held by another sunoye setting up the database, in seconds. */
+const SCHEMA_LOCK_SECONDS = 30;
+const TIMEOUT = 'PROTOCOL_SEQUENCE_TIMEOUT'; // mysql2's code for a statement that timed out
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -25,6 +34,7 @@ const NETWORK_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EPIPE',
+  TIMEOUT,
   'PROTOCOL_CONNECTION_LOST',
   'ER_ACCESS_DENIED_ERROR',
   'ER_DBACCESS_DENIED_ERROR',
@@ -33,17 +43,72 @@ const NETWORK_CODES = new Set([
 
 type Queryable = Pick<mysql.Connection, 'query'>;
 
-function runner(conn: Queryable): SqlTx & MigrationRunner {
+/** The moment by which an operation must be done. */
+class Deadline {
+  private readonly end: number;
+  constructor(readonly ms: number) {
+    this.end = Date.now() + ms;
+  }
+  /** Milliseconds left, at least 1 (mysql2 reads 0 as "no timeout"). */
+  left(): number {
+    return Math.max(1, this.end - Date.now());
+  }
+}
+
+/** The error of an operation the server did not answer in time. */
+function timedOut(ms: number, cause?: unknown): Error {
+  return Object.assign(new Error(`no answer within ${ms / 1000} s`, { cause }), { code: TIMEOUT });
+}
+
+const isTimeout = (err: unknown): boolean => (err as { code?: string } | null)?.code === TIMEOUT;
+
+/** Runs statements on `conn`, each with mysql2's timeout set to what is left of `deadline`. */
+function runner(conn: Queryable, deadline: () => Deadline): SqlTx & MigrationRunner {
+  const query = (sql: string, values: unknown[]) =>
+    conn.query({ sql, values, timeout: deadline().left() });
   return {
     all: async (sql, params = []) => {
-      const [rows] = await conn.query(sql, params);
+      const [rows] = await query(sql, params);
       return rows as Row[];
     },
     run: async (sql, params = []) => {
-      const [result] = await conn.query(sql, params);
+      const [result] = await query(sql, params);
       return { changes: (result as mysql.ResultSetHeader).affectedRows };
     },
   };
+}
+
+/**
+ * Takes a connection out of service for good. mysql2 leaves a connection whose statement timed
+ * out open with that statement still first in its queue, so it would block whoever reused it;
+ * and a polite close waits for a server that may never answer. Cutting the socket fails
+ * whatever was queued on it at once and drops it from the pool.
+ */
+function discard(conn: mysql.PoolConnection, err: Error): void {
+  const stream = (conn.connection as unknown as { stream?: Socket }).stream;
+  conn.destroy();
+  stream?.destroy(err);
+}
+
+/** A connection from the pool, or a timeout error when none comes before `deadline`. */
+async function checkout(pool: mysql.Pool, deadline: Deadline): Promise<mysql.PoolConnection> {
+  const pending = pool.getConnection();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(timedOut(deadline.ms)), deadline.left());
+      }),
+    ]);
+  } catch (err) {
+    // One that comes too late goes back to the pool (a failed one is the pool's business).
+    pending.then((conn) => conn.release()).catch(() => undefined);
+    // A connect timeout (mysql2's connectTimeout, or the system's) is the same silence.
+    throw (err as { code?: string }).code === 'ETIMEDOUT' ? timedOut(deadline.ms, err) : err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Turns a connection-level failure into a clear exit-4 error naming the (password-free) URL. */
@@ -62,31 +127,93 @@ function mysqlError(err: unknown, label: string): unknown {
   return err;
 }
 
+/** A pool whose every socket is its own, so that closing can cut the ones that hang. */
+class Pool {
+  readonly pool: mysql.Pool;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    target: MysqlTarget,
+    database: string | undefined,
+    readonly timeoutMs: number,
+  ) {
+    this.pool = mysql.createPool({
+      // mysql2 connects through this instead of opening the socket itself.
+      stream: () => {
+        const socket = connect(target.port, target.host).setNoDelay(true).setKeepAlive(true);
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+        return socket;
+      },
+      user: target.user,
+      password: target.password,
+      database,
+      connectTimeout: timeoutMs,
+      connectionLimit: 8,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      ...target.options,
+    });
+    // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
+    this.pool.pool.on('connection', (conn) => {
+      conn.query({ sql: "SET time_zone = '+00:00'", timeout: timeoutMs }, (err) => {
+        if (err) discard(conn.promise(), err);
+      });
+    });
+  }
+
+  /** Runs statements outside a transaction, each bounded by the timeout. */
+  direct(): SqlTx & MigrationRunner {
+    return runner(this.pool, () => new Deadline(this.timeoutMs));
+  }
+
+  /** Ends the pool: a polite goodbye if the server answers soon, else every socket is cut. */
+  async end(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const polite = await Promise.race([
+      this.pool.end().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!polite) for (const socket of this.sockets) socket.destroy();
+  }
+}
+
 class MysqlDriver implements SqlDriver {
   readonly kind = 'mysql' as const;
   readonly nowSql = 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)';
   readonly lockRows = ' FOR UPDATE';
 
   constructor(
-    private readonly pool: mysql.Pool,
+    private readonly pool: Pool,
     readonly label: string,
   ) {}
 
-  async transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlTx) => Promise<T>, timeoutMs?: number): Promise<T> {
+    const deadline = new Deadline(Math.min(timeoutMs ?? Infinity, this.pool.timeoutMs));
     for (let attempt = 1; ; attempt++) {
       let conn: mysql.PoolConnection;
       try {
-        conn = await this.pool.getConnection();
+        conn = await checkout(this.pool.pool, deadline);
       } catch (err) {
         throw mysqlError(err, this.label);
       }
+      const tx = runner(conn, () => deadline);
       try {
-        await conn.query('START TRANSACTION');
-        const result = await fn(runner(conn));
-        await conn.query('COMMIT');
+        await tx.run('START TRANSACTION');
+        const result = await fn(tx);
+        await tx.run('COMMIT');
         return result;
       } catch (err) {
-        await conn.query('ROLLBACK').catch(() => undefined);
+        if (isTimeout(err)) {
+          discard(conn, err as Error);
+          throw mysqlError(timedOut(deadline.ms, err), this.label);
+        }
+        // What cannot be rolled back in time is cut: the server rolls back a closed session.
+        await tx.run('ROLLBACK').catch((late: unknown) => discard(conn, late as Error));
         const errno = (err as { errno?: number } | null)?.errno ?? 0;
         if (!RETRYABLE.has(errno) || attempt >= MAX_ATTEMPTS) throw mysqlError(err, this.label);
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
@@ -105,55 +232,43 @@ class MysqlDriver implements SqlDriver {
   }
 }
 
-function createPool(target: MysqlTarget, database: string | undefined): mysql.Pool {
-  const pool = mysql.createPool({
-    host: target.host,
-    port: target.port,
-    user: target.user,
-    password: target.password,
-    database,
-    connectTimeout: 5000,
-    connectionLimit: 8,
-    supportBigNumbers: true,
-    bigNumberStrings: false,
-    ...target.options,
-  });
-  // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
-  pool.pool.on('connection', (conn) => {
-    conn.query("SET time_zone = '+00:00'");
-  });
-  return pool;
-}
-
 /** Creates the database if it does not exist, with a pool that names no database. */
 async function ensureDatabase(target: MysqlTarget): Promise<void> {
-  const pool = createPool(target, undefined);
+  const pool = new Pool(target, undefined, target.timeoutMs);
   try {
-    await pool.query(
-      `CREATE DATABASE IF NOT EXISTS ${mysql.escapeId(target.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
-    );
+    await pool
+      .direct()
+      .run(
+        `CREATE DATABASE IF NOT EXISTS ${mysql.escapeId(target.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+      );
   } finally {
     await pool.end();
   }
 }
 
 /** Brings the schema up to date under a named lock, so concurrent first starts are safe. */
-async function migrate(pool: mysql.Pool): Promise<void> {
-  if ((await recordedVersion(runner(pool))) === SCHEMA_VERSION) return;
-  const conn = await pool.getConnection();
+async function migrate(pool: Pool): Promise<void> {
+  if ((await recordedVersion(pool.direct())) === SCHEMA_VERSION) return;
+  const conn = await checkout(pool.pool, new Deadline(pool.timeoutMs));
+  // Each statement gets the full timeout; waiting for the lock gets its wait on top.
+  const tx = runner(conn, () => new Deadline(pool.timeoutMs));
   try {
-    const [rows] = await conn.query(
-      "SELECT GET_LOCK(CONCAT('sunoye_schema:', DATABASE()), 30) AS got",
-    );
+    const [rows] = await conn.query({
+      sql: `SELECT GET_LOCK(CONCAT('sunoye_schema:', DATABASE()), ${SCHEMA_LOCK_SECONDS}) AS got`,
+      timeout: SCHEMA_LOCK_SECONDS * 1000 + pool.timeoutMs,
+    });
     if ((rows as Row[])[0]?.got !== 1)
       throw new UnavailableError(
         'timed out waiting for another sunoye to set up the database schema',
       );
     try {
-      await applyMigrations(runner(conn), 'mysql');
+      await applyMigrations(tx, 'mysql');
     } finally {
-      await conn.query("SELECT RELEASE_LOCK(CONCAT('sunoye_schema:', DATABASE()))");
+      await tx.all("SELECT RELEASE_LOCK(CONCAT('sunoye_schema:', DATABASE()))");
     }
+  } catch (err) {
+    if (isTimeout(err)) discard(conn, err as Error);
+    throw err;
   } finally {
     conn.release();
   }
@@ -161,7 +276,7 @@ async function migrate(pool: mysql.Pool): Promise<void> {
 
 /** Connects to a MySQL/MariaDB registry, creating its database and schema if needed. */
 export async function openMysqlStore(target: MysqlTarget, label: string): Promise<SqlRoomStore> {
-  let pool = createPool(target, target.database);
+  let pool = new Pool(target, target.database, target.timeoutMs);
   try {
     try {
       await migrate(pool);
@@ -169,12 +284,12 @@ export async function openMysqlStore(target: MysqlTarget, label: string): Promis
       if ((err as { errno?: number }).errno !== 1049 /* unknown database */) throw err;
       await pool.end();
       await ensureDatabase(target);
-      pool = createPool(target, target.database);
+      pool = new Pool(target, target.database, target.timeoutMs);
       await migrate(pool);
     }
   } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw mysqlError(err, label);
+    await pool.end();
+    throw mysqlError(isTimeout(err) ? timedOut(target.timeoutMs, err) : err, label);
   }
   return new SqlRoomStore(new MysqlDriver(pool, label));
 }

@@ -14,6 +14,7 @@ const ROOM_COLUMNS =
   'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at';
 const MEMBER_COLUMNS = 'id, room, name, joined_at, heartbeat_at, lease_ms';
 const CREATE_ATTEMPTS = 50;
+const MIN_BUDGET_MS = 250;
 
 interface RoomRow extends RoomRecord {
   activeAt: number;
@@ -56,7 +57,21 @@ const expiresAt = (row: Row): number => Number(row.heartbeat_at) + Number(row.le
 
 /** A `RoomStore` over any SQL driver. */
 export class SqlRoomStore implements RoomStore {
+  /** Leases (ms) of the members this store added, to bound the calls that serve them. */
+  private readonly leases = new Map<string, number>();
+
   constructor(private readonly db: SqlDriver) {}
+
+  /**
+   * How long a call for a member may wait (the driver caps it with its own timeout): a third of
+   * the lease, renewed every third of it by `listen`, so a renewal that cannot happen is reported
+   * while the lease still holds, and a leaving member does not wait on its lease's behalf. Never
+   * under 250 ms, so that a busy but healthy server is not taken for a silent one.
+   */
+  private budget(memberId: string): number | undefined {
+    const lease = this.leases.get(memberId);
+    return lease === undefined ? undefined : Math.max(lease / 3, MIN_BUDGET_MS);
+  }
 
   get kind(): 'sqlite' | 'mysql' {
     return this.db.kind;
@@ -182,7 +197,7 @@ export class SqlRoomStore implements RoomStore {
   }
 
   async addMember(room: string, name: string, leaseSeconds: number): Promise<Member> {
-    return this.db.transaction(async (tx) => {
+    const member = await this.db.transaction(async (tx) => {
       const now = await this.now(tx);
       const found = await this.sweep(tx, room, now);
       if (!found) throw new RefusedError(`there is no room ${room} in ${this.label}`);
@@ -200,19 +215,25 @@ export class SqlRoomStore implements RoomStore {
       ]);
       return { id, room, name, joinedAt: new Date(now), heartbeatAt: new Date(now), leaseSeconds };
     });
+    this.leases.set(member.id, Math.round(leaseSeconds * 1000));
+    return member;
   }
 
   async heartbeat(memberId: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
+    const renewed = await this.db.transaction(async (tx) => {
       const { changes } = await tx.run(
         `UPDATE members SET heartbeat_at = ${this.db.nowSql} WHERE id = ? AND heartbeat_at + lease_ms > ${this.db.nowSql}`,
         [memberId],
       );
       return changes === 1;
-    });
+    }, this.budget(memberId));
+    if (!renewed) this.leases.delete(memberId);
+    return renewed;
   }
 
   async removeMember(memberId: string): Promise<boolean> {
+    const budget = this.budget(memberId);
+    this.leases.delete(memberId);
     return this.db.transaction(async (tx) => {
       const rows = await tx.all('SELECT room FROM members WHERE id = ?', [memberId]);
       if (rows.length === 0) return false;
@@ -228,7 +249,7 @@ export class SqlRoomStore implements RoomStore {
         ]);
       }
       return changes === 1;
-    });
+    }, budget);
   }
 
   async close(): Promise<void> {

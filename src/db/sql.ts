@@ -20,8 +20,12 @@ export interface SqlDriver {
   readonly nowSql: string;
   /** Suffix that locks the selected rows until the transaction ends (empty where the whole database is locked). */
   readonly lockRows: string;
-  /** Runs `fn` in a read-write transaction, retrying it when the database reports a deadlock. */
-  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a read-write transaction, retrying it when the database reports a deadlock.
+   * A networked backend gives up after `timeoutMs` (capped by its own timeout) with an
+   * `UnavailableError`; a local one ignores it.
+   */
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>, timeoutMs?: number): Promise<T>;
   /** Whether an error is a primary-key collision. */
   isDuplicateKey(err: unknown): boolean;
   close(): Promise<void>;

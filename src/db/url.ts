@@ -21,10 +21,15 @@ export interface MysqlTarget {
   database: string;
   /** Extra mysql2 options from the query string (only a known, harmless few). */
   options: { ssl?: { rejectUnauthorized: boolean } };
+  /** How long one registry operation may wait for the server (`?timeout=` seconds). */
+  timeoutMs: number;
   label: string;
 }
 
 export type DbTarget = SqliteTarget | MysqlTarget;
+
+/** How long a MySQL operation waits for an answer when the URL sets no `?timeout=`. */
+export const DEFAULT_MYSQL_TIMEOUT_MS = 5000;
 
 /** The database name used when a MySQL URL names none. */
 export const DEFAULT_MYSQL_DATABASE = 'sunoye';
@@ -59,6 +64,11 @@ export function parseDbUrl(url: string): DbTarget {
     const options: MysqlTarget['options'] = {};
     const ssl = parsed.searchParams.get('ssl');
     if (ssl === 'true' || ssl === 'required') options.ssl = { rejectUnauthorized: true };
+    const timeout = parsed.searchParams.get('timeout');
+    const seconds = timeout === null ? DEFAULT_MYSQL_TIMEOUT_MS / 1000 : Number(timeout);
+    if (!(seconds >= 0.1 && seconds <= 600)) {
+      throw new UsageError(`the database URL's ?timeout= must be 0.1 to 600 seconds`);
+    }
     const label = `mysql://${encodeURIComponent(user)}${password ? ':***' : ''}@${parsed.host}/${database}`;
     return {
       kind: 'mysql',
@@ -68,6 +78,7 @@ export function parseDbUrl(url: string): DbTarget {
       password,
       database,
       options,
+      timeoutMs: Math.round(seconds * 1000),
       label,
     };
   }

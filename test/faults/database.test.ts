@@ -1,5 +1,6 @@
 // Fault drills on the registry: the database goes away under a running listener and comes back;
-// every member of a room crashes and the room closes after its idle timeout.
+// it stops answering (blackholed) under a running listener; every member of a room crashes and
+// the room closes after its idle timeout.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +13,9 @@ import {
   MYSQL_TEST_URL,
   type ScratchDatabase,
 } from '../helpers/mysql.js';
-import { startProgram, jsonLines } from '../helpers/programs.js';
+import { startProgram, jsonLines, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { startProxy, type CuttableProxy } from '../helpers/proxy.js';
-import { waitFor } from '../helpers/wait.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 describe('fault drills: the registry', function () {
   this.timeout(90_000);
@@ -106,6 +107,84 @@ describe('fault drills: the registry', function () {
       } finally {
         for (const p of [bob, alice]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
         await Promise.all([bob.exited, alice.exited]);
+      }
+    });
+  });
+
+  describe('the database stops answering while listening', function () {
+    let db: ScratchDatabase;
+    let proxy: CuttableProxy;
+    let env: Record<string, string>;
+
+    before(async function () {
+      await requireMysql(this);
+      db = await scratchDatabase();
+      const server = new URL(MYSQL_TEST_URL);
+      proxy = await startProxy(server.hostname, Number(server.port || 3306));
+      const url = new URL(db.url);
+      url.port = String(proxy.port);
+      // A 1 s lease: renewed every 333 ms, each renewal allowed a third of the lease.
+      env = {
+        HOME: dir,
+        SUNOYE_DB: url.toString(),
+        SUNOYE_BROKER: broker.url,
+        SUNOYE_KEEPALIVE: '1',
+      };
+    });
+    afterEach(async function () {
+      await proxy?.restore();
+    });
+    after(async function () {
+      await proxy?.close();
+      await db?.drop();
+    });
+
+    /** A listener in a fresh room, joined, with the database then blackholed; when it started. */
+    async function blackholedListener(): Promise<{ bob: RunningProgram; blackholedAt: number }> {
+      const created = await runProgram('room', ['create', '--json'], {
+        env: { ...env, SUNOYE_NAME: 'alice' },
+      });
+      expect(created.code, created.stderr).to.equal(0);
+      const { room } = JSON.parse(created.stdout) as { room: string };
+      const bob = startProgram('listen', [room, '--json'], { ...env, SUNOYE_NAME: 'bob' });
+      await bob.line('the join notice', (l) => l.includes('"event":"join"'));
+      proxy.blackhole();
+      return { bob, blackholedAt: Date.now() };
+    }
+
+    const warned = (bob: RunningProgram): boolean =>
+      bob.stderr().includes('cannot renew presence in the database');
+
+    it('warns within the lease', async function () {
+      const { bob, blackholedAt } = await blackholedListener();
+      try {
+        const after = await waitFor(
+          'a warning',
+          () => warned(bob) && Date.now() - blackholedAt,
+          10_000,
+          10,
+        );
+        process.stderr.write(`      (warned ${after} ms after the database stopped answering)\n`);
+        expect(after).to.be.below(1000);
+        expect(bob.stderr()).to.match(/cannot reach the database .*: no answer within 0\.33+ s/);
+      } finally {
+        await stopAll([bob]);
+      }
+    });
+
+    it('ends on Ctrl-C within 2 s', async function () {
+      const { bob } = await blackholedListener();
+      try {
+        await waitFor('a warning', () => warned(bob), 10_000, 10);
+        const interruptedAt = Date.now();
+        bob.child.kill('SIGINT');
+        const code = await Promise.race([bob.exited, elapse(10_000).then(() => 'hung')]);
+        const took = Date.now() - interruptedAt;
+        process.stderr.write(`      (ended ${took} ms after SIGINT, exit ${String(code)})\n`);
+        expect(code).to.equal(0);
+        expect(took).to.be.below(2000);
+      } finally {
+        await stopAll([bob]);
       }
     });
   });

@@ -1,10 +1,18 @@
-/** A TCP proxy a test can cut and restore, to make a real service unreachable on purpose. */
+/**
+ * A TCP proxy a test can cut, blackhole and restore, to make a real service unreachable on
+ * purpose: cut closes every connection (the service is gone); blackhole keeps them open but stops
+ * forwarding both ways, with no reset (the service stops answering, packets are dropped).
+ */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /** A proxy on `port` (127.0.0.1) to `target`. */
 export interface CuttableProxy {
   port: number;
+  /** Closes the listener and every connection. */
   cut(): Promise<void>;
+  /** Stops forwarding in both directions; connections (old and new) stay open and silent. */
+  blackhole(): void;
+  /** Undoes a cut (listens again) or a blackhole (forwards again what was held). */
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -12,19 +20,36 @@ export interface CuttableProxy {
 /** Starts a proxy to host:port on a free local port. */
 export async function startProxy(host: string, targetPort: number): Promise<CuttableProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
+  let silent = false;
   const track = (socket: Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
   };
+  const forward = ([client, upstream]: [Socket, Socket]): void => {
+    client.pipe(upstream).pipe(client);
+  };
+  const hold = ([client, upstream]: [Socket, Socket]): void => {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
+  };
   let server: Server;
   const listen = (port: number): Promise<number> => {
     server = createServer((client) => {
       const upstream = connect(targetPort, host);
+      const pair: [Socket, Socket] = [client, upstream];
       track(client);
       track(upstream);
-      client.pipe(upstream).pipe(client);
-      client.once('close', () => upstream.destroy());
+      pairs.add(pair);
+      if (silent) hold(pair);
+      else forward(pair);
+      client.once('close', () => {
+        upstream.destroy();
+        pairs.delete(pair);
+      });
       upstream.once('close', () => client.destroy());
     });
     return new Promise((resolve) =>
@@ -37,5 +62,16 @@ export async function startProxy(host: string, targetPort: number): Promise<Cutt
     for (const s of sockets) s.destroy();
     await closed;
   };
-  return { port, cut, restore: () => listen(port).then(() => undefined), close: cut };
+  const blackhole = (): void => {
+    silent = true;
+    for (const pair of pairs) hold(pair);
+  };
+  const restore = async (): Promise<void> => {
+    if (silent) {
+      silent = false;
+      for (const pair of pairs) forward(pair);
+    }
+    if (!server.listening) await listen(port);
+  };
+  return { port, cut, blackhole, restore, close: cut };
 }

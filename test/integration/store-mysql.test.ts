@@ -1,9 +1,75 @@
-// The room-store contract on MySQL/MariaDB, in a database created for the run and dropped after.
-import { requireMysql, scratchDatabase } from '../helpers/mysql.js';
+// The room-store contract on MySQL/MariaDB, in a database created for the run and dropped after;
+// and the store against a server that stops answering.
+import { expect } from 'chai';
+import { openStore, type RoomStore } from '../../src/db/index.js';
+import { ExitCode, SunoyeError } from '../../src/errors.js';
+import { newKdfParams } from '../../src/protocol/index.js';
+import { requireMysql, scratchDatabase, MYSQL_TEST_URL } from '../helpers/mysql.js';
+import { startProxy } from '../helpers/proxy.js';
 import { roomStoreContract } from './store-contract.js';
 
 roomStoreContract('mysql', async (ctx) => {
   await requireMysql(ctx);
   const db = await scratchDatabase();
   return { url: db.url, raw: (sql) => db.query(sql), cleanup: () => db.drop() };
+});
+
+describe('MySQL store: a server that stops answering', function () {
+  it('fails each call within the timeout, reuses no stuck connection, and closes at once', async function () {
+    await requireMysql(this);
+    const db = await scratchDatabase();
+    const server = new URL(MYSQL_TEST_URL);
+    const proxy = await startProxy(server.hostname, Number(server.port || 3306));
+    let store: RoomStore | undefined;
+    try {
+      const url = new URL(db.url);
+      url.port = String(proxy.port);
+      url.searchParams.set('timeout', '1');
+      store = await openStore(url.toString());
+      const { number } = await store.createRoom({
+        creator: 'alice',
+        mode: 'plain',
+        idleSeconds: 600,
+        kdf: newKdfParams({ N: 1024, r: 8, p: 1 }),
+        verifier: Buffer.alloc(32),
+      });
+      const member = await store.addMember(number, 'bob', 30);
+
+      proxy.blackhole();
+      const timed = async (call: Promise<unknown>): Promise<number> => {
+        const started = Date.now();
+        const err = await call.then(
+          () => new Error('expected a failure'),
+          (e: unknown) => e,
+        );
+        expect(err).to.be.instanceOf(SunoyeError);
+        expect((err as SunoyeError).exitCode).to.equal(ExitCode.unavailable);
+        expect((err as Error).message, (err as Error).message).to.match(/no answer within 1 s/);
+        return Date.now() - started;
+      };
+      // Twice each: the second would wait behind the first if its connection were reused.
+      for (const call of [
+        () => store!.status(number),
+        () => store!.status(number),
+        () => store!.heartbeat(member.id),
+        () => store!.heartbeat(member.id),
+      ]) {
+        expect(await timed(call())).to.be.within(900, 1500);
+      }
+
+      await proxy.restore();
+      expect((await store.status(number))?.members.map((m) => m.name)).to.deep.equal(['bob']);
+      expect(await store.heartbeat(member.id)).to.equal(true);
+
+      proxy.blackhole();
+      const closing = Date.now();
+      await store.close();
+      store = undefined;
+      expect(Date.now() - closing).to.be.below(1000);
+    } finally {
+      await store?.close();
+      await proxy.close();
+      await db.drop();
+    }
+  });
 });
