@@ -146,10 +146,14 @@ await Promise.all([
   }),
 ]);
 
+const hashOf = (path: string): string =>
+  createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
+const vendorHashes = Object.fromEntries(
+  Object.values(VENDOR).map(({ file }) => [`./${file}`, hashOf(`${out}/lib/${file}`)]),
+);
 await Promise.all(
   PROGRAMS.map((program) => {
-    const bundle = readFileSync(`${out}/lib/${program}.js`);
-    const hash = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
+    const hash = hashOf(`${out}/lib/${program}.js`);
     return build({
       ...common,
       entryPoints: ['scripts/launcher.ts'],
@@ -158,6 +162,7 @@ await Promise.all(
       define: {
         SUNOYE_PROGRAM: JSON.stringify(program),
         SUNOYE_BUNDLE_HASH: JSON.stringify(hash),
+        SUNOYE_VENDOR_HASHES: JSON.stringify(vendorHashes),
       },
     });
   }),

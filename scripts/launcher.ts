@@ -39,6 +39,8 @@ import { Script } from 'node:vm';
 declare const SUNOYE_PROGRAM: string;
 /** A hash of the bundle: a new build never reads an older build's cache. */
 declare const SUNOYE_BUNDLE_HASH: string;
+/** The same for each vendor bundle, by the path the bundle requires it with. */
+declare const SUNOYE_VENDOR_HASHES: Record<string, string>;
 
 /** `module.enableCompileCache`, which Node 20's types do not know yet. */
 type EnableCompileCache = (directory: string) => unknown;
@@ -59,21 +61,47 @@ if (typeof enableCompileCache === 'function') {
   runWithOwnCache(cacheDir);
 }
 
-/** Node 20: runs the bundle from V8's compiled code in the cache folder, and saves it if needed. */
+/**
+ * Node 20: runs the bundle from V8's compiled code in the cache folder, and saves it if needed.
+ * The vendor bundles it requires (MQTT.js, mysql2, …) are run the same way, each with its own
+ * cache file: compiling MQTT.js is a good part of `publish -m`.
+ */
 function runWithOwnCache(dir: string | undefined): void {
-  const cacheFile =
-    dir &&
-    join(dir, `${SUNOYE_PROGRAM}-${SUNOYE_BUNDLE_HASH}-${process.version}-${process.arch}.bin`);
+  const vendors = new Map<string, unknown>();
+  const plainRequire = createRequire(file);
+  const bundleRequire = Object.assign((id: string): unknown => {
+    const hash = id.startsWith('./vendor/') ? SUNOYE_VENDOR_HASHES[id] : undefined;
+    if (!dir || hash === undefined) return plainRequire(id);
+    if (!vendors.has(id)) {
+      const path = join(dirname(file), id);
+      vendors.set(id, runCached(path, dir, `${id.slice('./vendor/'.length)}-${hash}`));
+    }
+    return vendors.get(id);
+  }, plainRequire);
+  runCached(file, dir, `${SUNOYE_PROGRAM}-${SUNOYE_BUNDLE_HASH}`, bundleRequire);
+}
+
+/**
+ * Runs the CommonJS file `path` from V8's compiled code in `dir` (under `key`), saving it at exit
+ * when it was missing or not accepted. Returns the file's exports.
+ */
+function runCached(
+  path: string,
+  dir: string | undefined,
+  key: string,
+  require: NodeJS.Require = createRequire(path),
+): unknown {
+  const cacheFile = dir && join(dir, `${key}-${process.version}-${process.arch}.bin`);
   let cached: Buffer | undefined;
   try {
     if (cacheFile) cached = readFileSync(cacheFile);
   } catch {
     // Not there yet.
   }
-  const source = readFileSync(file, 'utf8');
+  const source = readFileSync(path, 'utf8');
   // The bundle starts with its entry's #! line, which is only valid at the very start of a script.
   const script = new Script(wrap(source.startsWith('#!') ? `//${source}` : source), {
-    filename: file,
+    filename: path,
     cachedData: cached,
   });
   if (cacheFile && (cached === undefined || script.cachedDataRejected === true)) {
@@ -81,20 +109,26 @@ function runWithOwnCache(dir: string | undefined): void {
     // change V8's settings (which a cache records: V8 would refuse it next time), right before.
     let saved = false;
     const saveOnce = (): void => {
-      if (!saved) save(cacheFile, script);
+      if (!saved) save(cacheFile, script, key);
       saved = true;
     };
     process.once('exit', saveOnce);
-    (globalThis as Record<symbol, unknown>)[Symbol.for('sunoye.saveCompileCache')] = saveOnce;
+    const saveAll = Symbol.for('sunoye.saveCompileCache');
+    const earlier = (globalThis as Record<symbol, (() => void) | undefined>)[saveAll];
+    (globalThis as Record<symbol, unknown>)[saveAll] = () => {
+      earlier?.();
+      saveOnce();
+    };
   }
-  const bundle = { exports: {} };
+  const module = { exports: {} };
   (script.runInThisContext() as (...args: unknown[]) => void)(
-    bundle.exports,
-    createRequire(file),
-    bundle,
-    file,
-    dirname(file),
+    module.exports,
+    require,
+    module,
+    path,
+    dirname(path),
   );
+  return module.exports;
 }
 
 /** The cache folder if it is usable: ours, and writable by nobody else. Created if missing. */
@@ -114,21 +148,24 @@ function privateCacheDir(): string | undefined {
   }
 }
 
-/** Writes the cache (whole or not at all) and removes this program's caches of older builds. */
-function save(path: string, compiled: Script): void {
+/** Writes the cache (whole or not at all) and removes the caches of older builds of `key`. */
+function save(path: string, compiled: Script, key: string): void {
   try {
     const temporary = `${path}.${process.pid}`;
     writeFileSync(temporary, compiled.createCachedData(), { mode: 0o600 });
     renameSync(temporary, path);
     const dir = dirname(path);
-    for (const name of readdirSync(dir)) {
+    // `key` is NAME-HASH: other hashes of the same name are older builds.
+    const name = key.slice(0, key.lastIndexOf('-') + 1);
+    for (const other of readdirSync(dir)) {
       // Other builds under this Node; another Node's caches are that Node's business.
       if (
-        name.startsWith(`${SUNOYE_PROGRAM}-`) &&
-        name.endsWith(`-${process.version}-${process.arch}.bin`) &&
-        join(dir, name) !== path
+        other.startsWith(name) &&
+        /^[0-9a-f]{16}-/.test(other.slice(name.length)) &&
+        other.endsWith(`-${process.version}-${process.arch}.bin`) &&
+        join(dir, other) !== path
       )
-        unlinkSync(join(dir, name));
+        unlinkSync(join(dir, other));
     }
   } catch {
     // No cache this time.

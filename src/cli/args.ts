@@ -177,6 +177,7 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
     command: `${main ? '$0' : c.name}${positionals ? ` ${positionals}` : ''}`,
     describe: c.describe,
     builder: (y) => {
+      skipHelpCache(y);
       for (const p of c.positionals) y.positional(p.name, { type: 'string', describe: p.describe });
       if (!main) declareOptions(y, c.options).epilogue(scope.program.epilogue);
       y.check((args) => refuseRepeats(args, scope));
@@ -196,6 +197,24 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
       choose(c, plain);
     },
   };
+}
+
+/**
+ * yargs lays out the whole help text of every subcommand it runs, in case its handler asks to show
+ * help later (`cacheHelpMessage`); sunoye's handlers never do, and laying it out loads
+ * `string-width` and its Unicode tables: about 20 ms of every `room info`. Help asked for with
+ * `--help` is laid out as usual.
+ */
+function skipHelpCache(y: Argv): void {
+  const usage = (
+    y as Argv & {
+      getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
+    }
+  )
+    .getInternalMethods?.()
+    .getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function')
+    usage.cacheHelpMessage = () => undefined;
 }
 
 /** Declares options: those with a value take exactly the next argument. */
