@@ -33,7 +33,7 @@ export interface PublishOptions extends TargetFlags {
  * At most this much payload is sent and unacknowledged at once, whatever the window: it bounds
  * memory (every unacknowledged message is kept to be sent again) when lines are long.
  */
-const MAX_BYTES_IN_FLIGHT = 2 * 1024 * 1024;
+const MAX_BYTES_IN_FLIGHT = 1024 * 1024;
 
 /**
  * Lines that arrive together (a pipe) travel as batches of up to this many characters of text and

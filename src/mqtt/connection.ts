@@ -167,9 +167,10 @@ function clientOptions(
   options: ConnectOptions,
   version: 4 | 5,
 ): IClientOptions {
-  if (version === 4 && settings.password !== undefined && settings.username === undefined) {
+  // MQTT 3.1.1 forbids it, and MQTT.js sends it under neither version.
+  if (settings.password !== undefined && settings.username === undefined) {
     throw new UsageError(
-      'the broker speaks MQTT 3.1.1, which takes a password only with a user name; set SUNOYE_BROKER_USER (or put the user in the broker URL)',
+      'a broker password needs a user name (MQTT 3.1.1 takes no password without one); set SUNOYE_BROKER_USER or put the user in the broker URL',
     );
   }
   return {

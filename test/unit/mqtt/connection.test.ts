@@ -14,7 +14,12 @@ import {
   type ChatConnection,
 } from '../../../src/mqtt/connection.js';
 import { startAedes, type TestBroker } from '../../helpers/brokers.js';
-import { connack, scriptedPeer, type ScriptedPeer } from '../../helpers/peer.js';
+import {
+  connack,
+  scriptedPeer,
+  type PeerConnection,
+  type ScriptedPeer,
+} from '../../helpers/peer.js';
 import { elapse, waitFor } from '../../helpers/wait.js';
 
 /** How long to watch for a reconnect that must not come: several times the first backoff. */
@@ -121,6 +126,54 @@ describe('the broker connection (MQTT.js) against scripted peers', function () {
     const attempts = p.connections.length;
     await elapse(NO_RECONNECT_WATCH_MS);
     expect(p.connections.length).to.equal(attempts);
+  });
+
+  /** A peer that speaks only MQTT 3.1.1, as NATS does: version 5 is refused with code 1. */
+  const v311 = (then: (c: PeerConnection, packet: Packet) => void) =>
+    scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect' && packet.protocolVersion === 5) {
+        c.version = 4;
+        c.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
+        c.socket.end();
+        return;
+      }
+      then(c, packet);
+    });
+
+  it('refuses a password without a user name (exit 2) before sending it', async function () {
+    peer = await v311((c, packet) => {
+      if (packet.cmd === 'connect') c.send(connack(c));
+    });
+    const err = await openConnection(
+      { url: peer.url, keepaliveSeconds: 30, password: 'only-a-password' },
+      { clientId: randomClientId('p'), clean: true },
+    ).catch((e: SunoyeError) => e);
+    expect(err).to.have.property('exitCode', ExitCode.usage);
+    expect((err as Error).message).to.match(/^a broker password needs a user name/);
+    expect(peer.connections).to.have.length(0);
+  });
+
+  it('on MQTT 3.1.1, a listener that ends leaves no session behind (a clean connect ends it)', async function () {
+    const p = await v311((c, packet) => {
+      if (packet.cmd === 'connect') c.send(connack(c, { sessionPresent: false }));
+      if (packet.cmd === 'disconnect') c.socket.end();
+    });
+    const client = await open(p);
+    expect(client.protocolVersion).to.equal(4);
+    await client.end({ endSession: true });
+    const connects = p
+      .all()
+      .filter(({ packet }) => packet.cmd === 'connect')
+      .map(({ packet }) => packet as mqttPacket.IConnectPacket);
+    // Refused 5, the listener's kept session, then the clean one that ends it, all with one id.
+    expect(connects.map((c) => [c.protocolVersion, c.clean])).to.deep.equal([
+      [5, false],
+      [4, false],
+      [4, true],
+    ]);
+    expect(new Set(connects.map((c) => c.clientId)).size).to.equal(1);
+    const last = p.connections.at(-1)!.received.map((x) => x.cmd);
+    expect(last).to.deep.equal(['connect', 'disconnect']);
   });
 
   it('says when a reconnect finds no session, and subscribes again then (only then)', async function () {
