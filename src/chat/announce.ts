@@ -1,7 +1,7 @@
 /** Tells a room's listeners something from outside a listener: `room close` sends `closed`. */
 import type { Config } from '../config/config.js';
 import { openConnection, publishAcked, randomClientId } from '../mqtt/connection.js';
-import { brokerSettings } from '../mqtt/settings.js';
+import { brokerSettings } from '../config/broker.js';
 import { roomTopic } from '../mqtt/topics.js';
 import { roomCodec, type RoomMode } from '../protocol/index.js';
 import { Sender } from './sender.js';

@@ -2,7 +2,7 @@
  * `listen`: subscribe to a room and print the conversation. A running listener is a live member
  * of the room (a heartbeat lease in the registry) and has a last will, so a crash is noticed.
  */
-import { colourFor } from '../cli/colour.js';
+import { colourFor } from '../chat/colour.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { LineBatcher } from '../chat/output.js';
 import { humanLine, jsonLine, WarningLimiter } from '../chat/render.js';
@@ -25,9 +25,9 @@ import {
   randomClientId,
   type ChatConnection,
 } from '../mqtt/connection.js';
-import { brokerSettings } from '../mqtt/settings.js';
+import { brokerSettings } from '../config/broker.js';
 import type { ChatPayload } from '../protocol/index.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../chat/context.js';
 
 export interface ListenOptions extends TargetFlags {
   json: boolean;

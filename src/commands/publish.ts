@@ -17,9 +17,9 @@ import { openStore } from '../db/index.js';
 import { InterruptedError, SunoyeError, UnavailableError, UsageError } from '../errors.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
 import { openPublisher } from '../mqtt/connection.js';
-import { brokerSettings } from '../mqtt/settings.js';
+import { brokerSettings } from '../config/broker.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../chat/context.js';
 
 export interface PublishOptions extends TargetFlags {
   message?: string | undefined;

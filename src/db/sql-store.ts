@@ -4,10 +4,11 @@
  * safely: a member is never added to a closed room, and a room never closes with a live member.
  */
 import { randomBytes } from 'node:crypto';
-import { RefusedError, SunoyeError, ExitCode } from '../errors.js';
+import { SunoyeError, ExitCode } from '../errors.js';
 import { checkKdfParams } from '../protocol/index.js';
 import { randomRoomNumber } from './room-number.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
+import { RoomClosedError, RoomNotFoundError } from './store.js';
 import type { Member, NewRoom, RoomRecord, RoomStatus, RoomStore } from './store.js';
 
 const ROOM_COLUMNS =
@@ -185,9 +186,8 @@ export class SqlRoomStore implements RoomStore {
     return this.db.transaction(async (tx) => {
       const now = await this.now(tx);
       const found = await this.sweep(tx, room, now);
-      if (!found) throw new RefusedError(`there is no room ${room} in ${this.label}`);
-      if (found.room.state === 'closed')
-        throw new RefusedError(`room ${room} is closed; create a new one with \`room create\``);
+      if (!found) throw new RoomNotFoundError(room, this.label);
+      if (found.room.state === 'closed') throw new RoomClosedError(room);
       const id = randomBytes(16).toString('hex');
       const leaseMs = Math.round(leaseSeconds * 1000);
       await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [

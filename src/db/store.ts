@@ -3,6 +3,7 @@
  * password-checked records; members are live sessions with a heartbeat lease. All times come
  * from the database's clock.
  */
+import { RefusedError } from '../errors.js';
 import type { KdfParams, RoomMode } from '../protocol/index.js';
 
 export type RoomState = 'open' | 'closed';
@@ -75,4 +76,22 @@ export interface RoomStore {
   removeMember(memberId: string): Promise<boolean>;
   /** Releases connections and file handles. */
   close(): Promise<void>;
+}
+
+/** The registry has no room with this number (exit 3); the CLI words it for the user. */
+export class RoomNotFoundError extends RefusedError {
+  constructor(
+    readonly room: string,
+    /** The registry's printable label. */
+    readonly registry: string,
+  ) {
+    super(`there is no room ${room} in ${registry}`);
+  }
+}
+
+/** The room is closed for good (exit 3); the CLI words it for the user. */
+export class RoomClosedError extends RefusedError {
+  constructor(readonly room: string) {
+    super(`room ${room} is closed`);
+  }
 }

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { readLineGroups, readLines } from '../../src/chat/lines.js';
 import { LineBatcher } from '../../src/chat/output.js';
 import { humanLine, jsonLine, visible, WarningLimiter } from '../../src/chat/render.js';
-import { colourFor, colours } from '../../src/cli/colour.js';
+import { colourFor, colours } from '../../src/chat/colour.js';
 import { noticeText, Sender } from '../../src/chat/sender.js';
 import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../../src/chat/tracker.js';
 import { UsageError } from '../../src/errors.js';
