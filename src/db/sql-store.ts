@@ -8,8 +8,8 @@ import { SunoyeError, ExitCode } from '../errors.js';
 import { checkKdfParams } from '../protocol/index.js';
 import { randomRoomNumber } from './room-number.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
-import { RoomClosedError, RoomNotFoundError } from './store.js';
-import type { Member, NewRoom, RoomRecord, RoomStatus, RoomStore } from './store.js';
+import { DATABASE_CLOCK, RoomClosedError, RoomNotFoundError } from './store.js';
+import type { Member, NewRoom, RegistryClock, RoomRecord, RoomStatus, RoomStore } from './store.js';
 
 const ROOM_COLUMNS =
   'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at';
@@ -57,7 +57,14 @@ const expiresAt = (row: Row): number => Number(row.heartbeat_at) + Number(row.le
 
 /** A `RoomStore` over any SQL driver. */
 export class SqlRoomStore implements RoomStore {
+  private clock: RegistryClock = DATABASE_CLOCK;
+
   constructor(private readonly db: SqlDriver) {}
+
+  /** Takes times from `clock` (the database's own time plus its skew) from now on. */
+  useClock(clock: RegistryClock): void {
+    this.clock = clock;
+  }
 
   get kind(): 'sqlite' | 'mysql' {
     return this.db.kind;
@@ -69,7 +76,7 @@ export class SqlRoomStore implements RoomStore {
 
   private async now(tx: SqlTx): Promise<number> {
     const rows = await tx.all(`SELECT ${this.db.nowSql} AS now`);
-    return Number(rows[0]?.now);
+    return Number(rows[0]?.now) + this.clock.skewMs();
   }
 
   /**
@@ -204,9 +211,11 @@ export class SqlRoomStore implements RoomStore {
 
   async heartbeat(memberId: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
+      const skew = this.clock.skewMs();
+      const now = `(${this.db.nowSql} + ?)`;
       const { changes } = await tx.run(
-        `UPDATE members SET heartbeat_at = ${this.db.nowSql} WHERE id = ? AND heartbeat_at + lease_ms > ${this.db.nowSql}`,
-        [memberId],
+        `UPDATE members SET heartbeat_at = ${now} WHERE id = ? AND heartbeat_at + lease_ms > ${now}`,
+        [skew, memberId, skew],
       );
       return changes === 1;
     });

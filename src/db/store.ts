@@ -46,6 +46,24 @@ export interface RoomStatus {
   members: Member[];
 }
 
+/**
+ * The registry's clock. Times are the database server's own (so processes on many machines
+ * agree), plus `skewMs()`: 0 in production; tests move it forward instead of waiting.
+ */
+export interface RegistryClock {
+  /** Milliseconds added to the database's time, read once per operation. */
+  skewMs(): number;
+}
+
+/** The database's time as it is. */
+export const DATABASE_CLOCK: RegistryClock = { skewMs: () => 0 };
+
+/** How a registry is opened. */
+export interface StoreOptions {
+  /** Defaults to the database's own time. */
+  clock?: RegistryClock;
+}
+
 /** Default time a room may stay without live members before it closes for good. */
 export const DEFAULT_IDLE_SECONDS = 600;
 /** Bounds of a room's idle timeout. */
