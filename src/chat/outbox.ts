@@ -3,8 +3,9 @@
  * packets, and a bounded window of unacknowledged messages (the broker's Receive Maximum, the
  * user's window, a byte budget) keeps any amount of input in bounded memory.
  */
-import { UsageError } from '../errors.js';
+import { SunoyeError, UnavailableError, UsageError } from '../errors.js';
 import type { QosPublisher } from '../mqtt/connection.js';
+import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
 import type { RoomCodec } from '../protocol/index.js';
 import type { Sender } from './sender.js';
 
@@ -86,6 +87,7 @@ export interface OutboxTarget {
 export class Outbox {
   readonly flight = new InFlight();
   private readonly packetLimit: number;
+  private readonly timedOut = new UnavailableError('timed out');
 
   constructor(
     private readonly publisher: QosPublisher,
@@ -115,6 +117,40 @@ export class Outbox {
       chars += line.text.length;
     }
     if (batch.length > 0) await this.sendBatch(batch);
+  }
+
+  /**
+   * Fails the outbox once messages are outstanding and none was acknowledged for `seconds`.
+   * Returns the function that stops watching.
+   */
+  watch(seconds: number): () => void {
+    const timer = setInterval(() => {
+      const { flight } = this;
+      if (flight.outstanding > 0 && Date.now() - flight.lastProgress > seconds * 1000)
+        flight.fail(this.timedOut);
+    }, 200);
+    return () => clearInterval(timer);
+  }
+
+  /**
+   * Why sending stopped, as the error to report (undefined when nothing failed): refused by the
+   * broker's ACL, ended (taken over, interrupted) with what was delivered, or unacknowledged.
+   */
+  failure(brokerUrl: string, timeoutSeconds: number): Error | undefined {
+    const { flight } = this;
+    const failed = flight.failed;
+    if (!failed) return undefined;
+    if (isNotAuthorized(failed)) return aclRefusal(this.target.topic);
+    if (failed instanceof SunoyeError && failed !== this.timedOut)
+      return new SunoyeError(
+        `${failed.message}; ${flight.outstanding} of ${flight.sent} messages not delivered, ${flight.acked} were`,
+        failed.exitCode,
+      );
+    const plural = flight.sent === 1 ? '' : 's';
+    return new UnavailableError(
+      `${flight.outstanding} of ${flight.sent} message${plural} not acknowledged by the broker ${brokerUrl} within ${timeoutSeconds} s; ` +
+        `${flight.acked} were delivered`,
+    );
   }
 
   /** Resolves once everything sent is acknowledged; throws the first failure. */

@@ -5,7 +5,8 @@
 import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { colourFor } from '../chat/colour.js';
 import type { CommandContext } from '../chat/context.js';
-import { withDeadline, withTimeout } from '../chat/deadline.js';
+import { joinChat } from '../chat/announce.js';
+import { withTimeout } from '../chat/deadline.js';
 import { Inbox } from '../chat/inbox.js';
 import { LineBatcher } from '../chat/output.js';
 import { Presence } from '../chat/presence.js';
@@ -21,14 +22,13 @@ import {
 import { brokerSettings } from '../config/broker.js';
 import { openStore, type RoomStore } from '../db/index.js';
 import type { SunoyeError } from '../errors.js';
-import { UnavailableError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import {
   openConnection,
   publishAcked,
   randomClientId,
   type ChatConnection,
 } from '../mqtt/connection.js';
-import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
 
 export interface ListenOptions extends TargetFlags {
   json: boolean;
@@ -157,23 +157,7 @@ async function runListener(
   };
 
   keepYoungGenerationSmall();
-  const granted = await client.subscribe(target.topic);
-  if (granted.some((code) => code > 2)) throw aclRefusal(target.topic);
-  try {
-    await withDeadline(
-      publishAcked(client, target.topic, target.codec.encode(joinId)),
-      JOIN_ACK_TIMEOUT_MS,
-      () =>
-        new UnavailableError(
-          `the broker did not acknowledge our join notice within ${JOIN_ACK_TIMEOUT_MS / 1000} s`,
-        ),
-    );
-  } catch (err) {
-    if (isNotAuthorized(err)) throw aclRefusal(target.topic);
-    if ((err as { code?: unknown }).code === 0x95)
-      throw new UnavailableError(`cannot send our join notice: ${(err as Error).message}`);
-    throw err;
-  }
+  await joinChat(client, target, joinId, JOIN_ACK_TIMEOUT_MS);
   const echo = setTimeout(() => {
     if (inbox.hasJoined) return;
     warnings.warn(

@@ -14,12 +14,11 @@ import {
 } from '../chat/target.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { openStore } from '../db/index.js';
-import { InterruptedError, SunoyeError, UnavailableError, UsageError } from '../errors.js';
-import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
+import { InterruptedError, UsageError, type SunoyeError } from '../errors.js';
 import { openPublisher } from '../mqtt/connection.js';
 import { brokerSettings } from '../config/broker.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
-import { Outbox, type InFlight } from '../chat/outbox.js';
+import { Outbox } from '../chat/outbox.js';
 import type { CommandContext } from '../chat/context.js';
 
 export interface PublishOptions extends TargetFlags {
@@ -72,7 +71,6 @@ export async function publish(
   const { stderr } = ctx.io;
   const outbox = new Outbox(publisher, target, sender, options.window);
   const { flight } = outbox;
-  const timedOut = new UnavailableError('timed out');
   // Ctrl-C: a moment for the acknowledgements of what was sent, then stop (exit 130).
   const interrupted = new InterruptedError('interrupted');
   let grace: NodeJS.Timeout | undefined;
@@ -81,11 +79,7 @@ export async function publish(
   };
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
-  const watchdog = setInterval(() => {
-    if (flight.outstanding > 0 && Date.now() - flight.lastProgress > options.timeout * 1000) {
-      flight.fail(timedOut);
-    }
-  }, 200);
+  const stopWatching = outbox.watch(options.timeout);
   let inputError: SunoyeError | undefined;
   // Taken over, refused on a reconnect: nothing more can be delivered.
   publisher.onFatal = (err) => flight.fail(err);
@@ -117,16 +111,9 @@ export async function publish(
     await publisher.end();
   } catch (err) {
     publisher.destroy();
-    if (isNotAuthorized(flight.failed)) throw aclRefusal(target.topic);
-    if (flight.failed instanceof SunoyeError && flight.failed !== timedOut)
-      throw new SunoyeError(
-        `${flight.failed.message}; ${flight.outstanding} of ${flight.sent} messages not delivered, ${flight.acked} were`,
-        flight.failed.exitCode,
-      );
-    if (flight.failed) throw notDelivered(flight, options.timeout, settings.url);
-    throw err;
+    throw outbox.failure(settings.url, options.timeout) ?? err;
   } finally {
-    clearInterval(watchdog);
+    stopWatching();
     clearTimeout(grace);
     signal.removeEventListener('abort', onAbort);
   }
@@ -134,12 +121,4 @@ export async function publish(
   if (inputError) throw inputError;
   if (signal.aborted)
     throw new InterruptedError('interrupted; every line read before it was delivered');
-}
-
-function notDelivered(flight: InFlight, timeout: number, url: string): UnavailableError {
-  const lost = flight.outstanding;
-  return new UnavailableError(
-    `${lost} of ${flight.sent} message${flight.sent === 1 ? '' : 's'} not acknowledged by the broker ${url} within ${timeout} s; ` +
-      `${flight.acked} were delivered`,
-  );
 }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { Outbox, type Outgoing } from '../../../src/chat/outbox.js';
 import { Sender } from '../../../src/chat/sender.js';
-import { UsageError } from '../../../src/errors.js';
+import { RefusedError, UnavailableError, UsageError } from '../../../src/errors.js';
 import type { AckCallback, QosPublisher } from '../../../src/mqtt/connection.js';
 import { encryptedCodec, plainCodec, type RoomCodec } from '../../../src/protocol/index.js';
 
@@ -89,5 +89,25 @@ describe('chat outbox', function () {
       .catch((err: unknown) => (refused = err));
     expect(refused).to.be.instanceOf(UsageError);
     expect((refused as Error).message).to.match(/^line 9 is too large once encoded/);
+  });
+
+  it('says why sending stopped: refused by the ACL, or not acknowledged', async function () {
+    const refused = new FakePublisher();
+    const outbox = new Outbox(refused, { topic: TOPIC, codec: plainCodec() }, new Sender('me'), 5);
+    expect(outbox.failure('mqtt://b', 10)).to.equal(undefined);
+    await outbox.send(lines(2));
+    refused.sent[0]!.ack(Object.assign(new Error('Not authorized'), { code: 0x87 }));
+    expect(outbox.failure('mqtt://b', 10)).to.be.instanceOf(RefusedError);
+
+    const silent = new FakePublisher();
+    const waiting = new Outbox(silent, { topic: TOPIC, codec: plainCodec() }, new Sender('me'), 5);
+    await waiting.send(lines(3));
+    silent.sent[0]!.ack();
+    waiting.flight.fail(new Error('gone'));
+    const failure = waiting.failure('mqtt://b', 10);
+    expect(failure).to.be.instanceOf(UnavailableError);
+    expect(failure?.message).to.equal(
+      '2 of 3 messages not acknowledged by the broker mqtt://b within 10 s; 1 were delivered',
+    );
   });
 });
