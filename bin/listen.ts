@@ -39,7 +39,11 @@ void runCli({
     },
     async (args) => {
       const { listen } = await import('../src/commands/listen.js');
-      await listen({ config: configFromArgs(args, io.env), io }, args, abortOnSignals());
+      await listen(
+        { config: configFromArgs(args, io.env), io },
+        args,
+        abortOnSignals((code) => process.exit(code)),
+      );
     },
   ),
   examples: [

@@ -51,7 +51,11 @@ void runCli({
     },
     async (args) => {
       const { publish } = await import('../src/commands/publish.js');
-      await publish({ config: configFromArgs(args, io.env), io }, args, abortOnSignals());
+      await publish(
+        { config: configFromArgs(args, io.env), io },
+        args,
+        abortOnSignals((code) => process.exit(code)),
+      );
     },
   ),
   examples: [

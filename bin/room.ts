@@ -10,7 +10,7 @@ import {
   passwordOptions,
 } from '../src/cli/options.js';
 import { processIo, runCli } from '../src/cli/program.js';
-import type { CommandContext } from '../src/commands/context.js';
+import type { CommandContext } from '../src/chat/context.js';
 import { DEFAULT_IDLE_SECONDS } from '../src/db/store.js';
 
 const io = processIo();
@@ -144,7 +144,11 @@ void runCli({
       async (args) => {
         const { serve } = await import('../src/commands/serve.js');
         const { abortOnSignals } = await import('../src/cli/signals.js');
-        await serve(context(args), args, abortOnSignals());
+        await serve(
+          context(args),
+          args,
+          abortOnSignals((code) => process.exit(code)),
+        );
       },
     ),
   ],

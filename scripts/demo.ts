@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { colourFor } from '../src/cli/colour.js';
+import { colourFor } from '../src/chat/colour.js';
 import { startBroker } from '../src/commands/serve.js';
 
 const bin = (program: string): string =>

@@ -1,10 +1,21 @@
-/** Tells a room's listeners something from outside a listener: `room close` sends `closed`. */
+/**
+ * Notices on the broker: a listener's subscription and acknowledged join notice, and the `closed`
+ * notice that `room close` sends from outside a listener.
+ */
 import type { Config } from '../config/config.js';
-import { openConnection, publishAcked, randomClientId } from '../mqtt/connection.js';
-import { brokerSettings } from '../mqtt/settings.js';
-import { roomTopic } from '../mqtt/topics.js';
-import { roomCodec, type RoomMode } from '../protocol/index.js';
+import { UnavailableError } from '../errors.js';
+import {
+  openConnection,
+  publishAcked,
+  randomClientId,
+  type ChatConnection,
+} from '../mqtt/connection.js';
+import { brokerSettings } from '../config/broker.js';
+import { aclRefusal, isNotAuthorized, roomTopic } from '../mqtt/topics.js';
+import { roomCodec, type ChatNotice, type RoomMode } from '../protocol/index.js';
+import { withDeadline } from './deadline.js';
 import { Sender } from './sender.js';
+import type { ChatTarget } from './target.js';
 
 /** Publishes the `closed` notice of a room (sealed in encrypted rooms) and disconnects. */
 export async function announceClosed(
@@ -28,5 +39,34 @@ export async function announceClosed(
     );
   } finally {
     await connection.end();
+  }
+}
+
+/**
+ * Subscribes to the chat and publishes our join notice, acknowledged within `ackTimeoutMs`. A
+ * broker that refuses either (its ACL, a packet too large for it) ends the listener with one line.
+ */
+export async function joinChat(
+  client: ChatConnection,
+  target: ChatTarget,
+  join: ChatNotice,
+  ackTimeoutMs: number,
+): Promise<void> {
+  const granted = await client.subscribe(target.topic);
+  if (granted.some((code) => code > 2)) throw aclRefusal(target.topic);
+  try {
+    await withDeadline(
+      publishAcked(client, target.topic, target.codec.encode(join)),
+      ackTimeoutMs,
+      () =>
+        new UnavailableError(
+          `the broker did not acknowledge our join notice within ${ackTimeoutMs / 1000} s`,
+        ),
+    );
+  } catch (err) {
+    if (isNotAuthorized(err)) throw aclRefusal(target.topic);
+    if ((err as { code?: unknown }).code === 0x95 /* packet too large */)
+      throw new UnavailableError(`cannot send our join notice: ${(err as Error).message}`);
+    throw err;
   }
 }

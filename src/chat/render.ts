@@ -3,7 +3,7 @@
  * time, a colour per sender, dimmed notices and your own messages marked. Text from the network
  * never reaches the terminal with its control characters: they are shown as visible escapes.
  */
-import type { Colour } from '../cli/colour.js';
+import type { Colour } from './colour.js';
 import { CONTROL_CHARACTERS, type ChatPayload } from '../protocol/index.js';
 
 // The protocol's control characters but tab and newline, which lay text out (`v`: set difference).

@@ -2,8 +2,8 @@
  * Where `listen` and `publish` chat: a registry room (its topic, and its codec from the room's
  * mode and key), or a raw topic in MQTT-Chat's plain JSON, without the registry.
  */
-import type { CommandContext } from '../commands/context.js';
-import { checkRoomArg, unlockRoom, type PasswordFlags } from '../commands/room-access.js';
+import type { CommandContext } from './context.js';
+import { checkRoomArg, unlockRoom, type PasswordFlags } from './room-access.js';
 import type { RoomStore } from '../db/index.js';
 import { UsageError } from '../errors.js';
 import { checkTopic, roomTopic } from '../mqtt/topics.js';

@@ -1,5 +1,5 @@
 /** What the three programs share: their streams, and running a parsed command line. */
-import type { Io } from '../commands/context.js';
+import type { Io } from '../chat/context.js';
 import { parseCommandLine, type Program } from './args.js';
 import { reportError } from './report.js';
 

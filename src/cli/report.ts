@@ -1,7 +1,8 @@
 /** Turns an error that reached the top of a program into one stderr line and an exit code. */
 import type { Writable } from 'node:stream';
 import { ExitCode, SunoyeError } from '../errors.js';
-import { colourFor } from './colour.js';
+import { colourFor } from '../chat/colour.js';
+import { RoomClosedError, RoomNotFoundError } from '../db/store.js';
 
 /** Reports `err` on `stderr` as `program: message` and returns the exit code for it. */
 export function reportError(
@@ -12,11 +13,20 @@ export function reportError(
 ): number {
   const prefix = colourFor(stderr, env).red(`${program}:`);
   if (err instanceof SunoyeError) {
-    stderr.write(`${prefix} ${err.message}\n`);
+    stderr.write(`${prefix} ${userMessage(err)}\n`);
     if (env.SUNOYE_DEBUG === '1' && err.stack) stderr.write(`${err.stack}\n`);
     return err.exitCode;
   }
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   stderr.write(`${prefix} unexpected error; please report this with the text below.\n${detail}\n`);
   return ExitCode.other;
+}
+
+/** The line a user reads for an expected failure: the registry's refusals say what to do next. */
+export function userMessage(err: SunoyeError): string {
+  if (err instanceof RoomNotFoundError)
+    return `${err.message}; check the number, or create one with \`room create\``;
+  if (err instanceof RoomClosedError)
+    return `${err.message}; create a new one with \`room create\``;
+  return err.message;
 }

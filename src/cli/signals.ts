@@ -3,12 +3,15 @@
 /** How long after the first Ctrl-C a program may take to end. */
 const EXIT_WITHIN_MS = 1900;
 
-/** An AbortSignal that aborts on the first SIGINT or SIGTERM; a second one exits at once (130 or 143). */
-export function abortOnSignals(): AbortSignal {
+/**
+ * An AbortSignal that aborts on the first SIGINT or SIGTERM; a second one, or a program still
+ * running 1.9 s after the first, ends through `exit` (130 or 143), which bin/ passes.
+ */
+export function abortOnSignals(exit: (code: number) => void): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
-      process.exit(name === 'SIGINT' ? 130 : 143);
+      exit(name === 'SIGINT' ? 130 : 143);
     }
     controller.abort();
     // However a program winds down (a leave notice, a dead broker or database), one Ctrl-C ends
@@ -17,7 +20,7 @@ export function abortOnSignals(): AbortSignal {
       process.stderr.write(
         'stopped without a clean exit: the broker or the database did not answer in time\n',
       );
-      process.exit(name === 'SIGINT' ? 130 : 143);
+      exit(name === 'SIGINT' ? 130 : 143);
     }, EXIT_WITHIN_MS).unref();
   };
   process.on('SIGINT', onSignal);

@@ -1,8 +1,9 @@
 /** `room close`: end a room now, for good. */
 import { announceClosed } from '../chat/announce.js';
 import { UnavailableError } from '../errors.js';
-import { withStore, writeJson, type CommandContext } from './context.js';
-import { checkRoomArg, noSuchRoom, unlockRoom, type PasswordFlags } from './room-access.js';
+import { RoomNotFoundError } from '../db/index.js';
+import { withStore, writeJson, type CommandContext } from '../chat/context.js';
+import { checkRoomArg, unlockRoom, type PasswordFlags } from '../chat/room-access.js';
 
 export interface CloseOptions extends PasswordFlags {
   room: string;
@@ -20,7 +21,7 @@ export async function closeRoom(ctx: CommandContext, options: CloseOptions): Pro
     });
     const wasOpen = status.room.state === 'open';
     const closed = wasOpen ? await store.closeRoom(room) : status.room;
-    if (!closed) throw noSuchRoom(room, store);
+    if (!closed) throw new RoomNotFoundError(room, store.label);
     let unannounced: string | undefined;
     if (wasOpen) {
       // Tell running listeners at once; if the broker is away they notice at their next heartbeat.

@@ -9,8 +9,8 @@ import {
   passwordProblem,
   readPassword,
 } from '../secrets/password.js';
-import { withStore, writeJson, type CommandContext } from './context.js';
-import { passwordSources, type PasswordFlags } from './room-access.js';
+import { withStore, writeJson, type CommandContext } from '../chat/context.js';
+import { passwordSources, type PasswordFlags } from '../chat/room-access.js';
 import { formatDuration } from './format.js';
 
 export interface CreateOptions extends PasswordFlags {

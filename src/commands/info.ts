@@ -1,8 +1,9 @@
 /** `room info`: a room's state and its live members. */
-import { colourFor } from '../cli/colour.js';
-import { withStore, writeJson, type CommandContext } from './context.js';
+import { colourFor } from '../chat/colour.js';
+import { RoomNotFoundError } from '../db/index.js';
+import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 import { formatDuration, formatTime } from './format.js';
-import { checkRoomArg, noSuchRoom } from './room-access.js';
+import { checkRoomArg } from '../chat/room-access.js';
 
 export interface InfoOptions {
   room: string;
@@ -14,7 +15,7 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
   const room = checkRoomArg(options.room);
   await withStore(ctx, async (store) => {
     const status = await store.status(room);
-    if (!status) throw noSuchRoom(room, store);
+    if (!status) throw new RoomNotFoundError(room, store.label);
     const { room: record, members } = status;
     const names = members.map((m) => m.name);
     if (options.json) {

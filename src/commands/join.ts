@@ -1,7 +1,7 @@
 /** `room join`: check a room's password and remember the room on this machine. */
 import { rememberRoom } from '../home/remembered.js';
-import { writeJson, withStore, type CommandContext } from './context.js';
-import { checkRoomArg, unlockRoom, type PasswordFlags } from './room-access.js';
+import { writeJson, withStore, type CommandContext } from '../chat/context.js';
+import { checkRoomArg, unlockRoom, type PasswordFlags } from '../chat/room-access.js';
 
 export interface JoinOptions extends PasswordFlags {
   room: string;

@@ -2,8 +2,8 @@
 import { RefusedError } from '../errors.js';
 import { parseDbUrl } from '../db/index.js';
 import { forgetRoom } from '../home/remembered.js';
-import type { CommandContext } from './context.js';
-import { checkRoomArg } from './room-access.js';
+import type { CommandContext } from '../chat/context.js';
+import { checkRoomArg } from '../chat/room-access.js';
 
 export interface LeaveOptions {
   room: string;

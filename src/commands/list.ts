@@ -1,7 +1,7 @@
 /** `room list`: the rooms this user remembers, with their current state. */
 import { parseDbUrl } from '../db/index.js';
 import { listRemembered } from '../home/remembered.js';
-import { withStore, writeJson, type CommandContext } from './context.js';
+import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 
 export interface ListOptions {
   json: boolean;

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { ExitCode, SunoyeError, UsageError } from '../errors.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../chat/context.js';
 
 export interface ServeOptions {
   host: string;

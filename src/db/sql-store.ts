@@ -4,11 +4,12 @@
  * safely: a member is never added to a closed room, and a room never closes with a live member.
  */
 import { randomBytes } from 'node:crypto';
-import { RefusedError, SunoyeError, ExitCode } from '../errors.js';
+import { SunoyeError, ExitCode } from '../errors.js';
 import { checkKdfParams } from '../protocol/index.js';
 import { randomRoomNumber } from './room-number.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
-import type { Member, NewRoom, RoomRecord, RoomStatus, RoomStore } from './store.js';
+import { DATABASE_CLOCK, RoomClosedError, RoomNotFoundError } from './store.js';
+import type { Member, NewRoom, RegistryClock, RoomRecord, RoomStatus, RoomStore } from './store.js';
 
 const ROOM_COLUMNS =
   'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at';
@@ -59,8 +60,14 @@ const expiresAt = (row: Row): number => Number(row.heartbeat_at) + Number(row.le
 export class SqlRoomStore implements RoomStore {
   /** Leases (ms) of the members this store added, to bound the calls that serve them. */
   private readonly leases = new Map<string, number>();
+  private clock: RegistryClock = DATABASE_CLOCK;
 
   constructor(private readonly db: SqlDriver) {}
+
+  /** Takes times from `clock` (the database's own time plus its skew) from now on. */
+  useClock(clock: RegistryClock): void {
+    this.clock = clock;
+  }
 
   /**
    * How long a call for a member may wait (the driver caps it with its own timeout): a third of
@@ -83,7 +90,7 @@ export class SqlRoomStore implements RoomStore {
 
   private async now(tx: SqlTx): Promise<number> {
     const rows = await tx.all(`SELECT ${this.db.nowSql} AS now`);
-    return Number(rows[0]?.now);
+    return Number(rows[0]?.now) + this.clock.skewMs();
   }
 
   /**
@@ -200,9 +207,8 @@ export class SqlRoomStore implements RoomStore {
     const member = await this.db.transaction(async (tx) => {
       const now = await this.now(tx);
       const found = await this.sweep(tx, room, now);
-      if (!found) throw new RefusedError(`there is no room ${room} in ${this.label}`);
-      if (found.room.state === 'closed')
-        throw new RefusedError(`room ${room} is closed; create a new one with \`room create\``);
+      if (!found) throw new RoomNotFoundError(room, this.label);
+      if (found.room.state === 'closed') throw new RoomClosedError(room);
       const id = randomBytes(16).toString('hex');
       const leaseMs = Math.round(leaseSeconds * 1000);
       await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [
@@ -221,9 +227,11 @@ export class SqlRoomStore implements RoomStore {
 
   async heartbeat(memberId: string): Promise<boolean> {
     const renewed = await this.db.transaction(async (tx) => {
+      const skew = this.clock.skewMs();
+      const now = `(${this.db.nowSql} + ?)`;
       const { changes } = await tx.run(
-        `UPDATE members SET heartbeat_at = ${this.db.nowSql} WHERE id = ? AND heartbeat_at + lease_ms > ${this.db.nowSql}`,
-        [memberId],
+        `UPDATE members SET heartbeat_at = ${now} WHERE id = ? AND heartbeat_at + lease_ms > ${now}`,
+        [skew, memberId, skew],
       );
       return changes === 1;
     }, this.budget(memberId));

@@ -3,6 +3,7 @@
  * password-checked records; members are live sessions with a heartbeat lease. All times come
  * from the database's clock.
  */
+import { RefusedError } from '../errors.js';
 import type { KdfParams, RoomMode } from '../protocol/index.js';
 
 export type RoomState = 'open' | 'closed';
@@ -45,6 +46,24 @@ export interface RoomStatus {
   members: Member[];
 }
 
+/**
+ * The registry's clock. Times are the database server's own (so processes on many machines
+ * agree), plus `skewMs()`: 0 in production; tests move it forward instead of waiting.
+ */
+export interface RegistryClock {
+  /** Milliseconds added to the database's time, read once per operation. */
+  skewMs(): number;
+}
+
+/** The database's time as it is. */
+export const DATABASE_CLOCK: RegistryClock = { skewMs: () => 0 };
+
+/** How a registry is opened. */
+export interface StoreOptions {
+  /** Defaults to the database's own time. */
+  clock?: RegistryClock;
+}
+
 /** Default time a room may stay without live members before it closes for good. */
 export const DEFAULT_IDLE_SECONDS = 600;
 /** Bounds of a room's idle timeout. */
@@ -75,4 +94,22 @@ export interface RoomStore {
   removeMember(memberId: string): Promise<boolean>;
   /** Releases connections and file handles. */
   close(): Promise<void>;
+}
+
+/** The registry has no room with this number (exit 3); the CLI words it for the user. */
+export class RoomNotFoundError extends RefusedError {
+  constructor(
+    readonly room: string,
+    /** The registry's printable label. */
+    readonly registry: string,
+  ) {
+    super(`there is no room ${room} in ${registry}`);
+  }
+}
+
+/** The room is closed for good (exit 3); the CLI words it for the user. */
+export class RoomClosedError extends RefusedError {
+  constructor(readonly room: string) {
+    super(`room ${room} is closed`);
+  }
 }

@@ -4,8 +4,10 @@
 // line and the documented exit code, never a reconnect loop.
 import { expect } from 'chai';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Packet } from 'mqtt-packet';
 import {
   mosquittoFixture,
   type MosquittoBroker,
@@ -112,9 +114,6 @@ describe('programs and a scripted broker', function () {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const url = `mqtt://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     try {
-      const { mkdtempSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
       const home = mkdtempSync(join(tmpdir(), 'sunoye-silent-'));
       const env = { HOME: home, SUNOYE_DB: `sqlite:${join(home, 'r.db')}`, SUNOYE_BROKER: url };
       const room = await createRoom(env);

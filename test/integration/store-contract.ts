@@ -1,6 +1,7 @@
 /**
  * The room-store contract: one suite that every backend must pass, so SQLite and MySQL behave
- * the same. Each backend's test file calls `roomStoreContract` with a factory.
+ * the same. Each backend's test file calls `roomStoreContract` with a factory. Time is the
+ * registry's injected clock, moved forward by the tests: nothing waits for a lease to run out.
  */
 import { expect } from 'chai';
 import { ExitCode, SunoyeError } from '../../src/errors.js';
@@ -8,7 +9,7 @@ import type { NewRoom, RoomStore } from '../../src/db/index.js';
 import { openStore, isRoomNumber } from '../../src/db/index.js';
 import { SCHEMA_TABLE, SCHEMA_VERSION } from '../../src/db/schema.js';
 import { deriveRoomSecret, messageKey, newKdfParams, verifier } from '../../src/protocol/index.js';
-import { elapse, waitFor } from '../helpers/wait.js';
+import { TestClock } from '../helpers/clock.js';
 
 /** A backend under test: a fresh, empty registry URL, raw SQL access to it, and cleanup. */
 export interface StoreFixture {
@@ -49,10 +50,11 @@ export function roomStoreContract(
   describe(`RoomStore contract: ${backend}`, function () {
     let fx: StoreFixture;
     let store: RoomStore;
+    const clock = new TestClock();
 
     before(async function () {
       fx = await fixture(this);
-      store = await openStore(fx.url);
+      store = await openStore(fx.url, { clock });
     });
 
     after(async function () {
@@ -147,49 +149,50 @@ export function roomStoreContract(
 
     it('stops counting a member whose lease ran out, and will not renew it', async function () {
       const { number } = await store.createRoom(await newRoom());
-      const ghost = await store.addMember(number, 'ghost', 0.3);
+      const ghost = await store.addMember(number, 'ghost', 5);
       const kept = await store.addMember(number, 'kept', 30);
-      await waitFor(
-        'the expired member to drop out',
-        async () => (await store.status(number))?.members.length === 1,
-      );
+      expect((await store.status(number))?.members.length).to.equal(2);
+      clock.advance(5000);
       expect((await store.status(number))?.members.map((m) => m.id)).to.deep.equal([kept.id]);
       expect(await store.heartbeat(ghost.id)).to.equal(false);
+      expect(await store.heartbeat(kept.id)).to.equal(true);
       expect((await store.status(number))?.room.state).to.equal('open');
     });
 
     it('closes a room for good once it has had no member for its idle timeout', async function () {
-      const { number } = await store.createRoom(await newRoom(1));
-      const closed = await waitFor('the idle room to close', async () => {
-        const s = await store.status(number);
-        return s?.room.state === 'closed' && s;
-      });
-      expect(closed.room.closedAt).to.be.instanceOf(Date);
+      const { number } = await store.createRoom(await newRoom(60));
+      clock.advance(59_000);
+      expect((await store.status(number))?.room.state).to.equal('open');
+      clock.advance(1000);
+      const closed = await store.status(number);
+      expect(closed?.room.state).to.equal('closed');
+      expect(closed?.room.closedAt).to.be.instanceOf(Date);
       expect((await refusal(store.addMember(number, 'late', 30))).message).to.match(/closed/);
       expect((await store.touch(number))?.room.state).to.equal('closed');
     });
 
     it('keeps a room with a live member open past its idle timeout, and starts the timer when the last one leaves', async function () {
-      const { number } = await store.createRoom(await newRoom(1));
-      const member = await store.addMember(number, 'stayer', 30);
-      await elapse(1500); // the subject is time passing: longer than the idle timeout
+      const { number } = await store.createRoom(await newRoom(60));
+      const member = await store.addMember(number, 'stayer', 300);
+      clock.advance(90_000);
+      expect(await store.heartbeat(member.id)).to.equal(true);
       expect((await store.status(number))?.room.state).to.equal('open');
-      const leftAt = Date.now();
       await store.removeMember(member.id);
+      clock.advance(50_000);
       expect((await store.status(number))?.room.state).to.equal('open');
-      const closed = await waitFor('the emptied room to close', async () => {
-        const s = await store.status(number);
-        return s?.room.state === 'closed' && s;
-      });
-      expect(closed.room.closedAt!.getTime() - leftAt).to.be.at.least(900);
+      clock.advance(10_000);
+      const closed = await store.status(number);
+      expect(closed?.room.state).to.equal('closed');
     });
 
     it('restarts the idle timer when touched', async function () {
-      const { number } = await store.createRoom(await newRoom(2));
-      await elapse(1200);
+      const { number } = await store.createRoom(await newRoom(60));
+      clock.advance(40_000);
       await store.touch(number);
-      await elapse(1200); // 2.4 s after creation, 1.2 s after the touch
+      clock.advance(40_000); // 80 s after creation, 40 s after the touch
       expect((await store.status(number))?.room.state).to.equal('open');
+      clock.advance(20_000);
+      expect((await store.status(number))?.room.state).to.equal('closed');
     });
 
     it('closes at once, dropping members; closing again is harmless', async function () {
@@ -244,20 +247,19 @@ export function roomStoreContract(
 
     it('never closes a room that a member joins while its idle timeout runs out', async function () {
       for (let round = 0; round < 4; round++) {
-        const { number } = await store.createRoom(await newRoom(1));
+        const { number } = await store.createRoom(await newRoom(10));
         const leaver = await store.addMember(number, 'leaver', 60);
         await store.removeMember(leaver.id);
-        // Join around the moment the room becomes idle-closable: each join either lands in an
-        // open room (which then stays open while the member lives) or is refused as closed.
-        const attempts: Promise<unknown>[] = [];
-        for (let i = 0; i < 12; i++) {
-          attempts.push(
-            elapse(930 + i * 12).then(() =>
-              store.addMember(number, `j${i}`, 60).catch((err: unknown) => err),
-            ),
-          );
-        }
+        // Join around the moment the room becomes idle-closable, 100 ms of registry time apart
+        // (starting earlier or later each round): each join either lands in an open room (which
+        // then stays open while the member lives) or is refused as closed.
+        clock.advance(9400 + round * 400);
+        clock.step = 100;
+        const attempts = Array.from({ length: 12 }, (_, i) =>
+          store.addMember(number, `j${i}`, 60).catch((err: unknown) => err),
+        );
         const outcomes = await Promise.all(attempts);
+        clock.step = 0;
         const joined = outcomes.filter((o) => !(o instanceof SunoyeError)) as { id: string }[];
         const status = await store.status(number);
         if (status?.room.state === 'open') {

@@ -6,7 +6,7 @@ import {
   MAX_TEXT_BYTES,
   plainCodec,
   type DecodeResult,
-} from '../../src/protocol/index.js';
+} from '../../../src/protocol/index.js';
 
 function reason(result: DecodeResult): string {
   expect(result.ok, 'expected a rejection').to.equal(false);

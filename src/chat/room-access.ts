@@ -6,7 +6,7 @@ import { RefusedError, UsageError } from '../errors.js';
 import { deriveRoomSecret, secretMatches } from '../protocol/index.js';
 import { findRemembered } from '../home/remembered.js';
 import type { RoomStatus, RoomStore } from '../db/index.js';
-import { isRoomNumber } from '../db/index.js';
+import { isRoomNumber, RoomClosedError, RoomNotFoundError } from '../db/index.js';
 import { readPassword, type PasswordSources } from '../secrets/password.js';
 import type { CommandContext } from './context.js';
 
@@ -17,18 +17,6 @@ export function checkRoomArg(room: string): string {
       `"${room}" is not a room number; a room number is six digits, like 482913`,
     );
   return room;
-}
-
-/** The refusal for a number the registry does not know. */
-export function noSuchRoom(room: string, store: RoomStore): RefusedError {
-  return new RefusedError(
-    `there is no room ${room} in ${store.label}; check the number, or create one with \`room create\``,
-  );
-}
-
-/** The refusal for a closed room. */
-export function roomIsClosed(room: string): RefusedError {
-  return new RefusedError(`room ${room} is closed; create a new one with \`room create\``);
 }
 
 /** Password options as the command line gave them. */
@@ -67,8 +55,8 @@ export async function unlockRoom(
   options: { useRemembered: boolean; touch: boolean; refuseClosed: boolean },
 ): Promise<UnlockedRoom> {
   const status = options.touch ? await store.touch(room) : await store.status(room);
-  if (!status) throw noSuchRoom(room, store);
-  if (options.refuseClosed && status.room.state === 'closed') throw roomIsClosed(room);
+  if (!status) throw new RoomNotFoundError(room, store.label);
+  if (options.refuseClosed && status.room.state === 'closed') throw new RoomClosedError(room);
   const { verifier, kdf } = status.room;
   const explicit = flags.password !== undefined || flags.passwordFile !== undefined;
   if (options.useRemembered && !explicit) {

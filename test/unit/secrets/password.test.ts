@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { expect } from 'chai';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../../src/errors.js';
 import {
   GENERATED_BITS,
   generatePassword,
   passwordProblem,
   readPassword,
   type PasswordSources,
-} from '../../src/secrets/password.js';
+} from '../../../src/secrets/password.js';
 
 function sources(
   overrides: Partial<PasswordSources> = {},

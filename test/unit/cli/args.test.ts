@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { command, parseCommandLine, type Program } from '../../src/cli/args.js';
-import { ExitCode, UsageError } from '../../src/errors.js';
+import { command, parseCommandLine, type Program } from '../../../src/cli/args.js';
+import { ExitCode, UsageError } from '../../../src/errors.js';
 
 const seen: Record<string, unknown>[] = [];
 const options = {

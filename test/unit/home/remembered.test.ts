@@ -9,7 +9,7 @@ import {
   forgetRoom,
   listRemembered,
   rememberRoom,
-} from '../../src/home/remembered.js';
+} from '../../../src/home/remembered.js';
 
 describe('remembered rooms', function () {
   let home: string;

@@ -1,8 +1,8 @@
 /** Broker settings from the resolved configuration: credentials and TLS files. */
 import { readFileSync } from 'node:fs';
-import type { Config } from '../config/config.js';
+import type { Config } from './config.js';
 import { UsageError } from '../errors.js';
-import type { BrokerSettings } from './connection.js';
+import type { BrokerSettings } from '../mqtt/connection.js';
 
 function readPem(path: string | undefined, what: string): Buffer | undefined {
   if (path === undefined) return undefined;

@@ -1,8 +1,8 @@
 // Database URLs: both backends parse, and no label or error ever shows a password.
 import { expect } from 'chai';
-import { parseDbUrl } from '../../src/db/url.js';
-import { redactUrl } from '../../src/redact.js';
-import { UsageError } from '../../src/errors.js';
+import { parseDbUrl } from '../../../src/db/url.js';
+import { redactUrl } from '../../../src/redact.js';
+import { UsageError } from '../../../src/errors.js';
 
 describe('database URLs', function () {
   it('parses SQLite paths, absolute or relative', function () {

@@ -1,14 +1,14 @@
 // The chat building blocks: line reading, dedupe and gaps, rendering, warnings, notices.
 import { Readable, Writable } from 'node:stream';
 import { expect } from 'chai';
-import { readLineGroups, readLines } from '../../src/chat/lines.js';
-import { LineBatcher } from '../../src/chat/output.js';
-import { humanLine, jsonLine, visible, WarningLimiter } from '../../src/chat/render.js';
-import { colourFor, colours } from '../../src/cli/colour.js';
-import { noticeText, Sender } from '../../src/chat/sender.js';
-import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../../src/chat/tracker.js';
-import { UsageError } from '../../src/errors.js';
-import { decodePlain } from '../../src/protocol/index.js';
+import { readLineGroups, readLines } from '../../../src/chat/lines.js';
+import { LineBatcher } from '../../../src/chat/output.js';
+import { humanLine, jsonLine, visible, WarningLimiter } from '../../../src/chat/render.js';
+import { colourFor, colours } from '../../../src/chat/colour.js';
+import { noticeText, Sender } from '../../../src/chat/sender.js';
+import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../../../src/chat/tracker.js';
+import { UsageError } from '../../../src/errors.js';
+import { decodePlain } from '../../../src/protocol/index.js';
 
 async function collect(
   chunks: (string | Buffer)[],

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { visible } from '../../src/chat/render.js';
-import { DEFAULT_BROKER, checkName, resolveConfig } from '../../src/config/config.js';
-import { UsageError } from '../../src/errors.js';
-import { schemaProblem } from '../../src/protocol/validate.js';
+import { visible } from '../../../src/chat/render.js';
+import { DEFAULT_BROKER, checkName, resolveConfig } from '../../../src/config/config.js';
+import { UsageError } from '../../../src/errors.js';
+import { schemaProblem } from '../../../src/protocol/validate.js';
 
 describe('configuration', function () {
   let dir: string;

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { hostilePayloads } from '../helpers/hostile.js';
+import { hostilePayloads } from '../../helpers/hostile.js';
 import {
   encryptedCodec,
   MAX_NAME_CHARS,
@@ -11,7 +11,7 @@ import {
   plainCodec,
   type ChatPayload,
   type DecodeResult,
-} from '../../src/protocol/index.js';
+} from '../../../src/protocol/index.js';
 
 const ROOM = '482913';
 const key = randomBytes(32);

@@ -1,7 +1,7 @@
 // The encryption envelope: sealed payloads open only in their own room, with their own key, unaltered.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { encryptedCodec, open, seal, type ChatPayload } from '../../src/protocol/index.js';
+import { encryptedCodec, open, seal, type ChatPayload } from '../../../src/protocol/index.js';
 
 const payload: ChatPayload = {
   type: 'message',

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Ajv } from 'ajv';
 import fc from 'fast-check';
-import { payloadSchema } from '../../src/protocol/schema.js';
-import { schemaProblem } from '../../src/protocol/validate.js';
+import { payloadSchema } from '../../../src/protocol/schema.js';
+import { schemaProblem } from '../../../src/protocol/validate.js';
 
 const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(
   payloadSchema,
@@ -111,7 +111,7 @@ describe('payload validator', function () {
 
   it('is code generated at build time: no schema compiled, no ajv compiler loaded at run time', function () {
     const generated = readFileSync(
-      new URL('../../src/protocol/generated/payload-validator.js', import.meta.url),
+      new URL('../../../src/protocol/generated/payload-validator.js', import.meta.url),
       'utf8',
     );
     const imports = [...generated.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);

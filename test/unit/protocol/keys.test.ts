@@ -8,7 +8,7 @@ import {
   newKdfParams,
   secretMatches,
   verifier,
-} from '../../src/protocol/index.js';
+} from '../../../src/protocol/index.js';
 
 describe('room keys', function () {
   it('derives the same secret from the same password and salt, another from another salt', async function () {
