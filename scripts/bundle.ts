@@ -1,8 +1,9 @@
 /**
  * Builds the programs into dist/bin:
  * - dist/bin/lib/{room,listen,publish}.js: each program in one CommonJS file holding all of
- *   sunoye's own code. Commands reached through `import()` become functions run on first use, so
- *   their code costs only a quick pre-parse when they are not used.
+ *   sunoye's own code. Modules reached through `import()` (the broker connection, the embedded
+ *   broker) become functions run on first use, so their code, and the vendor bundles they
+ *   require, cost only a quick pre-parse when they are not used.
  * - dist/bin/lib/vendor/*.cjs: each large dependency in a file of its own, required only on the
  *   path that uses it (MQTT.js by the programs that connect to the broker, its WebSocket transport
  *   for ws:// and wss:// only, mysql2 for a MySQL registry, aedes and ws by `room serve`).

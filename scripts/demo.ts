@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { colourFor } from '../src/chat/colour.js';
-import { startBroker } from '../src/commands/serve.js';
+import { startBroker } from '../src/mqtt/broker.js';
 
 const bin = (program: string): string =>
   fileURLToPath(new URL(`../bin/${program}.js`, import.meta.url));

@@ -13,6 +13,7 @@
  *   Positionals stay strings (room 012345 keeps its zero).
  */
 import yargs, { type Argv, type CommandModule, type Options } from 'yargs';
+import type { Io } from '../chat/context.js';
 import { UsageError } from '../errors.js';
 import { valueColumn, version, withValueNames } from './help.js';
 import { commandList, explain, refuseRepeats, usagePrefix, type Scope } from './usage-errors.js';
@@ -53,21 +54,29 @@ export type Args<O extends OptionSpecs, P extends readonly PositionalSpec[]> = {
   [Q in P[number] as Q['name']]: Q['required'] extends true ? string : string | undefined;
 };
 
+/** What a running command gets from its program besides its arguments. */
+export interface Shell {
+  /** The streams and environment to use. */
+  readonly io: Io;
+  /** Ends the process now with `code` (a second Ctrl-C); bin/ passes `process.exit`. */
+  readonly exit: (code: number) => void;
+}
+
 /** A command: what it takes, and what runs it. */
 export interface Command {
   readonly name: string;
   readonly describe: string;
   readonly options: OptionSpecs;
   readonly positionals: readonly PositionalSpec[];
-  readonly run: (args: Record<string, unknown>) => Promise<void>;
+  readonly run: (args: Record<string, unknown>, shell: Shell) => Promise<void>;
 }
 
 /** Declares a command whose `run` receives arguments typed from `options` and `positionals`. */
 export function command<const O extends OptionSpecs, const P extends readonly PositionalSpec[]>(
   spec: { name: string; describe: string; options: O; positionals: P },
-  run: (args: Args<O, P>) => Promise<void>,
+  run: (args: Args<O, P>, shell: Shell) => Promise<void>,
 ): Command {
-  return { ...spec, run: (args) => run(args as Args<O, P>) };
+  return { ...spec, run: (args, shell) => run(args as Args<O, P>, shell) };
 }
 
 /** A program: one command (listen, publish) or several named ones (room). */

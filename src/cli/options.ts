@@ -2,7 +2,8 @@
  * Command-line options shared by `room`, `listen` and `publish`, declared once, and the turning
  * of parsed flags into the resolved configuration.
  */
-import type { OptionSpecs, PositionalSpec } from './args.js';
+import type { OptionSpecs, PositionalSpec, Shell } from './args.js';
+import type { CommandContext } from '../chat/context.js';
 import { resolveConfig, type Config, type ConfigFlags } from '../config/config.js';
 
 /** Options every program accepts. */
@@ -86,6 +87,15 @@ export const brokerOptions = {
   },
 } as const satisfies OptionSpecs;
 
+/** Options every `room` command takes (before or after the command's name). */
+export const roomOptions = { ...commonOptions, ...brokerOptions } as const satisfies OptionSpecs;
+
+/** The room-number positional of the `room` commands that act on one room. */
+export const requiredRoomPositional = {
+  ...roomPositional,
+  required: true,
+} as const satisfies PositionalSpec;
+
 /** Resolves the configuration from parsed common flags and the environment. */
 export function configFromArgs(args: ConfigFlags, env: Record<string, string | undefined>): Config {
   return resolveConfig(
@@ -102,4 +112,9 @@ export function configFromArgs(args: ConfigFlags, env: Record<string, string | u
     },
     env,
   );
+}
+
+/** The context a command runs in: the configuration its flags resolve to, and the shell's streams. */
+export function commandContext(args: ConfigFlags, shell: Shell): CommandContext {
+  return { config: configFromArgs(args, shell.io.env), io: shell.io };
 }

@@ -17,14 +17,15 @@ export function processIo(): Io {
 
 /**
  * Runs `program` on the process's command line: help, the version and shell completion go to
- * stdout, a command runs, and whatever it throws becomes one stderr line and the exit code (2 for
- * usage errors).
+ * stdout, a command runs (on the process's streams; `exit` ends the process at once), and whatever
+ * it throws becomes one stderr line and the exit code (2 for usage errors).
  */
-export async function runCli(program: Program): Promise<void> {
+export async function runCli(program: Program, exit: (code: number) => void): Promise<void> {
   try {
     const width = Math.min(120, process.stdout.columns || 100);
     const invocation = await parseCommandLine(program, process.argv.slice(2), width);
-    if (invocation.kind === 'run') await invocation.command.run(invocation.args);
+    if (invocation.kind === 'run')
+      await invocation.command.run(invocation.args, { io: processIo(), exit });
     else if (invocation.text) process.stdout.write(`${invocation.text}\n`);
   } catch (err) {
     process.exitCode = reportError(program.name, err, process.stderr, process.env);

@@ -1,5 +1,12 @@
 /** `room close`: end a room now, for good. */
-import { announceClosed } from '../chat/announce.js';
+import { command } from '../cli/args.js';
+import {
+  commandContext,
+  jsonOption,
+  passwordOptions,
+  requiredRoomPositional,
+  roomOptions,
+} from '../cli/options.js';
 import { UnavailableError } from '../errors.js';
 import { RoomNotFoundError } from '../db/index.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
@@ -9,6 +16,17 @@ export interface CloseOptions extends PasswordFlags {
   room: string;
   json: boolean;
 }
+
+/** `room close`, as the command line declares it. */
+export const closeCommand = command(
+  {
+    name: 'close',
+    describe: 'Close a room now, for good (needs the password or the remembered room)',
+    positionals: [requiredRoomPositional],
+    options: { ...roomOptions, ...passwordOptions, ...jsonOption },
+  },
+  (args, shell) => closeRoom(commandContext(args, shell), args),
+);
 
 /** Closes a room, proving the right to it with the remembered secret or the password. */
 export async function closeRoom(ctx: CommandContext, options: CloseOptions): Promise<void> {
@@ -25,6 +43,8 @@ export async function closeRoom(ctx: CommandContext, options: CloseOptions): Pro
     let unannounced: string | undefined;
     if (wasOpen) {
       // Tell running listeners at once; if the broker is away they notice at their next heartbeat.
+      // MQTT.js loads only here, not on every start of `room`.
+      const { announceClosed } = await import('../chat/announce.js');
       await announceClosed(ctx.config, room, status.room.mode, secret).catch((err: unknown) => {
         unannounced = err instanceof Error ? err.message : String(err);
       });

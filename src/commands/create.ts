@@ -1,6 +1,8 @@
 /** `room create`: a new room with a random number and a password, remembered on this machine. */
+import { command } from '../cli/args.js';
+import { commandContext, jsonOption, passwordOptions, roomOptions } from '../cli/options.js';
 import { UsageError } from '../errors.js';
-import { IDLE_SECONDS_RANGE } from '../db/index.js';
+import { DEFAULT_IDLE_SECONDS, IDLE_SECONDS_RANGE } from '../db/index.js';
 import { rememberRoom } from '../home/remembered.js';
 import { deriveRoomSecret, newKdfParams, verifier, type RoomMode } from '../protocol/index.js';
 import {
@@ -18,6 +20,32 @@ export interface CreateOptions extends PasswordFlags {
   plain: boolean;
   json: boolean;
 }
+
+/** `room create`, as the command line declares it. */
+export const createCommand = command(
+  {
+    name: 'create',
+    describe: 'Create a room; prints its number and a generated password',
+    positionals: [],
+    options: {
+      ...roomOptions,
+      ...passwordOptions,
+      ...jsonOption,
+      idle: {
+        type: 'number',
+        default: DEFAULT_IDLE_SECONDS,
+        value: 'SECONDS',
+        describe: 'Close the room after this many seconds without members',
+      },
+      plain: {
+        type: 'boolean',
+        default: false,
+        describe: 'Send MQTT-Chat JSON unencrypted (for MQTT-Chat clients and debugging)',
+      },
+    },
+  },
+  (args, shell) => createRoom(commandContext(args, shell), { ...args, idleSeconds: args.idle }),
+);
 
 /** Checks an idle timeout in seconds. */
 export function checkIdleSeconds(value: number): number {

@@ -1,4 +1,6 @@
 /** `room info`: a room's state and its live members. */
+import { command } from '../cli/args.js';
+import { commandContext, jsonOption, requiredRoomPositional, roomOptions } from '../cli/options.js';
 import { colourFor } from '../chat/colour.js';
 import { RoomNotFoundError } from '../db/index.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
@@ -9,6 +11,17 @@ export interface InfoOptions {
   room: string;
   json: boolean;
 }
+
+/** `room info`, as the command line declares it. */
+export const infoCommand = command(
+  {
+    name: 'info',
+    describe: 'Show a room: state, mode and who is listening',
+    positionals: [requiredRoomPositional],
+    options: { ...roomOptions, ...jsonOption },
+  },
+  (args, shell) => roomInfo(commandContext(args, shell), args),
+);
 
 /** Prints a room's state, mode and live members. */
 export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promise<void> {

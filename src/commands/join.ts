@@ -1,4 +1,12 @@
 /** `room join`: check a room's password and remember the room on this machine. */
+import { command } from '../cli/args.js';
+import {
+  commandContext,
+  jsonOption,
+  passwordOptions,
+  requiredRoomPositional,
+  roomOptions,
+} from '../cli/options.js';
 import { rememberRoom } from '../home/remembered.js';
 import { writeJson, withStore, type CommandContext } from '../chat/context.js';
 import { checkRoomArg, unlockRoom, type PasswordFlags } from '../chat/room-access.js';
@@ -7,6 +15,17 @@ export interface JoinOptions extends PasswordFlags {
   room: string;
   json: boolean;
 }
+
+/** `room join`, as the command line declares it. */
+export const joinCommand = command(
+  {
+    name: 'join',
+    describe: 'Check a room password and remember the room, so listen and publish need none',
+    positionals: [requiredRoomPositional],
+    options: { ...roomOptions, ...passwordOptions, ...jsonOption },
+  },
+  (args, shell) => joinRoom(commandContext(args, shell), args),
+);
 
 /** Joins a room: the password is checked, then the derived secret (not the password) is saved. */
 export async function joinRoom(ctx: CommandContext, options: JoinOptions): Promise<void> {

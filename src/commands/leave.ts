@@ -1,4 +1,6 @@
 /** `room leave`: forget a room on this machine (the room itself is untouched). */
+import { command } from '../cli/args.js';
+import { commandContext, requiredRoomPositional, roomOptions } from '../cli/options.js';
 import { RefusedError } from '../errors.js';
 import { parseDbUrl } from '../db/index.js';
 import { forgetRoom } from '../home/remembered.js';
@@ -8,6 +10,17 @@ import { checkRoomArg } from '../chat/room-access.js';
 export interface LeaveOptions {
   room: string;
 }
+
+/** `room leave`, as the command line declares it. */
+export const leaveCommand = command(
+  {
+    name: 'leave',
+    describe: 'Forget a remembered room (the room itself stays open)',
+    positionals: [requiredRoomPositional],
+    options: roomOptions,
+  },
+  (args, shell) => leaveRoom(commandContext(args, shell), args),
+);
 
 /** Forgets a remembered room and its secret. */
 export function leaveRoom(ctx: CommandContext, options: LeaveOptions): Promise<void> {

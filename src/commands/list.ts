@@ -1,4 +1,6 @@
 /** `room list`: the rooms this user remembers, with their current state. */
+import { command } from '../cli/args.js';
+import { commandContext, jsonOption, roomOptions } from '../cli/options.js';
 import { parseDbUrl } from '../db/index.js';
 import { listRemembered } from '../home/remembered.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
@@ -6,6 +8,17 @@ import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 export interface ListOptions {
   json: boolean;
 }
+
+/** `room list`, as the command line declares it. */
+export const listCommand = command(
+  {
+    name: 'list',
+    describe: 'List the rooms remembered on this machine with their state',
+    positionals: [],
+    options: { ...roomOptions, ...jsonOption },
+  },
+  (args, shell) => listRooms(commandContext(args, shell), args),
+);
 
 /** Lists remembered rooms; rooms of the configured registry show their live state. */
 export async function listRooms(ctx: CommandContext, options: ListOptions): Promise<void> {

@@ -2,10 +2,21 @@
  * `listen`: subscribe to a room and print the conversation. A running listener is a live member
  * of the room (a heartbeat lease in the registry) and has a last will, so a crash is noticed.
  */
+import { command } from '../cli/args.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
+import {
+  brokerOptions,
+  commandContext,
+  commonOptions,
+  jsonOption,
+  passwordOptions,
+  roomPositional,
+  targetOptions,
+} from '../cli/options.js';
+import { abortOnSignals } from '../cli/signals.js';
 import { colourFor } from '../chat/colour.js';
 import type { CommandContext } from '../chat/context.js';
-import { joinChat } from '../chat/announce.js';
+import type { joinChat } from '../chat/announce.js';
 import { withTimeout } from '../chat/deadline.js';
 import { Inbox } from '../chat/inbox.js';
 import { LineBatcher } from '../chat/output.js';
@@ -23,17 +34,33 @@ import { brokerSettings } from '../config/broker.js';
 import { openStore, type RoomStore } from '../db/index.js';
 import type { SunoyeError } from '../errors.js';
 import { UsageError } from '../errors.js';
-import {
-  openConnection,
-  publishAcked,
-  randomClientId,
-  type ChatConnection,
-} from '../mqtt/connection.js';
+import type { ChatConnection, publishAcked } from '../mqtt/connection.js';
 
 export interface ListenOptions extends TargetFlags {
   json: boolean;
   count?: number | undefined;
 }
+
+/** `listen`, as the command line declares it. */
+export const listenCommand = command(
+  {
+    name: 'listen',
+    describe: "Print a room's conversation",
+    positionals: [roomPositional],
+    options: {
+      ...commonOptions,
+      ...brokerOptions,
+      ...passwordOptions,
+      ...jsonOption,
+      count: {
+        type: 'number',
+        describe: 'Exit 0 after this many chat messages (notices do not count)',
+      },
+      ...targetOptions,
+    },
+  },
+  (args, shell) => listen(commandContext(args, shell), args, abortOnSignals(shell.exit)),
+);
 
 /** How long to hold other messages back while waiting for our own join notice to come round. */
 const JOIN_ECHO_TIMEOUT_MS = 10_000;
@@ -74,6 +101,9 @@ export async function listen(
     } else {
       target = rawTarget(options.topic!);
     }
+    // MQTT.js loads only once there is something to listen to: not for --help or a usage error.
+    const { openConnection, publishAcked, randomClientId } = await import('../mqtt/connection.js');
+    const { joinChat } = await import('../chat/announce.js');
     const sender = new Sender(name);
     const will = target.codec.encode(sender.notice('lost', target.topic, target.room));
     client = await openConnection(settings, {
@@ -82,7 +112,15 @@ export async function listen(
       will: { topic: target.topic, payload: will },
       signal,
     });
-    await runListener(ctx, options, signal, { client, target, sender, store, presence, timers });
+    await runListener(ctx, options, signal, {
+      client,
+      target,
+      sender,
+      store,
+      presence,
+      timers,
+      mqtt: { joinChat, publishAcked },
+    });
     await client.end({ endSession: true });
     client = undefined;
   } finally {
@@ -100,6 +138,8 @@ interface Running {
   store: RoomStore | undefined;
   presence: Presence | undefined;
   timers: NodeJS.Timeout[];
+  /** What the listener does on the broker, loaded with MQTT.js. */
+  mqtt: { joinChat: typeof joinChat; publishAcked: typeof publishAcked };
 }
 
 async function runListener(
@@ -109,6 +149,7 @@ async function runListener(
   run: Running,
 ): Promise<void> {
   const { client, target, sender, store, presence } = run;
+  const { joinChat, publishAcked } = run.mqtt;
   const { stdout, stderr } = ctx.io;
   const colour = colourFor(stdout, ctx.io.env);
   // A reader that cannot keep up pauses the subscription rather than filling memory.

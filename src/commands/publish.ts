@@ -3,6 +3,16 @@
  * window of unacknowledged messages and backpressure on stdin, so any amount of input runs in
  * bounded memory. It exits 0 only when every accepted line was acknowledged by the broker.
  */
+import { command } from '../cli/args.js';
+import {
+  brokerOptions,
+  commandContext,
+  commonOptions,
+  passwordOptions,
+  roomPositional,
+  targetOptions,
+} from '../cli/options.js';
+import { abortOnSignals } from '../cli/signals.js';
 import { readLineGroups } from '../chat/lines.js';
 import { Sender } from '../chat/sender.js';
 import {
@@ -15,7 +25,6 @@ import {
 import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { openStore } from '../db/index.js';
 import { InterruptedError, UsageError, type SunoyeError } from '../errors.js';
-import { openPublisher } from '../mqtt/connection.js';
 import { brokerSettings } from '../config/broker.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
 import { Outbox } from '../chat/outbox.js';
@@ -28,6 +37,39 @@ export interface PublishOptions extends TargetFlags {
   /** Most messages sent and not yet acknowledged. */
   window: number;
 }
+
+/** `publish`, as the command line declares it. */
+export const publishCommand = command(
+  {
+    name: 'publish',
+    describe: 'Send messages to a room',
+    positionals: [roomPositional],
+    options: {
+      ...commonOptions,
+      ...brokerOptions,
+      ...passwordOptions,
+      message: {
+        type: 'string',
+        alias: 'm',
+        value: 'TEXT',
+        describe: 'Send this one message instead of reading stdin',
+      },
+      timeout: {
+        type: 'number',
+        default: 30,
+        value: 'SECONDS',
+        describe: 'Give up when the broker acknowledges nothing for this many seconds',
+      },
+      window: {
+        type: 'number',
+        default: 1000,
+        describe: 'Most messages sent but not yet acknowledged',
+      },
+      ...targetOptions,
+    },
+  },
+  (args, shell) => publish(commandContext(args, shell), args, abortOnSignals(shell.exit)),
+);
 
 /** After Ctrl-C, how long acknowledgements of what was sent are still waited for. */
 const ABORT_GRACE_MS = 1200;
@@ -67,6 +109,8 @@ export async function publish(
   const target = await resolveTarget(ctx, options);
   const where = target.room ? `room ${target.room}` : target.topic;
   const sender = new Sender(ctx.config.name);
+  // MQTT.js loads only once there is something to send: not for --help or a usage error.
+  const { openPublisher } = await import('../mqtt/connection.js');
   const publisher = await openPublisher(settings, signal);
   const { stderr } = ctx.io;
   const outbox = new Outbox(publisher, target, sender, options.window);

@@ -10,7 +10,7 @@ import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBroker } from '../../src/commands/serve.js';
+import { startBroker } from '../../src/mqtt/broker.js';
 import { secretsGiven } from './cli.js';
 import { waitFor } from './wait.js';
 

@@ -271,7 +271,10 @@ describe('command line (yargs)', function () {
     const parsed = await parseCommandLine(single, ['482913', '-m', 'hi']);
     if (parsed.kind !== 'run') throw new Error(parsed.kind);
     seen.length = 0;
-    await parsed.command.run(parsed.args);
+    await parsed.command.run(parsed.args, {
+      io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: {} },
+      exit: () => undefined,
+    });
     expect(seen).to.have.length(1);
     expect(seen[0]).to.include({ room: '482913', message: 'hi' });
   });
