@@ -141,15 +141,16 @@ export class Outbox {
     const failed = flight.failed;
     if (!failed) return undefined;
     if (isNotAuthorized(failed)) return aclRefusal(this.target.topic);
+    const plural = flight.sent === 1 ? '' : 's';
+    const were = flight.acked === 1 ? 'was' : 'were';
     if (failed instanceof SunoyeError && failed !== this.timedOut)
       return new SunoyeError(
-        `${failed.message}; ${flight.outstanding} of ${flight.sent} messages not delivered, ${flight.acked} were`,
+        `${failed.message}; ${flight.outstanding} of ${flight.sent} message${plural} not delivered, ${flight.acked} ${were}`,
         failed.exitCode,
       );
-    const plural = flight.sent === 1 ? '' : 's';
     return new UnavailableError(
       `${flight.outstanding} of ${flight.sent} message${plural} not acknowledged by the broker ${brokerUrl} within ${timeoutSeconds} s; ` +
-        `${flight.acked} were delivered`,
+        `${flight.acked} ${were} delivered`,
     );
   }
 

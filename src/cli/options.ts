@@ -47,10 +47,9 @@ export const passwordOptions = {
 
 /** Text for the end of every program's --help. */
 export const EPILOGUE = [
-  'Configuration: flag > environment > $SUNOYE_HOME/config.json > default. Environment: SUNOYE_DB,',
-  'SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD.',
-  'Exit codes: 0 ok, 2 usage error, 3 refused (no such room, wrong password, room closed),',
-  '4 database or broker unreachable (or publish could not deliver), 1 anything else.',
+  'Configuration: flag > environment > $SUNOYE_HOME/config.json > default.',
+  'Environment: SUNOYE_DB, SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD.',
+  'Exit codes: 0 ok, 1 anything else, 2 usage error, 3 refused (no such room, wrong password, room closed, session taken over), 4 database or broker unreachable (or publish could not deliver), 130 interrupted (Ctrl-C) with work undone.',
 ].join('\n');
 
 /** Where `listen` and `publish` chat, besides a room number. */

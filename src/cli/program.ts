@@ -2,6 +2,7 @@
 import type { Io } from '../chat/context.js';
 import { parseCommandLine, type Program } from './args.js';
 import { reportError } from './report.js';
+import { wasInterrupted } from './signals.js';
 
 /** The process's own streams and environment. */
 export function processIo(): Io {
@@ -30,4 +31,7 @@ export async function runCli(program: Program, exit: (code: number) => void): Pr
   } catch (err) {
     process.exitCode = reportError(program.name, err, process.stderr, process.env);
   }
+  // Stopped by Ctrl-C and done with its own (bounded) goodbyes: a socket that a silent broker or
+  // database still holds open must not keep the program alive.
+  if (wasInterrupted()) exit(Number(process.exitCode ?? 0));
 }

@@ -8,7 +8,6 @@ import {
   brokerOptions,
   commandContext,
   commonOptions,
-  jsonOption,
   passwordOptions,
   roomPositional,
   targetOptions,
@@ -51,7 +50,12 @@ export const listenCommand = command(
       ...commonOptions,
       ...brokerOptions,
       ...passwordOptions,
-      ...jsonOption,
+      json: {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Print one JSON object per line (type, from, message or notice, event, ts, id, seq)',
+      },
       count: {
         type: 'number',
         describe: 'Exit 0 after this many chat messages (notices do not count)',

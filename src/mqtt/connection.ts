@@ -624,6 +624,8 @@ class Connection implements ChatConnection {
   ): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
+        // MQTT.js ignores a second end() while the first is under way: the socket goes itself.
+        client.stream?.destroy();
         client.end(true);
         resolve(false);
       }, END_TIMEOUT_MS);

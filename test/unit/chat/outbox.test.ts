@@ -107,7 +107,7 @@ describe('chat outbox', function () {
     const failure = waiting.failure('mqtt://b', 10);
     expect(failure).to.be.instanceOf(UnavailableError);
     expect(failure?.message).to.equal(
-      '2 of 3 messages not acknowledged by the broker mqtt://b within 10 s; 1 were delivered',
+      '2 of 3 messages not acknowledged by the broker mqtt://b within 10 s; 1 was delivered',
     );
   });
 });
