@@ -63,6 +63,18 @@ describe('the broker connection (MQTT.js) against scripted peers', function () {
     retain: false,
   });
 
+  /** A peer that speaks only MQTT 3.1.1, as NATS does: version 5 is refused with code 1. */
+  const v311 = (then: (c: PeerConnection, packet: Packet) => void) =>
+    scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect' && packet.protocolVersion === 5) {
+        c.version = 4;
+        c.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
+        c.socket.end();
+        return;
+      }
+      then(c, packet);
+    });
+
   it('receives a QoS 2 message resent in a resumed session once, with PUBREC, PUBREL, PUBCOMP', async function () {
     const p = await scriptedPeer((c, packet) => {
       if (packet.cmd === 'connect') {
@@ -99,15 +111,8 @@ describe('the broker connection (MQTT.js) against scripted peers', function () {
   });
 
   it('on MQTT 3.1.1, stops (exit 3) when the broker keeps closing the connection right after accepting it', async function () {
-    const p = await scriptedPeer((c, packet) => {
+    const p = await v311((c, packet) => {
       if (packet.cmd !== 'connect') return;
-      if (packet.protocolVersion === 5) {
-        // A 3.1.1 broker refuses version 5 with return code 1.
-        c.version = 4;
-        c.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
-        c.socket.end();
-        return;
-      }
       c.send(connack(c));
       // Another client connected with this id: a 3.1.1 broker just closes the old connection.
       if (c.n > 2) setImmediate(() => c.socket.end());
@@ -127,18 +132,6 @@ describe('the broker connection (MQTT.js) against scripted peers', function () {
     await elapse(NO_RECONNECT_WATCH_MS);
     expect(p.connections.length).to.equal(attempts);
   });
-
-  /** A peer that speaks only MQTT 3.1.1, as NATS does: version 5 is refused with code 1. */
-  const v311 = (then: (c: PeerConnection, packet: Packet) => void) =>
-    scriptedPeer((c, packet) => {
-      if (packet.cmd === 'connect' && packet.protocolVersion === 5) {
-        c.version = 4;
-        c.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
-        c.socket.end();
-        return;
-      }
-      then(c, packet);
-    });
 
   it('refuses a password without a user name (exit 2) before sending it', async function () {
     peer = await v311((c, packet) => {
@@ -249,15 +242,8 @@ describe('the broker connection (MQTT.js) against scripted peers', function () {
   it('takes a 40 MB message from a 3.1.1 broker in linear time and goes on', async function () {
     const big = Buffer.alloc(40 * 1024 * 1024, 0x61);
     let sentAt = 0;
-    const p = await scriptedPeer((c, packet) => {
-      if (packet.cmd !== 'connect') return;
-      if (packet.protocolVersion === 5) {
-        c.version = 4;
-        c.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
-        c.socket.end();
-        return;
-      }
-      c.send(connack(c));
+    const p = await v311((c, packet) => {
+      if (packet.cmd === 'connect') c.send(connack(c));
     });
     const client = await open(p);
     const got: number[] = [];
