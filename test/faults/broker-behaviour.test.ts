@@ -108,6 +108,26 @@ describe('programs and a scripted broker', function () {
     expect(peer.connections.length).to.equal(1);
   });
 
+  it('listen ends with one line and exit 4 when the broker never acknowledges its join notice', async function () {
+    peer = await scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect') c.send(connack(c));
+      if (packet.cmd === 'subscribe')
+        c.send({ cmd: 'suback', messageId: packet.messageId, granted: [1] });
+      // A PUBLISH is taken and never acknowledged.
+    });
+    const started = Date.now();
+    const run = await runProgram('listen', ['--topic', 'unacked/t', '--plain'], {
+      env: { SUNOYE_BROKER: peer.url, HOME: '/nonexistent' },
+      timeoutMs: 20_000,
+    });
+    expect(Date.now() - started).to.be.within(9_000, 15_000);
+    expect(run.code, run.stderr).to.equal(4);
+    expect(run.stderr).to.equal(
+      'listen: the broker did not acknowledge our join notice within 10 s\n',
+    );
+    expect(peer.connections.length).to.equal(1);
+  });
+
   it('publish, listen and room close give up on a broker that accepts TCP and says nothing (exit 4)', async function () {
     const sockets: Socket[] = [];
     const silent: Server = createServer((socket) => sockets.push(socket));
