@@ -78,73 +78,62 @@ const vendorPlugin: Plugin = {
 };
 
 /**
- * Makes `string-width` load on its first call. yargs (through cliui and wrap-ansi) imports it at
- * start, and its Unicode regular expressions and Intl.Segmenter cost about 25 ms; it is needed
- * only to lay out help. Each import of it gets a small module that requires the real one (which
- * esbuild then wraps to run on first require) when a width is first asked for.
+ * Makes the programs' imports of `name` load it only when `shim` first needs it: each import gets
+ * the small module `shim(path)` writes, which requires the real one (at `path`, which esbuild then
+ * wraps to run on first require) from inside whatever it exports.
  */
-const lazyStringWidthPlugin: Plugin = {
-  name: 'lazy-string-width',
-  setup(b) {
-    b.onResolve({ filter: /^string-width$/ }, async (args) => {
-      if (args.pluginData === 'lazy') return undefined;
-      const real = await b.resolve(args.path, {
-        kind: args.kind,
-        importer: args.importer,
-        resolveDir: args.resolveDir,
-        pluginData: 'lazy',
+function lazyPlugin(name: string, shim: (path: string) => string[]): Plugin {
+  const namespace = `lazy-${name}`;
+  return {
+    name: namespace,
+    setup(b) {
+      b.onResolve({ filter: new RegExp(`^${name}$`) }, async (args) => {
+        if (args.pluginData === 'lazy') return undefined;
+        const real = await b.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: 'lazy',
+        });
+        if (real.errors.length > 0) return { errors: real.errors };
+        return { path: real.path, namespace };
       });
-      if (real.errors.length > 0) return { errors: real.errors };
-      return { path: real.path, namespace: 'lazy-string-width' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
-      contents: [
-        'let real;',
-        'export default function stringWidth(text, options) {',
-        `  real ??= require(${JSON.stringify(args.path)});`,
-        '  return (real.default ?? real)(text, options);',
-        '}',
-      ].join('\n'),
-      resolveDir: root,
-      loader: 'js',
-    }));
-  },
-};
+      b.onLoad({ filter: /.*/, namespace }, (args) => ({
+        contents: shim(JSON.stringify(args.path)).join('\n'),
+        resolveDir: root,
+        loader: 'js',
+      }));
+    },
+  };
+}
 
 /**
- * Makes chalk load when a colour is first asked for (`new Chalk(...)`): an error line, `room
- * info`, a listener's output. `publish -m` and every other run that prints no colour then skip
- * its start (its styles and terminal detection), about 2 ms.
+ * `string-width` loads on its first call. yargs (through cliui and wrap-ansi) imports it at start,
+ * and its Unicode regular expressions and Intl.Segmenter cost about 25 ms; it is needed only to
+ * lay out help.
  */
-const lazyChalkPlugin: Plugin = {
-  name: 'lazy-chalk',
-  setup(b) {
-    b.onResolve({ filter: /^chalk$/ }, async (args) => {
-      if (args.pluginData === 'lazy') return undefined;
-      const real = await b.resolve(args.path, {
-        kind: args.kind,
-        importer: args.importer,
-        resolveDir: args.resolveDir,
-        pluginData: 'lazy',
-      });
-      if (real.errors.length > 0) return { errors: real.errors };
-      return { path: real.path, namespace: 'lazy-chalk' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'lazy-chalk' }, (args) => ({
-      contents: [
-        'let real;',
-        'export class Chalk {',
-        '  constructor(options) {',
-        `    real ??= require(${JSON.stringify(args.path)});`,
-        '    return new real.Chalk(options);',
-        '  }',
-        '}',
-      ].join('\n'),
-      resolveDir: root,
-      loader: 'js',
-    }));
-  },
-};
+const lazyStringWidthPlugin = lazyPlugin('string-width', (path) => [
+  'let real;',
+  'export default function stringWidth(text, options) {',
+  `  real ??= require(${path});`,
+  '  return (real.default ?? real)(text, options);',
+  '}',
+]);
+
+/**
+ * chalk loads when a colour is first asked for (`new Chalk(...)`): an error line, `room info`, a
+ * listener's output. `publish -m` and every other run that prints no colour then skip its start
+ * (its styles and terminal detection), about 2 ms.
+ */
+const lazyChalkPlugin = lazyPlugin('chalk', (path) => [
+  'let real;',
+  'export class Chalk {',
+  '  constructor(options) {',
+  `    real ??= require(${path});`,
+  '    return new real.Chalk(options);',
+  '  }',
+  '}',
+]);
 
 rmSync(`${out}/chunks`, { recursive: true, force: true });
 rmSync(`${out}/vendor`, { recursive: true, force: true });
