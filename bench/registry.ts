@@ -51,13 +51,12 @@ export async function benchRegistry(
 ): Promise<RegistryResult> {
   const kdf = newKdfParams();
   const secret = await deriveRoomSecret('correct horse battery staple', kdf);
-  const check = verifier(secret);
   const newRoom = {
     creator: 'bench',
     mode: 'encrypted' as const,
     idleSeconds: 3600,
     kdf,
-    verifier: check,
+    verifier: (room: string) => verifier(secret, room, 'encrypted'),
   };
   const store: RoomStore = await openStore(url);
   try {
@@ -87,8 +86,9 @@ export async function benchRegistry(
       create.push(await timed(() => store.createRoom(newRoom)));
       join.push(
         await timed(async () => {
-          const status = await store.touch(pick(i));
-          if (!status || !secretMatches(secret, status.room.verifier))
+          const room = pick(i);
+          const status = await store.touch(room);
+          if (!status || !secretMatches(secret, status.room.verifier, room, 'encrypted'))
             throw new Error('join failed');
         }),
       );

@@ -3,7 +3,7 @@
  * the password, checked in constant time against the verifier in the registry.
  */
 import { RefusedError, UsageError } from '../errors.js';
-import { deriveRoomSecret, secretMatches } from '../protocol/index.js';
+import { deriveRoomSecret, secretMatches, type RoomMode } from '../protocol/index.js';
 import { findRemembered } from '../home/remembered.js';
 import type { RoomStatus, RoomStore } from '../db/index.js';
 import { isRoomNumber, RoomClosedError, RoomNotFoundError } from '../db/index.js';
@@ -36,11 +36,25 @@ export function passwordSources(ctx: CommandContext, flags: PasswordFlags): Pass
   };
 }
 
-/** A room the user has proved the right to, with its secret. */
+/** A room the user has proved the right to, with its secret and its authenticated mode. */
 export interface UnlockedRoom {
   status: RoomStatus;
   secret: Buffer;
+  /** The mode the password (or the remembered room) vouches for: never the registry's alone. */
+  mode: RoomMode;
 }
+
+/** A registry record that no longer matches what its password or this machine vouches for. */
+export class RecordAlteredError extends RefusedError {
+  constructor(room: string, recorded: RoomMode, real: RoomMode) {
+    super(
+      `the registry record of room ${room} was altered: it says the room is ${recorded}, but the room was created ${real}; ` +
+        'nothing was sent or shown (someone who can write the database changed it)',
+    );
+  }
+}
+
+const OTHER_MODE: Record<RoomMode, RoomMode> = { encrypted: 'plain', plain: 'encrypted' };
 
 /**
  * Reads a room and proves the right to it: with the remembered secret when `useRemembered` and
@@ -57,12 +71,15 @@ export async function unlockRoom(
   const status = options.touch ? await store.touch(room) : await store.status(room);
   if (!status) throw new RoomNotFoundError(room, store.label);
   if (options.refuseClosed && status.room.state === 'closed') throw new RoomClosedError(room);
-  const { verifier, kdf } = status.room;
+  const { verifier, kdf, mode } = status.room;
   const explicit = flags.password !== undefined || flags.passwordFile !== undefined;
-  if (options.useRemembered && !explicit) {
-    const remembered = findRemembered(ctx.config.home, store.label, room);
-    const secret = remembered && Buffer.from(remembered.secret, 'base64');
-    if (secret && secretMatches(secret, verifier)) return { status, secret };
+  const remembered = findRemembered(ctx.config.home, store.label, room);
+  // The mode this machine remembers always wins over the registry's.
+  if (remembered && remembered.mode !== mode)
+    throw new RecordAlteredError(room, mode, remembered.mode);
+  if (options.useRemembered && !explicit && remembered) {
+    const secret = Buffer.from(remembered.secret, 'base64');
+    if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
   }
   const password = await readPassword(passwordSources(ctx, flags), `Password for room ${room}: `);
   if (password === undefined) {
@@ -71,6 +88,8 @@ export async function unlockRoom(
     );
   }
   const secret = await deriveRoomSecret(password, kdf);
-  if (!secretMatches(secret, verifier)) throw new RefusedError(`wrong password for room ${room}`);
-  return { status, secret };
+  if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
+  if (secretMatches(secret, verifier, room, OTHER_MODE[mode]))
+    throw new RecordAlteredError(room, mode, OTHER_MODE[mode]);
+  throw new RefusedError(`wrong password for room ${room}`);
 }

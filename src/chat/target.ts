@@ -53,11 +53,11 @@ export async function roomTarget(
   room: string,
   flags: PasswordFlags,
 ): Promise<ChatTarget> {
-  const { status, secret } = await unlockRoom(ctx, store, room, flags, {
+  const { secret, mode } = await unlockRoom(ctx, store, room, flags, {
     useRemembered: true,
     touch: false,
     refuseClosed: true,
   });
-  const codec = roomCodec(room, status.room.mode, secret);
+  const codec = roomCodec(room, mode, secret);
   return { topic: roomTopic(ctx.config.topicPrefix, room), codec, room };
 }

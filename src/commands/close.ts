@@ -32,7 +32,7 @@ export const closeCommand = command(
 export async function closeRoom(ctx: CommandContext, options: CloseOptions): Promise<void> {
   const room = checkRoomArg(options.room);
   await withStore(ctx, async (store) => {
-    const { status, secret } = await unlockRoom(ctx, store, room, options, {
+    const { status, secret, mode } = await unlockRoom(ctx, store, room, options, {
       useRemembered: true,
       touch: false,
       refuseClosed: false,
@@ -45,7 +45,7 @@ export async function closeRoom(ctx: CommandContext, options: CloseOptions): Pro
       // Tell running listeners at once; if the broker is away they notice at their next heartbeat.
       // MQTT.js loads only here, not on every start of `room`.
       const { announceClosed } = await import('../chat/announce.js');
-      await announceClosed(ctx.config, room, status.room.mode, secret).catch((err: unknown) => {
+      await announceClosed(ctx.config, room, mode, secret).catch((err: unknown) => {
         unannounced = err instanceof Error ? err.message : String(err);
       });
     }

@@ -72,7 +72,13 @@ export async function createRoom(ctx: CommandContext, options: CreateOptions): P
 
   const record = await withStore(ctx, (store) =>
     store
-      .createRoom({ creator: ctx.config.name, mode, idleSeconds, kdf, verifier: verifier(secret) })
+      .createRoom({
+        creator: ctx.config.name,
+        mode,
+        idleSeconds,
+        kdf,
+        verifier: (number) => verifier(secret, number, mode),
+      })
       .then((room) => ({ room, label: store.label })),
   );
   const room = record.room.number;

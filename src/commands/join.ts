@@ -31,12 +31,11 @@ export const joinCommand = command(
 export async function joinRoom(ctx: CommandContext, options: JoinOptions): Promise<void> {
   const room = checkRoomArg(options.room);
   await withStore(ctx, async (store) => {
-    const { status, secret } = await unlockRoom(ctx, store, room, options, {
+    const { status, secret, mode } = await unlockRoom(ctx, store, room, options, {
       useRemembered: false,
       touch: true,
       refuseClosed: true,
     });
-    const { mode } = status.room;
     rememberRoom(ctx.config.home, {
       room,
       store: store.label,

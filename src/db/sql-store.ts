@@ -146,6 +146,7 @@ export class SqlRoomStore implements RoomStore {
   async createRoom(input: NewRoom): Promise<RoomRecord> {
     for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
       const number = randomRoomNumber();
+      const verifier = input.verifier(number);
       try {
         return await this.db.transaction(async (tx) => {
           const now = await this.now(tx);
@@ -157,12 +158,19 @@ export class SqlRoomStore implements RoomStore {
               input.mode,
               input.idleSeconds,
               JSON.stringify(input.kdf),
-              input.verifier,
+              verifier,
               now,
               now,
             ],
           );
-          return { number, state: 'open', closedAt: null, createdAt: new Date(now), ...input };
+          return {
+            number,
+            state: 'open',
+            closedAt: null,
+            createdAt: new Date(now),
+            ...input,
+            verifier,
+          };
         });
       } catch (err) {
         if (!this.db.isDuplicateKey(err)) throw err;

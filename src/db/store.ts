@@ -21,13 +21,14 @@ export interface RoomRecord {
   closedAt: Date | null;
 }
 
-/** What creating a room needs; the store picks the number. */
+/** What creating a room needs; the store picks the number, so the verifier is made for it. */
 export interface NewRoom {
   creator: string;
   mode: RoomMode;
   idleSeconds: number;
   kdf: KdfParams;
-  verifier: Buffer;
+  /** The password verifier of the room numbered `room` (it is bound to the number). */
+  verifier: (room: string) => Buffer;
 }
 
 /** One live session in a room (a running listener). */

@@ -59,5 +59,5 @@ export function plainCodec(): RoomCodec {
 
 /** The codec of a registry room: sealed with the key derived from its secret, or plain. */
 export function roomCodec(room: string, mode: RoomMode, secret: Uint8Array): RoomCodec {
-  return mode === 'encrypted' ? encryptedCodec(room, messageKey(secret)) : plainCodec();
+  return mode === 'encrypted' ? encryptedCodec(room, messageKey(secret, room)) : plainCodec();
 }

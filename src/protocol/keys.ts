@@ -3,9 +3,14 @@
  * yields the room secret; from it, HKDF derives two independent values: the message key, which
  * never leaves the members' machines, and the verifier, which the database stores to check
  * passwords. Neither the verifier nor the KDF parameters can decrypt anything.
+ *
+ * The verifier is bound to the room's number and mode: a registry record whose mode was changed
+ * (an encrypted room made "plain" by a database write) no longer verifies, so nobody can turn a
+ * room's encryption off without its password.
  */
 import { hkdfSync, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { RefusedError } from '../errors.js';
+import type { RoomMode } from './codec.js';
 
 /** scrypt parameters as stored with a room. */
 export interface KdfParams {
@@ -21,8 +26,8 @@ export interface KdfParams {
 export const DEFAULT_KDF = { N: 2 ** 15, r: 8, p: 1 } as const;
 
 const SECRET_BYTES = 32;
-const MESSAGE_KEY_INFO = 'sunoye v1 message key';
-const VERIFIER_INFO = 'sunoye v1 password verifier';
+const MESSAGE_KEY_INFO = 'sunoye v2 message key';
+const VERIFIER_INFO = 'sunoye v2 password verifier';
 
 /** New KDF parameters with a fresh random salt. */
 export function newKdfParams(cost: { N: number; r: number; p: number } = DEFAULT_KDF): KdfParams {
@@ -74,18 +79,26 @@ function expand(secret: Uint8Array, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
 }
 
-/** The AES-256-GCM key that seals the room's messages. */
-export function messageKey(secret: Uint8Array): Buffer {
-  return expand(secret, MESSAGE_KEY_INFO);
+/** The AES-256-GCM key that seals room `room`'s messages. */
+export function messageKey(secret: Uint8Array, room: string): Buffer {
+  return expand(secret, `${MESSAGE_KEY_INFO}; room ${room}`);
 }
 
-/** The value the database stores to check a password; it reveals nothing that decrypts. */
-export function verifier(secret: Uint8Array): Buffer {
-  return expand(secret, VERIFIER_INFO);
+/**
+ * The value the database stores to check a password, bound to the room's number and mode; it
+ * reveals nothing that decrypts.
+ */
+export function verifier(secret: Uint8Array, room: string, mode: RoomMode): Buffer {
+  return expand(secret, `${VERIFIER_INFO}; room ${room}; mode ${mode}`);
 }
 
-/** Constant-time check of a room secret against a stored verifier. */
-export function secretMatches(secret: Uint8Array, storedVerifier: Uint8Array): boolean {
-  const candidate = verifier(secret);
+/** Constant-time check of a room secret against a stored verifier, for that room and mode. */
+export function secretMatches(
+  secret: Uint8Array,
+  storedVerifier: Uint8Array,
+  room: string,
+  mode: RoomMode,
+): boolean {
+  const candidate = verifier(secret, room, mode);
   return candidate.length === storedVerifier.length && timingSafeEqual(candidate, storedVerifier);
 }

@@ -52,7 +52,7 @@ describe('listen under a flood of hostile payloads', function () {
         reconnectPeriod: 0,
       });
       const hostile = fc.sample(
-        hostilePayloads(messageKey(secret), room, { includeRoomKey: false }),
+        hostilePayloads(messageKey(secret, room), room, { includeRoomKey: false }),
         { numRuns: 10_000, seed: 42 },
       );
       const topic = `sunoye/room/${room}`;

@@ -26,12 +26,21 @@ describe('room keys', function () {
     const kdf = newKdfParams({ N: 1024, r: 8, p: 1 });
     const secret = await deriveRoomSecret('right password', kdf);
     const wrong = await deriveRoomSecret('wrong password', kdf);
-    const stored = verifier(secret);
-    expect(secretMatches(secret, stored)).to.equal(true);
-    expect(secretMatches(wrong, stored)).to.equal(false);
-    expect(secretMatches(secret, stored.subarray(0, 16))).to.equal(false);
-    expect(stored.equals(messageKey(secret))).to.equal(false);
+    const stored = verifier(secret, '482913', 'encrypted');
+    expect(secretMatches(secret, stored, '482913', 'encrypted')).to.equal(true);
+    expect(secretMatches(wrong, stored, '482913', 'encrypted')).to.equal(false);
+    expect(secretMatches(secret, stored.subarray(0, 16), '482913', 'encrypted')).to.equal(false);
+    expect(stored.equals(messageKey(secret, '482913'))).to.equal(false);
     expect(stored.equals(secret)).to.equal(false);
+  });
+
+  it('binds the verifier to the room number and mode: a record moved or made plain does not verify', async function () {
+    const kdf = newKdfParams({ N: 1024, r: 8, p: 1 });
+    const secret = await deriveRoomSecret('right password', kdf);
+    const stored = verifier(secret, '482913', 'encrypted');
+    expect(secretMatches(secret, stored, '482913', 'plain')).to.equal(false);
+    expect(secretMatches(secret, stored, '482914', 'encrypted')).to.equal(false);
+    expect(messageKey(secret, '482913').equals(messageKey(secret, '482914'))).to.equal(false);
   });
 
   it('treats the password as Unicode text, whatever its normal form', async function () {
