@@ -13,6 +13,7 @@ import {
 import { brokerSettings } from '../config/broker.js';
 import { aclRefusal, isNotAuthorized, roomTopic } from '../mqtt/topics.js';
 import { roomCodec, type ChatNotice, type RoomMode } from '../protocol/index.js';
+import { loadIdentity } from '../home/identity.js';
 import { withDeadline } from './deadline.js';
 import { Sender } from './sender.js';
 import type { ChatTarget } from './target.js';
@@ -25,7 +26,12 @@ export async function announceClosed(
   secret: Buffer,
 ): Promise<void> {
   const topic = roomTopic(config.topicPrefix, room);
-  const codec = roomCodec(room, mode, secret);
+  const codec = roomCodec(
+    room,
+    mode,
+    secret,
+    mode === 'encrypted' ? loadIdentity(config.home).signer : undefined,
+  );
   const connection = await openConnection(brokerSettings(config), {
     clientId: randomClientId('c'),
     clean: true,

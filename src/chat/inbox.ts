@@ -1,15 +1,29 @@
 /**
- * The way into a chat: raw MQTT payloads are decoded, duplicates dropped, gaps in a sender's
- * numbering reported, everything held back until our own join notice comes round (so the
+ * The way into a chat: raw MQTT payloads are decoded and their signatures checked, retained and
+ * replayed messages rejected, duplicates dropped, gaps in a sender's numbering reported (also at
+ * the end of its stream), everything held back until our own join notice comes round (so the
  * conversation starts where we joined), and chat messages counted for `--count`.
+ *
+ * A sender stream is one sending program: its signing key (in encrypted rooms) and the random
+ * prefix of its message ids. Dedupe and numbering are per stream, so no member can censor or
+ * speak for another by reusing their prefix.
  */
-import type { ChatPayload, RoomCodec } from '../protocol/index.js';
+import type { ChatNotice, ChatPayload, RoomCodec } from '../protocol/index.js';
+import type { ReplayGuard } from './replay.js';
+import type { KnownSenders, SenderView } from './senders.js';
 import { RecentIds, SeenSequences, senderOf, SequenceTracker } from './tracker.js';
+
+/** What is shown with a payload: who sent it, and whether it came out of order. */
+export interface ShownWith {
+  sender: SenderView;
+  /** Sent before a payload of the same stream that was already shown. */
+  late: boolean;
+}
 
 /** What the inbox hands on. */
 export interface InboxHandlers {
   /** A payload to show, with the time it arrived. */
-  show(payload: ChatPayload, at: Date): void;
+  show(payload: ChatPayload, at: Date, how: ShownWith): void;
   /** A warning for stderr (one line, no newline). */
   warn(line: string): void;
   /** A `closed` notice was shown: the room may have closed. */
@@ -26,17 +40,35 @@ export interface InboxOptions {
   joinId: string | undefined;
   /** Chat messages to show before `countReached`; unlimited when undefined. */
   count: number | undefined;
+  /** The room's senders as this user knows them (pins); unsigned when undefined. */
+  senders?: KnownSenders | undefined;
+  /** The defence against replays (signed rooms). */
+  replay?: ReplayGuard | undefined;
 }
+
+/** What the inbox knows of one sender stream, for reports after a reconnect. */
+interface StreamState {
+  name: string;
+  seq: number;
+  at: number;
+  messages: boolean;
+  ended: boolean;
+}
+
+const UNSIGNED: SenderView = { trust: 'unsigned' };
+const MAX_STREAMS = 10_000;
 
 /** Receives one topic's payloads and hands on what should be shown, once and in order. */
 export class Inbox {
   /** Chat messages shown so far. */
   messages = 0;
   private joined: boolean;
-  private readonly held: { payload: ChatPayload; at: Date }[] = [];
+  private readonly held: { payload: ChatPayload; at: Date; how: ShownWith; stream?: string }[] = [];
   private readonly seen = new RecentIds(); // payloads with an id and no seq
   private readonly seenSeq = new SeenSequences(); // sunoye's payloads: id and seq
   private readonly sequences = new SequenceTracker();
+  private readonly streams = new Map<string, StreamState>();
+  private retainedWarned = false;
 
   constructor(
     private readonly options: InboxOptions,
@@ -50,56 +82,139 @@ export class Inbox {
     return this.joined;
   }
 
-  /** Takes one MQTT payload (one message or a sealed batch). */
-  receive(raw: Buffer): void {
+  /** Takes one MQTT payload (one message or a sealed batch); `retained`: the broker kept it. */
+  receive(raw: Buffer, retained = false): void {
+    if (retained) {
+      // A retained message is an old one the broker kept (or a replay someone left there).
+      if (!this.retainedWarned)
+        this.handlers.warn(
+          `ignored a retained message on ${this.options.topic}: retained messages are old, never shown as live`,
+        );
+      this.retainedWarned = true;
+      return;
+    }
     const decoded = this.options.codec.decodeAll(raw);
     if (!decoded.ok) {
       this.handlers.warn(`ignored a payload on ${this.options.topic}: ${decoded.reason}`);
       return;
     }
     const at = new Date();
-    for (const payload of decoded.payloads) this.handle(payload, at);
+    for (const payload of decoded.payloads) this.handle(payload, at, decoded.signer);
   }
 
   /** Stops holding payloads back: shows what was held, and everything from now on. */
   release(): void {
     this.joined = true;
-    for (const h of this.held.splice(0)) this.show(h.payload, h.at);
+    for (const h of this.held.splice(0)) this.show(h.payload, h.at, h.how, h.stream);
   }
 
-  private handle(payload: ChatPayload, at: Date): void {
-    if (payload.id !== undefined) {
-      const isNew =
-        payload.seq !== undefined
-          ? this.seenSeq.add(senderOf(payload.id), payload.seq)
-          : this.seen.add(payload.id);
-      if (!isNew) return;
-    }
-    if (payload.id !== undefined && payload.seq !== undefined) {
-      const gap = this.sequences.note(senderOf(payload.id), payload.seq);
-      if (gap) {
-        const n = gap.to - gap.from + 1;
+  /** The streams that carried messages and have not ended, as they stand now. */
+  openStreams(): { stream: string; name: string; seq: number; at: number }[] {
+    return [...this.streams]
+      .filter(([, s]) => s.messages && !s.ended)
+      .map(([stream, s]) => ({ stream, name: s.name, seq: s.seq, at: s.at }));
+  }
+
+  /** When `stream` last delivered anything (ms since the epoch). */
+  lastHeard(stream: string): number | undefined {
+    return this.streams.get(stream)?.at;
+  }
+
+  private handle(payload: ChatPayload, at: Date, signer: Buffer | undefined): void {
+    const sender = this.options.senders?.classify(payload.from, signer) ?? UNSIGNED;
+    const stream =
+      payload.id === undefined
+        ? undefined
+        : `${signer ? signer.toString('base64') : 'plain'}/${senderOf(payload.id)}`;
+    const name = sender.trust === 'changed' ? `key ${sender.key}` : payload.from;
+    if (signer && this.options.replay) {
+      const verdict = this.options.replay.check(stream, payload);
+      if (verdict) {
         this.handlers.warn(
-          `${n} message${n === 1 ? '' : 's'} from ${payload.from} did not arrive (seq ${gap.from}-${gap.to})`,
+          verdict.replay === 'shown before'
+            ? `ignored a replayed message from ${name}: it was shown before`
+            : `ignored a message from ${name} signed ${Math.round(verdict.ageMs / 1000)} s before this listener started: an old message sent again (or a clock that far behind)`,
         );
+        return;
       }
     }
+    let late = false;
+    if (stream !== undefined) {
+      const isNew =
+        payload.seq !== undefined ? this.seenSeq.add(stream, payload.seq) : this.seen.add(stream);
+      if (!isNew) return;
+    }
+    if (stream !== undefined && payload.seq !== undefined) {
+      const highest = this.sequences.highest(stream);
+      const lost = payload.type === 'notice' && payload.event === 'lost';
+      late = highest !== undefined && payload.seq < highest && !lost;
+      if (payload.type === 'notice' && payload.event === 'end') {
+        this.ended(stream, payload, name, highest);
+        return;
+      }
+      const gap = this.sequences.note(stream, payload.seq);
+      if (gap) this.reportMissing(name, gap.from, gap.to);
+      this.note(stream, payload, name);
+    }
+    const how: ShownWith = { sender, late };
     if (!this.joined) {
       if (payload.id === this.options.joinId) {
-        this.show(payload, at);
+        this.show(payload, at, how, stream);
         this.release();
-      } else this.held.push({ payload, at });
+      } else this.held.push({ payload, at, how, ...(stream === undefined ? {} : { stream }) });
       return;
     }
-    this.show(payload, at);
+    this.show(payload, at, how, stream);
     if (payload.type === 'notice' && payload.event === 'closed') this.handlers.closedNotice();
   }
 
-  private show(payload: ChatPayload, at: Date): void {
+  private reportMissing(name: string, from: number, to: number): void {
+    const n = to - from + 1;
+    this.handlers.warn(
+      `${n} message${n === 1 ? '' : 's'} from ${name} did not arrive (seq ${from}-${to})`,
+    );
+  }
+
+  private note(stream: string, payload: ChatPayload, name: string): void {
+    let s = this.streams.get(stream);
+    if (!s) {
+      s = { name, seq: 0, at: 0, messages: false, ended: false };
+      this.streams.set(stream, s);
+      if (this.streams.size > MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
+    }
+    s.seq = Math.max(s.seq, payload.seq ?? 0);
+    s.at = Date.now();
+    if (payload.type === 'message') s.messages = true;
+    if (payload.type === 'notice' && (payload.event === 'leave' || payload.event === 'lost'))
+      s.ended = true;
+  }
+
+  /**
+   * A sender's stream ended at `end.seq`: what it sent after the last payload we saw never
+   * arrived. A stream we never saw counts from its first payload, if that was after we started.
+   */
+  private ended(stream: string, end: ChatNotice, name: string, highest: number | undefined): void {
+    const last = end.seq! - 1;
+    this.options.replay?.shown(stream, end.seq!);
+    this.note(stream, end, name);
+    this.streams.get(stream)!.ended = true;
+    if (highest !== undefined) {
+      if (last > highest) this.reportMissing(name, highest + 1, last);
+    } else if (last > 0 && this.startedAfterUs(end.since)) this.reportMissing(name, 1, last);
+    this.sequences.note(stream, end.seq!);
+  }
+
+  private startedAfterUs(since: string | undefined): boolean {
+    return since !== undefined && this.options.replay?.startedBefore(Date.parse(since)) === true;
+  }
+
+  private show(payload: ChatPayload, at: Date, how: ShownWith, stream?: string): void {
     const { count } = this.options;
     // --count reached: nothing more is shown (a batch may hold more than was asked for).
     if (count !== undefined && this.messages >= count) return;
-    this.handlers.show(payload, at);
+    this.handlers.show(payload, at, how);
+    if (stream !== undefined && payload.seq !== undefined && how.sender.trust !== 'unsigned')
+      this.options.replay?.shown(stream, payload.seq);
     if (payload.type === 'message') {
       this.messages += 1;
       if (count !== undefined && this.messages >= count) this.handlers.countReached();

@@ -6,7 +6,7 @@
 import { SunoyeError, UnavailableError, UsageError } from '../errors.js';
 import type { QosPublisher } from '../mqtt/connection.js';
 import { aclRefusal, isNotAuthorized } from '../mqtt/topics.js';
-import type { RoomCodec } from '../protocol/index.js';
+import type { ChatPayload, RoomCodec } from '../protocol/index.js';
 import type { Sender } from './sender.js';
 
 /**
@@ -99,6 +99,24 @@ export class Outbox {
     this.packetLimit = publisher.maxPayload(target.topic);
   }
 
+  /**
+   * Ends the stream (signed rooms): a signed end marker carrying the last sequence number, so
+   * listeners report lines that never arrived even at the end. It goes with `lines`, if any.
+   */
+  async end(lines: Outgoing[] = []): Promise<void> {
+    if (!this.signed) return this.send(lines);
+    if (lines.length > 1) {
+      await this.send(lines.slice(0, -1));
+      lines = lines.slice(-1);
+    }
+    await this.sendBatch(lines, true);
+  }
+
+  /** Whether the wire format is signed: only then does a stream end with a marker. */
+  private get signed(): boolean {
+    return this.target.codec.mode === 'encrypted';
+  }
+
   /** Sends lines that arrived together, batched within the codec's and the size limits. */
   async send(lines: Outgoing[]): Promise<void> {
     const maxBatch = this.target.codec.maxBatch;
@@ -156,10 +174,10 @@ export class Outbox {
 
   /** Resolves once everything sent is acknowledged; throws the first failure. */
   async drained(): Promise<void> {
-    await this.flight.until(() => this.flight.outstanding === 0);
+    await this.flight.until(() => this.flight.outstanding === 0 && this.flight.packets === 0);
   }
 
-  private async sendBatch(batch: Outgoing[]): Promise<void> {
+  private async sendBatch(batch: Outgoing[], withEnd = false): Promise<void> {
     const { flight, publisher, target, sender } = this;
     // The broker's Receive Maximum is read anew each time: a reconnect may have changed it.
     await flight.until(
@@ -167,7 +185,8 @@ export class Outbox {
         flight.packets < Math.min(this.window, publisher.receiveMaximum) &&
         flight.bytes < MAX_BYTES_IN_FLIGHT,
     );
-    const payloads = batch.map((line) => sender.message(line.text));
+    const payloads: ChatPayload[] = batch.map((line) => sender.message(line.text));
+    if (withEnd) payloads.push(sender.end());
     const payload =
       payloads.length === 1
         ? target.codec.encode(payloads[0]!)
@@ -176,6 +195,11 @@ export class Outbox {
       // Too big for this broker: numbered anew, as nothing was sent. A batch goes as two
       // halves; a single line cannot go at all, and the input stops there.
       sender.rewind(payloads.length);
+      if (withEnd && batch.length > 0) {
+        await this.sendBatch(batch);
+        await this.sendBatch([], true);
+        return;
+      }
       if (batch.length === 1) throw tooLargeForBroker(batch[0]!, publisher.maximumPacketSize);
       const half = Math.ceil(batch.length / 2);
       await this.sendBatch(batch.slice(0, half));

@@ -5,6 +5,7 @@
  */
 import type { Colour } from './colour.js';
 import { CONTROL_CHARACTERS, type ChatPayload } from '../protocol/index.js';
+import type { ShownWith } from './inbox.js';
 
 // The protocol's control characters but tab and newline, which lay text out (`v`: set difference).
 const UNSAFE = new RegExp(`[[${CONTROL_CHARACTERS}]--[\\t\\n]]`, 'gv');
@@ -19,8 +20,17 @@ export function visible(text: string): string {
   });
 }
 
-/** The JSON line of a payload: type, from, message or notice, event, ts, id. */
-export function jsonLine(payload: ChatPayload, receivedAt: Date): string {
+const UNSIGNED: ShownWith = { sender: { trust: 'unsigned' }, late: false };
+
+/**
+ * The JSON line of a payload: type, from, message or notice, event, ts, id, seq, the sender's
+ * key fingerprint and trust, and `late` for a payload that came out of order.
+ */
+export function jsonLine(
+  payload: ChatPayload,
+  receivedAt: Date,
+  how: ShownWith = UNSIGNED,
+): string {
   const out: Record<string, unknown> = { type: payload.type, from: payload.from };
   if (payload.type === 'message') out.message = payload.message;
   else {
@@ -30,7 +40,18 @@ export function jsonLine(payload: ChatPayload, receivedAt: Date): string {
   out.ts = payload.ts ?? receivedAt.toISOString();
   if (payload.id !== undefined) out.id = payload.id;
   if (payload.seq !== undefined) out.seq = payload.seq;
+  if (how.sender.key !== undefined) out.key = how.sender.key;
+  out.trust = how.sender.trust;
+  if (how.late) out.late = true;
   return `${JSON.stringify(out)}\n`;
+}
+
+/** A time as HH:MM:SS, with its date (YYYY-MM-DD) when it is not today. */
+export function clockTime(time: Date, now: Date = new Date()): string {
+  const clock = time.toTimeString().slice(0, 8);
+  if (time.toDateString() === now.toDateString()) return clock;
+  const date = `${time.getFullYear()}-${String(time.getMonth() + 1).padStart(2, '0')}-${String(time.getDate()).padStart(2, '0')}`;
+  return `${date} ${clock}`;
 }
 
 const SENDER_COLOURS = [
@@ -50,21 +71,35 @@ function colourOf(name: string): (typeof SENDER_COLOURS)[number] {
   return SENDER_COLOURS[hash % SENDER_COLOURS.length]!;
 }
 
-/** The human line of a payload. */
+/**
+ * The human line of a payload. A known name under another key is never shown as that person: the
+ * line names the key and says whose name it claims. Only our own key under our name is "(you)".
+ */
 export function humanLine(
   payload: ChatPayload,
-  me: string,
   colour: Colour,
   receivedAt: Date,
+  how: ShownWith = UNSIGNED,
 ): string {
-  const time = colour.gray(
-    (payload.ts ? new Date(payload.ts) : receivedAt).toTimeString().slice(0, 8),
-  );
-  if (payload.type === 'notice') return `${time} ${colour.dim(`-- ${visible(payload.notice)}`)}\n`;
-  const who = colour[colourOf(payload.from)](visible(payload.from));
-  const mark = payload.from === me ? colour.dim(' (you)') : '';
+  const time = colour.gray(clockTime(payload.ts ? new Date(payload.ts) : receivedAt));
+  const { sender } = how;
+  const impostor =
+    sender.trust === 'changed'
+      ? colour.red(`[key ${sender.key}, NOT the "${visible(payload.from)}" you know]`)
+      : '';
+  const late = how.late ? colour.yellow(' (late: sent before lines shown above)') : '';
+  if (payload.type === 'notice') {
+    const key =
+      payload.event === 'join' && sender.key !== undefined && sender.trust !== 'changed'
+        ? ` [key ${sender.key}${sender.trust === 'new' ? ', first seen' : ''}]`
+        : '';
+    const notice = colour.dim(`-- ${visible(payload.notice)}${key}`);
+    return `${time} ${impostor ? `${impostor} ` : ''}${notice}${late}\n`;
+  }
+  const who = impostor || colour[colourOf(payload.from)](visible(payload.from));
+  const mark = sender.trust === 'you' ? colour.dim(' (you)') : '';
   const text = visible(payload.message).replace(/\n/g, '\n         ');
-  return `${time} ${who}${mark}: ${text}\n`;
+  return `${time} ${who}${mark}${late}: ${text}\n`;
 }
 
 /** Rate-limits warnings: at most one line per interval; what was held back is summed up after it. */

@@ -9,12 +9,33 @@ import type { ChatMessage, ChatNotice, NoticeEvent } from '../protocol/index.js'
 export class Sender {
   private seq = 0;
   readonly id = randomBytes(6).toString('base64url');
+  /** When the first payload was stamped. */
+  private since: string | undefined;
 
   constructor(readonly name: string) {}
 
   private stamp(): { id: string; seq: number; ts: string } {
     this.seq += 1;
-    return { id: `${this.id}-${this.seq}`, seq: this.seq, ts: new Date().toISOString() };
+    const ts = new Date().toISOString();
+    this.since ??= ts;
+    return { id: `${this.id}-${this.seq}`, seq: this.seq, ts };
+  }
+
+  /**
+   * The signed end of this sender's stream: its number is one past the last payload's, so a
+   * listener knows how many there were and reports those that never arrived.
+   */
+  end(): ChatNotice {
+    const stamp = this.stamp();
+    const sent = stamp.seq - 1;
+    return {
+      type: 'notice',
+      from: this.name,
+      notice: `User ${this.name} finished sending (${sent} message${sent === 1 ? '' : 's'}).`,
+      event: 'end',
+      ...stamp,
+      since: this.since!,
+    };
   }
 
   /** Takes back the last `n` numbers, for payloads made and never sent (so no gap shows). */
@@ -50,5 +71,7 @@ export function noticeText(event: NoticeEvent, name: string, topic: string, room
       return `User ${name} timed out.`;
     case 'closed':
       return `Room ${room ?? topic} was closed by ${name}.`;
+    case 'end':
+      return `User ${name} finished sending.`;
   }
 }

@@ -6,6 +6,7 @@ import type { CommandContext } from './context.js';
 import { checkRoomArg, unlockRoom, type PasswordFlags } from './room-access.js';
 import type { RoomStore } from '../db/index.js';
 import { UsageError } from '../errors.js';
+import { loadIdentity, type Identity } from '../home/identity.js';
 import { checkTopic, roomTopic } from '../mqtt/topics.js';
 import { plainCodec, roomCodec, type RoomCodec } from '../protocol/index.js';
 
@@ -14,6 +15,10 @@ export interface ChatTarget {
   topic: string;
   codec: RoomCodec;
   room: string | undefined;
+  /** The registry's password-free label (a registry room only). */
+  store: string | undefined;
+  /** Our signing identity (an encrypted room only: plain rooms are unsigned). */
+  identity: Identity | undefined;
 }
 
 /** What the command line said about where to chat. */
@@ -40,7 +45,13 @@ export function checkTargetFlags(flags: TargetFlags): void {
 
 /** A raw topic target (no registry). */
 export function rawTarget(topic: string): ChatTarget {
-  return { topic: checkTopic(topic), codec: plainCodec(), room: undefined };
+  return {
+    topic: checkTopic(topic),
+    codec: plainCodec(),
+    room: undefined,
+    store: undefined,
+    identity: undefined,
+  };
 }
 
 /**
@@ -58,6 +69,13 @@ export async function roomTarget(
     touch: false,
     refuseClosed: true,
   });
-  const codec = roomCodec(room, mode, secret);
-  return { topic: roomTopic(ctx.config.topicPrefix, room), codec, room };
+  const identity = mode === 'encrypted' ? loadIdentity(ctx.config.home) : undefined;
+  const codec = roomCodec(room, mode, secret, identity?.signer);
+  return {
+    topic: roomTopic(ctx.config.topicPrefix, room),
+    codec,
+    room,
+    store: store.label,
+    identity,
+  };
 }

@@ -79,6 +79,11 @@ export class SequenceTracker {
 
   constructor(private readonly capacity = 10_000) {}
 
+  /** The highest `seq` noted from `sender`, if any. */
+  highest(sender: string): number | undefined {
+    return this.last.get(sender);
+  }
+
   /** Notes `seq` from `sender` (the id's prefix); returns the gap it reveals, if any. */
   note(sender: string, seq: number): Gap | undefined {
     const previous = this.last.get(sender);

@@ -20,7 +20,9 @@ import { withTimeout } from '../chat/deadline.js';
 import { Inbox } from '../chat/inbox.js';
 import { LineBatcher } from '../chat/output.js';
 import { Presence } from '../chat/presence.js';
-import { humanLine, jsonLine, WarningLimiter } from '../chat/render.js';
+import { clockTime, humanLine, jsonLine, WarningLimiter } from '../chat/render.js';
+import { ReplayGuard, seenPath } from '../chat/replay.js';
+import { KnownSenders, pinsPath } from '../chat/senders.js';
 import { Sender } from '../chat/sender.js';
 import {
   checkTargetFlags,
@@ -81,6 +83,56 @@ function checkCount(count: number | undefined): void {
   }
 }
 
+/** How often what was shown is written down (and on the way out), for the replay defence. */
+const SAVE_SEEN_MS = 2000;
+/** After a reconnect, how long a sender that was mid-stream may stay silent before we say so. */
+const SILENT_AFTER_RECONNECT_MS = 10_000;
+
+/** The room's pins and replay defence (signed rooms only: plain rooms have no keys). */
+function guards(
+  ctx: CommandContext,
+  target: ChatTarget,
+  startedAt: number,
+): { senders: KnownSenders | undefined; replay: ReplayGuard | undefined } {
+  const { identity, room, store } = target;
+  if (!identity || room === undefined || store === undefined)
+    return { senders: undefined, replay: undefined };
+  const home = ctx.config.home;
+  return {
+    senders: new KnownSenders(pinsPath(home, store, room), {
+      name: ctx.config.name,
+      publicKey: identity.signer.publicKey,
+    }),
+    replay: new ReplayGuard(seenPath(home, store, room), startedAt),
+  };
+}
+
+/**
+ * After a reconnect: a sender that was mid-stream when the connection went and has not ended
+ * its stream nor sent anything since may have sent lines that the broker lost. Say so.
+ */
+function reportSilentStreams(
+  inbox: Inbox,
+  lostAt: number,
+  warn: (line: string) => void,
+  timers: NodeJS.Timeout[],
+): void {
+  const open = inbox.openStreams();
+  if (open.length === 0) return;
+  const timer = setTimeout(() => {
+    for (const s of open) {
+      if ((inbox.lastHeard(s.stream) ?? 0) > s.at) continue;
+      if (inbox.openStreams().every((o) => o.stream !== s.stream)) continue;
+      warn(
+        `nothing more arrived from ${s.name} since the connection was lost at ${clockTime(new Date(lostAt))} ` +
+          `(last message seq ${s.seq} at ${clockTime(new Date(s.at))}); if ${s.name} sent more meanwhile, the broker lost it`,
+      );
+    }
+  }, SILENT_AFTER_RECONNECT_MS);
+  timer.unref();
+  timers.push(timer);
+}
+
 /** Listens until interrupted (`signal`), until `--count` messages, or until the room closes. */
 export async function listen(
   ctx: CommandContext,
@@ -91,6 +143,7 @@ export async function listen(
   checkCount(options.count);
   const settings = brokerSettings(ctx.config);
   const name = ctx.config.name;
+  const startedAt = Date.now();
   let store: RoomStore | undefined;
   let presence: Presence | undefined;
   let client: ChatConnection | undefined;
@@ -117,6 +170,7 @@ export async function listen(
       signal,
     });
     await runListener(ctx, options, signal, {
+      startedAt,
       client,
       target,
       sender,
@@ -136,6 +190,8 @@ export async function listen(
 }
 
 interface Running {
+  /** When the listener started (ms since the epoch): older signed messages are not live. */
+  startedAt: number;
   client: ChatConnection;
   target: ChatTarget;
   sender: Sender;
@@ -178,20 +234,41 @@ async function runListener(
     else warnings.warn(`ignored a "closed" notice for room ${target.room}, which is still open`);
   };
   const joinId = sender.notice('join', target.topic, target.room);
+  const { senders, replay } = guards(ctx, target, run.startedAt);
   const inbox = new Inbox(
-    { topic: target.topic, codec: target.codec, joinId: joinId.id, count: options.count },
     {
-      show: (payload, at) =>
-        out.write(
-          options.json ? jsonLine(payload, at) : humanLine(payload, ctx.config.name, colour, at),
-        ),
+      topic: target.topic,
+      codec: target.codec,
+      joinId: joinId.id,
+      count: options.count,
+      senders,
+      replay,
+    },
+    {
+      show: (payload, at, how) =>
+        out.write(options.json ? jsonLine(payload, at, how) : humanLine(payload, colour, at, how)),
       warn: (message) => warnings.warn(message),
       closedNotice: () => void onClosedNotice(),
       countReached: () => stop('count'),
     },
   );
-  client.onMessage = (_topic, raw) => inbox.receive(raw);
-  client.onOffline = () => warnings.warn(`lost the broker connection; reconnecting`);
+  client.onMessage = (_topic, raw, retained) => inbox.receive(raw, retained);
+  let lostAt: number | undefined;
+  client.onOffline = () => {
+    lostAt ??= Date.now();
+    warnings.warn(`lost the broker connection; reconnecting`);
+  };
+  client.onReconnect = () => {
+    if (lostAt === undefined) return;
+    const since = lostAt;
+    lostAt = undefined;
+    reportSilentStreams(inbox, since, (line) => warnings.warn(line), run.timers);
+  };
+  if (target.room !== undefined && !target.identity)
+    warnings.warn(
+      `room ${target.room} is plain: its messages are unencrypted and unsigned, so names are not verified`,
+    );
+  if (replay) run.timers.push(setInterval(() => replay.save(), SAVE_SEEN_MS).unref());
   client.onSessionLost = () =>
     warnings.warn(
       "the broker lost this listener's session while it was away: messages sent meanwhile may be missing",
@@ -219,6 +296,7 @@ async function runListener(
 
   const reason = await stopped;
   out.flush();
+  replay?.save();
   // The database and the broker are told at once, each within its own bound: one Ctrl-C ends
   // the program within 2 s even when either has stopped answering.
   const leaveRegistry = withTimeout(presence?.leave() ?? Promise.resolve(), EXIT_DB_TIMEOUT_MS);

@@ -129,7 +129,7 @@ export async function publish(
   publisher.onFatal = (err) => flight.fail(err);
   try {
     if (options.message !== undefined) {
-      await outbox.send([{ number: undefined, text: options.message }]);
+      await outbox.end([{ number: undefined, text: options.message }]);
     } else {
       keepYoungGenerationSmall();
       const stdin = ctx.io.stdin;
@@ -150,6 +150,7 @@ export async function publish(
         signal.removeEventListener('abort', stopReading);
       }
       if (prompt) stderr.write('\n');
+      if (!flight.failed) await outbox.end();
     }
     await outbox.drained();
     await publisher.end();

@@ -37,7 +37,7 @@ function roomsDir(home: string): string {
 }
 
 /** The registry's identity: its label without user name, so the same database is one store. */
-function storeKey(store: string): string {
+export function storeKey(store: string): string {
   const identity = store.replace(/^(mysql:\/\/)[^@/]*@/, '$1');
   return createHash('sha256').update(identity).digest('hex').slice(0, 12);
 }

@@ -82,6 +82,9 @@ export interface QosPublisher {
   destroy(): void;
 }
 
+/** Receives one message; `retained`: the broker kept it (an old message, not a live one). */
+export type MessageReceiver = (topic: string, payload: Buffer, retained: boolean) => void;
+
 /** What `listen` needs besides: a subscription, the messages, and word of the connection. */
 export interface ChatConnection extends QosPublisher {
   readonly protocolVersion: 4 | 5;
@@ -91,11 +94,13 @@ export interface ChatConnection extends QosPublisher {
    */
   subscribe(topic: string): Promise<number[]>;
   /** Receives every message; those that arrive before it is set wait for it (unacknowledged). */
-  onMessage: ((topic: string, payload: Buffer) => void) | undefined;
+  onMessage: MessageReceiver | undefined;
   /** An established connection was lost (the client reconnects by itself). */
   onOffline: (() => void) | undefined;
   /** A reconnect found no session on the broker: messages sent meanwhile may be missing. */
   onSessionLost: (() => void) | undefined;
+  /** A lost connection is back. */
+  onReconnect: (() => void) | undefined;
   /** Disconnects cleanly; `endSession` also ends a kept session. */
   end(options?: { endSession?: boolean }): Promise<void>;
   /** Stops taking messages (the broker keeps them; the connection is kept alive) until `resume`. */
@@ -312,9 +317,10 @@ function varintLength(n: number): number {
 }
 
 class Connection implements ChatConnection {
-  onMessage_: ((topic: string, payload: Buffer) => void) | undefined;
+  onMessage_: MessageReceiver | undefined;
   onOffline: (() => void) | undefined;
   onSessionLost: (() => void) | undefined;
+  onReconnect: (() => void) | undefined;
   private fatalListener: ((err: SunoyeError) => void) | undefined;
   /** Why the connection ended for good, kept for a listener that comes later. */
   private fatalError: SunoyeError | undefined;
@@ -325,7 +331,7 @@ class Connection implements ChatConnection {
   /** MQTT.js's go-ahead for the next packet, held while paused or while nobody listens. */
   private held: ((err?: Error) => void) | undefined;
   /** A message that arrived before anyone listened (MQTT.js reads no further until it is taken). */
-  private early: { topic: string; payload: Buffer } | undefined;
+  private early: { topic: string; payload: Buffer; retained: boolean } | undefined;
   private pinger: NodeJS.Timeout | undefined;
   private corked = false;
   private ending = false;
@@ -346,9 +352,10 @@ class Connection implements ChatConnection {
       if (this.paused || !this.onMessage_) this.held = callback;
       else callback();
     };
-    client.on('message', (topic, payload) => {
-      if (this.onMessage_) this.onMessage_(topic, payload);
-      else this.early = { topic, payload };
+    client.on('message', (topic, payload, packet) => {
+      const retained = packet.retain === true;
+      if (this.onMessage_) this.onMessage_(topic, payload, retained);
+      else this.early = { topic, payload, retained };
     });
     client.on('packetreceive', (packet) => {
       this.cork();
@@ -397,16 +404,16 @@ class Connection implements ChatConnection {
     return Math.max(0, payload);
   }
 
-  get onMessage(): ((topic: string, payload: Buffer) => void) | undefined {
+  get onMessage(): MessageReceiver | undefined {
     return this.onMessage_;
   }
 
-  set onMessage(receiver: ((topic: string, payload: Buffer) => void) | undefined) {
+  set onMessage(receiver: MessageReceiver | undefined) {
     this.onMessage_ = receiver;
     if (!receiver) return;
     const early = this.early;
     this.early = undefined;
-    if (early) receiver(early.topic, early.payload);
+    if (early) receiver(early.topic, early.payload, early.retained);
     if (!this.paused) this.release();
   }
 
@@ -437,6 +444,7 @@ class Connection implements ChatConnection {
     if (!this.active) return;
     this.client.options.reconnectPeriod = this.backoff;
     if (!this.options.clean && !connack.sessionPresent) this.onSessionLost?.();
+    this.onReconnect?.();
   }
 
   private disconnected(packet: IDisconnectPacket): void {
@@ -522,7 +530,8 @@ class Connection implements ChatConnection {
 
   subscribe(topic: string): Promise<number[]> {
     return new Promise((resolve, reject) => {
-      this.client.subscribe(topic, { qos: 1 }, (err, granted) => {
+      // MQTT 5: the broker sends no retained message on subscribing (rh 2); they are old anyway.
+      this.client.subscribe(topic, { qos: 1, rh: 2 }, (err, granted) => {
         if (err && !(granted && granted.length > 0)) reject(err);
         else resolve((granted ?? []).map((g) => g.qos));
       });

@@ -1,6 +1,7 @@
 /** One room's wire format: sealed envelopes in encrypted rooms, MQTT-Chat JSON in plain ones. */
 import { MAX_BATCH, roomSealer } from './envelope.js';
 import { messageKey } from './keys.js';
+import type { Signer } from './signing.js';
 import {
   decodePlain,
   encodePlain,
@@ -26,9 +27,9 @@ export interface RoomCodec {
   decodeAll(raw: Uint8Array | string): BatchResult;
 }
 
-/** The codec of an encrypted room, bound to its number and message key. */
-export function encryptedCodec(room: string, key: Uint8Array): RoomCodec {
-  const sealer = roomSealer(key, room);
+/** The codec of an encrypted room, bound to its number, message key and our signing key. */
+export function encryptedCodec(room: string, key: Uint8Array, signer: Signer): RoomCodec {
+  const sealer = roomSealer(key, room, signer);
   return {
     mode: 'encrypted',
     maxBatch: MAX_BATCH,
@@ -57,7 +58,14 @@ export function plainCodec(): RoomCodec {
   };
 }
 
-/** The codec of a registry room: sealed with the key derived from its secret, or plain. */
-export function roomCodec(room: string, mode: RoomMode, secret: Uint8Array): RoomCodec {
-  return mode === 'encrypted' ? encryptedCodec(room, messageKey(secret, room)) : plainCodec();
+/** The codec of a registry room: sealed with the key derived from its secret and signed, or plain. */
+export function roomCodec(
+  room: string,
+  mode: RoomMode,
+  secret: Uint8Array,
+  signer: Signer | undefined,
+): RoomCodec {
+  if (mode === 'plain') return plainCodec();
+  if (!signer) throw new Error('an encrypted room needs a signing key');
+  return encryptedCodec(room, messageKey(secret, room), signer);
 }

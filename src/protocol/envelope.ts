@@ -2,6 +2,10 @@
  * The encryption envelope of normal rooms: a small versioned JSON object holding an AES-256-GCM
  * ciphertext of the chat payload. The associated data binds the protocol version and the room
  * number, so a payload sealed for another room, with another key, or altered, does not open.
+ *
+ * Inside the ciphertext, the sender's Ed25519 public key (32 bytes) and its signature (64 bytes)
+ * of the associated data and the JSON body come first: the room key proves membership, the
+ * signature proves which member. Neither the key nor the signature is visible to the broker.
  */
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import {
@@ -13,9 +17,10 @@ import {
   type ChatPayload,
   type DecodeResult,
 } from './payload.js';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from './signing.js';
 
 /** Envelope format version. */
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** Largest envelope accepted before parsing (base64 of the largest payload, plus framing). */
@@ -40,21 +45,30 @@ function nextNonce(): Buffer {
   return noncePool.subarray(nonceAt - NONCE_BYTES, nonceAt);
 }
 
-/** Seals a payload for one room. */
-export function seal(key: Uint8Array, room: string, payload: ChatPayload): string {
-  return sealWith(key, associatedData(room), payload);
+/** Seals and signs a payload for one room. */
+export function seal(key: Uint8Array, room: string, payload: ChatPayload, signer: Signer): string {
+  return sealWith(key, associatedData(room), payload, signer);
 }
 
 /**
  * Seals one payload, or a batch of them (a JSON array: what a pipe produced at once travels as one
  * MQTT message, one encryption), with the associated data of a room already made.
  */
-function sealWith(key: Uint8Array, aad: Buffer, content: ChatPayload | ChatPayload[]): string {
+function sealWith(
+  key: Uint8Array,
+  aad: Buffer,
+  content: ChatPayload | ChatPayload[],
+  signer: Signer,
+): string {
+  const json = Buffer.from(JSON.stringify(content), 'utf8');
+  const signature = signer.sign(Buffer.concat([aad, json]));
   const nonce = nextNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const body = Buffer.concat([
-    cipher.update(JSON.stringify(content), 'utf8'),
+    cipher.update(signer.publicKey),
+    cipher.update(signature),
+    cipher.update(json),
     cipher.final(),
     cipher.getAuthTag(),
   ]);
@@ -95,6 +109,7 @@ function single(result: BatchResult): DecodeResult {
 export function roomSealer(
   key: Uint8Array,
   room: string,
+  signer: Signer,
 ): {
   seal: (payload: ChatPayload) => string;
   sealBatch: (payloads: ChatPayload[]) => string;
@@ -103,8 +118,9 @@ export function roomSealer(
 } {
   const aad = associatedData(room);
   return {
-    seal: (payload) => sealWith(key, aad, payload),
-    sealBatch: (payloads) => sealWith(key, aad, payloads.length === 1 ? payloads[0]! : payloads),
+    seal: (payload) => sealWith(key, aad, payload, signer),
+    sealBatch: (payloads) =>
+      sealWith(key, aad, payloads.length === 1 ? payloads[0]! : payloads, signer),
     open: (raw) => single(openWith(key, aad, raw)),
     openAll: (raw) => openWith(key, aad, raw),
   };
@@ -125,7 +141,11 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Batch
   if (e === null || typeof e !== 'object' || !('sunoye' in e)) {
     return { ok: false, reason: 'not encrypted (plain payload in an encrypted room)' };
   }
-  if (e.sunoye !== ENVELOPE_VERSION) return { ok: false, reason: 'unsupported envelope version' };
+  if (e.sunoye !== ENVELOPE_VERSION)
+    return {
+      ok: false,
+      reason: `unsupported envelope version ${JSON.stringify(e.sunoye)} (sunoye speaks ${ENVELOPE_VERSION}: the sender may run another version)`,
+    };
   if (typeof e.n !== 'string' || typeof e.c !== 'string' || !BASE64.test(e.n)) {
     return { ok: false, reason: 'malformed envelope' };
   }
@@ -145,7 +165,15 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Batch
   } catch {
     return { ok: false, reason: 'cannot decrypt' };
   }
-  const inner = decodeText(plain);
+  const signed = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
+  if (plain.length <= signed) return { ok: false, reason: 'malformed envelope' };
+  const signer = plain.subarray(0, PUBLIC_KEY_BYTES);
+  const json = plain.subarray(signed);
+  if (
+    !verifySignature(signer, Buffer.concat([aad, json]), plain.subarray(PUBLIC_KEY_BYTES, signed))
+  )
+    return { ok: false, reason: 'bad signature' };
+  const inner = decodeText(json);
   if (!inner.ok) return inner;
   let content: unknown;
   try {
@@ -155,7 +183,7 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Batch
   }
   if (!Array.isArray(content)) {
     const one = checkPayload(content);
-    return one.ok ? { ok: true, payloads: [one.payload] } : one;
+    return one.ok ? { ok: true, payloads: [one.payload], signer: Buffer.from(signer) } : one;
   }
   if (content.length === 0 || content.length > MAX_BATCH)
     return { ok: false, reason: `a batch must hold 1 to ${MAX_BATCH} payloads` };
@@ -165,5 +193,5 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Batch
     if (!one.ok) return { ok: false, reason: `batch item ${i}: ${one.reason}` };
     payloads.push(one.payload);
   }
-  return { ok: true, payloads };
+  return { ok: true, payloads, signer: Buffer.from(signer) };
 }

@@ -4,3 +4,4 @@ export * from './envelope.js';
 export * from './keys.js';
 export * from './payload.js';
 export * from './schema.js';
+export * from './signing.js';

@@ -19,14 +19,20 @@ export interface ChatNotice extends PayloadBase {
   type: 'notice';
   notice: string;
   event?: NoticeEvent;
+  /** On an `end` notice: when the sender's first payload was stamped. */
+  since?: string;
 }
 /** One chat payload as sunoye understands it. */
 export type ChatPayload = ChatMessage | ChatNotice;
 
 /** What decoding returns: the payload, or why there is none. */
 export type DecodeResult = { ok: true; payload: ChatPayload } | { ok: false; reason: string };
-/** What decoding one MQTT message returns: its payloads (several for a sealed batch), or why none. */
-export type BatchResult = { ok: true; payloads: ChatPayload[] } | { ok: false; reason: string };
+/**
+ * What decoding one MQTT message returns: its payloads (several for a sealed batch) and the raw
+ * public key that signed them (none in plain rooms), or why there are none.
+ */
+export type BatchResult =
+  { ok: true; payloads: ChatPayload[]; signer?: Buffer } | { ok: false; reason: string };
 
 /** Largest raw plain payload accepted before parsing: the text limit plus room for the rest. */
 export const MAX_PLAIN_PAYLOAD_BYTES = MAX_TEXT_BYTES * 6 + 4096;
@@ -65,6 +71,7 @@ export function checkPayload(value: unknown): DecodeResult {
     return { ok: true, payload: { type: 'message', ...base, message: v.message } };
   const notice: ChatNotice = { type: 'notice', ...base, notice: v.notice };
   if (v.event !== undefined) notice.event = v.event;
+  if (v.since !== undefined) notice.since = v.since;
   return { ok: true, payload: notice };
 }
 

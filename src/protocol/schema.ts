@@ -1,6 +1,7 @@
 /**
  * The chat payload schema: MQTT-Chat's `{type, from, message|notice}` core plus sunoye's optional
- * `id`, `seq`, `ts` and `event`. Unknown extra fields are allowed (and dropped when decoding) so
+ * `id`, `seq`, `ts` and `event` (and `since` on the `end` notice that closes a sender's stream: when
+ * its first payload was stamped). Unknown extra fields are allowed (and dropped when decoding) so
  * MQTT-Chat's clients and sunoye understand each other.
  */
 
@@ -10,7 +11,7 @@ export const MAX_NAME_CHARS = 64;
 export const MAX_TEXT_BYTES = 64 * 1024;
 
 /** Presence events a notice may carry. */
-export const NOTICE_EVENTS = ['join', 'leave', 'lost', 'closed'] as const;
+export const NOTICE_EVENTS = ['join', 'leave', 'lost', 'closed', 'end'] as const;
 export type NoticeEvent = (typeof NOTICE_EVENTS)[number];
 
 /**
@@ -22,6 +23,11 @@ export type NoticeEvent = (typeof NOTICE_EVENTS)[number];
 export const CONTROL_CHARACTERS = '\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069';
 
 const NAME_PATTERN = `^[^${CONTROL_CHARACTERS}]+$`;
+
+const TIMESTAMP = {
+  type: 'string',
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$',
+} as const;
 
 /** JSON Schema (draft 2020-12 subset understood by ajv) of one chat payload. */
 export const payloadSchema = {
@@ -35,10 +41,8 @@ export const payloadSchema = {
     notice: { type: 'string' },
     id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
     seq: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-    ts: {
-      type: 'string',
-      pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$',
-    },
+    ts: TIMESTAMP,
+    since: TIMESTAMP,
     event: { enum: [...NOTICE_EVENTS] },
   },
   allOf: [

@@ -6,10 +6,15 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
-import { startAedes, type TestBroker } from '../helpers/brokers.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { startBroker } from '../../src/mqtt/broker.js';
+import { messageKey, seal, type ChatPayload } from '../../src/protocol/index.js';
+import { freePort, startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import { requireMysql, scratchDatabase } from '../helpers/mysql.js';
-import { stopAll, type RunningProgram } from '../helpers/programs.js';
+import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import { startProxy } from '../helpers/proxy.js';
+import { TEST_SIGNER } from '../helpers/signer.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A registry the test can write to behind sunoye's back, as its operator could. */
@@ -140,3 +145,215 @@ for (const registry of registries) {
     });
   });
 }
+
+describe('members and broker users attacking a room (aedes + SQLite)', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let broker: TestBroker;
+  const running: RunningProgram[] = [];
+  const user = (name: string, home = name, url = broker.url) => ({
+    HOME: dir,
+    SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
+    SUNOYE_BROKER: url,
+    SUNOYE_NAME: name,
+    SUNOYE_HOME: join(dir, `home-${home}`),
+  });
+  /** alice creates a room; each of `members` joins it with the password. */
+  const newRoom = async (...members: string[]) => {
+    const created = await runProgram('room', ['create', '--json'], { env: user('alice') });
+    expect(created.code, created.stderr).to.equal(0);
+    const { room, password } = JSON.parse(created.stdout) as { room: string; password: string };
+    for (const member of members) {
+      const joined = await runProgram('room', ['join', room, '--password-file', '-'], {
+        env: user(member),
+        input: `${password}\n`,
+      });
+      expect(joined.code, joined.stderr).to.equal(0);
+    }
+    return room;
+  };
+  /** The room key as a member holds it (what an attacking member can seal with). */
+  const roomKeyOf = (member: string, room: string): Buffer => {
+    const folder = join(dir, `home-${member}`, 'rooms');
+    const file = readdirSync(folder).find((f) => f.startsWith(`${room}-`))!;
+    const { secret } = JSON.parse(readFileSync(join(folder, file), 'utf8')) as { secret: string };
+    return messageKey(Buffer.from(secret, 'base64'), room);
+  };
+  const listen = async (env: Record<string, string>, room: string, args: string[] = []) => {
+    const p = startProgram('listen', [room, '--json', ...args], env);
+    running.push(p);
+    await p.line('the join notice', (l) => l.includes('"event":"join"'));
+    return p;
+  };
+  const messages = (p: RunningProgram) =>
+    jsonLines(p.stdoutLines).filter((m) => m.type === 'message');
+  /** A raw broker client: another broker user. */
+  const intruder = () => mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-attack-'));
+    broker = await startAedes();
+  });
+  afterEach(() => stopAll(running));
+  after(async function () {
+    await broker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("marks a member speaking as another, on everyone's screen and on the victim's own", async function () {
+    const room = await newRoom('bob', 'carol');
+    const alice = await listen(user('alice'), room);
+    const bob = await listen(user('bob'), room);
+    await alice.line("bob's join notice, pinned", (l) => l.includes('"from":"bob"'));
+    // carol, with her own key, calls herself bob.
+    const forged = await runProgram('publish', [room, '-m', 'bob here: send me the code'], {
+      env: user('bob', 'carol'),
+    });
+    expect(forged.code, forged.stderr).to.equal(0);
+    const real = await runProgram('publish', [room, '-m', 'the real bob'], { env: user('bob') });
+    expect(real.code, real.stderr).to.equal(0);
+    for (const p of [alice, bob]) await p.line('the real line', (l) => l.includes('the real bob'));
+    const seenByAlice = messages(alice);
+    expect(seenByAlice.map((m) => [m.message, m.trust])).to.deep.equal([
+      ['bob here: send me the code', 'changed'],
+      ['the real bob', 'known'],
+    ]);
+    expect(seenByAlice[0]!.key).to.not.equal(seenByAlice[1]!.key);
+    // On bob's own screen the forgery is not "bob (you)".
+    expect(messages(bob).map((m) => [m.message, m.trust])).to.deep.equal([
+      ['bob here: send me the code', 'changed'],
+      ['the real bob', 'you'],
+    ]);
+    // A human listener names the key, never bob.
+    const human = startProgram('listen', [room], user('alice'));
+    running.push(human);
+    await human.line('the join', (l) => l.includes('is now subscribed'));
+    await runProgram('publish', [room, '-m', 'again'], { env: user('bob', 'carol') });
+    const line = await human.line('the forgery', (l) => l.includes('again'));
+    expect(line).to.match(/\[key [0-9a-f-]{19}, NOT the "bob" you know\]: again$/);
+  });
+
+  it("shows a member's real lines when another member reuses their id prefix and numbers", async function () {
+    const room = await newRoom('bob', 'mallory');
+    const bob = await listen(user('bob'), room);
+    const alice = startProgram('publish', [room], user('alice'));
+    running.push(alice);
+    alice.child.stdin.write('real 1\n');
+    await bob.line('real 1', (l) => l.includes('real 1'));
+    const prefix = String(messages(bob)[0]!.id).replace(/-\d+$/, '');
+    // mallory seals, with the room key and her own signing key, alice's next 10,001 numbers.
+    const key = roomKeyOf('mallory', room);
+    const client = await intruder();
+    try {
+      for (let start = 2; start <= 10_002; start += 1000) {
+        const batch: ChatPayload[] = [];
+        for (let seq = start; seq < Math.min(start + 1000, 10_003); seq++)
+          batch.push({
+            type: 'message',
+            from: 'alice',
+            message: `fake ${seq}`,
+            id: `${prefix}-${seq}`,
+            seq,
+            ts: new Date().toISOString(),
+          });
+        await client.publishAsync(
+          `sunoye/room/${room}`,
+          seal(key, room, batch as unknown as ChatPayload, TEST_SIGNER),
+          { qos: 1 },
+        );
+      }
+    } finally {
+      await client.endAsync();
+    }
+    await bob.line('the last fake', (l) => l.includes('fake 10002'));
+    alice.child.stdin.end('real 2\nreal 3\n');
+    expect(await alice.exited).to.equal(0);
+    await bob.line('real 3', (l) => l.includes('real 3'));
+    const shown = messages(bob);
+    expect(
+      shown.filter((m) => String(m.message).startsWith('real')).map((m) => [m.message, m.trust]),
+    ).to.deep.equal([
+      ['real 1', 'new'],
+      ['real 2', 'known'],
+      ['real 3', 'known'],
+    ]);
+    expect(
+      shown.filter((m) => String(m.message).startsWith('fake')).every((m) => m.trust === 'changed'),
+    ).to.equal(true);
+  });
+
+  it('shows no replay as new: not after a restart, not retained, not reversed', async function () {
+    const room = await newRoom('bob', 'carol');
+    const capture = await intruder();
+    const captured: Buffer[] = [];
+    capture.on('message', (_t, p) => captured.push(Buffer.from(p)));
+    await capture.subscribeAsync(`sunoye/room/${room}`, { qos: 1 });
+    try {
+      const first = await listen(user('bob'), room);
+      const sent = await runProgram('publish', [room], { env: user('alice'), input: 'one\n' });
+      expect(sent.code, sent.stderr).to.equal(0);
+      for (const text of ['two', 'three'])
+        await runProgram('publish', [room, '-m', text], { env: user('alice') });
+      await first.line('three', (l) => l.includes('"three"'));
+      first.child.kill('SIGINT');
+      expect(await first.exited).to.equal(0);
+      await waitFor('the captures', () => captured.length >= 4);
+      const old = captured.filter((p) => p.length > 0);
+
+      // bob again: the captured messages, replayed in reverse, are not shown.
+      const again = await listen(user('bob'), room);
+      for (const p of [...old].reverse())
+        await capture.publishAsync(`sunoye/room/${room}`, p, { qos: 1 });
+      await runProgram('publish', [room, '-m', 'fresh'], { env: user('alice') });
+      await again.line('fresh', (l) => l.includes('"fresh"'));
+      expect(messages(again).map((m) => m.message)).to.deep.equal(['fresh']);
+      expect(again.stderr()).to.match(/ignored a (replayed )?message from alice/);
+
+      // A retained replay: a listener that starts later does not show it, and --count waits.
+      await capture.publishAsync(`sunoye/room/${room}`, old[1]!, { qos: 1, retain: true });
+      const carol = startProgram('listen', [room, '--json', '--count', '1'], user('carol'));
+      running.push(carol);
+      await carol.line('the join notice', (l) => l.includes('"event":"join"'));
+      await runProgram('publish', [room, '-m', 'live'], { env: user('alice') });
+      expect(await carol.exited).to.equal(0);
+      expect(messages(carol).map((m) => m.message)).to.deep.equal(['live']);
+      expect(carol.stderr()).to.include('retained');
+    } finally {
+      await capture.endAsync();
+    }
+  });
+
+  it('reports lines lost in a broker crash after publish exited 0, even at the end of the stream', async function () {
+    const room = await newRoom('bob');
+    // A broker of its own on a fixed port, so that it can "crash" and come back empty.
+    const port = await freePort();
+    let crashing = await startBroker('127.0.0.1', port);
+    const proxy = await startProxy('127.0.0.1', port);
+    const direct = `mqtt://127.0.0.1:${port}`;
+    try {
+      const bob = await listen(user('bob', 'bob', `mqtt://127.0.0.1:${proxy.port}`), room);
+      const alice = startProgram('publish', [room], user('alice', 'alice', direct));
+      running.push(alice);
+      alice.child.stdin.write('kept 1\nkept 2\n');
+      await bob.line('kept 2', (l) => l.includes('kept 2'));
+      await proxy.cut();
+      alice.child.stdin.end('lost 3\nlost 4\nlost 5\n');
+      expect(await alice.exited).to.equal(0);
+      expect(alice.stderr()).to.include('sent 5 messages');
+      // The broker dies with what it held for bob, and restarts empty.
+      await crashing.close();
+      crashing = await startBroker('127.0.0.1', port);
+      await proxy.restore();
+      const said = await waitFor(
+        'bob to report the loss',
+        () => (/nothing more arrived from alice/.test(bob.stderr()) ? bob.stderr() : undefined),
+        30_000,
+      );
+      expect(said).to.include('last message seq 2');
+      expect(messages(bob).map((m) => m.message)).to.deep.equal(['kept 1', 'kept 2']);
+    } finally {
+      await proxy.close();
+      await crashing.close();
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { seal } from '../../src/protocol/index.js';
+import { TEST_SIGNER } from '../helpers/signer.js';
 import {
   brokerEnv,
   requireMosquitto,
@@ -195,7 +196,12 @@ for (const setup of setups) {
       const topic = `sunoye/room/${room}`;
       await intruder.publishAsync(
         topic,
-        seal(randomBytes(32), room, { type: 'message', from: 'mallory', message: 'forged' }),
+        seal(
+          randomBytes(32),
+          room,
+          { type: 'message', from: 'mallory', message: 'forged' },
+          TEST_SIGNER,
+        ),
         { qos: 1 },
       );
       await intruder.publishAsync(topic, '{"type":"message","from":"mallory","message":"plain"}', {

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { MAX_TEXT_BYTES, seal, type ChatPayload } from '../../src/protocol/index.js';
+import { TEST_SIGNER } from './signer.js';
 
 /**
  * Raw payloads: random bytes, schema-breaking JSON, deep nesting, huge text, MQTT-Chat's will,
@@ -60,12 +61,17 @@ export function hostilePayloads(
       fc.constantFrom('flip', 'truncate', 'swap-room', 'wrong-key'),
     )
     .map(([text, where, bit, how]) => {
-      const sealed = seal(key, room, { type: 'message', from: 'a', message: text });
+      const sealed = seal(key, room, { type: 'message', from: 'a', message: text }, TEST_SIGNER);
       if (how === 'truncate') return sealed.slice(0, where % sealed.length);
       if (how === 'swap-room')
-        return seal(key, '111111', { type: 'message', from: 'a', message: text });
+        return seal(key, '111111', { type: 'message', from: 'a', message: text }, TEST_SIGNER);
       if (how === 'wrong-key')
-        return seal(randomBytes(32), room, { type: 'message', from: 'a', message: text });
+        return seal(
+          randomBytes(32),
+          room,
+          { type: 'message', from: 'a', message: text },
+          TEST_SIGNER,
+        );
       const bytes = Buffer.from(sealed);
       bytes[where % bytes.length]! ^= 1 << (bit % 8);
       return bytes;
@@ -73,7 +79,7 @@ export function hostilePayloads(
 
   return fc.oneof(
     ...(options.includeRoomKey
-      ? [payloads.map((p) => seal(key, room, p as unknown as ChatPayload))]
+      ? [payloads.map((p) => seal(key, room, p as unknown as ChatPayload, TEST_SIGNER))]
       : []),
     fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
     payloads.map((p) => JSON.stringify(p)),

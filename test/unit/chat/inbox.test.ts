@@ -4,11 +4,12 @@ import { expect } from 'chai';
 import { Inbox } from '../../../src/chat/inbox.js';
 import { Sender } from '../../../src/chat/sender.js';
 import { encryptedCodec, type ChatPayload } from '../../../src/protocol/index.js';
+import { TEST_SIGNER } from '../../helpers/signer.js';
 
 const TOPIC = 'sunoye/room/123456';
 
 function setup(count?: number) {
-  const codec = encryptedCodec('123456', randomBytes(32));
+  const codec = encryptedCodec('123456', randomBytes(32), TEST_SIGNER);
   const me = new Sender('me');
   const join = me.notice('join', TOPIC, '123456');
   const shown: ChatPayload[] = [];

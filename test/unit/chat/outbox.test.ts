@@ -7,6 +7,7 @@ import { Sender } from '../../../src/chat/sender.js';
 import { RefusedError, UnavailableError, UsageError } from '../../../src/errors.js';
 import type { AckCallback, QosPublisher } from '../../../src/mqtt/connection.js';
 import { encryptedCodec, plainCodec, type RoomCodec } from '../../../src/protocol/index.js';
+import { TEST_SIGNER } from '../../helpers/signer.js';
 
 const TOPIC = 'sunoye/room/123456';
 
@@ -41,7 +42,7 @@ function texts(codec: RoomCodec, payload: string): (string | undefined)[] {
 
 describe('chat outbox', function () {
   it('sends lines that arrived together as one sealed batch, and drains on the acknowledgement', async function () {
-    const codec = encryptedCodec('123456', randomBytes(32));
+    const codec = encryptedCodec('123456', randomBytes(32), TEST_SIGNER);
     const publisher = new FakePublisher();
     const outbox = new Outbox(publisher, { topic: TOPIC, codec }, new Sender('me'), 10);
     await outbox.send(lines(5));
@@ -73,7 +74,7 @@ describe('chat outbox', function () {
   });
 
   it('splits a batch too large for the broker, and refuses a single line that cannot fit', async function () {
-    const codec = encryptedCodec('123456', randomBytes(32));
+    const codec = encryptedCodec('123456', randomBytes(32), TEST_SIGNER);
     const publisher = new FakePublisher(2000);
     const sender = new Sender('me');
     const outbox = new Outbox(publisher, { topic: TOPIC, codec }, sender, 100);

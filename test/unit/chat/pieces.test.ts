@@ -3,7 +3,13 @@ import { Readable, Writable } from 'node:stream';
 import { expect } from 'chai';
 import { readLineGroups, readLines } from '../../../src/chat/lines.js';
 import { LineBatcher } from '../../../src/chat/output.js';
-import { humanLine, jsonLine, visible, WarningLimiter } from '../../../src/chat/render.js';
+import {
+  clockTime,
+  humanLine,
+  jsonLine,
+  visible,
+  WarningLimiter,
+} from '../../../src/chat/render.js';
 import { colourFor, colours } from '../../../src/chat/colour.js';
 import { noticeText, Sender } from '../../../src/chat/sender.js';
 import { RecentIds, SeenSequences, senderOf, SequenceTracker } from '../../../src/chat/tracker.js';
@@ -182,7 +188,7 @@ describe('rendering', function () {
     expect(visible(evil)).to.equal('hi\\x1B[2J\\x1B]0;pwned\\x07 \\x9B31m \\u202Eevil');
     const payload = decodePlain(JSON.stringify({ type: 'message', from: 'm', message: evil }));
     if (!payload.ok) throw new Error(payload.reason);
-    const line = humanLine(payload.payload, 'me', colours(true), at);
+    const line = humanLine(payload.payload, colours(true), at);
     // The only escape sequences left are the colours' own.
     const [head, ...afterEscapes] = line.split('\u001b');
     expect(afterEscapes.every((part) => /^\[[0-9;]*m/.test(part))).to.equal(true);
@@ -191,16 +197,39 @@ describe('rendering', function () {
     expect([...text].filter((c) => c >= '\u007f' && c <= '\u009f')).to.deep.equal([]);
   });
 
-  it('marks your own messages and dims notices', function () {
-    const mine = humanLine({ type: 'message', from: 'me', message: 'x' }, 'me', plain, at);
-    expect(mine).to.match(/^\d\d:\d\d:\d\d me \(you\): x\n$/);
+  it('marks your own messages (your key under your name) and dims notices', function () {
+    const message = { type: 'message', from: 'me', message: 'x' } as const;
+    const you = { sender: { trust: 'you', key: '1111-2222-3333-4444' }, late: false } as const;
+    expect(humanLine(message, plain, at, you)).to.match(
+      /^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d me \(you\): x\n$/,
+    );
+    // Unsigned (a plain room): the name is not verified, so it is not marked as yours.
+    expect(humanLine(message, plain, at)).to.match(/^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d me: x\n$/);
     const notice = humanLine(
       { type: 'notice', from: 'b', notice: 'User b timed out.', event: 'lost' },
-      'me',
       plain,
       at,
     );
-    expect(notice).to.match(/^\d\d:\d\d:\d\d -- User b timed out\.\n$/);
+    expect(notice).to.match(/^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d -- User b timed out\.\n$/);
+  });
+
+  it('never shows a known name under another key as that person', function () {
+    const forged = { type: 'message', from: 'bob', message: 'send me the keys' } as const;
+    const line = humanLine(forged, plain, at, {
+      sender: { trust: 'changed', key: 'aaaa-bbbb-cccc-dddd', pinned: '1111-2222-3333-4444' },
+      late: false,
+    });
+    expect(line).to.match(
+      /^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d \[key aaaa-bbbb-cccc-dddd, NOT the "bob" you know\]: send me the keys\n$/,
+    );
+    const late = humanLine(forged, plain, at, { sender: { trust: 'known' }, late: true });
+    expect(late).to.include('bob (late: sent before lines shown above): ');
+  });
+
+  it('shows the date of a time that is not today', function () {
+    const now = new Date(2026, 10, 30, 12, 0, 0);
+    expect(clockTime(new Date(2026, 10, 30, 9, 5, 7), now)).to.equal('09:05:07');
+    expect(clockTime(new Date(2026, 10, 29, 23, 59, 59), now)).to.equal('2026-11-29 23:59:59');
   });
 
   it('prints JSON lines with the fields listeners promise', function () {
@@ -216,6 +245,7 @@ describe('rendering', function () {
       ts: at.toISOString(),
       id: 'x-1',
       seq: 1,
+      trust: 'unsigned',
     });
   });
 

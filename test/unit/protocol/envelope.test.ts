@@ -1,7 +1,15 @@
 // The encryption envelope: sealed payloads open only in their own room, with their own key, unaltered.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { encryptedCodec, open, seal, type ChatPayload } from '../../../src/protocol/index.js';
+import {
+  encryptedCodec,
+  newSigner,
+  open,
+  seal,
+  type ChatPayload,
+  type Signer,
+} from '../../../src/protocol/index.js';
+import { TEST_SIGNER } from '../../helpers/signer.js';
 
 const payload: ChatPayload = {
   type: 'message',
@@ -15,12 +23,12 @@ describe('encryption envelope', function () {
   const key = randomBytes(32);
 
   it('opens what it sealed, and the envelope shows no plaintext', function () {
-    const sealed = seal(key, '482913', payload);
+    const sealed = seal(key, '482913', payload, TEST_SIGNER);
     expect(sealed).to.not.include('meet at 6');
     expect(sealed).to.not.include('alice');
     expect(JSON.parse(sealed)).to.have.keys(['sunoye', 'n', 'c']);
     expect(open(key, '482913', sealed)).to.deep.equal({ ok: true, payload });
-    expect(encryptedCodec('482913', key).decode(Buffer.from(sealed))).to.deep.equal({
+    expect(encryptedCodec('482913', key, TEST_SIGNER).decode(Buffer.from(sealed))).to.deep.equal({
       ok: true,
       payload,
     });
@@ -30,14 +38,14 @@ describe('encryption envelope', function () {
     const nonces = new Set(
       Array.from(
         { length: 1000 },
-        () => (JSON.parse(seal(key, '482913', payload)) as { n: string }).n,
+        () => (JSON.parse(seal(key, '482913', payload, TEST_SIGNER)) as { n: string }).n,
       ),
     );
     expect(nonces.size).to.equal(1000);
   });
 
   it('rejects a payload sealed for another room or with another key', function () {
-    const sealed = seal(key, '482913', payload);
+    const sealed = seal(key, '482913', payload, TEST_SIGNER);
     expect(open(key, '482914', sealed)).to.deep.equal({ ok: false, reason: 'cannot decrypt' });
     expect(open(randomBytes(32), '482913', sealed)).to.deep.equal({
       ok: false,
@@ -46,7 +54,7 @@ describe('encryption envelope', function () {
   });
 
   it('rejects the envelope with any single bit flipped in its nonce or ciphertext', function () {
-    const env = JSON.parse(seal(key, '482913', payload)) as {
+    const env = JSON.parse(seal(key, '482913', payload, TEST_SIGNER)) as {
       sunoye: number;
       n: string;
       c: string;
@@ -70,10 +78,13 @@ describe('encryption envelope', function () {
         '{"type":"message","from":"a","message":"x"}',
         'not encrypted (plain payload in an encrypted room)',
       ],
-      ['{"sunoye":2,"n":"","c":""}', 'unsupported envelope version'],
-      ['{"sunoye":1,"n":"AAAA","c":"AAAA"}', 'malformed envelope'],
-      ['{"sunoye":1,"n":5,"c":"AAAA"}', 'malformed envelope'],
-      ['{"sunoye":1,"n":"!!!!","c":"????"}', 'malformed envelope'],
+      [
+        '{"sunoye":1,"n":"","c":""}',
+        'unsupported envelope version 1 (sunoye speaks 2: the sender may run another version)',
+      ],
+      ['{"sunoye":2,"n":"AAAA","c":"AAAA"}', 'malformed envelope'],
+      ['{"sunoye":2,"n":5,"c":"AAAA"}', 'malformed envelope'],
+      ['{"sunoye":2,"n":"!!!!","c":"????"}', 'malformed envelope'],
       ['User bob timed out.\n', 'not JSON'],
     ];
     for (const [input, why] of cases)
@@ -89,14 +100,14 @@ describe('encryption envelope', function () {
   });
 
   it('checks the schema of what it decrypts', function () {
-    const bad = seal(key, '482913', { type: 'message', from: '', message: 'x' });
+    const bad = seal(key, '482913', { type: 'message', from: '', message: 'x' }, TEST_SIGNER);
     const result = open(key, '482913', bad);
     expect(result.ok).to.equal(false);
     expect((result as { reason: string }).reason).to.match(/^\/from: /);
   });
 
   it('carries a batch of payloads in one envelope, all or nothing', function () {
-    const codec = encryptedCodec('482913', key);
+    const codec = encryptedCodec('482913', key, TEST_SIGNER);
     const batch: ChatPayload[] = Array.from({ length: 50 }, (_, i) => ({
       type: 'message',
       from: 'alice',
@@ -106,9 +117,14 @@ describe('encryption envelope', function () {
     }));
     const sealed = codec.encodeBatch(batch);
     expect(sealed).to.not.include('line 1');
-    expect(codec.decodeAll(sealed)).to.deep.equal({ ok: true, payloads: batch });
+    const signer = TEST_SIGNER.publicKey;
+    expect(codec.decodeAll(sealed)).to.deep.equal({ ok: true, payloads: batch, signer });
     expect(codec.decode(sealed)).to.deep.equal({ ok: false, reason: 'a batch of 50 payloads' });
-    expect(codec.decodeAll(codec.encode(payload))).to.deep.equal({ ok: true, payloads: [payload] });
+    expect(codec.decodeAll(codec.encode(payload))).to.deep.equal({
+      ok: true,
+      payloads: [payload],
+      signer,
+    });
     const withBad = [...batch, { type: 'message', from: '', message: 'x' } as ChatPayload];
     expect(codec.decodeAll(codec.encodeBatch(withBad))).to.deep.equal({
       ok: false,
@@ -120,5 +136,17 @@ describe('encryption envelope', function () {
       ok: false,
       reason: 'a batch must hold 1 to 1000 payloads',
     });
+  });
+
+  it('carries the signer: a payload signed by another key, or altered inside, does not open', function () {
+    const mallory = newSigner();
+    const codec = encryptedCodec('482913', key, mallory);
+    const decoded = codec.decodeAll(codec.encode(payload));
+    expect(decoded).to.deep.include({ ok: true, signer: mallory.publicKey });
+    // A member who swaps in another's public key cannot make the signature match it.
+    const forger: Signer = { publicKey: TEST_SIGNER.publicKey, sign: (d) => mallory.sign(d) };
+    expect(
+      encryptedCodec('482913', key, forger).decodeAll(seal(key, '482913', payload, forger)),
+    ).to.deep.equal({ ok: false, reason: 'bad signature' });
   });
 });

@@ -12,10 +12,11 @@ import {
   type ChatPayload,
   type DecodeResult,
 } from '../../../src/protocol/index.js';
+import { TEST_SIGNER } from '../../helpers/signer.js';
 
 const ROOM = '482913';
 const key = randomBytes(32);
-const encrypted = encryptedCodec(ROOM, key);
+const encrypted = encryptedCodec(ROOM, key, TEST_SIGNER);
 const plain = plainCodec();
 
 const anything = hostilePayloads(key, ROOM, { includeRoomKey: true });

@@ -1,0 +1,120 @@
+/**
+ * Who sent a payload. In an encrypted room a sender is its signing key; its name is pinned to
+ * that key on first sight, per room, in `$SUNOYE_HOME/pins/` (as SSH's known_hosts pins a host's
+ * key). A known name under another key is never shown as that person. Plain rooms are unsigned:
+ * their names are unverified.
+ */
+import { readRoomFile, roomFilePath, updateRoomFile } from '../home/room-files.js';
+import { fingerprint } from '../protocol/index.js';
+
+/**
+ * How far a sender's name can be trusted: `you` (our own key under our name), `known` (the key
+ * pinned for that name), `new` (a name seen for the first time, now pinned), `changed` (a known
+ * name under another key: not that person), `unsigned` (a plain room or raw topic).
+ */
+export type Trust = 'you' | 'known' | 'new' | 'changed' | 'unsigned';
+
+/** A sender as shown: its trust and, when signed, its key's fingerprint. */
+export interface SenderView {
+  trust: Trust;
+  key?: string;
+  /** For `changed`: the fingerprint pinned for the name. */
+  pinned?: string;
+}
+
+const UNSIGNED: SenderView = { trust: 'unsigned' };
+const FORMAT = 1;
+/** Names pinned per room, at most (a room flooded with names stops pinning, never forgets). */
+const MAX_PINS = 10_000;
+
+interface PinFile {
+  format: number;
+  names: Record<string, { key: string; since: string }>;
+}
+
+function pinsOf(value: unknown): PinFile['names'] {
+  const v = value as Partial<PinFile> | undefined;
+  if (v?.format !== FORMAT || typeof v.names !== 'object' || v.names === null) return {};
+  return v.names;
+}
+
+/** Where a room's pins are kept. */
+export function pinsPath(home: string, store: string, room: string): string {
+  return roomFilePath(home, 'pins', store, room);
+}
+
+/** The pinned keys of a room, name -> fingerprint. */
+export function pinnedFingerprints(home: string, store: string, room: string): Map<string, string> {
+  const pins = new Map<string, string>();
+  for (const [name, pin] of Object.entries(pinsOf(readRoomFile(pinsPath(home, store, room)))))
+    if (typeof pin?.key === 'string') pins.set(name, fingerprint(Buffer.from(pin.key, 'base64')));
+  return pins;
+}
+
+/** The senders of one room as this user knows them. */
+export class KnownSenders {
+  private readonly pins = new Map<string, string>(); // name -> base64 key
+  private readonly views = new Map<string, SenderView>(); // `${key} ${name}` -> view
+
+  constructor(
+    private readonly path: string | undefined,
+    private readonly me: { name: string; publicKey: Buffer | undefined },
+  ) {
+    if (path)
+      for (const [name, pin] of Object.entries(pinsOf(readRoomFile(path))))
+        if (typeof pin?.key === 'string') this.pins.set(name, pin.key);
+  }
+
+  /** Where the pins are kept (undefined: nowhere, a raw topic). */
+  get file(): string | undefined {
+    return this.path;
+  }
+
+  /** How far `name` signed by `signer` can be trusted (pinning it on first sight). */
+  classify(name: string, signer: Buffer | undefined): SenderView {
+    if (!signer) return UNSIGNED;
+    const key = signer.toString('base64');
+    const cacheKey = `${key} ${name}`;
+    const cached = this.views.get(cacheKey);
+    // `new` is new once: later payloads of the same key and name are `known`.
+    if (cached) return cached.trust === 'new' ? this.remember(cacheKey, 'known', signer) : cached;
+    const mine = this.me.publicKey?.equals(signer) === true;
+    if (name === this.me.name)
+      return mine
+        ? this.remember(cacheKey, 'you', signer)
+        : this.remember(cacheKey, 'changed', signer, this.me.publicKey);
+    const pinned = this.pins.get(name);
+    if (pinned === key) return this.remember(cacheKey, 'known', signer);
+    if (pinned !== undefined)
+      return this.remember(cacheKey, 'changed', signer, Buffer.from(pinned, 'base64'));
+    return this.pin(name, key, cacheKey, signer);
+  }
+
+  private pin(name: string, key: string, cacheKey: string, signer: Buffer): SenderView {
+    if (this.pins.size >= MAX_PINS) return this.remember(cacheKey, 'new', signer);
+    this.pins.set(name, key);
+    if (this.path) {
+      let theirs: string | undefined;
+      updateRoomFile(this.path, (current) => {
+        const names = pinsOf(current);
+        // Another program pinned the name meanwhile: the first pin stands.
+        theirs = names[name]?.key;
+        if (theirs === undefined) names[name] = { key, since: new Date().toISOString() };
+        return { format: FORMAT, names };
+      });
+      if (theirs !== undefined && theirs !== key) {
+        this.pins.set(name, theirs);
+        return this.remember(cacheKey, 'changed', signer, Buffer.from(theirs, 'base64'));
+      }
+    }
+    return this.remember(cacheKey, 'new', signer);
+  }
+
+  private remember(cacheKey: string, trust: Trust, signer: Buffer, pinned?: Buffer): SenderView {
+    const view: SenderView = { trust, key: fingerprint(signer) };
+    if (pinned) view.pinned = fingerprint(pinned);
+    if (this.views.size >= MAX_PINS) this.views.clear();
+    this.views.set(cacheKey, view);
+    return view;
+  }
+}

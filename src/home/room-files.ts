@@ -1,0 +1,37 @@
+/**
+ * Small per-room JSON files in `$SUNOYE_HOME` (the keys pinned for a room's members, what a
+ * listener has shown): one file per room and registry, readable by the user only, replaced
+ * atomically, and merged on write so concurrent programs never lose each other's entries.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { storeKey } from './remembered.js';
+
+/** The file of `kind` (a folder name) for room `room` of registry `store`. */
+export function roomFilePath(home: string, kind: string, store: string, room: string): string {
+  return join(home, kind, `${room}-${storeKey(store)}.json`);
+}
+
+/** The parsed content of a room file, or undefined when it is missing or unreadable. */
+export function readRoomFile(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Replaces a room file with `merge(current)`, where `current` is what the file holds now (so a
+ * concurrent writer's entries are kept). The file is created with mode 0600.
+ */
+export function updateRoomFile(path: string, merge: (current: unknown) => unknown): void {
+  const dir = join(path, '..');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const next = merge(readRoomFile(path));
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(next)}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(temp, 0o600);
+  renameSync(temp, path);
+}
