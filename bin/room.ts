@@ -7,6 +7,7 @@ import { joinCommand } from '../src/commands/join.js';
 import { leaveCommand } from '../src/commands/leave.js';
 import { listCommand } from '../src/commands/list.js';
 import { serveCommand } from '../src/commands/serve.js';
+import { whoamiCommand } from '../src/commands/whoami.js';
 import { EPILOGUE, roomOptions } from '../src/cli/options.js';
 import { runCli } from '../src/cli/program.js';
 
@@ -25,6 +26,7 @@ void runCli(
       leaveCommand,
       closeCommand,
       serveCommand,
+      whoamiCommand,
     ],
     examples: [
       ['$0 create', 'New encrypted room, with a generated password'],
@@ -32,6 +34,7 @@ void runCli(
       ['$0 join 482913', 'Asks for the password, remembers the room'],
       ['$0 join 482913 --password-file ~/.room-pass', 'Password from a file'],
       ['$0 info 482913 --json', 'State and live members, as JSON'],
+      ['$0 whoami', 'Your key fingerprint, for others to compare'],
       ['$0 serve --port 0', 'An embedded broker on a free port (prints its URL)'],
       ['$0 serve --ws-port 8080', 'Also over WebSocket, at ws://127.0.0.1:8080'],
       ['$0 list --db mysql://chat@db.example/sunoye', 'Rooms on a shared MySQL registry'],

@@ -171,7 +171,7 @@ export class Inbox {
   private reportMissing(name: string, from: number, to: number): void {
     const n = to - from + 1;
     this.handlers.warn(
-      `${n} message${n === 1 ? '' : 's'} from ${name} did not arrive (seq ${from}-${to})`,
+      `${n} message${n === 1 ? '' : 's'} from ${name} did not arrive (seq ${from === to ? from : `${from}-${to}`})`,
     );
   }
 

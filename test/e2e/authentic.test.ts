@@ -219,6 +219,9 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
       ['the real bob', 'known'],
     ]);
     expect(seenByAlice[0]!.key).to.not.equal(seenByAlice[1]!.key);
+    // The key people compare out of band is the one `room whoami` shows.
+    const whoami = await runProgram('room', ['whoami', '--json'], { env: user('bob') });
+    expect(JSON.parse(whoami.stdout)).to.include({ name: 'bob', key: seenByAlice[1]!.key });
     // On bob's own screen the forgery is not "bob (you)".
     expect(messages(bob).map((m) => [m.message, m.trust])).to.deep.equal([
       ['bob here: send me the code', 'changed'],

@@ -1,0 +1,156 @@
+// The inbox's defences: pins per name, late lines marked, the end of a stream, replays rejected
+// across restarts (with the state kept in a real SUNOYE_HOME folder).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { Inbox, type ShownWith } from '../../../src/chat/inbox.js';
+import { ReplayGuard, seenPath } from '../../../src/chat/replay.js';
+import { Sender } from '../../../src/chat/sender.js';
+import { KnownSenders, pinnedFingerprints, pinsPath } from '../../../src/chat/senders.js';
+import { identityPath, loadIdentity } from '../../../src/home/identity.js';
+import { encryptedCodec, newSigner, type ChatPayload } from '../../../src/protocol/index.js';
+
+const ROOM = '123456';
+const TOPIC = `sunoye/room/${ROOM}`;
+const STORE = 'sqlite:/tmp/test.db';
+
+describe('authentic rooms: the inbox', function () {
+  let home: string;
+  const key = randomBytes(32);
+  const alice = newSigner();
+  const mallory = newSigner();
+  const me = newSigner();
+
+  beforeEach(() => (home = mkdtempSync(join(tmpdir(), 'sunoye-inbox-'))));
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  function listener(startedAt = Date.now()) {
+    const replay = new ReplayGuard(seenPath(home, STORE, ROOM), startedAt);
+    const senders = new KnownSenders(pinsPath(home, STORE, ROOM), {
+      name: 'me',
+      publicKey: me.publicKey,
+    });
+    const shown: { payload: ChatPayload; how: ShownWith }[] = [];
+    const warnings: string[] = [];
+    const inbox = new Inbox(
+      {
+        topic: TOPIC,
+        codec: encryptedCodec(ROOM, key, me),
+        joinId: undefined,
+        count: undefined,
+        senders,
+        replay,
+      },
+      {
+        show: (payload, _at, how) => shown.push({ payload, how }),
+        warn: (line) => warnings.push(line),
+        closedNotice: () => undefined,
+        countReached: () => undefined,
+      },
+    );
+    const texts = () =>
+      shown.map(({ payload, how }) =>
+        [
+          payload.type === 'message' ? payload.message : payload.event,
+          how.sender.trust,
+          how.late,
+        ].join(' '),
+      );
+    return { inbox, replay, shown, warnings, texts };
+  }
+  const sealed = (signer = alice) => {
+    const codec = encryptedCodec(ROOM, key, signer);
+    return (p: ChatPayload | ChatPayload[]) =>
+      Buffer.from(Array.isArray(p) ? codec.encodeBatch(p) : codec.encode(p));
+  };
+
+  it('pins a name to its first key, marks another key under it, and keeps the pin on disk', function () {
+    const { inbox, texts, warnings } = listener();
+    const a = new Sender('alice');
+    inbox.receive(sealed()(a.message('hi')));
+    inbox.receive(sealed()(a.message('again')));
+    inbox.receive(sealed(mallory)(new Sender('alice').message('it is me, alice')));
+    inbox.receive(sealed(mallory)(new Sender('me').message('I am you')));
+    inbox.receive(sealed(me)(new Sender('me').message('mine')));
+    expect(texts()).to.deep.equal([
+      'hi new false',
+      'again known false',
+      'it is me, alice changed false',
+      'I am you changed false',
+      'mine you false',
+    ]);
+    expect(warnings).to.deep.equal([]);
+    expect(statSync(pinsPath(home, STORE, ROOM)).mode & 0o777).to.equal(0o600);
+    expect([...pinnedFingerprints(home, STORE, ROOM).keys()]).to.deep.equal(['alice']);
+    // Another listener of this user, later: alice is known, mallory still is not alice.
+    const later = listener();
+    later.inbox.receive(sealed(mallory)(new Sender('alice').message('x')));
+    later.inbox.receive(sealed()(new Sender('alice').message('y')));
+    expect(later.texts()).to.deep.equal(['x changed false', 'y known false']);
+  });
+
+  it('marks a line that comes out of order instead of showing it as in order', function () {
+    const { inbox, texts } = listener();
+    const a = new Sender('alice');
+    const lines = [a.message('1'), a.message('2'), a.message('3')];
+    for (const p of [...lines].reverse()) inbox.receive(sealed()(p));
+    expect(texts()).to.deep.equal(['3 new false', '2 known true', '1 known true']);
+  });
+
+  it('reports the lines a stream never delivered when its end marker arrives', function () {
+    const { inbox, warnings, texts } = listener();
+    const a = new Sender('alice');
+    inbox.receive(sealed()(a.message('1')));
+    a.message('never arrives 2');
+    a.message('never arrives 3');
+    inbox.receive(sealed()(a.end()));
+    expect(texts()).to.deep.equal(['1 new false']);
+    expect(warnings).to.deep.equal(['2 messages from alice did not arrive (seq 2-3)']);
+    // A stream that began after we started, of which only the end arrived: all of it is missing.
+    const b = new Sender('bob');
+    b.message('lost');
+    inbox.receive(sealed(mallory)(b.end()));
+    expect(warnings[1]).to.equal('1 message from bob did not arrive (seq 1)');
+  });
+
+  it('rejects, after a restart, what an earlier listener showed, and what was signed before it started', function () {
+    const first = listener();
+    const a = new Sender('alice');
+    const old = [a.message('one'), a.message('two')];
+    for (const p of old) first.inbox.receive(sealed()(p));
+    first.replay.save();
+    expect(statSync(seenPath(home, STORE, ROOM)).mode & 0o777).to.equal(0o600);
+    const second = listener();
+    for (const p of old) second.inbox.receive(sealed()(p));
+    expect(second.shown).to.deep.equal([]);
+    expect(second.warnings).to.deep.equal([
+      'ignored a replayed message from alice: it was shown before',
+      'ignored a replayed message from alice: it was shown before',
+    ]);
+    // A listener with no history: a message signed long before it started is old.
+    const fresh = listener(Date.now() + 3_600_000);
+    fresh.inbox.receive(sealed()(new Sender('alice').message('from an hour ago')));
+    expect(fresh.shown).to.deep.equal([]);
+    expect(fresh.warnings[0]).to.match(/signed 3600 s before this listener started/);
+    // A retained message is never live.
+    fresh.inbox.receive(sealed()(new Sender('alice').message('kept')), true);
+    expect(fresh.warnings[1]).to.include('retained');
+  });
+});
+
+describe('identity', function () {
+  let home: string;
+  beforeEach(() => (home = mkdtempSync(join(tmpdir(), 'sunoye-identity-'))));
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  it('is made once, kept 0600, and the same on every load', function () {
+    const a = loadIdentity(home);
+    const b = loadIdentity(home);
+    expect(a.fingerprint).to.match(/^[0-9a-f]{4}(-[0-9a-f]{4}){3}$/);
+    expect(b.fingerprint).to.equal(a.fingerprint);
+    expect(b.signer.publicKey.equals(a.signer.publicKey)).to.equal(true);
+    expect(statSync(identityPath(home)).mode & 0o777).to.equal(0o600);
+  });
+});
