@@ -2,7 +2,10 @@
  * `listen`: subscribe to a room and print the conversation. A running listener is a live member
  * of the room (a heartbeat lease in the registry) and has a last will, so a crash is noticed.
  */
+import { readlinkSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { command } from '../cli/args.js';
+import { claimListenerId, type ClaimedId } from '../home/listener-ids.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
 import {
   brokerOptions,
@@ -83,6 +86,19 @@ function checkCount(count: number | undefined): void {
   }
 }
 
+/** The terminal this listener runs in (the path of the first standard stream that is a tty). */
+function terminalOf(): string | undefined {
+  for (const fd of [0, 1, 2]) {
+    if (!isatty(fd)) continue;
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return undefined; // no /proc: every listener gets a fresh id
+    }
+  }
+  return undefined;
+}
+
 /** How often what was shown is written down (and on the way out), for the replay defence. */
 const SAVE_SEEN_MS = 2000;
 /** After a reconnect, how long a sender that was mid-stream may stay silent before we say so. */
@@ -143,10 +159,10 @@ export async function listen(
   checkCount(options.count);
   const settings = brokerSettings(ctx.config);
   const name = ctx.config.name;
-  const startedAt = Date.now();
   let store: RoomStore | undefined;
   let presence: Presence | undefined;
   let client: ChatConnection | undefined;
+  let claimed: ClaimedId | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     let target: ChatTarget;
@@ -163,12 +179,23 @@ export async function listen(
     const { joinChat } = await import('../chat/announce.js');
     const sender = new Sender(name);
     const will = target.codec.encode(sender.notice('lost', target.topic, target.room));
+    claimed =
+      target.room !== undefined && target.store !== undefined
+        ? claimListenerId(ctx.config.home, target.store, target.room, terminalOf(), () =>
+            randomClientId('l'),
+          )
+        : undefined;
     client = await openConnection(settings, {
-      clientId: randomClientId('l'),
+      clientId: claimed?.id ?? randomClientId('l'),
       clean: false,
       will: { topic: target.topic, payload: will },
       signal,
     });
+    // A session kept from a listener that crashed in this terminal: what was sent since it
+    // started is live; a new session starts now.
+    let startedAt = Date.now();
+    if (claimed && client.sessionPresent) startedAt = claimed.since;
+    else claimed?.restart(startedAt);
     await runListener(ctx, options, signal, {
       startedAt,
       client,
@@ -184,6 +211,7 @@ export async function listen(
   } finally {
     for (const t of timers) clearInterval(t);
     client?.destroy();
+    claimed?.release();
     if (presence && !presence.left) await withTimeout(presence.leave(), EXIT_DB_TIMEOUT_MS);
     await withTimeout(store?.close() ?? Promise.resolve(), EXIT_DB_TIMEOUT_MS);
   }

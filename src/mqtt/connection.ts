@@ -88,6 +88,8 @@ export type MessageReceiver = (topic: string, payload: Buffer, retained: boolean
 /** What `listen` needs besides: a subscription, the messages, and word of the connection. */
 export interface ChatConnection extends QosPublisher {
   readonly protocolVersion: 4 | 5;
+  /** Whether the broker had kept a session for this client id (the last CONNACK's flag). */
+  readonly sessionPresent: boolean;
   /**
    * Subscribes at QoS 1, now and after every reconnect without the session. Resolves with the
    * SUBACK's codes: 0-2 granted, 0x80 and above refused.
@@ -383,6 +385,10 @@ class Connection implements ChatConnection {
   set onFatal(listener: ((err: SunoyeError) => void) | undefined) {
     this.fatalListener = listener;
     if (listener && this.fatalError) listener(this.fatalError);
+  }
+
+  get sessionPresent(): boolean {
+    return this.connack.sessionPresent;
   }
 
   get receiveMaximum(): number {

@@ -359,4 +359,40 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
       await crashing.close();
     }
   });
+
+  it('resumes, in the same terminal, the session of a listener that crashed: nothing sent meanwhile is missed', async function () {
+    const room = await newRoom('bob');
+    const bin = join(process.cwd(), 'dist', 'bin');
+    const out = join(dir, 'first-listener.out');
+    const q = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
+    const alice = Object.entries(user('alice'))
+      .map(([k, v]) => `${k}=${q(v)}`)
+      .join(' ');
+    const listenOnce = `${q(process.execPath)} ${q(join(bin, 'listen.js'))} ${room} --json --count 1`;
+    // One terminal (`script`): a listener, killed -9 once it has joined; a line sent while it is
+    // gone; the listener started again in the same terminal.
+    const steps = [
+      `${listenOnce} > ${q(out)} & echo $! > ${q(out)}.pid`,
+      `until grep -q '"event":"join"' ${q(out)}; do sleep 0.05; done`,
+      `kill -9 $(cat ${q(out)}.pid)`,
+      `env ${alice} ${q(process.execPath)} ${q(join(bin, 'publish.js'))} ${room} -m 'sent while bob was away'`,
+      `exec ${listenOnce}`,
+    ].join('; ');
+    const terminal = startProgram(
+      'script' as 'listen',
+      ['-qfec', steps, '/dev/null'],
+      user('bob'),
+      {
+        raw: true,
+      },
+    );
+    running.push(terminal);
+    expect(await terminal.exited, terminal.stderr()).to.equal(0);
+    const shown = jsonLines(
+      terminal.stdoutLines.map((l) => l.replace(/\r$/, '')).filter((l) => l.startsWith('{')),
+    );
+    expect(shown.filter((m) => m.type === 'message').map((m) => m.message)).to.deep.equal([
+      'sent while bob was away',
+    ]);
+  });
 });

@@ -1,0 +1,109 @@
+/**
+ * Listener client ids: random, per terminal and room, remembered in `$SUNOYE_HOME/clients/` so
+ * that a listener restarted in the same terminal after a crash resumes its session on the broker
+ * and is given what was sent while it was away. An id reveals nothing (no name, no terminal). A
+ * lock file holds an id while its listener runs: a second listener in the same terminal and room
+ * gets a fresh id of its own, so neither takes the other's session over.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readRoomFile, roomFilePath, updateRoomFile } from './room-files.js';
+
+/** A client id claimed for one listener. */
+export interface ClaimedId {
+  id: string;
+  /** When the session kept under this id began (ms since the epoch): now, for a fresh id. */
+  since: number;
+  /** The session began now: forget an older `since`. */
+  restart(now: number): void;
+  /** Lets the next listener in this terminal and room take the id. */
+  release(): void;
+}
+
+/** How long a broker keeps a listener's session after it is gone (its MQTT 5 session expiry). */
+const SESSION_KEPT_MS = 3_600_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the lock at `path` for this process; false when a running process holds it. */
+function lock(path: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(path, 'utf8'));
+    } catch {
+      // gone meanwhile: try again
+    }
+    if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+    try {
+      unlinkSync(path); // left by a listener that crashed
+    } catch {
+      // another listener took it away first
+    }
+  }
+  return false;
+}
+
+/**
+ * Claims the remembered client id of `terminal` (a tty path) in a room, or a fresh one from
+ * `fresh()` when there is no terminal or another listener holds it.
+ */
+export function claimListenerId(
+  home: string,
+  store: string,
+  room: string,
+  terminal: string | undefined,
+  fresh: () => string,
+  now: number = Date.now(),
+): ClaimedId {
+  const unremembered = (): ClaimedId => ({
+    id: fresh(),
+    since: now,
+    restart: () => undefined,
+    release: () => undefined,
+  });
+  if (terminal === undefined) return unremembered();
+  const tty = createHash('sha256').update(terminal).digest('hex').slice(0, 12);
+  const path = roomFilePath(home, 'clients', store, `${room}-${tty}`);
+  updateRoomFile(path, (current) => current ?? {}); // makes the folder
+  const lockPath = `${path}.lock`;
+  if (!lock(lockPath)) return unremembered();
+  const kept = readRoomFile(path) as { id?: unknown; since?: unknown } | undefined;
+  let id = typeof kept?.id === 'string' && /^[A-Za-z0-9]{8,23}$/.test(kept.id) ? kept.id : '';
+  let since =
+    typeof kept?.since === 'number' && now - kept.since < SESSION_KEPT_MS ? kept.since : now;
+  if (id === '') {
+    id = fresh();
+    since = now;
+  }
+  const write = (s: number): void => updateRoomFile(path, () => ({ id, since: s }));
+  write(since);
+  return {
+    id,
+    since,
+    restart(at) {
+      this.since = at;
+      write(at);
+    },
+    release() {
+      try {
+        if (readFileSync(lockPath, 'utf8') === String(process.pid)) unlinkSync(lockPath);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
