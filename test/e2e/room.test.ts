@@ -2,6 +2,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { requireMysql, scratchDatabase, type ScratchDatabase } from '../helpers/mysql.js';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
@@ -13,7 +14,13 @@ interface Backend {
   setup(
     ctx: Mocha.Context,
     dir: string,
-  ): Promise<{ env: Record<string, string>; dump(): Promise<Buffer>; cleanup(): Promise<void> }>;
+  ): Promise<{
+    env: Record<string, string>;
+    dump(): Promise<Buffer>;
+    /** Changes the registry behind sunoye's back, as someone with write access to it could. */
+    tamper(sql: string, params: unknown[]): Promise<void>;
+    cleanup(): Promise<void>;
+  }>;
 }
 
 const backends: Backend[] = [
@@ -27,6 +34,15 @@ const backends: Backend[] = [
           return Promise.resolve(
             Buffer.concat(readdirSync(data).map((f) => readFileSync(join(data, f)))),
           );
+        },
+        tamper: (sql, params) => {
+          const db = new Database(join(dir, 'xdg-data', 'sunoye', 'sunoye.db'));
+          try {
+            db.prepare(sql).run(...params);
+          } finally {
+            db.close();
+          }
+          return Promise.resolve();
         },
         cleanup: () => Promise.resolve(),
       }),
@@ -44,6 +60,9 @@ const backends: Backend[] = [
             ...(await db.query('SELECT * FROM members')),
           ];
           return Buffer.from(JSON.stringify(rows));
+        },
+        tamper: async (sql, params) => {
+          await db.query(sql, params);
         },
         cleanup: () => db.drop(),
       };
@@ -194,6 +213,29 @@ for (const backend of backends) {
       const listed = json<{ room: string; state: string }[]>(await room(['list', '--json'], home));
       expect(listed.map((r) => r.room).sort()).to.deep.equal([...numbers].sort());
       expect(listed.every((r) => r.state === 'open')).to.equal(true);
+    });
+
+    it('refuses, before any work, a room record whose key derivation would cost too much', async function () {
+      const created = json<{ room: string; password: string }>(
+        await room(['create', '--json'], { SUNOYE_HOME: join(dir, 'kdf') }),
+      );
+      // 4 GiB and minutes of scrypt if a client obeyed it.
+      const salt = Buffer.alloc(16, 7).toString('base64');
+      await fixture.tamper('UPDATE rooms SET kdf = ? WHERE number = ?', [
+        JSON.stringify({ alg: 'scrypt', N: 2 ** 20, r: 32, p: 4, salt }),
+        created.room,
+      ]);
+      const started = Date.now();
+      const refused = await runProgram('room', ['join', created.room], {
+        env: { ...env, SUNOYE_HOME: join(dir, 'kdf-bob'), SUNOYE_PASSWORD: created.password },
+        timeoutMs: 10_000,
+      });
+      expect(refused.code, refused.stderr).to.equal(3);
+      expect(refused.stderr).to.match(
+        /^room: the room record has invalid key-derivation parameters: too costly \(scrypt N=1048576, r=32, p=4 needs 4096 MiB/,
+      );
+      expect(refused.stderr.split('\n')).to.have.length(2);
+      expect(Date.now() - started).to.be.below(5_000);
     });
 
     it('closes with the password, and refuses a wrong one', async function () {
