@@ -6,6 +6,7 @@ import { RoomNotFoundError } from '../db/index.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 import { formatDuration, formatTime } from './format.js';
 import { checkRoomArg } from '../chat/room-access.js';
+import { visibleLine } from '../chat/sanitise.js';
 
 export interface InfoOptions {
   room: string;
@@ -45,15 +46,17 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
       });
       return;
     }
+    // Names come from the registry, which anyone with write access to it can fill.
+    const shown = names.map(visibleLine);
     const colour = colourFor(ctx.io.stdout, ctx.io.env);
     const state = record.state === 'open' ? colour.green('open') : colour.red('closed');
     const lines = [
       `room ${room}: ${state}, ${record.mode}`,
-      `created by ${record.creator} at ${formatTime(record.createdAt)}` +
+      `created by ${visibleLine(record.creator)} at ${formatTime(record.createdAt)}` +
         (record.closedAt
           ? `, closed at ${formatTime(record.closedAt)}`
           : `; closes after ${formatDuration(record.idleSeconds)} without members`),
-      `members: ${members.length}${names.length ? ` (${names.join(', ')})` : ''}`,
+      `members: ${members.length}${shown.length ? ` (${shown.join(', ')})` : ''}`,
     ];
     ctx.io.stdout.write(`${lines.join('\n')}\n`);
   });

@@ -4,6 +4,7 @@ import { commandContext, jsonOption, roomOptions } from '../cli/options.js';
 import { parseDbUrl } from '../db/index.js';
 import { listRemembered } from '../home/remembered.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
+import { visibleLine } from '../chat/sanitise.js';
 
 export interface ListOptions {
   json: boolean;
@@ -62,13 +63,16 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
   const others = rows.some((r) => r.db !== label);
   const table = [['ROOM', 'STATE', 'MEMBERS', 'MODE', ...(others ? ['DATABASE'] : [])]];
   for (const r of rows) {
-    table.push([
-      r.room,
-      r.state,
-      r.members === null ? '-' : String(r.members),
-      r.mode,
-      ...(others ? [r.db] : []),
-    ]);
+    // The remembered files and the registry are read, not trusted: no cell drives the terminal.
+    table.push(
+      [
+        r.room,
+        r.state,
+        r.members === null ? '-' : String(r.members),
+        r.mode,
+        ...(others ? [r.db] : []),
+      ].map(visibleLine),
+    );
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   ctx.io.stdout.write(

@@ -238,6 +238,63 @@ for (const backend of backends) {
       expect(Date.now() - started).to.be.below(5_000);
     });
 
+    it('shows names from the registry and labels with their control characters made visible', async function () {
+      const home = { SUNOYE_HOME: join(dir, 'hostile') };
+      const created = json<{ room: string }>(await room(['create', '--json'], home));
+      // Someone with write access to the registry: a creator and members that would clear the
+      // screen, set the window title, reverse the text or forge a line of output.
+      await fixture.tamper('UPDATE rooms SET creator = ? WHERE number = ?', [
+        'mallory\x1b[2J\x1b]0;pwned\x07',
+        created.room,
+      ]);
+      const names = ['eve\u202Eevil', 'trudy\nmembers: 99', 'tab\there\x9b31m'];
+      for (const [i, name] of names.entries()) {
+        await fixture.tamper(
+          'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
+          [
+            `${'f'.repeat(31)}${i}`,
+            created.room,
+            name,
+            Date.now(),
+            Date.now() + 3_600_000,
+            3_600_000,
+          ],
+        );
+      }
+      const info = await room(['info', created.room]);
+      expect(info.code, info.stderr).to.equal(0);
+      expect(info.stdout.split('\n')[1]).to.match(
+        /^created by mallory\\x1B\[2J\\x1B\]0;pwned\\x07 at /,
+      );
+      expect(info.stdout.split('\n')[2]).to.equal(
+        'members: 3 (eve\\u202Eevil, trudy\\x0Amembers: 99, tab\\x09here\\x9B31m)',
+      );
+      expect(info.stdout.split('\n')).to.have.length(4);
+      // JSON stays JSON: the names as they are, escaped by JSON itself.
+      const asJson = json<{ creator: string; names: string[] }>(
+        await room(['info', created.room, '--json']),
+      );
+      expect(asJson.creator).to.equal('mallory\x1b[2J\x1b]0;pwned\x07');
+      expect([...asJson.names].sort()).to.deep.equal([...names].sort());
+
+      // A registry whose file name would drive the terminal: in `room list`, and in an error.
+      const hostileDb = `sqlite:${join(dir, 'evil\x1b[31m\u202Edb.sqlite')}`;
+      const elsewhere = json<{ room: string }>(
+        await room(['create', '--json'], { ...home, SUNOYE_DB: hostileDb }),
+      );
+      const list = await room(['list'], home);
+      expect(list.code, list.stderr).to.equal(0);
+      const row = list.stdout.split('\n').find((l) => l.startsWith(elsewhere.room));
+      expect(row).to.match(/evil\\x1B\[31m\\u202Edb\.sqlite$/);
+      expect(list.stdout).to.include(created.room);
+      const missing = await room(['info', '999999'], { SUNOYE_DB: hostileDb });
+      expect(missing.code).to.equal(3);
+      expect(missing.stderr).to.include('evil\\x1B[31m\\u202Edb.sqlite; check the number');
+      for (const run of [info, list, missing])
+        for (const c of ['\x1b', '\x07', '\x9b', '\u202e'])
+          expect(run.stdout + run.stderr).to.not.include(c);
+    });
+
     it('closes with the password, and refuses a wrong one', async function () {
       const created = json<{ room: string; password: string }>(
         await room(['create', '--json'], { SUNOYE_HOME: join(dir, 'c1') }),
