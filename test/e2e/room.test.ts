@@ -403,19 +403,20 @@ for (const backend of backends) {
 }
 
 describe('room with an unreachable database', function () {
-  it('exits 4 with one line that shows no password', async function () {
+  it('exits 4 with one line that shows neither user name nor password', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'sunoye-e2e-'));
     try {
-      const env = { HOME: dir, SUNOYE_DB: 'mysql://sunoye:TopSecret99@127.0.0.1:1/sunoye' };
+      const env = { HOME: dir, SUNOYE_DB: 'mysql://chatuser:TopSecret99@127.0.0.1:1/sunoye' };
       for (const args of [['create'], ['info', '482913'], ['join', '482913']]) {
         const run = await runProgram('room', args, {
           env: { ...env, SUNOYE_PASSWORD: 'whatever-it-is' },
         });
         expect(run.code, run.stderr).to.equal(4);
         expect(run.stderr).to.match(
-          /^room: cannot reach the database mysql:\/\/sunoye:\*\*\*@127\.0\.0\.1:1\/sunoye: .*\n$/,
+          /^room: cannot reach the database mysql:\/\/\*\*\*@127\.0\.0\.1:1\/sunoye: .*\n$/,
         );
         expect(run.stderr + run.stdout).to.not.include('TopSecret99');
+        expect(run.stderr + run.stdout).to.not.include('chatuser');
       }
       const badFile = await runProgram('room', ['info', '482913'], {
         env: { HOME: dir, SUNOYE_DB: `sqlite:${dir}` },
