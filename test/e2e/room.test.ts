@@ -327,11 +327,27 @@ for (const backend of backends) {
       expect(json(await room(['info', String(plain.room), '--json']))).to.include({
         mode: 'plain',
       });
-      const weak = await room(['create'], { SUNOYE_PASSWORD: 'password1' });
-      expect(weak.code).to.equal(2);
-      expect(weak.stderr).to.match(
-        /^room: that password is too weak: .*leave out --password to get a generated one/,
-      );
+      // Refused by zxcvbn-ts's estimate (10^10 guesses needed), each with its reasons, before any
+      // key is derived or the registry opened.
+      const weak: [string, RegExp][] = [
+        ['P@ssw0rd!!', /similar to a commonly used password.*letter substitutions/],
+        ['Summer2024!', /add more words that are less common/],
+        ['1q2w3e4r5t', /this is a commonly used password/],
+        ['1234567890ab', /similar to a commonly used password/],
+      ];
+      for (const [password, reason] of weak) {
+        const refused = await room(['create'], {
+          SUNOYE_PASSWORD: password,
+          SUNOYE_DB: 'mysql://127.0.0.1:1/never_opened',
+        });
+        expect(refused.code, refused.stderr).to.equal(2);
+        expect(refused.stderr.split('\n'), password).to.have.length(2);
+        expect(refused.stderr).to.match(
+          /^room: that password is too weak: about 10\^\d guesses would find it, and a room password needs 10\^10 \(.+\); leave out --password to get a generated one, or use a passphrase of four or more words\n$/,
+        );
+        expect(refused.stderr, password).to.match(reason);
+        expect(refused.stderr).to.not.include(password);
+      }
       const flag = await room(['create', '--password', 'Zebra-Quill-Harbor-9183', '--json']);
       expect(flag.code).to.equal(0);
       expect(flag.stderr).to.match(/process list/);
@@ -409,7 +425,7 @@ describe('room with an unreachable database', function () {
       const env = { HOME: dir, SUNOYE_DB: 'mysql://chatuser:TopSecret99@127.0.0.1:1/sunoye' };
       for (const args of [['create'], ['info', '482913'], ['join', '482913']]) {
         const run = await runProgram('room', args, {
-          env: { ...env, SUNOYE_PASSWORD: 'whatever-it-is' },
+          env: { ...env, SUNOYE_PASSWORD: 'Whatever-It-Is-Quokka-77' },
         });
         expect(run.code, run.stderr).to.equal(4);
         expect(run.stderr).to.match(
