@@ -6,7 +6,8 @@
  *   require, cost only a quick pre-parse when they are not used.
  * - dist/bin/lib/vendor/*.cjs: each large dependency in a file of its own, required only on the
  *   path that uses it (MQTT.js by the programs that connect to the broker, its WebSocket transport
- *   for ws:// and wss:// only, mysql2 for a MySQL registry, aedes and ws by `room serve`).
+ *   for ws:// and wss:// only, mysql2 for a MySQL registry, aedes and ws by `room serve`, the
+ *   zxcvbn-ts password estimator and its dictionaries by `room create` given a password).
  * - dist/bin/{room,listen,publish}.js: the launchers (scripts/launcher.ts) that run a bundle with
  *   V8's compiled code cached between runs.
  *
@@ -35,6 +36,10 @@ const VENDOR: Record<string, { file: string; exports?: string }> = {
   'mysql2/promise': { file: 'vendor/mysql2.cjs' },
   aedes: { file: 'vendor/aedes.cjs' },
   ws: { file: 'vendor/ws.cjs' },
+  // The password strength estimator and its dictionaries (1.5 MB), for `room create --password`.
+  '@zxcvbn-ts/core': { file: 'vendor/zxcvbn-core.cjs' },
+  '@zxcvbn-ts/language-common': { file: 'vendor/zxcvbn-common.cjs' },
+  '@zxcvbn-ts/language-en': { file: 'vendor/zxcvbn-en.cjs' },
 };
 
 /**

@@ -4,21 +4,11 @@
  * never reaches the terminal with its control characters: they are shown as visible escapes.
  */
 import type { Colour } from './colour.js';
-import { CONTROL_CHARACTERS, type ChatPayload } from '../protocol/index.js';
+import type { ChatPayload } from '../protocol/index.js';
 import type { ShownWith } from './inbox.js';
+import { visible } from './sanitise.js';
 
-// The protocol's control characters but tab and newline, which lay text out (`v`: set difference).
-const UNSAFE = new RegExp(`[[${CONTROL_CHARACTERS}]--[\\t\\n]]`, 'gv');
-
-/** Makes control characters visible (`\x1b` → `\x1B`), so a payload cannot drive the terminal. */
-export function visible(text: string): string {
-  return text.replace(UNSAFE, (c) => {
-    const code = c.codePointAt(0)!;
-    return code <= 0xff
-      ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}`
-      : `\\u${code.toString(16).toUpperCase()}`;
-  });
-}
+export { visible } from './sanitise.js';
 
 const UNSIGNED: ShownWith = { sender: { trust: 'unsigned' }, late: false };
 

@@ -2,6 +2,7 @@
 import type { Writable } from 'node:stream';
 import { ExitCode, SunoyeError } from '../errors.js';
 import { colourFor } from '../chat/colour.js';
+import { visible, visibleLine } from '../chat/sanitise.js';
 import { RoomClosedError, RoomNotFoundError } from '../db/store.js';
 
 /** Reports `err` on `stderr` as `program: message` and returns the exit code for it. */
@@ -13,12 +14,15 @@ export function reportError(
 ): number {
   const prefix = colourFor(stderr, env).red(`${program}:`);
   if (err instanceof SunoyeError) {
-    stderr.write(`${prefix} ${userMessage(err)}\n`);
-    if (env.SUNOYE_DEBUG === '1' && err.stack) stderr.write(`${err.stack}\n`);
+    // A message may quote a room's creator, a database's error or a broker's reason: made visible.
+    stderr.write(`${prefix} ${visibleLine(userMessage(err))}\n`);
+    if (env.SUNOYE_DEBUG === '1' && err.stack) stderr.write(`${visible(err.stack)}\n`);
     return err.exitCode;
   }
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  stderr.write(`${prefix} unexpected error; please report this with the text below.\n${detail}\n`);
+  stderr.write(
+    `${prefix} unexpected error; please report this with the text below.\n${visible(detail)}\n`,
+  );
   return ExitCode.other;
 }
 

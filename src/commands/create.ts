@@ -63,7 +63,7 @@ export async function createRoom(ctx: CommandContext, options: CreateOptions): P
   // No prompt: without a password, create generates one.
   const given = await readPassword(passwordSources(ctx, options), undefined);
   if (given !== undefined) {
-    const problem = passwordProblem(given);
+    const problem = await passwordProblem(given, [ctx.config.name]);
     if (problem) throw new UsageError(`that password is too weak: ${problem}; ${PASSWORD_ADVICE}`);
   }
   const password = given ?? generatePassword();

@@ -6,6 +6,11 @@ import { RoomNotFoundError } from '../db/index.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 import { formatDuration, formatTime } from './format.js';
 import { checkRoomArg } from '../chat/room-access.js';
+import { visibleLine } from '../chat/sanitise.js';
+import { existsSync } from 'node:fs';
+import { pinnedFingerprints } from '../chat/senders.js';
+import { identityPath, loadIdentity } from '../home/identity.js';
+import { findRemembered } from '../home/remembered.js';
 
 export interface InfoOptions {
   room: string;
@@ -31,13 +36,24 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     if (!status) throw new RoomNotFoundError(room, store.label);
     const { room: record, members } = status;
     const names = members.map((m) => m.name);
+    const home = ctx.config.home;
+    // The mode this machine remembers wins: a registry record may have been altered.
+    const remembered = findRemembered(home, store.label, room);
+    const mode = remembered?.mode ?? record.mode;
+    const altered = remembered !== undefined && remembered.mode !== record.mode;
+    // Keys as this user knows them: pinned by its listeners, and its own.
+    const keys = pinnedFingerprints(home, store.label, room);
+    if (existsSync(identityPath(home))) keys.set(ctx.config.name, loadIdentity(home).fingerprint);
+    const known = Object.fromEntries(names.flatMap((n) => (keys.has(n) ? [[n, keys.get(n)]] : [])));
     if (options.json) {
       writeJson(ctx.io, {
         room,
         state: record.state,
         members: members.length,
         names,
-        mode: record.mode,
+        keys: known,
+        mode,
+        ...(altered ? { recordAltered: true, recordMode: record.mode } : {}),
         creator: record.creator,
         idleSeconds: record.idleSeconds,
         createdAt: record.createdAt.toISOString(),
@@ -45,15 +61,21 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
       });
       return;
     }
+    // Names come from the registry, which anyone with write access to it can fill.
+    const shown = names.map((n) => {
+      const key = keys.get(n);
+      return key === undefined ? visibleLine(n) : `${visibleLine(n)} [key ${key}]`;
+    });
     const colour = colourFor(ctx.io.stdout, ctx.io.env);
     const state = record.state === 'open' ? colour.green('open') : colour.red('closed');
     const lines = [
-      `room ${room}: ${state}, ${record.mode}`,
-      `created by ${record.creator} at ${formatTime(record.createdAt)}` +
+      `room ${room}: ${state}, ${mode}` +
+        (altered ? colour.red(` (the registry record says ${record.mode}: it was altered)`) : ''),
+      `created by ${visibleLine(record.creator)} at ${formatTime(record.createdAt)}` +
         (record.closedAt
           ? `, closed at ${formatTime(record.closedAt)}`
           : `; closes after ${formatDuration(record.idleSeconds)} without members`),
-      `members: ${members.length}${names.length ? ` (${names.join(', ')})` : ''}`,
+      `members: ${members.length}${shown.length ? ` (${shown.join(', ')})` : ''}`,
     ];
     ctx.io.stdout.write(`${lines.join('\n')}\n`);
   });

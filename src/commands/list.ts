@@ -2,8 +2,10 @@
 import { command } from '../cli/args.js';
 import { commandContext, jsonOption, roomOptions } from '../cli/options.js';
 import { parseDbUrl } from '../db/index.js';
-import { listRemembered } from '../home/remembered.js';
+import { listRemembered, sameStore } from '../home/remembered.js';
+import { redactUrl } from '../redact.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
+import { visibleLine } from '../chat/sanitise.js';
 
 export interface ListOptions {
   json: boolean;
@@ -24,7 +26,7 @@ export const listCommand = command(
 export async function listRooms(ctx: CommandContext, options: ListOptions): Promise<void> {
   const remembered = listRemembered(ctx.config.home);
   const label = parseDbUrl(ctx.config.db).label;
-  const here = remembered.filter((r) => r.store === label);
+  const here = remembered.filter((r) => sameStore(r.store, label));
   const states = new Map<string, { state: string; members: number }>();
   if (here.length > 0) {
     await withStore(ctx, async (store) => {
@@ -40,13 +42,14 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
     });
   }
   const rows = remembered.map((r) => {
-    const live = r.store === label ? states.get(r.room) : undefined;
+    const live = sameStore(r.store, label) ? states.get(r.room) : undefined;
     return {
       room: r.room,
       state: live?.state ?? 'unknown',
       members: live?.members ?? null,
       mode: r.mode,
-      db: r.store,
+      // Rooms remembered by older versions name a MySQL registry with its user name.
+      db: r.store.startsWith('mysql:') ? redactUrl(r.store) : r.store,
     };
   });
   if (options.json) {
@@ -59,16 +62,19 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
     );
     return;
   }
-  const others = rows.some((r) => r.db !== label);
+  const others = remembered.some((r) => !sameStore(r.store, label));
   const table = [['ROOM', 'STATE', 'MEMBERS', 'MODE', ...(others ? ['DATABASE'] : [])]];
   for (const r of rows) {
-    table.push([
-      r.room,
-      r.state,
-      r.members === null ? '-' : String(r.members),
-      r.mode,
-      ...(others ? [r.db] : []),
-    ]);
+    // The remembered files and the registry are read, not trusted: no cell drives the terminal.
+    table.push(
+      [
+        r.room,
+        r.state,
+        r.members === null ? '-' : String(r.members),
+        r.mode,
+        ...(others ? [r.db] : []),
+      ].map(visibleLine),
+    );
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   ctx.io.stdout.write(

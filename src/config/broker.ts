@@ -15,25 +15,40 @@ function readPem(path: string | undefined, what: string): Buffer | undefined {
   }
 }
 
-/** The broker settings of a configuration; credentials in the URL are used when none are set. */
+const EXAMPLE = 'use e.g. mqtt://localhost:1883 or mqtts://broker:8883';
+
+/** A %-decoded part of the broker URL; a malformed escape is a usage error that echoes nothing. */
+function decoded(part: string): string | undefined {
+  if (part === '') return undefined;
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new UsageError(`the broker URL has a malformed %-escape; ${EXAMPLE}`);
+  }
+}
+
+/**
+ * The broker settings of a configuration; credentials in the URL are used when none are set.
+ * No message about a broker URL quotes any of it but its scheme: it may hold a user and password.
+ */
 export function brokerSettings(config: Config): BrokerSettings {
   let url: URL;
   try {
     url = new URL(config.broker);
   } catch {
-    throw new UsageError(
-      'the broker URL is not a URL; use e.g. mqtt://localhost:1883 or mqtts://broker:8883',
-    );
+    throw new UsageError(`the broker URL is not a URL; ${EXAMPLE}`);
   }
   if (!['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'].includes(url.protocol)) {
+    // `bob:secret@host` parses with the scheme "bob:": only a scheme before `//` is one.
+    const scheme = config.broker.startsWith(`${url.protocol}//`) ? ` ${url.protocol}//` : '';
     throw new UsageError(
-      `unsupported broker URL scheme ${url.protocol}; use mqtt://, mqtts://, ws:// or wss://`,
+      `unsupported broker URL scheme${scheme}; use mqtt://, mqtts://, ws:// or wss://`,
     );
   }
-  const username =
-    config.brokerUser ?? (url.username ? decodeURIComponent(url.username) : undefined);
-  const password =
-    config.brokerPassword ?? (url.password ? decodeURIComponent(url.password) : undefined);
+  // `mqtt:user:secret@host` has no host: MQTT.js would quietly connect to localhost.
+  if (!url.hostname) throw new UsageError(`the broker URL names no host; ${EXAMPLE}`);
+  const username = config.brokerUser ?? decoded(url.username);
+  const password = config.brokerPassword ?? decoded(url.password);
   url.username = '';
   url.password = '';
   return {

@@ -38,6 +38,9 @@ const NETWORK_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'ER_ACCESS_DENIED_ERROR',
   'ER_DBACCESS_DENIED_ERROR',
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_COLUMNACCESS_DENIED_ERROR',
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
   'ER_CON_COUNT_ERROR',
 ]);
 
@@ -111,14 +114,27 @@ async function checkout(pool: mysql.Pool, deadline: Deadline): Promise<mysql.Poo
   }
 }
 
-/** Turns a connection-level failure into a clear exit-4 error naming the (password-free) URL. */
+/** A server message without the user name it may quote (`user 'bob'@'host'` -> `user ***@'host'`). */
+function withoutUser(message: string): string {
+  return message.replace(/'(?:[^'\\]|\\.)*'@'/g, "***@'");
+}
+
+/**
+ * Turns a connection-level failure or a refusal into a clear exit-4 error naming the database by
+ * its label; neither says the user name or password.
+ */
 function mysqlError(err: unknown, label: string): unknown {
   const e = err as { code?: string; fatal?: boolean; message?: string } | null;
   if (e && (NETWORK_CODES.has(e.code ?? '') || e.fatal === true)) {
-    const hint = e.code === 'ECONNREFUSED' ? ' (is MySQL/MariaDB running?)' : '';
+    const hint =
+      e.code === 'ECONNREFUSED'
+        ? ' (is MySQL/MariaDB running?)'
+        : e.code === 'ER_ACCESS_DENIED_ERROR'
+          ? ' (check the user name and password in the database URL)'
+          : '';
     const verb = e.code?.startsWith('ER_') ? 'use' : 'reach';
     return new UnavailableError(
-      `cannot ${verb} the database ${label}: ${e.message ?? e.code}${hint}`,
+      `cannot ${verb} the database ${label}: ${withoutUser(e.message ?? e.code ?? '')}${hint}`,
       {
         cause: err,
       },

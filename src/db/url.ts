@@ -1,6 +1,7 @@
 /**
  * Database URLs: `sqlite:/path/to/file.db` or `mysql://user:password@host:port/database`.
- * Parsing validates them; the label of a target never contains its password.
+ * Parsing validates them; neither the label of a target nor an error shows its user name or
+ * password.
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -36,7 +37,16 @@ export const DEFAULT_MYSQL_DATABASE = 'sunoye';
 
 const HELP = 'use sqlite:/path/to/file.db or mysql://user:password@host:3306/database';
 
-/** Parses a database URL; a malformed one is a usage error that never echoes a password. */
+/** A %-decoded part of a database URL; a malformed escape is a usage error that echoes nothing. */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new UsageError(`the database URL has a malformed %-escape; ${HELP}`);
+  }
+}
+
+/** Parses a database URL; a malformed one is a usage error that never echoes its credentials. */
 export function parseDbUrl(url: string): DbTarget {
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length);
@@ -52,15 +62,16 @@ export function parseDbUrl(url: string): DbTarget {
     } catch {
       throw new UsageError(`the database URL is not a valid URL; ${HELP}`);
     }
-    const database =
-      decodeURIComponent(parsed.pathname.replace(/^\//, '')) || DEFAULT_MYSQL_DATABASE;
-    if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
-      throw new UsageError(`the database name "${database}" must be 1-64 letters, digits, _ or $`);
-    }
+    // The host first: in a URL without `//` the user name and password would be in the path.
     if (!parsed.hostname) throw new UsageError(`the database URL names no host; ${HELP}`);
+    const database = decoded(parsed.pathname.replace(/^\//, '')) || DEFAULT_MYSQL_DATABASE;
+    if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
+      const shown = /[:@]/.test(database) ? '' : ` "${database}"`;
+      throw new UsageError(`the database name${shown} must be 1-64 letters, digits, _ or $`);
+    }
     const port = parsed.port ? Number(parsed.port) : 3306;
-    const user = decodeURIComponent(parsed.username) || 'root';
-    const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+    const user = decoded(parsed.username) || 'root';
+    const password = parsed.password ? decoded(parsed.password) : undefined;
     const options: MysqlTarget['options'] = {};
     const ssl = parsed.searchParams.get('ssl');
     if (ssl === 'true' || ssl === 'required') options.ssl = { rejectUnauthorized: true };
@@ -69,7 +80,8 @@ export function parseDbUrl(url: string): DbTarget {
     if (!(seconds >= 0.1 && seconds <= 600)) {
       throw new UsageError(`the database URL's ?timeout= must be 0.1 to 600 seconds`);
     }
-    const label = `mysql://${encodeURIComponent(user)}${password ? ':***' : ''}@${parsed.host}/${database}`;
+    // Neither the user name nor the password: a label is printed and kept in remembered rooms.
+    const label = `mysql://${parsed.username || parsed.password ? '***@' : ''}${parsed.host}/${database}`;
     return {
       kind: 'mysql',
       host: parsed.hostname.replace(/^\[|\]$/g, ''),

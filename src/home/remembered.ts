@@ -22,7 +22,7 @@ import type { RoomMode } from '../protocol/index.js';
 /** What is remembered about one room. */
 export interface RememberedRoom {
   room: string;
-  /** The registry the room lives in, as a password-free label. */
+  /** The registry the room lives in, as a label without credentials (older ones show the user). */
   store: string;
   mode: RoomMode;
   /** The room secret (scrypt output), base64: it derives the message key and the verifier. */
@@ -40,6 +40,11 @@ function roomsDir(home: string): string {
 export function storeKey(store: string): string {
   const identity = store.replace(/^(mysql:\/\/)[^@/]*@/, '$1');
   return createHash('sha256').update(identity).digest('hex').slice(0, 12);
+}
+
+/** Whether two registry labels name the same registry (whatever user name an older label shows). */
+export function sameStore(a: string, b: string): boolean {
+  return storeKey(a) === storeKey(b);
 }
 
 function roomFile(home: string, store: string, room: string): string {

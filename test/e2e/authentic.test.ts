@@ -118,6 +118,13 @@ for (const registry of registries) {
         expect(listened.code, listened.stderr).to.equal(3);
         expect(listened.stderr).to.include('was altered');
 
+        // `room info` shows the mode bob's machine remembers, and that the record was altered.
+        const info = await runProgram('room', ['info', room, '--json'], { env: user('bob') });
+        expect(JSON.parse(info.stdout)).to.include({
+          mode: 'encrypted',
+          recordAltered: true,
+          recordMode: 'plain',
+        });
         // A newcomer with the password: the altered record does not verify, and says why.
         const carol = await runProgram('room', ['join', room, '--password-file', '-'], {
           env: user('carol'),
@@ -219,9 +226,13 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
       ['the real bob', 'known'],
     ]);
     expect(seenByAlice[0]!.key).to.not.equal(seenByAlice[1]!.key);
-    // The key people compare out of band is the one `room whoami` shows.
+    // The key people compare out of band is the one `room whoami` shows, and `room info` too.
     const whoami = await runProgram('room', ['whoami', '--json'], { env: user('bob') });
     expect(JSON.parse(whoami.stdout)).to.include({ name: 'bob', key: seenByAlice[1]!.key });
+    const info = await runProgram('room', ['info', room, '--json'], { env: user('alice') });
+    expect((JSON.parse(info.stdout) as { keys: object }).keys).to.include({
+      bob: seenByAlice[1]!.key,
+    });
     // On bob's own screen the forgery is not "bob (you)".
     expect(messages(bob).map((m) => [m.message, m.trust])).to.deep.equal([
       ['bob here: send me the code', 'changed'],

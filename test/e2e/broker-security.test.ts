@@ -58,6 +58,18 @@ describe('a broker run with the repository mosquitto.conf', function () {
       /^listen: cannot connect to the broker mqtt:\/\/127\.0\.0\.1:\d+: (bad user name or password|not authorized)\n$/,
     );
     expect(wrong.stderr).to.not.include('not-it-at-all');
+    // Credentials in the URL: the refusal names the broker without them.
+    const inUrl = await runProgram('publish', [room, '-m', 'hi'], {
+      env: {
+        ...anonymous,
+        SUNOYE_BROKER: broker.url.replace('://', `://${broker.user.name}:not-it-either@`),
+      },
+    });
+    expect(inUrl.code).to.equal(4);
+    expect(inUrl.stderr).to.match(
+      /^publish: cannot connect to the broker mqtt:\/\/127\.0\.0\.1:\d+: (bad user name or password|not authorized)\n$/,
+    );
+    expect(inUrl.stderr).to.not.include(broker.user.name);
   });
 
   it('lets a sunoye user chat in rooms, and nowhere else', async function () {

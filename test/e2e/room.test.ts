@@ -2,6 +2,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { requireMysql, scratchDatabase, type ScratchDatabase } from '../helpers/mysql.js';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
@@ -13,7 +14,13 @@ interface Backend {
   setup(
     ctx: Mocha.Context,
     dir: string,
-  ): Promise<{ env: Record<string, string>; dump(): Promise<Buffer>; cleanup(): Promise<void> }>;
+  ): Promise<{
+    env: Record<string, string>;
+    dump(): Promise<Buffer>;
+    /** Changes the registry behind sunoye's back, as someone with write access to it could. */
+    tamper(sql: string, params: unknown[]): Promise<void>;
+    cleanup(): Promise<void>;
+  }>;
 }
 
 const backends: Backend[] = [
@@ -27,6 +34,15 @@ const backends: Backend[] = [
           return Promise.resolve(
             Buffer.concat(readdirSync(data).map((f) => readFileSync(join(data, f)))),
           );
+        },
+        tamper: (sql, params) => {
+          const db = new Database(join(dir, 'xdg-data', 'sunoye', 'sunoye.db'));
+          try {
+            db.prepare(sql).run(...params);
+          } finally {
+            db.close();
+          }
+          return Promise.resolve();
         },
         cleanup: () => Promise.resolve(),
       }),
@@ -44,6 +60,9 @@ const backends: Backend[] = [
             ...(await db.query('SELECT * FROM members')),
           ];
           return Buffer.from(JSON.stringify(rows));
+        },
+        tamper: async (sql, params) => {
+          await db.query(sql, params);
         },
         cleanup: () => db.drop(),
       };
@@ -196,6 +215,86 @@ for (const backend of backends) {
       expect(listed.every((r) => r.state === 'open')).to.equal(true);
     });
 
+    it('refuses, before any work, a room record whose key derivation would cost too much', async function () {
+      const created = json<{ room: string; password: string }>(
+        await room(['create', '--json'], { SUNOYE_HOME: join(dir, 'kdf') }),
+      );
+      // 4 GiB and minutes of scrypt if a client obeyed it.
+      const salt = Buffer.alloc(16, 7).toString('base64');
+      await fixture.tamper('UPDATE rooms SET kdf = ? WHERE number = ?', [
+        JSON.stringify({ alg: 'scrypt', N: 2 ** 20, r: 32, p: 4, salt }),
+        created.room,
+      ]);
+      const started = Date.now();
+      const refused = await runProgram('room', ['join', created.room], {
+        env: { ...env, SUNOYE_HOME: join(dir, 'kdf-bob'), SUNOYE_PASSWORD: created.password },
+        timeoutMs: 10_000,
+      });
+      expect(refused.code, refused.stderr).to.equal(3);
+      expect(refused.stderr).to.match(
+        /^room: the room record has invalid key-derivation parameters: too costly \(scrypt N=1048576, r=32, p=4 needs 4096 MiB/,
+      );
+      expect(refused.stderr.split('\n')).to.have.length(2);
+      expect(Date.now() - started).to.be.below(5_000);
+    });
+
+    it('shows names from the registry and labels with their control characters made visible', async function () {
+      const home = { SUNOYE_HOME: join(dir, 'hostile') };
+      const created = json<{ room: string }>(await room(['create', '--json'], home));
+      // Someone with write access to the registry: a creator and members that would clear the
+      // screen, set the window title, reverse the text or forge a line of output.
+      await fixture.tamper('UPDATE rooms SET creator = ? WHERE number = ?', [
+        'mallory\x1b[2J\x1b]0;pwned\x07',
+        created.room,
+      ]);
+      const names = ['eve\u202Eevil', 'trudy\nmembers: 99', 'tab\there\x9b31m'];
+      for (const [i, name] of names.entries()) {
+        await fixture.tamper(
+          'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
+          [
+            `${'f'.repeat(31)}${i}`,
+            created.room,
+            name,
+            Date.now(),
+            Date.now() + 3_600_000,
+            3_600_000,
+          ],
+        );
+      }
+      const info = await room(['info', created.room]);
+      expect(info.code, info.stderr).to.equal(0);
+      expect(info.stdout.split('\n')[1]).to.match(
+        /^created by mallory\\x1B\[2J\\x1B\]0;pwned\\x07 at /,
+      );
+      expect(info.stdout.split('\n')[2]).to.equal(
+        'members: 3 (eve\\u202Eevil, trudy\\x0Amembers: 99, tab\\x09here\\x9B31m)',
+      );
+      expect(info.stdout.split('\n')).to.have.length(4);
+      // JSON stays JSON: the names as they are, escaped by JSON itself.
+      const asJson = json<{ creator: string; names: string[] }>(
+        await room(['info', created.room, '--json']),
+      );
+      expect(asJson.creator).to.equal('mallory\x1b[2J\x1b]0;pwned\x07');
+      expect([...asJson.names].sort()).to.deep.equal([...names].sort());
+
+      // A registry whose file name would drive the terminal: in `room list`, and in an error.
+      const hostileDb = `sqlite:${join(dir, 'evil\x1b[31m\u202Edb.sqlite')}`;
+      const elsewhere = json<{ room: string }>(
+        await room(['create', '--json'], { ...home, SUNOYE_DB: hostileDb }),
+      );
+      const list = await room(['list'], home);
+      expect(list.code, list.stderr).to.equal(0);
+      const row = list.stdout.split('\n').find((l) => l.startsWith(elsewhere.room));
+      expect(row).to.match(/evil\\x1B\[31m\\u202Edb\.sqlite$/);
+      expect(list.stdout).to.include(created.room);
+      const missing = await room(['info', '999999'], { SUNOYE_DB: hostileDb });
+      expect(missing.code).to.equal(3);
+      expect(missing.stderr).to.include('evil\\x1B[31m\\u202Edb.sqlite; check the number');
+      for (const run of [info, list, missing])
+        for (const c of ['\x1b', '\x07', '\x9b', '\u202e'])
+          expect(run.stdout + run.stderr).to.not.include(c);
+    });
+
     it('closes with the password, and refuses a wrong one', async function () {
       const created = json<{ room: string; password: string }>(
         await room(['create', '--json'], { SUNOYE_HOME: join(dir, 'c1') }),
@@ -228,11 +327,27 @@ for (const backend of backends) {
       expect(json(await room(['info', String(plain.room), '--json']))).to.include({
         mode: 'plain',
       });
-      const weak = await room(['create'], { SUNOYE_PASSWORD: 'password1' });
-      expect(weak.code).to.equal(2);
-      expect(weak.stderr).to.match(
-        /^room: that password is too weak: .*leave out --password to get a generated one/,
-      );
+      // Refused by zxcvbn-ts's estimate (10^10 guesses needed), each with its reasons, before any
+      // key is derived or the registry opened.
+      const weak: [string, RegExp][] = [
+        ['P@ssw0rd!!', /similar to a commonly used password.*letter substitutions/],
+        ['Summer2024!', /add more words that are less common/],
+        ['1q2w3e4r5t', /this is a commonly used password/],
+        ['1234567890ab', /similar to a commonly used password/],
+      ];
+      for (const [password, reason] of weak) {
+        const refused = await room(['create'], {
+          SUNOYE_PASSWORD: password,
+          SUNOYE_DB: 'mysql://127.0.0.1:1/never_opened',
+        });
+        expect(refused.code, refused.stderr).to.equal(2);
+        expect(refused.stderr.split('\n'), password).to.have.length(2);
+        expect(refused.stderr).to.match(
+          /^room: that password is too weak: about 10\^\d guesses would find it, and a room password needs 10\^10 \(.+\); leave out --password to get a generated one, or use a passphrase of four or more words\n$/,
+        );
+        expect(refused.stderr, password).to.match(reason);
+        expect(refused.stderr).to.not.include(password);
+      }
       const flag = await room(['create', '--password', 'Zebra-Quill-Harbor-9183', '--json']);
       expect(flag.code).to.equal(0);
       expect(flag.stderr).to.match(/process list/);
@@ -304,19 +419,20 @@ for (const backend of backends) {
 }
 
 describe('room with an unreachable database', function () {
-  it('exits 4 with one line that shows no password', async function () {
+  it('exits 4 with one line that shows neither user name nor password', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'sunoye-e2e-'));
     try {
-      const env = { HOME: dir, SUNOYE_DB: 'mysql://sunoye:TopSecret99@127.0.0.1:1/sunoye' };
+      const env = { HOME: dir, SUNOYE_DB: 'mysql://chatuser:TopSecret99@127.0.0.1:1/sunoye' };
       for (const args of [['create'], ['info', '482913'], ['join', '482913']]) {
         const run = await runProgram('room', args, {
-          env: { ...env, SUNOYE_PASSWORD: 'whatever-it-is' },
+          env: { ...env, SUNOYE_PASSWORD: 'Whatever-It-Is-Quokka-77' },
         });
         expect(run.code, run.stderr).to.equal(4);
         expect(run.stderr).to.match(
-          /^room: cannot reach the database mysql:\/\/sunoye:\*\*\*@127\.0\.0\.1:1\/sunoye: .*\n$/,
+          /^room: cannot reach the database mysql:\/\/\*\*\*@127\.0\.0\.1:1\/sunoye: .*\n$/,
         );
         expect(run.stderr + run.stdout).to.not.include('TopSecret99');
+        expect(run.stderr + run.stdout).to.not.include('chatuser');
       }
       const badFile = await runProgram('room', ['info', '482913'], {
         env: { HOME: dir, SUNOYE_DB: `sqlite:${dir}` },

@@ -1,5 +1,6 @@
 /** Long-running programs (listen, room serve) that a test starts, reads line by line and stops. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noteSecrets, record, runProgram } from './cli.js';
 import { waitFor } from './wait.js';
@@ -22,13 +23,14 @@ export function startProgram(
   program: 'room' | 'listen' | 'publish',
   args: string[],
   env: Record<string, string>,
-  options: { raw?: boolean } = {},
+  options: { raw?: boolean; bin?: string } = {},
 ): RunningProgram {
   noteSecrets(env);
-  // raw: `program` is any command on the PATH, run as it is (for wrappers such as `script`).
+  // raw: `program` is any command on the PATH, run as it is (for wrappers such as `script`);
+  // bin: another copy of dist/bin to run the program from.
   const [command, argv] = options.raw
     ? [program as string, args]
-    : [process.execPath, [`${binDir}${program}.js`, ...args]];
+    : [process.execPath, [join(options.bin ?? binDir, `${program}.js`), ...args]];
   const child = spawn(command, argv, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

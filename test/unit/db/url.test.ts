@@ -16,7 +16,7 @@ describe('database URLs', function () {
     expect(() => parseDbUrl('sqlite:')).to.throw(UsageError);
   });
 
-  it('parses MySQL URLs with defaults, and labels them without the password', function () {
+  it('parses MySQL URLs with defaults, and labels them without user name or password', function () {
     const full = parseDbUrl('mysql://chat:p%40ss@db.example:3307/rooms');
     expect(full).to.include({
       kind: 'mysql',
@@ -26,25 +26,58 @@ describe('database URLs', function () {
       password: 'p@ss',
       database: 'rooms',
     });
-    expect(full.label).to.equal('mysql://chat:***@db.example:3307/rooms');
+    expect(full.label).to.equal('mysql://***@db.example:3307/rooms');
     expect(parseDbUrl('mysql://root@127.0.0.1')).to.include({
       port: 3306,
       database: 'sunoye',
       password: undefined,
-      label: 'mysql://root@127.0.0.1/sunoye',
+      label: 'mysql://***@127.0.0.1/sunoye',
     });
-    expect(() => parseDbUrl('mysql://root@host/bad-name')).to.throw(UsageError, /database name/);
+    expect(parseDbUrl('mysql://127.0.0.1:3307').label).to.equal('mysql://127.0.0.1:3307/sunoye');
+    expect(() => parseDbUrl('mysql://root@host/bad-name')).to.throw(
+      UsageError,
+      /database name "bad-name"/,
+    );
   });
 
-  it('refuses other schemes without echoing a password', function () {
-    let message = '';
-    try {
-      parseDbUrl('postgres://u:hunter2@h/db');
-    } catch (err) {
-      message = (err as Error).message;
+  it('refuses malformed and other URLs without echoing their user name or password', function () {
+    const refusal = (url: string): string => {
+      try {
+        parseDbUrl(url);
+      } catch (err) {
+        expect(err).to.be.instanceOf(UsageError);
+        return (err as Error).message;
+      }
+      throw new Error(`${url} was accepted`);
+    };
+    expect(refusal('postgres://u:hunter2@h/db')).to.match(/unsupported database URL/);
+    for (const url of [
+      'postgres://alice:hunter2@h/db',
+      'postgres://alice:hun/ter2@h/db',
+      'mysql//alice:hunter2@h/db',
+      'alice:hunter2@h:3306/db',
+      'mysql:alice:hunter2@h/db',
+      'mysql://alice:hunter2@h:notaport/db',
+      'mysql://alice:hun%zzter2@h/db',
+      'mysql://alice:hunter2@h/%zz',
+      'mysql://h/alice:hunter2@db',
+    ]) {
+      const message = refusal(url);
+      for (const part of ['alice', 'hunter2', 'hun', 'ter2'])
+        expect(message, url).to.not.include(part);
     }
-    expect(message).to.match(/unsupported database URL/);
-    expect(message).to.not.include('hunter2');
-    expect(redactUrl('mqtt://u:secret@host:1883')).to.equal('mqtt://u:***@host:1883');
+  });
+
+  it('redacts the whole user information of a URL, however malformed', function () {
+    const cases: [string, string][] = [
+      ['mqtt://u:secret@host:1883', 'mqtt://***@host:1883'],
+      ['mqtt://u@host:1883/x?y=1', 'mqtt://***@host:1883/x?y=1'],
+      ['mysql://u:p@ss@host/db', 'mysql://***@host/db'],
+      ['mysql://u:p/ss@host/db', 'mysql://***@host/db'],
+      ['mysql//u:p@host/db', '***@host/db'],
+      ['u:p@host:3306/db', '***@host:3306/db'],
+      ['mqtt://host:1883', 'mqtt://host:1883'],
+    ];
+    for (const [url, shown] of cases) expect(redactUrl(url), url).to.equal(shown);
   });
 });

@@ -50,6 +50,11 @@ describe('room keys', function () {
     expect(composed.equals(decomposed)).to.equal(true);
   });
 
+  it('gives new rooms a cost within the bounds a client accepts', function () {
+    const kdf = newKdfParams();
+    expect(checkKdfParams(kdf)).to.deep.equal(kdf);
+  });
+
   it('refuses KDF parameters that would cost too much or too little', function () {
     const salt = newKdfParams().salt;
     expect(() => checkKdfParams({ alg: 'scrypt', N: 2 ** 30, r: 8, p: 1, salt })).to.throw(
@@ -65,6 +70,28 @@ describe('room keys', function () {
       /invalid key-derivation/,
     );
     expect(() => checkKdfParams(null)).to.throw(/invalid key-derivation/);
+    // 4 GiB of memory; 512 MiB; 2^22 of work in 128 MiB; 2^22 of work in 128 KiB; 512 MiB.
+    for (const [N, r, p] of [
+      [2 ** 20, 32, 4],
+      [2 ** 19, 8, 1],
+      [2 ** 17, 8, 4],
+      [2 ** 10, 1, 2 ** 12],
+      [2 ** 10, 2 ** 12, 1],
+    ] as const) {
+      expect(() => checkKdfParams({ alg: 'scrypt', N, r, p, salt }), `${N} ${r} ${p}`).to.throw(
+        /invalid key-derivation parameters: too costly/,
+      );
+    }
+    for (const [N, r, p] of [
+      [2 ** 18, 8, 1],
+      [2 ** 17, 16, 1],
+      [2 ** 17, 8, 2],
+      [2 ** 10, 1, 2 ** 11],
+    ] as const)
+      expect(checkKdfParams({ alg: 'scrypt', N, r, p, salt })).to.include({ N, r, p });
+    expect(() => checkKdfParams({ alg: 'scrypt', N: 2 ** 15, r: 8.5, p: 1, salt })).to.throw(
+      /invalid key-derivation/,
+    );
     expect(checkKdfParams({ alg: 'scrypt', N: 2 ** 15, r: 8, p: 1, salt, extra: 1 })).to.deep.equal(
       { alg: 'scrypt', N: 2 ** 15, r: 8, p: 1, salt },
     );

@@ -24,26 +24,44 @@ function sources(
 }
 
 describe('passwords', function () {
-  it('generates distinct passwords of about 79 bits without look-alike characters', function () {
+  it('generates distinct passwords of about 79 bits without look-alike characters', async function () {
     const many = Array.from({ length: 500 }, generatePassword);
     expect(new Set(many).size).to.equal(500);
-    for (const p of many) {
-      expect(p).to.match(/^[2-9a-hjkmnp-z]{4}(-[2-9a-hjkmnp-z]{4}){3}$/);
-      expect(passwordProblem(p)).to.equal(undefined);
-    }
+    for (const p of many) expect(p).to.match(/^[2-9a-hjkmnp-z]{4}(-[2-9a-hjkmnp-z]{4}){3}$/);
     expect(GENERATED_BITS).to.be.at.least(75);
+    // The estimator agrees (checked on some: each check takes 10-80 ms).
+    for (const p of many.slice(0, 25)) expect(await passwordProblem(p), p).to.equal(undefined);
   });
 
-  it('refuses weak passwords with the reason', function () {
-    expect(passwordProblem('short1')).to.match(/shorter than 10/);
-    expect(passwordProblem('aaaaaaaaaaaa')).to.match(/different characters/);
-    expect(passwordProblem('abcdefghijkl')).to.match(/consecutive/);
-    expect(passwordProblem('0123456789')).to.match(/consecutive/);
-    expect(passwordProblem('8675309142')).to.match(/only digits/);
-    expect(passwordProblem('Password123!')).to.match(/common/);
-    expect(passwordProblem('qwertyqwerty')).to.match(/common/);
-    expect(passwordProblem('correct horse battery staple')).to.equal(undefined);
-    expect(passwordProblem('Tr0ub4dor&3x')).to.equal(undefined);
+  it('refuses weak passwords by the estimate, with its reasons', async function () {
+    const weak: [string, RegExp][] = [
+      ['P@ssw0rd!!', /similar to a commonly used password; .*predictable letter substitutions/],
+      ['Summer2024!', /add more words that are less common/],
+      ['1q2w3e4r5t', /this is a commonly used password/],
+      ['1234567890ab', /similar to a commonly used password/],
+      ['password1', /commonly used password/],
+      ['aaaaaaaaaaaa', /repeated characters like "aaa"/],
+      ['abcdefghijkl', /common character sequences/],
+      ['qwertyqwerty', /repeated character patterns/],
+      ['short1', /about 10\^\d guesses/],
+      // 10^13-10^15 by the dictionaries alone, but made of the app's and the user's own words.
+      ['SunoyeMqttChat', /about 10\^\d guesses/],
+      ['alicesunoye99', /about 10\^\d guesses/],
+    ];
+    for (const [password, reason] of weak) {
+      const problem = await passwordProblem(password, ['alice']);
+      expect(problem, password).to.match(
+        /^about 10\^\d guesses would find it, and a room password needs 10\^10/,
+      );
+      expect(problem, password).to.match(reason);
+    }
+    for (const strong of [
+      'correct horse battery staple',
+      'Tr0ub4dor&3x',
+      'Zebra-Quill-Harbor-9182',
+      'Trombone-Velvet-7',
+    ])
+      expect(await passwordProblem(strong, ['alice']), strong).to.equal(undefined);
   });
 
   it('takes the flag (with a warning), then the file, then the environment', async function () {
