@@ -2,6 +2,8 @@
 import { command } from '../cli/args.js';
 import { commandContext, jsonOption, requiredRoomPositional, roomOptions } from '../cli/options.js';
 import { colourFor } from '../chat/colour.js';
+import { visible } from '../chat/render.js';
+import { findRemembered } from '../home/remembered.js';
 import { RoomNotFoundError } from '../db/index.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 import { formatDuration, formatTime } from './format.js';
@@ -31,13 +33,17 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     if (!status) throw new RoomNotFoundError(room, store.label);
     const { room: record, members } = status;
     const names = members.map((m) => m.name);
+    // The registry's mode is not vouched for: the mode this machine remembers wins.
+    const remembered = findRemembered(ctx.config.home, store.label, room);
+    const altered = remembered !== undefined && remembered.mode !== record.mode;
     if (options.json) {
       writeJson(ctx.io, {
         room,
         state: record.state,
         members: members.length,
         names,
-        mode: record.mode,
+        mode: remembered?.mode ?? record.mode,
+        ...(altered ? { registryMode: record.mode } : {}),
         creator: record.creator,
         idleSeconds: record.idleSeconds,
         createdAt: record.createdAt.toISOString(),
@@ -48,12 +54,14 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     const colour = colourFor(ctx.io.stdout, ctx.io.env);
     const state = record.state === 'open' ? colour.green('open') : colour.red('closed');
     const lines = [
-      `room ${room}: ${state}, ${record.mode}`,
-      `created by ${record.creator} at ${formatTime(record.createdAt)}` +
+      `room ${room}: ${state}, ${remembered?.mode ?? record.mode}` +
+        (altered ? colour.red(` (the registry says ${record.mode}: its record was altered)`) : ''),
+      // Names come from the database: whoever can write it must not drive this terminal.
+      `created by ${visible(record.creator)} at ${formatTime(record.createdAt)}` +
         (record.closedAt
           ? `, closed at ${formatTime(record.closedAt)}`
           : `; closes after ${formatDuration(record.idleSeconds)} without members`),
-      `members: ${members.length}${names.length ? ` (${names.join(', ')})` : ''}`,
+      `members: ${members.length}${names.length ? ` (${names.map(visible).join(', ')})` : ''}`,
     ];
     ctx.io.stdout.write(`${lines.join('\n')}\n`);
   });
