@@ -24,8 +24,11 @@ export interface ShownWith {
 export interface InboxHandlers {
   /** A payload to show, with the time it arrived. */
   show(payload: ChatPayload, at: Date, how: ShownWith): void;
-  /** A warning for stderr (one line, no newline). */
-  warn(line: string): void;
+  /**
+   * A warning for stderr (one line, no newline); `loss` for a report of lines that never arrived,
+   * which must never be rate-limited away behind other warnings.
+   */
+  warn(line: string, kind?: 'loss'): void;
   /** A `closed` notice was shown: the room may have closed. */
   closedNotice(): void;
   /** `count` chat messages have been shown. */
@@ -172,6 +175,7 @@ export class Inbox {
     const n = to - from + 1;
     this.handlers.warn(
       `${n} message${n === 1 ? '' : 's'} from ${name} did not arrive (seq ${from === to ? from : `${from}-${to}`})`,
+      'loss',
     );
   }
 

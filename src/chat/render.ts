@@ -10,6 +10,11 @@ import { visible } from './sanitise.js';
 
 export { visible } from './sanitise.js';
 
+/** Text from the network made visible, its later lines indented under the first. */
+function indented(text: string): string {
+  return visible(text).replace(/\n/g, '\n         ');
+}
+
 const UNSIGNED: ShownWith = { sender: { trust: 'unsigned' }, late: false };
 
 /**
@@ -83,19 +88,24 @@ export function humanLine(
       payload.event === 'join' && sender.key !== undefined && sender.trust !== 'changed'
         ? ` [key ${sender.key}${sender.trust === 'new' ? ', first seen' : ''}]`
         : '';
-    const notice = colour.dim(`-- ${visible(payload.notice)}${key}`);
+    // A notice's text is the sender's, like a message's: its lines are indented, so it cannot
+    // lay out a line of its own (someone else's message, or one marked "(you)").
+    const notice = colour.dim(`-- ${indented(payload.notice)}${key}`);
     return `${time} ${impostor ? `${impostor} ` : ''}${notice}${late}\n`;
   }
   const who = impostor || colour[colourOf(payload.from)](visible(payload.from));
   const mark = sender.trust === 'you' ? colour.dim(' (you)') : '';
-  const text = visible(payload.message).replace(/\n/g, '\n         ');
+  const text = indented(payload.message);
   return `${time} ${who}${mark}${late}: ${text}\n`;
 }
 
 /** Rate-limits warnings: at most one line per interval; what was held back is summed up after it. */
 export class WarningLimiter {
   private lastAt = -Infinity;
-  private held: string[] = [];
+  // Only the last warning held back is printed, with a count of the others: a flood of
+  // warnings holds one string, never a list of them.
+  private held: string | undefined;
+  private others = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -107,7 +117,8 @@ export class WarningLimiter {
   warn(message: string): void {
     const t = this.now();
     if (t - this.lastAt < this.intervalMs) {
-      this.held.push(message);
+      if (this.held !== undefined) this.others += 1;
+      this.held = message;
       this.timer ??= setTimeout(() => this.flush(), this.intervalMs - (t - this.lastAt)).unref();
       return;
     }
@@ -115,14 +126,26 @@ export class WarningLimiter {
     this.write(`warning: ${visible(message)}\n`);
   }
 
+  /**
+   * A warning that must never be summed up into another (a loss report): anyone who can send
+   * garbage to the topic could otherwise hide it behind a "similar" warning. Printed at once,
+   * after what was held back (so the order stays).
+   */
+  report(message: string): void {
+    this.flush();
+    this.lastAt = this.now();
+    this.write(`warning: ${visible(message)}\n`);
+  }
+
   /** Prints the last held-back warning and how many others there were. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const last = this.held.at(-1);
+    const last = this.held;
     if (last === undefined) return;
-    const others = this.held.length - 1;
-    this.held = [];
+    const others = this.others;
+    this.held = undefined;
+    this.others = 0;
     this.lastAt = this.now();
     const more =
       others > 0 ? ` (and ${others} similar warning${others === 1 ? '' : 's'} before it)` : '';

@@ -4,7 +4,7 @@
  * restarted listener rejects what it showed before; and it rejects a message signed before it
  * started (less a clock-skew allowance), which can only be an old message sent again.
  */
-import { readRoomFile, roomFilePath, updateRoomFile } from '../home/room-files.js';
+import { fileProblem, readRoomFile, roomFilePath, updateRoomFile } from '../home/room-files.js';
 import type { ChatPayload } from '../protocol/index.js';
 
 /** How far a sender's clock may be behind ours before its messages look old. */
@@ -21,10 +21,17 @@ interface SeenFile {
 /** Why a payload was rejected, if it was. */
 export type Verdict = { replay: 'shown before' } | { replay: 'signed before start'; ageMs: number };
 
+/** The well-formed entries of a seen file (a damaged entry is dropped, never trusted or thrown on). */
 function streamsOf(value: unknown): SeenFile['streams'] {
   const v = value as Partial<SeenFile> | undefined;
-  if (v?.format !== FORMAT || typeof v.streams !== 'object' || v.streams === null) return {};
-  return v.streams;
+  const streams = Object.create(null) as SeenFile['streams'];
+  if (v?.format !== FORMAT || typeof v.streams !== 'object' || v.streams === null) return streams;
+  for (const [stream, s] of Object.entries(v.streams as Record<string, unknown>)) {
+    const e = s as { seq?: unknown; at?: unknown } | null;
+    if (Number.isSafeInteger(e?.seq) && typeof e?.at === 'number' && Number.isFinite(e.at))
+      streams[stream] = { seq: e.seq as number, at: e.at };
+  }
+  return streams;
 }
 
 /** Where a room's shown sequences are kept. */
@@ -38,14 +45,18 @@ export class ReplayGuard {
   private readonly shownNow = new Map<string, { seq: number; at: number }>();
   private dirty = false;
 
+  private writeFailed = false;
+
   constructor(
     private readonly path: string | undefined,
     /** When this listener started (ms since the epoch). */
     private readonly since: number,
+    /** Told once when what was shown cannot be written down. */
+    private readonly warn: (line: string) => void = () => undefined,
   ) {
     if (path)
       for (const [stream, s] of Object.entries(streamsOf(readRoomFile(path))))
-        if (Number.isSafeInteger(s?.seq)) this.before.set(stream, s.seq);
+        this.before.set(stream, s.seq);
   }
 
   /** Whether a signed payload of `stream` is a replay; undefined when it may be shown. */
@@ -71,7 +82,11 @@ export class ReplayGuard {
   shown(stream: string, seq: number): void {
     const s = this.shownNow.get(stream);
     if (s && s.seq >= seq) return;
+    // Most recently shown last: past the cap, the stream shown least recently is forgotten (the
+    // file keeps no more either), so a member making up streams cannot fill memory.
+    this.shownNow.delete(stream);
     this.shownNow.set(stream, { seq, at: Date.now() });
+    if (this.shownNow.size > MAX_STREAMS) this.shownNow.delete(this.shownNow.keys().next().value!);
     this.dirty = true;
   }
 
@@ -79,7 +94,20 @@ export class ReplayGuard {
   save(): void {
     if (!this.dirty || !this.path) return;
     this.dirty = false;
-    updateRoomFile(this.path, (current) => {
+    try {
+      this.write(this.path);
+    } catch (err) {
+      this.dirty = true; // tried again at the next save
+      if (!this.writeFailed)
+        this.warn(
+          `cannot write ${this.path} (${fileProblem(err)}): a listener started later may show again what this one showed`,
+        );
+      this.writeFailed = true;
+    }
+  }
+
+  private write(path: string): void {
+    updateRoomFile(path, (current) => {
       const streams = streamsOf(current);
       for (const [stream, s] of this.shownNow)
         if (!(streams[stream]?.seq !== undefined && streams[stream].seq >= s.seq))

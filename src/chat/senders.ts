@@ -4,7 +4,7 @@
  * key). A known name under another key is never shown as that person. Plain rooms are unsigned:
  * their names are unverified.
  */
-import { readRoomFile, roomFilePath, updateRoomFile } from '../home/room-files.js';
+import { fileProblem, readRoomFile, roomFilePath, updateRoomFile } from '../home/room-files.js';
 import { fingerprint } from '../protocol/index.js';
 
 /**
@@ -32,10 +32,17 @@ interface PinFile {
   names: Record<string, { key: string; since: string }>;
 }
 
+/** The pins of a pin file, as an object without a prototype (a name may be `__proto__`). */
 function pinsOf(value: unknown): PinFile['names'] {
   const v = value as Partial<PinFile> | undefined;
-  if (v?.format !== FORMAT || typeof v.names !== 'object' || v.names === null) return {};
-  return v.names;
+  const names = Object.create(null) as PinFile['names'];
+  if (v?.format !== FORMAT || typeof v.names !== 'object' || v.names === null) return names;
+  for (const [name, pin] of Object.entries(v.names as Record<string, unknown>)) {
+    const p = pin as { key?: unknown; since?: unknown } | null;
+    if (typeof p?.key === 'string')
+      names[name] = { key: p.key, since: typeof p.since === 'string' ? p.since : '' };
+  }
+  return names;
 }
 
 /** Where a room's pins are kept. */
@@ -56,9 +63,13 @@ export class KnownSenders {
   private readonly pins = new Map<string, string>(); // name -> base64 key
   private readonly views = new Map<string, SenderView>(); // `${key} ${name}` -> view
 
+  private writeFailed = false;
+
   constructor(
     private readonly path: string | undefined,
     private readonly me: { name: string; publicKey: Buffer | undefined },
+    /** Told once when the pins cannot be written (they are still kept in memory). */
+    private readonly warn: (line: string) => void = () => undefined,
   ) {
     if (path)
       for (const [name, pin] of Object.entries(pinsOf(readRoomFile(path))))
@@ -91,17 +102,27 @@ export class KnownSenders {
   }
 
   private pin(name: string, key: string, cacheKey: string, signer: Buffer): SenderView {
-    if (this.pins.size >= MAX_PINS) return this.remember(cacheKey, 'new', signer);
+    // Full: the name is not pinned, so it stays `new` on every line (never `known`: another key
+    // could claim it just the same), and nothing is remembered for it.
+    if (this.pins.size >= MAX_PINS) return { trust: 'new', key: fingerprint(signer) };
     this.pins.set(name, key);
     if (this.path) {
       let theirs: string | undefined;
-      updateRoomFile(this.path, (current) => {
-        const names = pinsOf(current);
-        // Another program pinned the name meanwhile: the first pin stands.
-        theirs = names[name]?.key;
-        if (theirs === undefined) names[name] = { key, since: new Date().toISOString() };
-        return { format: FORMAT, names };
-      });
+      try {
+        updateRoomFile(this.path, (current) => {
+          const names = pinsOf(current);
+          // Another program pinned the name meanwhile: the first pin stands.
+          theirs = names[name]?.key;
+          if (theirs === undefined) names[name] = { key, since: new Date().toISOString() };
+          return { format: FORMAT, names };
+        });
+      } catch (err) {
+        if (!this.writeFailed)
+          this.warn(
+            `cannot write ${this.path} (${fileProblem(err)}): names seen from now on are pinned only until this program ends`,
+          );
+        this.writeFailed = true;
+      }
       if (theirs !== undefined && theirs !== key) {
         this.pins.set(name, theirs);
         return this.remember(cacheKey, 'changed', signer, Buffer.from(theirs, 'base64'));

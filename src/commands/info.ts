@@ -70,7 +70,7 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     const state = record.state === 'open' ? colour.green('open') : colour.red('closed');
     const lines = [
       `room ${room}: ${state}, ${mode}` +
-        (altered ? colour.red(` (the registry record says ${record.mode}: it was altered)`) : ''),
+        (altered ? colour.red(` (the registry says ${record.mode}: its record was altered)`) : ''),
       `created by ${visibleLine(record.creator)} at ${formatTime(record.createdAt)}` +
         (record.closedAt
           ? `, closed at ${formatTime(record.closedAt)}`

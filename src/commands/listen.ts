@@ -109,17 +109,19 @@ function guards(
   ctx: CommandContext,
   target: ChatTarget,
   startedAt: number,
+  warn: (line: string) => void,
 ): { senders: KnownSenders | undefined; replay: ReplayGuard | undefined } {
   const { identity, room, store } = target;
   if (!identity || room === undefined || store === undefined)
     return { senders: undefined, replay: undefined };
   const home = ctx.config.home;
   return {
-    senders: new KnownSenders(pinsPath(home, store, room), {
-      name: ctx.config.name,
-      publicKey: identity.signer.publicKey,
-    }),
-    replay: new ReplayGuard(seenPath(home, store, room), startedAt),
+    senders: new KnownSenders(
+      pinsPath(home, store, room),
+      { name: ctx.config.name, publicKey: identity.signer.publicKey },
+      warn,
+    ),
+    replay: new ReplayGuard(seenPath(home, store, room), startedAt, warn),
   };
 }
 
@@ -262,7 +264,7 @@ async function runListener(
     else warnings.warn(`ignored a "closed" notice for room ${target.room}, which is still open`);
   };
   const joinId = sender.notice('join', target.topic, target.room);
-  const { senders, replay } = guards(ctx, target, run.startedAt);
+  const { senders, replay } = guards(ctx, target, run.startedAt, (line) => warnings.report(line));
   const inbox = new Inbox(
     {
       topic: target.topic,
@@ -275,7 +277,8 @@ async function runListener(
     {
       show: (payload, at, how) =>
         out.write(options.json ? jsonLine(payload, at, how) : humanLine(payload, colour, at, how)),
-      warn: (message) => warnings.warn(message),
+      warn: (message, kind) =>
+        kind === 'loss' ? warnings.report(message) : warnings.warn(message),
       closedNotice: () => void onClosedNotice(),
       countReached: () => stop('count'),
     },
@@ -290,7 +293,7 @@ async function runListener(
     if (lostAt === undefined) return;
     const since = lostAt;
     lostAt = undefined;
-    reportSilentStreams(inbox, since, (line) => warnings.warn(line), run.timers);
+    reportSilentStreams(inbox, since, (line) => warnings.report(line), run.timers);
   };
   if (target.room !== undefined && !target.identity)
     warnings.warn(
@@ -298,7 +301,7 @@ async function runListener(
     );
   if (replay) run.timers.push(setInterval(() => replay.save(), SAVE_SEEN_MS).unref());
   client.onSessionLost = () =>
-    warnings.warn(
+    warnings.report(
       "the broker lost this listener's session while it was away: messages sent meanwhile may be missing",
     );
   client.onFatal = (err) => {

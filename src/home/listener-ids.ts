@@ -6,7 +6,8 @@
  * gets a fresh id of its own, so neither takes the other's session over.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { readRoomFile, roomFilePath, updateRoomFile } from './room-files.js';
 
 /** A client id claimed for one listener. */
@@ -78,9 +79,13 @@ export function claimListenerId(
   if (terminal === undefined) return unremembered();
   const tty = createHash('sha256').update(terminal).digest('hex').slice(0, 12);
   const path = roomFilePath(home, 'clients', store, `${room}-${tty}`);
-  updateRoomFile(path, (current) => current ?? {}); // makes the folder
   const lockPath = `${path}.lock`;
-  if (!lock(lockPath)) return unremembered();
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (!lock(lockPath)) return unremembered();
+  } catch {
+    return unremembered(); // a read-only or full SUNOYE_HOME: a fresh id, remembered nowhere
+  }
   const kept = readRoomFile(path) as { id?: unknown; since?: unknown } | undefined;
   let id = typeof kept?.id === 'string' && /^[A-Za-z0-9]{8,23}$/.test(kept.id) ? kept.id : '';
   let since =
@@ -89,7 +94,13 @@ export function claimListenerId(
     id = fresh();
     since = now;
   }
-  const write = (s: number): void => updateRoomFile(path, () => ({ id, since: s }));
+  const write = (s: number): void => {
+    try {
+      updateRoomFile(path, () => ({ id, since: s }));
+    } catch {
+      // not remembered: a listener restarted here later takes a fresh id
+    }
+  };
   write(since);
   return {
     id,

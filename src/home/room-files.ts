@@ -4,7 +4,7 @@
  * atomically, and merged on write so concurrent programs never lose each other's entries.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { storeKey } from './remembered.js';
 
@@ -31,7 +31,18 @@ export function updateRoomFile(path: string, merge: (current: unknown) => unknow
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const next = merge(readRoomFile(path));
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(next)}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(temp, 0o600);
-  renameSync(temp, path);
+  try {
+    writeFileSync(temp, `${JSON.stringify(next)}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(temp, 0o600);
+    renameSync(temp, path);
+  } catch (err) {
+    // A full or read-only disk: leave no half-written temporary file behind.
+    rmSync(temp, { force: true });
+    throw err;
+  }
+}
+
+/** The reason an error of the file system gives, for a warning. */
+export function fileProblem(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
 }

@@ -85,6 +85,33 @@ for (const registry of registries) {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
+    it('cannot make `room info` say plain, nor drive the terminal with the names it writes', async function () {
+      const created = await runProgram('room', ['create', '--json'], { env: user('alice') });
+      expect(created.code, created.stderr).to.equal(0);
+      const { room } = JSON.parse(created.stdout) as { room: string };
+      const evil = 'al\x1b]0;owned\x07ice\x1b[2J';
+      await db.write(`UPDATE rooms SET mode = 'plain', creator = ? WHERE number = ?`, [evil, room]);
+      const now = Date.now();
+      await db.write(
+        'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        ['0123456789abcdef0123456789abcdef', room, `bob\x1b[31m`, now, now, 3_600_000],
+      );
+      const info = await runProgram('room', ['info', room], { env: user('alice') });
+      expect(info.code, info.stderr).to.equal(0);
+      expect(info.stdout).to.not.include('\x1b');
+      expect(info.stdout).to.include('created by al\\x1B]0;owned\\x07ice\\x1B[2J');
+      expect(info.stdout).to.include('bob\\x1B[31m');
+      expect(info.stdout).to.match(
+        /: open, encrypted \(the registry says plain: its record was altered\)/,
+      );
+      const json = await runProgram('room', ['info', room, '--json'], { env: user('alice') });
+      expect(JSON.parse(json.stdout)).to.include({
+        mode: 'encrypted',
+        recordAltered: true,
+        recordMode: 'plain',
+      });
+    });
+
     it('cannot turn an encrypted room plain: no plaintext reaches the broker, and every program refuses with exit 3', async function () {
       const created = await runProgram('room', ['create', '--json'], { env: user('alice') });
       expect(created.code, created.stderr).to.equal(0);
