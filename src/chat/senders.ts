@@ -64,6 +64,8 @@ export class KnownSenders {
   private readonly views = new Map<string, SenderView>(); // `${key} ${name}` -> view
 
   private writeFailed = false;
+  /** Names pinned and not yet written. */
+  private readonly unsaved = new Map<string, { key: string; since: string }>();
 
   constructor(
     private readonly path: string | undefined,
@@ -106,29 +108,43 @@ export class KnownSenders {
     // could claim it just the same), and nothing is remembered for it.
     if (this.pins.size >= MAX_PINS) return { trust: 'new', key: fingerprint(signer) };
     this.pins.set(name, key);
-    if (this.path) {
-      let theirs: string | undefined;
-      try {
-        updateRoomFile(this.path, (current) => {
-          const names = pinsOf(current);
-          // Another program pinned the name meanwhile: the first pin stands.
-          theirs = names[name]?.key;
-          if (theirs === undefined) names[name] = { key, since: new Date().toISOString() };
-          return { format: FORMAT, names };
-        });
-      } catch (err) {
-        if (!this.writeFailed)
-          this.warn(
-            `cannot write ${this.path} (${fileProblem(err)}): names seen from now on are pinned only until this program ends`,
-          );
-        this.writeFailed = true;
-      }
-      if (theirs !== undefined && theirs !== key) {
-        this.pins.set(name, theirs);
-        return this.remember(cacheKey, 'changed', signer, Buffer.from(theirs, 'base64'));
-      }
-    }
+    // Written with the others at the next save: a flood of new names costs one write, not one
+    // rewrite of the whole file per name.
+    if (this.path) this.unsaved.set(name, { key, since: new Date().toISOString() });
     return this.remember(cacheKey, 'new', signer);
+  }
+
+  /**
+   * Writes the names pinned since the last save, merged with what other programs of this user
+   * pinned meanwhile: a name pinned there first keeps that pin, here too from now on.
+   */
+  save(): void {
+    if (!this.path || this.unsaved.size === 0) return;
+    const ours = new Map(this.unsaved);
+    this.unsaved.clear();
+    const overruled: [string, string][] = [];
+    try {
+      updateRoomFile(this.path, (current) => {
+        const names = pinsOf(current);
+        for (const [name, pin] of ours) {
+          const theirs = names[name]?.key;
+          if (theirs === undefined) names[name] = pin;
+          else if (theirs !== pin.key) overruled.push([name, theirs]);
+        }
+        return { format: FORMAT, names };
+      });
+    } catch (err) {
+      if (!this.writeFailed)
+        this.warn(
+          `cannot write ${this.path} (${fileProblem(err)}): names seen from now on are pinned only until this program ends`,
+        );
+      this.writeFailed = true;
+    }
+    for (const [name, theirs] of overruled) {
+      this.pins.set(name, theirs);
+      for (const cacheKey of this.views.keys())
+        if (cacheKey.slice(cacheKey.indexOf(' ') + 1) === name) this.views.delete(cacheKey);
+    }
   }
 
   private remember(cacheKey: string, trust: Trust, signer: Buffer, pinned?: Buffer): SenderView {

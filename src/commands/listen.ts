@@ -299,7 +299,11 @@ async function runListener(
     warnings.warn(
       `room ${target.room} is plain: its messages are unencrypted and unsigned, so names are not verified`,
     );
-  if (replay) run.timers.push(setInterval(() => replay.save(), SAVE_SEEN_MS).unref());
+  const save = (): void => {
+    senders?.save();
+    replay?.save();
+  };
+  if (senders || replay) run.timers.push(setInterval(save, SAVE_SEEN_MS).unref());
   client.onSessionLost = () =>
     warnings.report(
       "the broker lost this listener's session while it was away: messages sent meanwhile may be missing",
@@ -327,7 +331,7 @@ async function runListener(
 
   const reason = await stopped;
   out.flush();
-  replay?.save();
+  save();
   // The database and the broker are told at once, each within its own bound: one Ctrl-C ends
   // the program within 2 s even when either has stopped answering.
   const leaveRegistry = withTimeout(presence?.leave() ?? Promise.resolve(), EXIT_DB_TIMEOUT_MS);

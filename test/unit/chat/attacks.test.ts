@@ -143,7 +143,9 @@ describe('attacks on a listener', function () {
     inbox.receive(sealed(alice)(new Sender('alice').message('1')));
     inbox.receive(sealed(alice)(new Sender('bob').message('2')));
     inbox.receive(sealed(mallory)(new Sender('alice').message('3')));
+    senders.save();
     replay.save();
+    senders.save();
     replay.save();
     expect(shown.map((s) => s.how.sender.trust)).to.deep.equal(['new', 'new', 'changed']);
     expect(warned).to.have.length(2);
@@ -156,12 +158,18 @@ describe('attacks on a listener', function () {
   });
 
   it('a write that fails leaves no temporary file behind', function () {
-    const { inbox } = listener();
+    const senders = new KnownSenders(pinsPath(home, STORE, ROOM), {
+      name: 'me',
+      publicKey: me.publicKey,
+    });
+    const { inbox } = listener(senders);
     inbox.receive(sealed(alice)(new Sender('alice').message('1')));
+    senders.save();
     // The pins file is a folder now: its temporary file is written, replacing the file fails.
     rmSync(pinsPath(home, STORE, ROOM));
     mkdirSync(join(pinsPath(home, STORE, ROOM), 'in-the-way'), { recursive: true });
     inbox.receive(sealed(alice)(new Sender('bob').message('2')));
+    senders.save();
     expect(readdirSync(join(home, 'pins')).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
   });
 

@@ -58,7 +58,7 @@ describe('authentic rooms: the inbox', function () {
           how.late,
         ].join(' '),
       );
-    return { inbox, replay, shown, warnings, texts };
+    return { inbox, replay, senders, shown, warnings, texts };
   }
   const sealed = (signer = alice) => {
     const codec = encryptedCodec(ROOM, key, signer);
@@ -67,7 +67,7 @@ describe('authentic rooms: the inbox', function () {
   };
 
   it('pins a name to its first key, marks another key under it, and keeps the pin on disk', function () {
-    const { inbox, texts, warnings } = listener();
+    const { inbox, texts, warnings, senders } = listener();
     const a = new Sender('alice');
     inbox.receive(sealed()(a.message('hi')));
     inbox.receive(sealed()(a.message('again')));
@@ -82,6 +82,7 @@ describe('authentic rooms: the inbox', function () {
       'mine you false',
     ]);
     expect(warnings).to.deep.equal([]);
+    senders.save();
     expect(statSync(pinsPath(home, STORE, ROOM)).mode & 0o777).to.equal(0o600);
     expect([...pinnedFingerprints(home, STORE, ROOM).keys()]).to.deep.equal(['alice']);
     // Another listener of this user, later: alice is known, mallory still is not alice.
@@ -137,6 +138,26 @@ describe('authentic rooms: the inbox', function () {
     // A retained message is never live.
     fresh.inbox.receive(sealed()(new Sender('alice').message('kept')), true);
     expect(fresh.warnings[1]).to.include('retained');
+  });
+  it('pins a flood of new names in one write, and the first pin on disk stands', function () {
+    const { inbox, senders } = listener();
+    const batch = Array.from({ length: 1000 }, (_, i) => new Sender(`name${i}`).message('hi'));
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < 10; i++) inbox.receive(sealed(mallory)(batch));
+    senders.save();
+    expect(Number(process.hrtime.bigint() - started) / 1e6).to.be.below(5000);
+    expect(pinnedFingerprints(home, STORE, ROOM).size).to.equal(1000);
+    // Another listener of this user pinned carol first: that pin wins here too, once saved.
+    const other = new KnownSenders(pinsPath(home, STORE, ROOM), {
+      name: 'me',
+      publicKey: me.publicKey,
+    });
+    other.classify('carol', alice.publicKey);
+    inbox.receive(sealed(mallory)(new Sender('carol').message('me first?')));
+    other.save();
+    senders.save();
+    expect(senders.classify('carol', mallory.publicKey).trust).to.equal('changed');
+    expect(senders.classify('carol', alice.publicKey).trust).to.equal('known');
   });
 });
 
