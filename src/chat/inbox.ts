@@ -130,9 +130,13 @@ export class Inbox {
         ? undefined
         : `${signer ? signer.toString('base64') : 'plain'}/${senderOf(payload.id)}`;
     const name = sender.trust === 'changed' ? `key ${sender.key}` : payload.from;
+    // A last will signed before we started, of a listener we never heard from: shown as late.
+    let oldWill = false;
     if (signer && this.options.replay) {
-      const verdict = this.options.replay.check(stream, payload);
-      if (verdict) {
+      const heard = stream !== undefined && this.streams.has(stream);
+      const verdict = this.options.replay.check(stream, payload, heard);
+      if (verdict?.replay === 'old will') oldWill = true;
+      else if (verdict) {
         this.handlers.warn(
           verdict.replay === 'shown before'
             ? `ignored a replayed message from ${name}: it was shown before`
@@ -150,7 +154,7 @@ export class Inbox {
     if (stream !== undefined && payload.seq !== undefined) {
       const highest = this.sequences.highest(stream);
       const lost = payload.type === 'notice' && payload.event === 'lost';
-      late = highest !== undefined && payload.seq < highest && !lost;
+      late = (highest !== undefined && payload.seq < highest && !lost) || oldWill;
       if (payload.type === 'notice' && payload.event === 'end') {
         this.ended(stream, payload, name, highest);
         return;

@@ -82,7 +82,11 @@ export function humanLine(
     sender.trust === 'changed'
       ? colour.red(`[key ${sender.key}, NOT the "${visible(payload.from)}" you know]`)
       : '';
-  const late = how.late ? colour.yellow(' (late: sent before lines shown above)') : '';
+  const late = !how.late
+    ? ''
+    : payload.type === 'notice' && payload.event === 'lost'
+      ? colour.yellow(' (signed when that listener started, before you joined: it may be old news)')
+      : colour.yellow(' (late: sent before lines shown above)');
   if (payload.type === 'notice') {
     const key =
       payload.event === 'join' && sender.key !== undefined && sender.trust !== 'changed'

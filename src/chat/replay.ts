@@ -19,7 +19,8 @@ interface SeenFile {
 }
 
 /** Why a payload was rejected, if it was. */
-export type Verdict = { replay: 'shown before' } | { replay: 'signed before start'; ageMs: number };
+export type Verdict =
+  { replay: 'shown before' } | { replay: 'signed before start' | 'old will'; ageMs: number };
 
 /** The well-formed entries of a seen file (a damaged entry is dropped, never trusted or thrown on). */
 function streamsOf(value: unknown): SeenFile['streams'] {
@@ -60,16 +61,27 @@ export class ReplayGuard {
   }
 
   /** Whether a signed payload of `stream` is a replay; undefined when it may be shown. */
-  check(stream: string | undefined, payload: ChatPayload): Verdict | undefined {
-    if (stream !== undefined && payload.seq !== undefined) {
+  check(
+    stream: string | undefined,
+    payload: ChatPayload,
+    /** The stream was heard from by this listener. */
+    heard = false,
+  ): Verdict | undefined {
+    // A last will is signed (and numbered first) when its listener starts, and sent by the
+    // broker when it dies: it counts as live for a listener that heard from that listener, here
+    // or before a restart; for others it is as old as any message signed before they started.
+    const will = payload.type === 'notice' && payload.event === 'lost';
+    if (will) {
+      if (heard || (stream !== undefined && this.before.has(stream))) return undefined;
+    } else if (stream !== undefined && payload.seq !== undefined) {
       const shown = this.before.get(stream);
       if (shown !== undefined && payload.seq <= shown) return { replay: 'shown before' };
     }
-    // A last will is signed when its listener starts, and sent by the broker when it dies.
-    if (payload.type === 'notice' && payload.event === 'lost') return undefined;
     const signedAt = payload.ts === undefined ? NaN : Date.parse(payload.ts);
     const ageMs = this.since - signedAt;
-    if (!(ageMs <= CLOCK_SKEW_MS)) return { replay: 'signed before start', ageMs };
+    if (!(ageMs <= CLOCK_SKEW_MS))
+      // A will of a listener that was there before us may be news: shown, marked as old.
+      return will ? { replay: 'old will', ageMs } : { replay: 'signed before start', ageMs };
     return undefined;
   }
 

@@ -159,6 +159,18 @@ describe('authentic rooms: the inbox', function () {
     expect(senders.classify('carol', mallory.publicKey).trust).to.equal('changed');
     expect(senders.classify('carol', alice.publicKey).trust).to.equal('known');
   });
+  it('shows a last will signed before it started as old news, and a will of a listener it heard as live', function () {
+    const { inbox, texts } = listener(Date.now() + 3_600_000);
+    const early = new Sender('early');
+    inbox.receive(sealed()(early.notice('lost', TOPIC, ROOM)));
+    const heard = new Sender('heard');
+    const will = heard.notice('lost', TOPIC, ROOM);
+    const join = heard.notice('join', TOPIC, ROOM);
+    join.ts = new Date(Date.now() + 3_600_000).toISOString();
+    inbox.receive(sealed(mallory)(join));
+    inbox.receive(sealed(mallory)(will));
+    expect(texts()).to.deep.equal(['lost new true', 'join new false', 'lost known false']);
+  });
 });
 
 describe('identity', function () {
