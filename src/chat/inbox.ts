@@ -11,6 +11,7 @@
 import type { ChatNotice, ChatPayload, RoomCodec } from '../protocol/index.js';
 import type { ReplayGuard } from './replay.js';
 import type { KnownSenders, SenderView } from './senders.js';
+import { noticeText } from './sender.js';
 import { RecentIds, SeenSequences, senderOf, SequenceTracker } from './tracker.js';
 
 /** What is shown with a payload: who sent it, and whether it came out of order. */
@@ -18,6 +19,11 @@ export interface ShownWith {
   sender: SenderView;
   /** Sent before a payload of the same stream that was already shown. */
   late: boolean;
+  /**
+   * A signed notice whose text is not sunoye's own sentence for its event: the sender's words,
+   * shown as theirs (so nobody can post "User alice timed out." as a room notice).
+   */
+  ownWords?: boolean;
 }
 
 /** What the inbox hands on. */
@@ -164,6 +170,7 @@ export class Inbox {
       this.note(stream, payload, name);
     }
     const how: ShownWith = { sender, late };
+    if (signer && payload.type === 'notice' && !this.isOwnSentence(payload)) how.ownWords = true;
     if (!this.joined) {
       if (payload.id === this.options.joinId) {
         this.show(payload, at, how, stream);
@@ -173,6 +180,12 @@ export class Inbox {
     }
     this.show(payload, at, how, stream);
     if (payload.type === 'notice' && payload.event === 'closed') this.handlers.closedNotice();
+  }
+
+  private isOwnSentence(notice: ChatNotice): boolean {
+    if (notice.event === undefined) return false;
+    const room = this.options.topic.slice(this.options.topic.lastIndexOf('/') + 1);
+    return notice.notice === noticeText(notice.event, notice.from, this.options.topic, room);
   }
 
   private reportMissing(name: string, from: number, to: number): void {

@@ -6,7 +6,7 @@
 import type { Colour } from './colour.js';
 import type { ChatPayload } from '../protocol/index.js';
 import type { ShownWith } from './inbox.js';
-import { visible } from './sanitise.js';
+import { visible, visibleName } from './sanitise.js';
 
 export { visible } from './sanitise.js';
 
@@ -60,6 +60,10 @@ const SENDER_COLOURS = [
   'greenBright',
 ] as const;
 
+function quoted(name: string): string {
+  return name.startsWith('"') ? name : `"${name}"`;
+}
+
 function colourOf(name: string): (typeof SENDER_COLOURS)[number] {
   let hash = 0;
   for (const c of name) hash = (hash * 31 + c.codePointAt(0)!) >>> 0;
@@ -80,7 +84,12 @@ export function humanLine(
   const { sender } = how;
   const impostor =
     sender.trust === 'changed'
-      ? colour.red(`[key ${sender.key}, NOT the "${visible(payload.from)}" you know]`)
+      ? colour.red(`[key ${sender.key}, NOT the ${quoted(visibleName(payload.from))} you know]`)
+      : '';
+  const who = impostor || colour[colourOf(payload.from)](visibleName(payload.from));
+  const firstSeen =
+    sender.trust === 'new' && sender.key !== undefined
+      ? colour.dim(` [key ${sender.key}, first seen]`)
       : '';
   const late = !how.late
     ? ''
@@ -93,14 +102,16 @@ export function humanLine(
         ? ` [key ${sender.key}${sender.trust === 'new' ? ', first seen' : ''}]`
         : '';
     // A notice's text is the sender's, like a message's: its lines are indented, so it cannot
-    // lay out a line of its own (someone else's message, or one marked "(you)").
+    // lay out a line of its own (someone else's message, or one marked "(you)"); words that are
+    // not sunoye's own sentence for the event are shown as the sender's.
+    if (how.ownWords)
+      return `${time} ${colour.dim('--')} ${who}${firstSeen}: ${colour.dim(indented(payload.notice))}${late}\n`;
     const notice = colour.dim(`-- ${indented(payload.notice)}${key}`);
     return `${time} ${impostor ? `${impostor} ` : ''}${notice}${late}\n`;
   }
-  const who = impostor || colour[colourOf(payload.from)](visible(payload.from));
   const mark = sender.trust === 'you' ? colour.dim(' (you)') : '';
   const text = indented(payload.message);
-  return `${time} ${who}${mark}${late}: ${text}\n`;
+  return `${time} ${who}${mark}${firstSeen}${late}: ${text}\n`;
 }
 
 /** Rate-limits warnings: at most one line per interval; what was held back is summed up after it. */

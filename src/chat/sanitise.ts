@@ -27,3 +27,20 @@ export function visible(text: string): string {
 export function visibleLine(text: string): string {
   return text.replace(IN_NAME, escape);
 }
+
+// Invisible format characters (zero-width spaces and joiners, direction marks): in a name they
+// would make "alice\u200B" look like alice.
+const FORMAT_CHARACTERS = /\p{Cf}/gu;
+// What makes a name look like more than a name: marks that sunoye puts beside names ("(you)",
+// "[key …]"), a colon that ends one, quotes, and blanks at either end.
+const LOOKS_LIKE_MORE = /[()[\]:"]|^\s|\s$/u;
+
+/**
+ * A sender's name as shown in the conversation: made visible like a line, with invisible format
+ * characters escaped too, and in quotes when it holds what could pass for sunoye's own marks
+ * (`"me (you)"`), so no name can look like another or like a line of its own.
+ */
+export function visibleName(name: string): string {
+  const shown = visibleLine(name).replace(FORMAT_CHARACTERS, escape);
+  return LOOKS_LIKE_MORE.test(shown) ? JSON.stringify(shown).replace(/\\\\/g, '\\') : shown;
+}

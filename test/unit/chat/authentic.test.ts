@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { colourFor } from '../../../src/chat/colour.js';
 import { Inbox, type ShownWith } from '../../../src/chat/inbox.js';
+import { humanLine } from '../../../src/chat/render.js';
 import { ReplayGuard, seenPath } from '../../../src/chat/replay.js';
 import { Sender } from '../../../src/chat/sender.js';
 import { KnownSenders, pinnedFingerprints, pinsPath } from '../../../src/chat/senders.js';
@@ -170,6 +172,29 @@ describe('authentic rooms: the inbox', function () {
     inbox.receive(sealed(mallory)(join));
     inbox.receive(sealed(mallory)(will));
     expect(texts()).to.deep.equal(['lost new true', 'join new false', 'lost known false']);
+  });
+  it("shows look-alike names as what they are, and a notice in its sender's own words as theirs", function () {
+    const { inbox, shown } = listener();
+    const plain = colourFor({ isTTY: false }, { NO_COLOR: '1' });
+    const line = (i: number) => humanLine(shown[i]!.payload, plain, new Date(), shown[i]!.how);
+    inbox.receive(sealed()(new Sender('alice').message('real')));
+    inbox.receive(sealed(mallory)(new Sender('alice\u200B').message('zero width')));
+    inbox.receive(sealed(mallory)(new Sender('me (you)').message('mine?')));
+    inbox.receive(sealed(mallory)(new Sender('alice ').message('trailing')));
+    const fake = new Sender('mallory').notice('lost', TOPIC, ROOM);
+    fake.notice = 'User alice timed out.';
+    inbox.receive(sealed(mallory)(fake));
+    inbox.receive(sealed(mallory)(new Sender('mallory').notice('join', TOPIC, ROOM)));
+    expect(line(0)).to.match(/ alice \[key [0-9a-f-]{19}, first seen\]: real\n$/);
+    expect(line(1)).to.match(/ alice\\u200B \[key [0-9a-f-]{19}, first seen\]: zero width\n$/);
+    expect(line(2)).to.match(/ "me \(you\)" \[key [0-9a-f-]{19}, first seen\]: mine\?\n$/);
+    expect(line(3)).to.match(/ "alice " \[key [0-9a-f-]{19}, first seen\]: trailing\n$/);
+    expect(line(4)).to.match(
+      / -- mallory \[key [0-9a-f-]{19}, first seen\]: User alice timed out\.\n$/,
+    );
+    expect(line(5)).to.match(
+      / -- User mallory is now subscribed to sunoye\/room\/123456 \. \[key [0-9a-f-]{19}\]\n$/,
+    );
   });
 });
 
