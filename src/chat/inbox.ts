@@ -65,7 +65,9 @@ interface StreamState {
 }
 
 const UNSIGNED: SenderView = { trust: 'unsigned' };
+/** Sender streams remembered at most: in all, and per signing key (one per sending program). */
 const MAX_STREAMS = 10_000;
+const MAX_STREAMS_PER_KEY = 64;
 
 /** Receives one topic's payloads and hands on what should be shown, once and in order. */
 export class Inbox {
@@ -74,9 +76,14 @@ export class Inbox {
   private joined: boolean;
   private readonly held: { payload: ChatPayload; at: Date; how: ShownWith; stream?: string }[] = [];
   private readonly seen = new RecentIds(); // payloads with an id and no seq
-  private readonly seenSeq = new SeenSequences(); // sunoye's payloads: id and seq
-  private readonly sequences = new SequenceTracker();
+  // The inbox forgets streams itself (below), before these would.
+  private readonly seenSeq = new SeenSequences(2 * MAX_STREAMS); // sunoye's payloads: id and seq
+  private readonly sequences = new SequenceTracker(2 * MAX_STREAMS);
   private readonly streams = new Map<string, StreamState>();
+  /** Each signing key's streams, oldest first. */
+  private readonly keyStreams = new Map<string, string[]>();
+  /** When a stream of a key (or, for `''`, of anyone) was last forgotten. */
+  private readonly forgotAt = new Map<string, number>();
   private retainedWarned = false;
 
   constructor(
@@ -134,7 +141,7 @@ export class Inbox {
     const stream =
       payload.id === undefined
         ? undefined
-        : `${signer ? signer.toString('base64') : 'plain'}/${senderOf(payload.id)}`;
+        : `${signer ? signer.toString('base64url') : 'plain'}/${senderOf(payload.id)}`;
     const name = sender.trust === 'changed' ? `key ${sender.key}` : payload.from;
     // A last will signed before we started, of a listener we never heard from: shown as late.
     let oldWill = false;
@@ -150,6 +157,18 @@ export class Inbox {
         );
         return;
       }
+    }
+    if (signer && stream !== undefined && payload.seq !== undefined && !this.streams.has(stream)) {
+      // A stream forgotten to make room (a member flooding made-up streams) must not come back
+      // as new: what it signed before it was forgotten is taken for a replay.
+      const key = signer.toString('base64url');
+      const forgot = Math.max(this.forgotAt.get(key) ?? 0, this.forgotAt.get('') ?? 0);
+      const signedAt = payload.ts === undefined ? NaN : Date.parse(payload.ts);
+      if (forgot > 0 && !(signedAt >= forgot)) {
+        this.handlers.warn(`ignored an old message from ${name}: sent again, or too late to tell`);
+        return;
+      }
+      this.track(stream, key);
     }
     let late = false;
     if (stream !== undefined) {
@@ -196,6 +215,38 @@ export class Inbox {
     );
   }
 
+  /**
+   * Starts tracking a new stream of `key`, forgetting the oldest past the limits: that key's own
+   * first (a member flooding made-up streams forgets only theirs), or anyone's past the total.
+   */
+  private track(stream: string, key: string): void {
+    this.streams.set(stream, { name: '', seq: 0, at: 0, messages: false, ended: false });
+    const mine = this.keyStreams.get(key) ?? [];
+    mine.push(stream);
+    this.keyStreams.set(key, mine);
+    if (mine.length > MAX_STREAMS_PER_KEY) this.forget(mine.shift()!, key);
+    if (this.streams.size > MAX_STREAMS) {
+      const oldest = this.streams.keys().next().value!;
+      const owner = oldest.slice(0, oldest.indexOf('/'));
+      const list = this.keyStreams.get(owner);
+      list?.splice(list.indexOf(oldest), 1);
+      if (list?.length === 0) this.keyStreams.delete(owner);
+      this.forget(oldest, '');
+    }
+  }
+
+  /**
+   * Forgets a stream; what `key` (or anyone, for `''`) signed up to its last line may no longer
+   * be told from a replay.
+   */
+  private forget(stream: string, key: string): void {
+    const last = this.streams.get(stream)?.at ?? 0;
+    this.forgotAt.set(key, Math.max(this.forgotAt.get(key) ?? 0, last));
+    this.streams.delete(stream);
+    this.seenSeq.forget(stream);
+    this.sequences.forget(stream);
+  }
+
   private note(stream: string, payload: ChatPayload, name: string): void {
     let s = this.streams.get(stream);
     if (!s) {
@@ -203,6 +254,7 @@ export class Inbox {
       this.streams.set(stream, s);
       if (this.streams.size > MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
     }
+    s.name = name;
     s.seq = Math.max(s.seq, payload.seq ?? 0);
     s.at = Date.now();
     if (payload.type === 'message') s.messages = true;

@@ -36,6 +36,11 @@ export class SeenSequences {
     private readonly maxAbove = 10_000,
   ) {}
 
+  /** Forgets everything about `sender`. */
+  forget(sender: string): void {
+    this.bySender.delete(sender);
+  }
+
   /** Records `seq` from `sender`; false when it was seen before. */
   add(sender: string, seq: number): boolean {
     let s = this.bySender.get(sender);
@@ -78,6 +83,11 @@ export class SequenceTracker {
   private readonly last = new Map<string, number>();
 
   constructor(private readonly capacity = 10_000) {}
+
+  /** Forgets `sender`. */
+  forget(sender: string): void {
+    this.last.delete(sender);
+  }
 
   /** The highest `seq` noted from `sender`, if any. */
   highest(sender: string): number | undefined {

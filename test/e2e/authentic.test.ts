@@ -256,9 +256,11 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
     // The key people compare out of band is the one `room whoami` shows, and `room info` too.
     const whoami = await runProgram('room', ['whoami', '--json'], { env: user('bob') });
     expect(JSON.parse(whoami.stdout)).to.include({ name: 'bob', key: seenByAlice[1]!.key });
-    const info = await runProgram('room', ['info', room, '--json'], { env: user('alice') });
-    expect((JSON.parse(info.stdout) as { keys: object }).keys).to.include({
-      bob: seenByAlice[1]!.key,
+    // alice's listener writes what it pinned every 2 s.
+    await waitFor('bob pinned on disk', async () => {
+      const info = await runProgram('room', ['info', room, '--json'], { env: user('alice') });
+      const { keys } = JSON.parse(info.stdout) as { keys: Record<string, string> };
+      return keys.bob === seenByAlice[1]!.key;
     });
     // On bob's own screen the forgery is not "bob (you)".
     expect(messages(bob).map((m) => [m.message, m.trust])).to.deep.equal([

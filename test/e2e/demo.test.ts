@@ -24,8 +24,10 @@ describe('the demo', function () {
       /bob's terminal \| \d\d:\d\d:\d\d -- User bob is now subscribed to sunoye\/room\/\d{6} \./,
     );
     expect(stdout).to.include("bob's terminal | ");
-    expect(stdout).to.match(/alice: Hello from the sunoye demo\./);
-    expect(stdout).to.match(/members: 1 \(bob\)/);
+    expect(stdout).to.match(
+      /alice( \[key [0-9a-f-]{19}, first seen\])?: Hello from the sunoye demo\./,
+    );
+    expect(stdout).to.match(/members: 1 \(bob( \[key [0-9a-f-]{19}\])?\)/);
     expect(stdout).to.include('sent 4 messages');
     expect(stdout).to.match(/Closed room \d{6}\./);
     expect(stdout).to.not.include('\u001b[');

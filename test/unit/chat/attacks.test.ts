@@ -124,7 +124,7 @@ describe('attacks on a listener', function () {
         sealed(mallory)(Array.from({ length: 1000 }, () => new Sender('mallory').message('.'))),
       );
     const kept = (replay as unknown as { shownNow: Map<string, unknown> }).shownNow;
-    expect(kept.size).to.equal(10_000);
+    expect(kept.size).to.be.at.most(10_000);
   });
 
   it('a SUNOYE_HOME that cannot be written is one warning, never a crash', function () {

@@ -196,6 +196,23 @@ describe('authentic rooms: the inbox', function () {
       / -- User mallory is now subscribed to sunoye\/room\/123456 \. \[key [0-9a-f-]{19}\]\n$/,
     );
   });
+  it("does not let a member flood made-up streams to make another's replayed lines new or hide a gap", function () {
+    const { inbox, texts, warnings } = listener();
+    const a = new Sender('alice');
+    const lines = [a.message('1'), a.message('2'), a.message('3')];
+    inbox.receive(sealed()(lines[0]!));
+    // mallory: 11 batches of 1,000 payloads, each from a stream of its own.
+    for (let b = 0; b < 11; b++)
+      inbox.receive(
+        sealed(mallory)(Array.from({ length: 1000 }, () => new Sender('mallory').message('x'))),
+      );
+    // alice's line 1 again (a broker user replays it) is not new; line 3 (2 was lost) is a gap.
+    inbox.receive(sealed()(lines[0]!));
+    inbox.receive(sealed()(lines[2]!));
+    const alices = texts().filter((t) => !t.startsWith('x '));
+    expect(alices).to.deep.equal(['1 new false', '3 known false']);
+    expect(warnings).to.include('1 message from alice did not arrive (seq 2)');
+  });
 });
 
 describe('identity', function () {
