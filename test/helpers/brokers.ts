@@ -76,6 +76,8 @@ export function requireMosquitto(ctx: Mocha.Context): void {
 /** A mosquitto process the test controls: it can be restarted on the same port. */
 export interface MosquittoBroker extends TestBroker {
   restart(): Promise<void>;
+  /** Ends the process with SIGKILL, as a crash would (no persistence file written); resolves once it has gone. */
+  crash(): Promise<void>;
   /** The running process's id (changes with a restart). */
   readonly pid: number;
   /** The ordinary user the repository's ACL confines to sunoye/room/#. */
@@ -163,7 +165,13 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string;
  */
 export async function startMosquitto(
   dir: string,
-  options: { tls?: boolean; maxPacketSize?: number; websockets?: boolean } = {},
+  options: {
+    tls?: boolean;
+    maxPacketSize?: number;
+    websockets?: boolean;
+    /** Changes the configuration last, before it is written (e.g. other persistence settings). */
+    edit?: (conf: string) => string;
+  } = {},
 ): Promise<MosquittoBroker> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -205,6 +213,7 @@ export async function startMosquitto(
   }
   // Started as root, mosquitto drops to its own user, which cannot read or write the test's folder.
   if (process.getuid?.() === 0) conf += '\nuser root\n';
+  if (options.edit) conf = options.edit(conf);
   const confPath = join(dir, 'mosquitto.conf');
   writeFileSync(confPath, conf);
   let child: ChildProcess | undefined;
@@ -220,7 +229,7 @@ export async function startMosquitto(
   };
   const halt = async (): Promise<void> => {
     const proc = child;
-    if (!proc || proc.exitCode !== null) return;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((resolve) => proc.once('exit', resolve));
     proc.kill('SIGTERM'); // a clean stop writes the persistence file
     await exited;
@@ -237,6 +246,13 @@ export async function startMosquitto(
     ...(tls ? { tls } : {}),
     ...(ws ? { ws } : {}),
     stop: halt,
+    crash: async () => {
+      const proc = child;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGKILL');
+      await exited;
+    },
     restart: async () => {
       await halt();
       await launch();
