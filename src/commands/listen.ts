@@ -103,6 +103,8 @@ function terminalOf(): string | undefined {
 const SAVE_SEEN_MS = 2000;
 /** After a reconnect, how long a sender that was mid-stream may stay silent before we say so. */
 const SILENT_AFTER_RECONNECT_MS = 10_000;
+/** A sender quiet this long when that time is up has stopped (or lost what it sent). */
+const QUIET_MS = 5000;
 
 /** The room's pins and replay defence (signed rooms only: plain rooms have no keys). */
 function guards(
@@ -126,24 +128,24 @@ function guards(
 }
 
 /**
- * After a reconnect: a sender that was mid-stream when the connection went and has not ended
- * its stream nor sent anything since may have sent lines that the broker lost. Say so.
+ * After a reconnect: a sender whose stream is open (it sent messages and no end marker) and that
+ * has gone quiet may have sent lines that the broker lost: one that was mid-stream when the
+ * connection went, or one whose first lines came from a session the broker restored after a
+ * crash (a crash loses the end of what it held). Say so, once per reconnect.
  */
 function reportSilentStreams(
   inbox: Inbox,
   lostAt: number,
-  warn: (line: string) => void,
+  report: (line: string) => void,
   timers: NodeJS.Timeout[],
 ): void {
-  const open = inbox.openStreams();
-  if (open.length === 0) return;
   const timer = setTimeout(() => {
-    for (const s of open) {
-      if ((inbox.lastHeard(s.stream) ?? 0) > s.at) continue;
-      if (inbox.openStreams().every((o) => o.stream !== s.stream)) continue;
-      warn(
-        `nothing more arrived from ${s.name} since the connection was lost at ${clockTime(new Date(lostAt))} ` +
-          `(last message seq ${s.seq} at ${clockTime(new Date(s.at))}); if ${s.name} sent more meanwhile, the broker lost it`,
+    const quietSince = Date.now() - QUIET_MS;
+    for (const s of inbox.openStreams()) {
+      if (s.at > quietSince) continue; // still sending
+      report(
+        `nothing more arrived from ${s.name} after the connection was lost at ${clockTime(new Date(lostAt))} ` +
+          `(last message seq ${s.seq} at ${clockTime(new Date(s.at))}, and no end of its stream); if ${s.name} sent more meanwhile, the broker lost it`,
       );
     }
   }, SILENT_AFTER_RECONNECT_MS);

@@ -6,7 +6,7 @@
  * gets a fresh id of its own, so neither takes the other's session over.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { readRoomFile, roomFilePath, updateRoomFile } from './room-files.js';
 
@@ -49,11 +49,31 @@ function lock(path: string): boolean {
       // gone meanwhile: try again
     }
     if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+    // Left by a listener that crashed. Moved aside rather than deleted: of two listeners that
+    // both found it stale, the second would otherwise delete the lock the first just took.
+    const aside = `${path}.${process.pid}.stale`;
     try {
-      unlinkSync(path); // left by a listener that crashed
+      renameSync(path, aside);
     } catch {
-      // another listener took it away first
+      continue; // another listener moved it first: try to take the lock anew
     }
+    let moved = '';
+    try {
+      moved = readFileSync(aside, 'utf8');
+    } catch {
+      // unreadable: treated as not the stale lock
+    }
+    if (moved !== String(holder)) {
+      // What was moved is a live lock another listener took meanwhile: put it back, give way.
+      try {
+        linkSync(aside, path);
+      } catch {
+        // a third took the place: it holds the lock
+      }
+      unlinkSync(aside);
+      return false;
+    }
+    unlinkSync(aside);
   }
   return false;
 }
