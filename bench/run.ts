@@ -4,7 +4,7 @@
 // the same run, because the machine is shared and absolute times drift. Prints a Markdown table
 // with each target and whether it was met, and writes bench-results.json (targets included).
 //
-// Sections (BENCH_ONLY=throughput,latency,cold,memory,registry,scale runs a subset):
+// Sections (BENCH_ONLY=throughput,latency,cold,signing,memory,registry,scale runs a subset):
 //   throughput  50,000 piped lines, publish → listen --json in an encrypted and in a plain room, vs
 //               mosquitto_pub -l → mosquitto_sub and mqtt pub -s -M → mqtt sub
 //   latency     a steady 1,000 lines/s for 10 s, publish-to-print p50/p99/max, each tool
@@ -12,6 +12,7 @@
 //               `room info R`
 //   memory      peak RSS of each producer fed 500 MB in 32 KiB lines; of each consumer after
 //               100,000 messages (sunoye in an encrypted and in a plain room)
+//   signing     sealing and opening one signed message of 1 line and of 1,000; loading the identity
 //   registry    create/join/info p50/p99 at 10,000 rooms and 1,000 members, SQLite and MySQL
 //   scale       sunoye's and mosquitto's throughput over 1, 10 and 100 rooms at once
 // Sizes: BENCH_RUNS, BENCH_LINES, BENCH_LATENCY_SECONDS, BENCH_MEMORY_MB, BENCH_LISTEN_MESSAGES,
@@ -41,6 +42,7 @@ import {
 import { peers, sunoyeBin } from './peers.js';
 import { Report } from './report.js';
 import { benchRegistry, kdfMilliseconds, type RegistryResult } from './registry.js';
+import { benchSigning } from './signing.js';
 
 const num = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const RUNS = num('BENCH_RUNS', 3);
@@ -262,6 +264,21 @@ try {
       ),
     );
     row('`room info R`, ms', result.roomInfo);
+  }
+
+  if (wanted('signing')) {
+    progress('signing: seal and open, in process');
+    const signing = benchSigning();
+    results.signing = signing;
+    row(
+      'signed envelope, µs per MQTT message: seal / open, 1 line',
+      `${signing.seal1Us} / ${signing.open1Us}`,
+    );
+    row(
+      'signed envelope, µs per MQTT message: seal / open, a batch of 1,000 lines',
+      `${signing.seal1000Us} / ${signing.open1000Us}`,
+    );
+    row('loading the identity (every `publish` and `listen`), ms', signing.loadIdentityMs);
   }
 
   if (wanted('memory')) {
