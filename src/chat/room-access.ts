@@ -3,7 +3,12 @@
  * the password, checked in constant time against the verifier in the registry.
  */
 import { RefusedError, UsageError } from '../errors.js';
-import { deriveRoomSecret, secretMatches, type RoomMode } from '../protocol/index.js';
+import {
+  deriveRoomSecret,
+  isUnboundVerifier,
+  secretMatches,
+  type RoomMode,
+} from '../protocol/index.js';
 import { findRemembered } from '../home/remembered.js';
 import type { RoomStatus, RoomStore } from '../db/index.js';
 import { isRoomNumber, RoomClosedError, RoomNotFoundError } from '../db/index.js';
@@ -56,6 +61,14 @@ export class RecordAlteredError extends RefusedError {
 
 const OTHER_MODE: Record<RoomMode, RoomMode> = { encrypted: 'plain', plain: 'encrypted' };
 
+/** A room made by a sunoye from before rooms were bound to their mode and signed. */
+function olderRoom(room: string): RefusedError {
+  return new RefusedError(
+    `room ${room} was made by an older sunoye, whose rooms a database write could turn plain and whose messages are unsigned; ` +
+      'this version does not use it: make a new room with `room create`',
+  );
+}
+
 /**
  * Reads a room and proves the right to it: with the remembered secret when `useRemembered` and
  * no password was given, else with the password. Unknown rooms, wrong passwords and (with
@@ -80,6 +93,7 @@ export async function unlockRoom(
   if (options.useRemembered && !explicit && remembered) {
     const secret = Buffer.from(remembered.secret, 'base64');
     if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
+    if (isUnboundVerifier(secret, verifier)) throw olderRoom(room);
   }
   const password = await readPassword(passwordSources(ctx, flags), `Password for room ${room}: `);
   if (password === undefined) {
@@ -91,5 +105,6 @@ export async function unlockRoom(
   if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
   if (secretMatches(secret, verifier, room, OTHER_MODE[mode]))
     throw new RecordAlteredError(room, mode, OTHER_MODE[mode]);
+  if (isUnboundVerifier(secret, verifier)) throw olderRoom(room);
   throw new RefusedError(`wrong password for room ${room}`);
 }

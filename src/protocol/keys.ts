@@ -123,3 +123,12 @@ export function secretMatches(
   const candidate = verifier(secret, room, mode);
   return candidate.length === storedVerifier.length && timingSafeEqual(candidate, storedVerifier);
 }
+
+/**
+ * Whether a stored verifier is the one sunoye made for this secret before rooms were bound to
+ * their number and mode (a room from an older version, which this version cannot vouch for).
+ */
+export function isUnboundVerifier(secret: Uint8Array, storedVerifier: Uint8Array): boolean {
+  const old = expand(secret, 'sunoye v1 password verifier');
+  return old.length === storedVerifier.length && timingSafeEqual(old, storedVerifier);
+}

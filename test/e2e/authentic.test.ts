@@ -1,5 +1,6 @@
 // Authentic rooms, attacked as a database operator, a room member and another broker user would
 // attack them: the built programs against a real broker and real registries.
+import { hkdfSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +111,34 @@ for (const registry of registries) {
         recordAltered: true,
         recordMode: 'plain',
       });
+    });
+
+    it('says a room made before rooms were bound to their mode is from an older sunoye (exit 3)', async function () {
+      const created = await runProgram('room', ['create', '--json'], { env: user('alice') });
+      const { room, password } = JSON.parse(created.stdout) as { room: string; password: string };
+      // The verifier an older sunoye stored: not bound to the room's number and mode.
+      const folder = join(dir, 'home-alice', 'rooms');
+      const file = readdirSync(folder).find((f) => f.startsWith(`${room}-`))!;
+      const { secret } = JSON.parse(readFileSync(join(folder, file), 'utf8')) as { secret: string };
+      const old = Buffer.from(
+        hkdfSync(
+          'sha256',
+          Buffer.from(secret, 'base64'),
+          Buffer.alloc(0),
+          'sunoye v1 password verifier',
+          32,
+        ),
+      );
+      await db.write('UPDATE rooms SET verifier = ? WHERE number = ?', [old, room]);
+      const sent = await runProgram('publish', [room, '-m', 'hi'], { env: user('alice') });
+      expect(sent.code, sent.stderr).to.equal(3);
+      expect(sent.stderr).to.include('made by an older sunoye');
+      const joined = await runProgram('room', ['join', room, '--password-file', '-'], {
+        env: user('dave'),
+        input: `${password}\n`,
+      });
+      expect(joined.code, joined.stderr).to.equal(3);
+      expect(joined.stderr).to.include('make a new room');
     });
 
     it('cannot turn an encrypted room plain: no plaintext reaches the broker, and every program refuses with exit 3', async function () {
