@@ -20,13 +20,29 @@ export class LineBatcher {
   private size = 0;
   private scheduled: NodeJS.Immediate | undefined;
   private blocked = false;
+  private discarding = false;
 
   constructor(
     private readonly stream: LineSink,
     private readonly flow?: { pause(): void; resume(): void },
   ) {}
 
+  /**
+   * Nobody reads the output any more (a closed pipe): drop what is pending and all that comes,
+   * and let the flow go on, so the program can leave normally.
+   */
+  discard(): void {
+    this.discarding = true;
+    this.pending = [];
+    this.size = 0;
+    if (this.blocked) {
+      this.blocked = false;
+      this.flow?.resume();
+    }
+  }
+
   write(line: string): void {
+    if (this.discarding) return;
     this.pending.push(line);
     this.size += line.length;
     if (this.size >= FLUSH_AT) this.flush();
@@ -37,7 +53,7 @@ export class LineBatcher {
   flush(): void {
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.discarding) return;
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
     this.pending = [];
     this.size = 0;

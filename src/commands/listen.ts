@@ -251,13 +251,18 @@ async function runListener(
     out.flush();
     stderr.write(line);
   });
-  type Reason = 'signal' | 'count' | 'closed' | 'fatal';
+  type Reason = 'signal' | 'count' | 'closed' | 'fatal' | 'output';
   let stopWith: ((reason: Reason) => void) | undefined;
   const stopped = new Promise<Reason>((resolve) => (stopWith = resolve));
   const stop = (reason: Reason): void => stopWith?.(reason);
   let fatal: SunoyeError | undefined;
   if (signal.aborted) stop('signal');
   signal.addEventListener('abort', () => stop('signal'), { once: true });
+  // Whoever read the output is gone (`listen R | head -3`): a quiet, normal leave, exit 0.
+  stdout.on('error', () => {
+    out.discard();
+    stop('output');
+  });
 
   const onClosedNotice = async (): Promise<void> => {
     if (!store || !target.room) return;
@@ -343,7 +348,7 @@ async function runListener(
   out.flush();
   if (reason === 'closed') stderr.write(`room ${target.room} was closed\n`);
   const goodbye =
-    reason === 'signal' || reason === 'count'
+    reason === 'signal' || reason === 'count' || reason === 'output'
       ? withTimeout(
           publishAcked(
             client,
