@@ -89,7 +89,10 @@ describe('room serve', function () {
     const [url, wsUrl] = serve.stdoutLines as [string, string];
     expect(url).to.match(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
     expect(wsUrl).to.match(/^ws:\/\/127\.0\.0\.1:\d+$/);
-    expect(serve.stderr()).to.include(`listening on ${url} and ${wsUrl}`);
+    // stderr is a pipe of its own: its line may come in after stdout's.
+    await waitFor('the listening line', () =>
+      serve.stderr().includes(`listening on ${url} and ${wsUrl}`),
+    );
     const env = { HOME: dir, SUNOYE_BROKER: url, SUNOYE_NAME: 'alice' };
     const room = await createRoom(env);
 
