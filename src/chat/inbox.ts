@@ -115,7 +115,10 @@ export class Inbox {
       return;
     }
     const at = new Date();
-    for (const payload of decoded.payloads) this.handle(payload, at, decoded.signer);
+    // One signer for the whole message: its key is written out once, not once per payload.
+    const { signer } = decoded;
+    const key = signer ? signer.toString('base64url') : 'plain';
+    for (const payload of decoded.payloads) this.handle(payload, at, signer, key);
   }
 
   /** Stops holding payloads back: shows what was held, and everything from now on. */
@@ -136,12 +139,15 @@ export class Inbox {
     return this.streams.get(stream)?.at;
   }
 
-  private handle(payload: ChatPayload, at: Date, signer: Buffer | undefined): void {
+  private handle(
+    payload: ChatPayload,
+    at: Date,
+    signer: Buffer | undefined,
+    /** The signer's key as text (`plain` when unsigned). */
+    key: string,
+  ): void {
     const sender = this.options.senders?.classify(payload.from, signer) ?? UNSIGNED;
-    const stream =
-      payload.id === undefined
-        ? undefined
-        : `${signer ? signer.toString('base64url') : 'plain'}/${senderOf(payload.id)}`;
+    const stream = payload.id === undefined ? undefined : `${key}/${senderOf(payload.id)}`;
     const name = sender.trust === 'changed' ? `key ${sender.key}` : payload.from;
     // A last will signed before we started, of a listener we never heard from: shown as late.
     let oldWill = false;
@@ -161,7 +167,6 @@ export class Inbox {
     if (signer && stream !== undefined && payload.seq !== undefined && !this.streams.has(stream)) {
       // A stream forgotten to make room (a member flooding made-up streams) must not come back
       // as new: what it signed before it was forgotten is taken for a replay.
-      const key = signer.toString('base64url');
       const forgot = Math.max(this.forgotAt.get(key) ?? 0, this.forgotAt.get('') ?? 0);
       const signedAt = payload.ts === undefined ? NaN : Date.parse(payload.ts);
       if (forgot > 0 && !(signedAt >= forgot)) {

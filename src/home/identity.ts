@@ -4,18 +4,11 @@
  * it; its fingerprint (`room whoami`) is what other members compare out of band.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, SunoyeError } from '../errors.js';
 import { fingerprint, newKeyPair, signerOf, type Signer } from '../protocol/index.js';
+import { checkPrivate } from './remembered.js';
 
 /** This user's signer and the fingerprint of its public key. */
 export interface Identity {
@@ -40,12 +33,7 @@ function broken(path: string, why: string): SunoyeError {
 }
 
 function read(path: string): Identity {
-  const mode = statSync(path).mode;
-  if ((mode & 0o077) !== 0)
-    throw new SunoyeError(
-      `${path} can be read by other users; run \`chmod 600 ${path}\` (and consider making a new identity)`,
-      ExitCode.other,
-    );
+  checkPrivate(path, 'consider making a new identity');
   let value: { format?: unknown; x?: unknown; d?: unknown };
   try {
     value = JSON.parse(readFileSync(path, 'utf8')) as typeof value;

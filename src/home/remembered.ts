@@ -52,11 +52,12 @@ function roomFile(home: string, store: string, room: string): string {
 }
 
 /** Refuses a file that other users could read: it holds a room secret. */
-function checkPrivate(path: string): void {
+/** Refuses a secret-holding file that other users could read; `advice` says what to do then. */
+export function checkPrivate(path: string, advice = "consider the room's password exposed"): void {
   const mode = statSync(path).mode;
   if ((mode & 0o077) !== 0) {
     throw new SunoyeError(
-      `${path} can be read by other users; run \`chmod 600 ${path}\` (and consider the room's password exposed)`,
+      `${path} can be read by other users; run \`chmod 600 ${path}\` (and ${advice})`,
       ExitCode.other,
     );
   }
