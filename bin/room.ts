@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `room`: create, join, inspect, list, forget and close password-protected chat rooms.
+import { chatCommand } from '../src/commands/chat.js';
 import { closeCommand } from '../src/commands/close.js';
 import { createCommand } from '../src/commands/create.js';
 import { infoCommand } from '../src/commands/info.js';
@@ -16,11 +17,12 @@ void runCli(
     name: 'room',
     usage: '$0 <command>',
     description:
-      'Private chat rooms over MQTT: make a room, share its number and password, chat with `listen` and `publish`.',
+      'Private chat rooms over MQTT: make a room, share its number and password, chat in it with `room chat`, or pipe with `listen` and `publish`.',
     options: roomOptions,
     commands: [
       createCommand,
       joinCommand,
+      chatCommand,
       infoCommand,
       listCommand,
       leaveCommand,
@@ -32,6 +34,7 @@ void runCli(
       ['$0 create', 'New encrypted room, with a generated password'],
       ['$0 create --idle 3600 --json', 'Room kept for an hour without members; JSON output'],
       ['$0 join 482913', 'Asks for the password, remembers the room'],
+      ['$0 chat 482913', 'The room window: read and type in one terminal'],
       ['$0 join 482913 --password-file ~/.room-pass', 'Password from a file'],
       ['$0 info 482913 --json', 'State and live members, as JSON'],
       ['$0 whoami', 'Your key fingerprint, for others to compare'],

@@ -16,6 +16,8 @@ const STYLES = [
   'gray',
   'greenBright',
   'cyanBright',
+  'magentaBright',
+  'blueBright',
   'bold',
   'dim',
 ] as const;

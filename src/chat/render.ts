@@ -49,15 +49,19 @@ export function clockTime(time: Date, now: Date = new Date()): string {
   return `${date} ${clock}`;
 }
 
+/**
+ * Name colours: none of them red or yellow, which mark warnings and impostors, so a name never
+ * looks like an error.
+ */
 const SENDER_COLOURS = [
   'cyan',
   'green',
-  'yellow',
   'magenta',
   'blue',
-  'red',
   'cyanBright',
   'greenBright',
+  'magentaBright',
+  'blueBright',
 ] as const;
 
 function quoted(name: string): string {
@@ -112,6 +116,61 @@ export function humanLine(
   const mark = sender.trust === 'you' ? colour.dim(' (you)') : '';
   const text = indented(payload.message);
   return `${time} ${who}${mark}${firstSeen}${late}: ${text}\n`;
+}
+
+/** What a presence notice says in the room window, in the words people use. */
+function presenceWords(event: string | undefined, name: string, room: string): string | undefined {
+  switch (event) {
+    case 'join':
+      return `${name} joined`;
+    case 'leave':
+      return `${name} left`;
+    case 'lost':
+      return `${name} lost connection`;
+    case 'closed':
+      return `room ${room} closed by ${name}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The room window's line for a payload: messages as `listen` shows them, presence in words
+ * ("bob joined", "bob left", "bob lost connection", "room closed by alice"), with the same marks
+ * of who sent it. The end of a sender's stream is not shown (it is bookkeeping): an empty string.
+ */
+export function windowLine(
+  payload: ChatPayload,
+  colour: Colour,
+  receivedAt: Date,
+  how: ShownWith = UNSIGNED,
+  room = '',
+): string {
+  if (payload.type === 'message' || how.ownWords)
+    return humanLine(payload, colour, receivedAt, how);
+  if (payload.event === 'end') return '';
+  const { sender } = how;
+  const name = visibleName(payload.from);
+  const plain = presenceWords(payload.event, name, room);
+  if (plain === undefined) return humanLine(payload, colour, receivedAt, how);
+  const time = colour.gray(clockTime(payload.ts ? new Date(payload.ts) : receivedAt));
+  if (sender.trust === 'changed') {
+    const impostor = colour.red(`[key ${sender.key}, NOT the ${quoted(name)} you know]`);
+    return `${time} ${impostor} ${colour.dim(`says: ${plain}`)}\n`;
+  }
+  const words = presenceWords(payload.event, colour[colourOf(payload.from)](name), room)!;
+  const you = sender.trust === 'you' ? ' (you)' : '';
+  const key =
+    payload.event === 'join' && sender.key !== undefined && sender.trust !== 'you'
+      ? ` [key ${sender.key}${sender.trust === 'new' ? ', first seen' : ''}]`
+      : '';
+  const late =
+    how.late && payload.event === 'lost'
+      ? colour.yellow(' (its warning was signed before you joined: it may be old news)')
+      : how.late
+        ? colour.yellow(' (late)')
+        : '';
+  return `${time} ${colour.dim('--')} ${words}${colour.dim(`${you}${key}`)}${late}\n`;
 }
 
 /** Rate-limits warnings: at most one line per interval; what was held back is summed up after it. */

@@ -39,10 +39,42 @@ import { openStore, type RoomStore } from '../db/index.js';
 import type { SunoyeError } from '../errors.js';
 import { UsageError } from '../errors.js';
 import type { ChatConnection, publishAcked } from '../mqtt/connection.js';
+import type { ChatPayload } from '../protocol/index.js';
+import type { ShownWith } from '../chat/inbox.js';
 
 export interface ListenOptions extends TargetFlags {
   json: boolean;
   count?: number | undefined;
+}
+
+/** What a room window (`room chat`) sees of the running listener it is built on. */
+export interface ListenerSession {
+  client: ChatConnection;
+  target: ChatTarget;
+  /** Stamps our payloads: the window's messages share the listener's stream. */
+  sender: Sender;
+  store: RoomStore | undefined;
+  /** The room's senders as this user knows them (signed rooms). */
+  senders: KnownSenders | undefined;
+  /** Ends the listener: a normal leave. */
+  leave(): void;
+  /** A status line (with its newline) for the user. */
+  say(line: string): void;
+}
+
+/**
+ * A room window built on a listener: it renders the conversation its own way and sends what is
+ * typed, on the listener's connection and under its name.
+ */
+export interface ListenerWindow {
+  /** The text for a payload (whole lines; empty: nothing is shown). */
+  render(payload: ChatPayload, at: Date, how: ShownWith): string;
+  /** The listener has joined the room: the window takes input from now on. */
+  start(session: ListenerSession): void;
+  /** The broker connection went down (false) or came back (true). */
+  connection(up: boolean): void;
+  /** Before the goodbye: what was typed is delivered, within a bound. */
+  finish(): Promise<void>;
 }
 
 /** `listen`, as the command line declares it. */
@@ -158,6 +190,7 @@ export async function listen(
   ctx: CommandContext,
   options: ListenOptions,
   signal: AbortSignal,
+  window?: ListenerWindow,
 ): Promise<void> {
   checkTargetFlags(options);
   checkCount(options.count);
@@ -209,6 +242,7 @@ export async function listen(
       presence,
       timers,
       mqtt: { joinChat, publishAcked },
+      window,
     });
     await client.end({ endSession: true });
     client = undefined;
@@ -232,6 +266,8 @@ interface Running {
   timers: NodeJS.Timeout[];
   /** What the listener does on the broker, loaded with MQTT.js. */
   mqtt: { joinChat: typeof joinChat; publishAcked: typeof publishAcked };
+  /** The room window this listener runs under, if any. */
+  window: ListenerWindow | undefined;
 }
 
 async function runListener(
@@ -240,7 +276,7 @@ async function runListener(
   signal: AbortSignal,
   run: Running,
 ): Promise<void> {
-  const { client, target, sender, store, presence } = run;
+  const { client, target, sender, store, presence, window } = run;
   const { joinChat, publishAcked } = run.mqtt;
   const { stdout, stderr } = ctx.io;
   const colour = colourFor(stdout, ctx.io.env);
@@ -283,7 +319,13 @@ async function runListener(
     },
     {
       show: (payload, at, how) =>
-        out.write(options.json ? jsonLine(payload, at, how) : humanLine(payload, colour, at, how)),
+        out.write(
+          options.json
+            ? jsonLine(payload, at, how)
+            : window
+              ? window.render(payload, at, how)
+              : humanLine(payload, colour, at, how),
+        ),
       warn: (message, kind) =>
         kind === 'loss' ? warnings.report(message) : warnings.warn(message),
       closedNotice: () => void onClosedNotice(),
@@ -295,11 +337,13 @@ async function runListener(
   client.onOffline = () => {
     lostAt ??= Date.now();
     warnings.warn(`lost the broker connection; reconnecting`);
+    window?.connection(false);
   };
   client.onReconnect = () => {
     if (lostAt === undefined) return;
     const since = lostAt;
     lostAt = undefined;
+    window?.connection(true);
     reportSilentStreams(inbox, since, (line) => warnings.report(line), run.timers);
   };
   if (target.room !== undefined && !target.identity)
@@ -335,8 +379,21 @@ async function runListener(
     say: (line) => stderr.write(line),
     closed: () => stop('closed'),
   });
+  window?.start({
+    client,
+    target,
+    sender,
+    store,
+    senders,
+    leave: () => stop('signal'),
+    say: (line) => {
+      out.flush();
+      stderr.write(line);
+    },
+  });
 
   const reason = await stopped;
+  await window?.finish();
   out.flush();
   save();
   // The database and the broker are told at once, each within its own bound: one Ctrl-C ends

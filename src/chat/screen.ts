@@ -1,0 +1,153 @@
+/**
+ * The room window's screen: the conversation scrolls above and the line being typed stays at the
+ * bottom. Node's readline keeps the typed line (in raw mode, so a pasted line is not cut at the
+ * terminal's 4,095-byte canonical limit); every printed line goes above it, and the prompt and the
+ * half-typed line are drawn again below, with the cursor where it was.
+ *
+ * On a stream that is not a terminal (or TERM=dumb) there is no line to keep: lines are read as
+ * they come and printed as they are.
+ */
+import {
+  clearScreenDown,
+  createInterface,
+  cursorTo,
+  moveCursor,
+  type Interface,
+} from 'node:readline';
+import type { Readable } from 'node:stream';
+import stringWidth from 'string-width';
+
+/** The terminal the window draws on. */
+export interface ScreenOutput {
+  write(text: string): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  on(event: 'resize', listener: () => void): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** What the screen reports. */
+export interface ScreenHandlers {
+  /** A line was entered (Enter, or one line of a paste). */
+  line(text: string): void;
+  /** Ctrl-D on an empty line, or the end of the input. */
+  end(): void;
+  /** Ctrl-C. */
+  interrupt(): void;
+}
+
+/**
+ * How many terminal rows `text` (one line, no newline) takes at `columns`, counted the way
+ * readline counts them: a wide character that would straddle the edge starts the next row, and a
+ * line that fills its last row exactly leaves the cursor on a row of its own.
+ */
+export function displayRows(text: string, columns: number): number {
+  if (!Number.isFinite(columns) || columns < 1) return 1;
+  let offset = 0;
+  for (const char of text) {
+    const width = stringWidth(char);
+    if (width === 2 && (offset + 1) % columns === 0) offset += 1;
+    offset += width;
+  }
+  return Math.floor(offset / columns) + 1;
+}
+
+export class ChatScreen {
+  private readonly rl: Interface;
+  /** Whether the typed line is kept at the bottom (a real terminal). */
+  readonly interactive: boolean;
+  private prompt: string;
+  private closed = false;
+
+  constructor(
+    input: Readable & { isTTY?: boolean },
+    private readonly output: ScreenOutput,
+    prompt: string,
+    env: Record<string, string | undefined>,
+    handlers: ScreenHandlers,
+  ) {
+    this.interactive = input.isTTY === true && output.isTTY === true && env.TERM !== 'dumb';
+    this.prompt = prompt;
+    this.rl = createInterface({
+      input,
+      output: this.interactive ? (output as NodeJS.WritableStream) : undefined,
+      terminal: this.interactive,
+      prompt,
+      // Lines typed in a chat are not commands to recall; nothing of them is kept.
+      historySize: 0,
+      crlfDelay: Infinity,
+    });
+    this.rl.on('line', (text) => {
+      if (this.interactive) {
+        this.eraseEntered(text);
+        this.rl.prompt();
+      }
+      handlers.line(text);
+    });
+    this.rl.on('close', () => {
+      if (!this.closed) handlers.end();
+    });
+    this.rl.on('SIGINT', () => handlers.interrupt());
+    if (this.interactive) this.rl.prompt();
+  }
+
+  /**
+   * Prints `text` (whole lines, each ending in a newline) above the typed line. Returns false when
+   * the terminal cannot take more for now (then it emits 'drain').
+   */
+  print(text: string): boolean {
+    if (!this.interactive || this.closed) return this.output.write(text);
+    const { output } = this;
+    // Up to the prompt's first row, clear the prompt and the typed line, print the text there;
+    // then step down as many rows as readline believes the cursor is below the prompt, so that
+    // its own redraw (`prompt(true)`) lands on the new rows below the text.
+    const rows = this.rl.getCursorPos().rows;
+    moveCursor(output as NodeJS.WritableStream, 0, -rows);
+    cursorTo(output as NodeJS.WritableStream, 0);
+    clearScreenDown(output as NodeJS.WritableStream);
+    const ok = output.write(rows > 0 ? text + '\n'.repeat(rows) : text);
+    this.rl.prompt(true);
+    return ok;
+  }
+
+  /** Changes the prompt (e.g. to show the connection is down), keeping the typed line. */
+  setPrompt(prompt: string): void {
+    if (prompt === this.prompt) return;
+    this.prompt = prompt;
+    if (!this.interactive || this.closed) return;
+    // readline's redraw clears the old prompt and typed line where they are, and draws the new.
+    this.rl.setPrompt(prompt);
+    this.rl.prompt(true);
+  }
+
+  /** Stops reading and leaves the terminal as it was, the cursor on a fresh line. */
+  close(): void {
+    if (this.closed) return;
+    if (this.interactive) {
+      const rows = this.rl.getCursorPos().rows;
+      moveCursor(this.output as NodeJS.WritableStream, 0, -rows);
+      cursorTo(this.output as NodeJS.WritableStream, 0);
+      clearScreenDown(this.output as NodeJS.WritableStream);
+    }
+    this.closed = true;
+    this.rl.close();
+  }
+
+  /**
+   * Takes the entered line (and its prompt) off the screen: it comes back as a message of the
+   * conversation once the broker has delivered it, so it shows once, where the others see it.
+   */
+  private eraseEntered(text: string): void {
+    const columns = this.output.columns ?? 80;
+    const rows = displayRows(stripPrompt(this.prompt) + text, columns);
+    moveCursor(this.output as NodeJS.WritableStream, 0, -rows);
+    cursorTo(this.output as NodeJS.WritableStream, 0);
+    clearScreenDown(this.output as NodeJS.WritableStream);
+  }
+}
+
+/** The prompt as it shows: without its colour codes. */
+function stripPrompt(prompt: string): string {
+  // eslint-disable-next-line no-control-regex
+  return prompt.replace(/\x1b\[[0-9;]*m/g, '');
+}

@@ -1,0 +1,270 @@
+/**
+ * `room chat`: the room window. One terminal: the conversation scrolls above, the line you type
+ * stays at the bottom. It is a listener (a live member of the room, with its join, leave and last
+ * will) that also sends what you type, on the same connection, under the same name and key, so a
+ * `room chat`, a `listen` and a `publish` in one room see each other.
+ */
+import { Writable } from 'node:stream';
+import { command } from '../cli/args.js';
+import {
+  brokerOptions,
+  commandContext,
+  commonOptions,
+  passwordOptions,
+  roomPositional,
+  targetOptions,
+} from '../cli/options.js';
+import { abortOnSignals } from '../cli/signals.js';
+import { colourFor, type Colour } from '../chat/colour.js';
+import type { CommandContext } from '../chat/context.js';
+import { withTimeout } from '../chat/deadline.js';
+import { Outbox } from '../chat/outbox.js';
+import { windowLine } from '../chat/render.js';
+import { visibleLine, visibleName } from '../chat/sanitise.js';
+import { ChatScreen } from '../chat/screen.js';
+import { pinnedFingerprints } from '../chat/senders.js';
+import { UnavailableError } from '../errors.js';
+import { MAX_TEXT_BYTES } from '../protocol/index.js';
+import { listen, type ListenerSession, type ListenerWindow, type ListenOptions } from './listen.js';
+
+/** `room chat`, as the command line declares it. */
+export const chatCommand = command(
+  {
+    name: 'chat',
+    describe: 'Chat in a room: read and type in one terminal',
+    positionals: [roomPositional],
+    options: {
+      ...commonOptions,
+      ...brokerOptions,
+      ...passwordOptions,
+      ...targetOptions,
+    },
+  },
+  (args, shell) =>
+    chat(
+      commandContext(args, shell),
+      { ...args, json: false, count: undefined },
+      abortOnSignals(shell.exit),
+    ),
+);
+
+/** On the way out, how long what was typed may take to be acknowledged. */
+const FINISH_TIMEOUT_MS = 1000;
+/** Most messages typed and not yet acknowledged (a paste of more waits for acknowledgements). */
+const WINDOW = 1000;
+
+const HELP = [
+  'Type a line and press Enter to send it; a pasted block is sent line by line, in order.',
+  '/who   who is in the room now, with the keys you know them by',
+  '/help  this help',
+  '/quit  leave the room (Ctrl-D and Ctrl-C too)',
+  'A line that starts with // sends the rest starting with /.',
+];
+
+/** Opens the room window in the terminal and runs it until you leave or the room closes. */
+export async function chat(
+  ctx: CommandContext,
+  options: ListenOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  const window = new RoomWindow(ctx);
+  try {
+    // The listener writes through the window: above the line being typed.
+    const io = { ...ctx.io, stdout: window.stream(), stderr: window.stream() };
+    await listen({ ...ctx, io }, options, signal, window);
+  } finally {
+    window.close();
+  }
+  window.checkDelivered();
+}
+
+/** The window over a running listener: the screen, the commands, and the outbox of typed lines. */
+class RoomWindow implements ListenerWindow {
+  /** The screen, once the listener has joined (a password prompt may come before). */
+  private screen: ChatScreen | undefined;
+  private readonly colour: Colour;
+  private session: ListenerSession | undefined;
+  private outbox: Outbox | undefined;
+  /** Lines entered in one go (a paste) go out as one batch, in order. */
+  private pending: string[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private online = true;
+  private leaving = false;
+  private undelivered = 0;
+
+  constructor(private readonly ctx: CommandContext) {
+    this.colour = colourFor(ctx.io.stdout, ctx.io.env);
+  }
+
+  /**
+   * A stream whose lines are printed above the typed line (straight to stdout before the window
+   * opens), with the terminal's backpressure.
+   */
+  stream(): Writable & { isTTY?: boolean } {
+    const { stdout } = this.ctx.io;
+    const writable = new Writable({
+      decodeStrings: false,
+      write: (chunk: string | Buffer, _encoding, done) => {
+        if (this.print(chunk.toString())) done();
+        else stdout.once('drain', () => done());
+      },
+    });
+    return Object.assign(writable, { isTTY: stdout.isTTY });
+  }
+
+  private print(text: string): boolean {
+    return this.screen ? this.screen.print(text) : this.ctx.io.stdout.write(text);
+  }
+
+  render(...args: Parameters<ListenerWindow['render']>): string {
+    const [payload, at, how] = args;
+    return windowLine(payload, this.colour, at, how, this.session?.target.room ?? '');
+  }
+
+  start(session: ListenerSession): void {
+    this.session = session;
+    const { stdin, stdout, env } = this.ctx.io;
+    this.screen = new ChatScreen(stdin, stdout, this.prompt(), env, {
+      line: (text) => this.entered(text),
+      end: () => this.leave(),
+      interrupt: () => this.leave(),
+    });
+    this.outbox = new Outbox(session.client, session.target, session.sender, WINDOW);
+    const where = session.target.room ? `room ${session.target.room}` : session.target.topic;
+    this.say(
+      this.colour.dim(
+        `You are in ${where} as ${visibleName(session.sender.name)}. /help lists the commands.`,
+      ),
+    );
+    if (this.pending.length > 0) this.flush();
+  }
+
+  connection(up: boolean): void {
+    this.online = up;
+    this.screen?.setPrompt(this.prompt());
+    if (up) this.say(this.colour.green('connection back; what was sent meanwhile follows'));
+    else
+      this.say(
+        this.colour.yellow('connection lost; reconnecting (what you type is sent when it is back)'),
+      );
+  }
+
+  async finish(): Promise<void> {
+    this.leaving = true;
+    this.screen?.close();
+    const outbox = this.outbox;
+    if (!outbox) return;
+    const sent = this.flushing.then(async () => {
+      await outbox.end();
+      await outbox.drained();
+    });
+    await withTimeout(sent, FINISH_TIMEOUT_MS);
+    this.undelivered = outbox.flight.outstanding;
+  }
+
+  close(): void {
+    this.screen?.close();
+  }
+
+  /** After the window closed: lines typed and never acknowledged are an error, not a silence. */
+  checkDelivered(): void {
+    const n = this.undelivered;
+    if (n > 0)
+      throw new UnavailableError(
+        `${n} line${n === 1 ? '' : 's'} you typed ${n === 1 ? 'was' : 'were'} not acknowledged by the broker before you left`,
+      );
+  }
+
+  private prompt(): string {
+    const mark = this.online ? '' : this.colour.yellow('(offline) ');
+    return `${mark}> `;
+  }
+
+  private say(text: string): void {
+    this.print(`${text}\n`);
+  }
+
+  private leave(): void {
+    if (this.leaving) return;
+    this.leaving = true;
+    this.session?.leave();
+  }
+
+  private entered(text: string): void {
+    if (this.leaving) return;
+    if (text.startsWith('/') && !text.startsWith('//')) return this.command(text);
+    const line = text.startsWith('//') ? text.slice(1) : text;
+    if (line.trim() === '') return;
+    const bytes = Buffer.byteLength(line);
+    if (bytes > MAX_TEXT_BYTES) {
+      this.say(
+        this.colour.yellow(
+          `not sent: that line is ${bytes} bytes, and a message holds at most ${MAX_TEXT_BYTES}`,
+        ),
+      );
+      return;
+    }
+    this.pending.push(line);
+    if (this.pending.length === 1) setImmediate(() => this.flush());
+  }
+
+  /** Sends what was entered since the last turn of the event loop, after what went before. */
+  private flush(): void {
+    const outbox = this.outbox;
+    if (!outbox || this.pending.length === 0) return;
+    const lines = this.pending.map((text) => ({ number: undefined, text }));
+    this.pending = [];
+    this.flushing = this.flushing
+      .then(() => outbox.send(lines))
+      .catch((err: Error) => this.say(this.colour.yellow(`not sent: ${err.message}`)));
+  }
+
+  private command(text: string): void {
+    const [name] = text.slice(1).split(/\s+/, 1);
+    switch (name) {
+      case 'quit':
+      case 'exit':
+      case 'q':
+        return this.leave();
+      case 'help':
+        return this.say(HELP.join('\n'));
+      case 'who':
+        return void this.who();
+      default:
+        this.say(
+          this.colour.yellow(`unknown command /${visibleLine(name ?? '')}; /help lists them`),
+        );
+    }
+  }
+
+  /** The room's live members, from the registry, with the keys this user knows them by. */
+  private async who(): Promise<void> {
+    const session = this.session;
+    const room = session?.target.room;
+    if (!session?.store || room === undefined) {
+      this.say('/who needs a room: on a raw topic nobody is registered');
+      return;
+    }
+    try {
+      session.senders?.save();
+      const status = await session.store.status(room);
+      const members = status?.members ?? [];
+      const keys = pinnedFingerprints(this.ctx.config.home, session.store.label, room);
+      const you = this.ctx.config.name;
+      const names = members.map((m) => {
+        const key = keys.get(m.name);
+        const mark = m.name === you ? ' (you)' : '';
+        return `${visibleName(m.name)}${mark}${key === undefined ? '' : ` [key ${key}]`}`;
+      });
+      this.say(
+        members.length === 0
+          ? `nobody is in room ${room}`
+          : `in room ${room} (${members.length}): ${names.join(', ')}`,
+      );
+    } catch (err) {
+      this.say(
+        this.colour.yellow(`cannot ask the registry who is here: ${(err as Error).message}`),
+      );
+    }
+  }
+}

@@ -1,0 +1,237 @@
+// `room chat`, the room window, in real terminals (tmux panes): two people chatting both ways, a
+// message arriving mid-line, a 10,000-character paste, Ctrl-C, and the room closed under it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { startAedes, type TestBroker } from '../helpers/brokers.js';
+import { runProgram } from '../helpers/cli.js';
+import { joinedListener, jsonLines, stopAll, type RunningProgram } from '../helpers/programs.js';
+import { openTerminal, tmuxInstalled, type Terminal } from '../helpers/terminal.js';
+
+/** How often `text` occurs in `lines`. */
+function occurrences(lines: string[], text: string): number {
+  return lines.join('\n').split(text).length - 1;
+}
+
+/** The row the cursor's line is on: the last non-empty row of the screen. */
+function inputRow(screen: string[]): string {
+  return ([...screen].reverse().find((row) => row.trim() !== '') ?? '').trimEnd();
+}
+
+describe('room chat: the room window in a real terminal', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let broker: TestBroker;
+  let password: string;
+  let room: string;
+  const running: RunningProgram[] = [];
+  const terminals: Terminal[] = [];
+  const user = (name: string, extra: Record<string, string> = {}) => ({
+    HOME: dir,
+    SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
+    SUNOYE_BROKER: broker.url,
+    SUNOYE_NAME: name,
+    SUNOYE_HOME: join(dir, `home-${name}`),
+    ...extra,
+  });
+
+  /** Opens `room chat` for `name` and waits for its own join line. */
+  async function chatWindow(
+    name: string,
+    size = { columns: 80, rows: 24 },
+    extra: Record<string, string> = {},
+  ): Promise<Terminal> {
+    const terminal = await openTerminal(
+      'room',
+      ['chat', room],
+      user(name, { SUNOYE_PASSWORD: password, ...extra }),
+      size,
+    );
+    terminals.push(terminal);
+    await terminal.waitFor(`${name}'s window`, (rows) =>
+      rows.some((r) => r.includes(`-- ${name} joined (you)`)),
+    );
+    return terminal;
+  }
+
+  before(async function () {
+    if (!(await tmuxInstalled())) {
+      if (process.env.CI) throw new Error('tmux is not installed: .ci/run installs it');
+      console.warn('    SKIPPED: the room window tests need tmux');
+      this.skip();
+    }
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-window-'));
+    broker = await startAedes();
+  });
+  beforeEach(async function () {
+    const created = await runProgram('room', ['create', '--json'], { env: user('alice') });
+    expect(created.code, created.stderr).to.equal(0);
+    ({ room, password } = JSON.parse(created.stdout) as { room: string; password: string });
+  });
+  afterEach(async function () {
+    for (const t of terminals.splice(0)) await t.close();
+    await stopAll(running);
+  });
+  after(async function () {
+    await broker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('two people chat both ways; each line shows once, where the others see it', async function () {
+    const alice = await chatWindow('alice');
+    const bob = await chatWindow('bob');
+    await alice.waitFor('bob joining', (rows) => rows.some((r) => /-- bob joined \[key /.test(r)));
+    await alice.type('hello bob');
+    await alice.press('Enter');
+    await bob.waitFor('alice in bob', (rows) =>
+      rows.some((r) => /alice \[key .*\]: hello bob$/.test(r)),
+    );
+    await bob.type('hi alice');
+    await bob.press('Enter');
+    await alice.waitFor('bob in alice', (rows) => rows.some((r) => r.endsWith('bob: hi alice')));
+    const shown = await bob.waitFor('bob own line', (rows) =>
+      rows.some((r) => r.endsWith('bob (you): hi alice')),
+    );
+    // Typed lines are taken off the input line and come back once, as messages.
+    for (const t of [alice, bob]) {
+      const rows = await t.screen();
+      expect(occurrences(rows, 'hello bob'), rows.join('\n')).to.equal(1);
+      expect(occurrences(rows, 'hi alice'), rows.join('\n')).to.equal(1);
+      expect(inputRow(rows)).to.equal('>');
+    }
+    expect(shown.filter((r) => r.includes('joined'))).to.have.length(1);
+  });
+
+  it('a message arriving mid-line leaves the half-typed line intact, also wrapped on a narrow terminal', async function () {
+    const alice = await chatWindow('alice');
+    const bob = await chatWindow('bob', { columns: 30, rows: 12 });
+    const half = 'a half typed line that wraps on thirty columns';
+    await bob.type(half);
+    await bob.waitFor('the typed line', (rows) => rows.join('').includes(half.slice(-10)));
+    await alice.type('interrupting you');
+    await alice.press('Enter');
+    const rows = await bob.waitFor('the message above the input', (r) =>
+      r.some((row) => row.includes('interrupting you')),
+    );
+    // The typed line is below the message, whole (it wraps: its rows joined).
+    const at = rows.findIndex((row) => row.includes('interrupting you'));
+    const below = rows
+      .slice(at + 1)
+      .filter((r) => r !== '')
+      .join('');
+    expect(below).to.equal(`> ${half}`);
+    // A resize keeps it too.
+    await bob.resize(50, 12);
+    await alice.type('and again');
+    await alice.press('Enter');
+    const after = await bob.waitFor('the second message', (r) =>
+      r.some((row) => row.includes('and again')),
+    );
+    const at2 = after.findIndex((row) => row.includes('and again'));
+    expect(
+      after
+        .slice(at2 + 1)
+        .filter((r) => r !== '')
+        .join(''),
+    ).to.equal(`> ${half}`);
+    // Finishing the line sends all of it, as typed.
+    await bob.type(' and done');
+    await bob.press('Enter');
+    await alice.waitFor('the finished line', (r) =>
+      r.some((row) => row.endsWith(`bob: ${half} and done`)),
+    );
+  });
+
+  it('a 10,000-character paste goes as one message, uncut; a multi-line paste goes in order', async function () {
+    const observer = await joinedListener(
+      room,
+      [],
+      user('carol', { SUNOYE_PASSWORD: password }),
+      running,
+    );
+    const bob = await chatWindow('bob', { columns: 100, rows: 40 });
+    const long = Array.from({ length: 10_000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(
+      '',
+    );
+    await bob.paste(long);
+    await bob.press('Enter');
+    const got = await observer.line('the long line', (l) => l.includes('"type":"message"'), 30_000);
+    expect((JSON.parse(got) as { message: string }).message).to.equal(long);
+    await bob.paste('first\nsecond\nthird\n');
+    await observer.line('the third line', (l) => l.includes('"message":"third"'), 30_000);
+    const messages = jsonLines(observer.stdoutLines)
+      .filter((m) => m.type === 'message')
+      .map((m) => m.message);
+    expect(messages).to.deep.equal([long, 'first', 'second', 'third']);
+  });
+
+  it('sees listen and publish in the same room; /who lists the members with their keys', async function () {
+    const bob = await chatWindow('bob');
+    const observer = await joinedListener(
+      room,
+      [],
+      user('carol', { SUNOYE_PASSWORD: password }),
+      running,
+    );
+    await bob.waitFor('carol joining', (rows) =>
+      rows.some((r) => /-- carol joined \[key /.test(r)),
+    );
+    const sent = await runProgram('publish', [room, '-m', 'from a pipe'], {
+      env: user('dave', { SUNOYE_PASSWORD: password }),
+    });
+    expect(sent.code, sent.stderr).to.equal(0);
+    await bob.waitFor('the published line', (rows) =>
+      rows.some((r) => /dave \[key .*\]: from a pipe$/.test(r)),
+    );
+    await bob.type('seen it');
+    await bob.press('Enter');
+    await observer.line('bob in the listener', (l) => l.includes('"message":"seen it"'));
+    await bob.type('/who');
+    await bob.press('Enter');
+    const rows = await bob.waitFor('the member list', (r) =>
+      r.some((row) => row.startsWith(`in room ${room} (2)`)),
+    );
+    const who = rows.find((row) => row.startsWith(`in room ${room}`))!;
+    expect(who).to.match(/bob \(you\)/);
+    expect(who).to.match(/carol \[key [0-9a-f]{4}-/);
+  });
+
+  it('Ctrl-C leaves cleanly: exit 0, and the others see "bob left"', async function () {
+    const alice = await chatWindow('alice');
+    const bob = await chatWindow('bob');
+    await bob.type('never sent');
+    await bob.press('C-c');
+    expect(await bob.exited()).to.equal(0);
+    await alice.waitFor('bob leaving', (rows) => rows.some((r) => r.endsWith('-- bob left')));
+    const rows = await alice.screen();
+    expect(rows.join('\n')).not.to.include('never sent');
+    expect(rows.join('\n')).not.to.include('lost connection');
+  });
+
+  it('the room closed under it: the window says who closed it and ends', async function () {
+    const bob = await chatWindow('bob');
+    const closed = await runProgram('room', ['close', room], { env: user('alice') });
+    expect(closed.code, closed.stderr).to.equal(0);
+    await bob.waitFor('the closing', (rows) =>
+      rows.some((r) => r.includes(`room ${room} closed by alice`)),
+    );
+    expect(await bob.exited()).to.equal(0);
+    const rows = await bob.screen();
+    expect(rows.join('\n')).to.include(`room ${room} was closed`);
+  });
+
+  it('with NO_COLOR, no colour codes reach the terminal; Ctrl-D leaves', async function () {
+    const bob = await chatWindow('bob', undefined, { NO_COLOR: '1' });
+    await bob.type('plain text');
+    await bob.press('Enter');
+    const rows = await bob.waitFor('the line', (r) =>
+      r.some((row) => row.endsWith('bob (you): plain text')),
+    );
+    const coloured = await bob.screen(true);
+    expect(coloured.join('\n')).not.to.include('\x1b[');
+    expect(rows.join('\n')).to.include('bob (you): plain text');
+    await bob.press('C-d');
+    expect(await bob.exited()).to.equal(0);
+  });
+});

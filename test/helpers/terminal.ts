@@ -1,0 +1,149 @@
+/**
+ * A real terminal for tests: a program in a tmux pane (a pseudo-terminal of a set size), driven
+ * with typed keys and pastes, and read back as the screen shows it. Each terminal has a tmux
+ * server of its own (its socket in a scratch folder), so tests never share one.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { noteSecrets, record } from './cli.js';
+import { waitFor } from './wait.js';
+
+const run = promisify(execFile);
+const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
+
+/** Whether tmux is installed (the terminal tests need it; .ci/run installs it). */
+export async function tmuxInstalled(): Promise<boolean> {
+  try {
+    await run('tmux', ['-V']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Terminal {
+  /** Types text as keys, exactly (no key names). */
+  type(text: string): Promise<void>;
+  /** Presses named keys: Enter, C-c, C-d, BSpace... */
+  press(...keys: string[]): Promise<void>;
+  /** Pastes text the way a terminal does (each newline arrives as Enter). */
+  paste(text: string): Promise<void>;
+  /**
+   * The visible screen, one string per line (a line wrapped over several rows is joined); colours
+   * stripped unless `escapes`.
+   */
+  screen(escapes?: boolean): Promise<string[]>;
+  /** Everything printed so far, scrollback included, wrapped rows joined into their lines. */
+  history(): Promise<string[]>;
+  /** Waits until the visible screen or the history satisfies `check`. */
+  waitFor(
+    what: string,
+    check: (lines: string[]) => boolean,
+    options?: { history?: boolean; timeoutMs?: number },
+  ): Promise<string[]>;
+  /** The program's exit code, once it has exited. */
+  exited(timeoutMs?: number): Promise<number>;
+  resize(columns: number, rows: number): Promise<void>;
+  /** Stops the program and the terminal. */
+  close(): Promise<void>;
+}
+
+/**
+ * Runs `program args` (room, listen or publish, from dist/bin) in a new terminal of `columns` by
+ * `rows`, with exactly the environment `env` (and PATH).
+ */
+export async function openTerminal(
+  program: 'room' | 'listen' | 'publish',
+  args: string[],
+  env: Record<string, string>,
+  size: { columns: number; rows: number } = { columns: 80, rows: 24 },
+): Promise<Terminal> {
+  noteSecrets(env);
+  const dir = mkdtempSync(join(tmpdir(), 'sunoye-tty-'));
+  const socket = join(dir, 'tmux');
+  const exitFile = join(dir, 'exit-code');
+  const tmux = async (...words: string[]): Promise<string> =>
+    (await run('tmux', ['-S', socket, ...words], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+  const vars = { PATH: process.env.PATH ?? '', ...env };
+  const command = [process.execPath, join(binDir, `${program}.js`), ...args]
+    .map((w) => `'${w.replace(/'/g, "'\\''")}'`)
+    .join(' ');
+  // The pane stays after the program exits, so its last screen and exit code can be read.
+  await tmux(
+    '-f',
+    '/dev/null',
+    'new-session',
+    '-d',
+    '-s',
+    't',
+    '-x',
+    String(size.columns),
+    '-y',
+    String(size.rows),
+    // The shell waits for the program and writes down its exit code.
+    `env -i ${Object.entries(vars)
+      .map(([k, v]) => `'${k}=${v.replace(/'/g, "'\\''")}'`)
+      .join(' ')} TERM=xterm-256color ${command}; echo $? > '${exitFile}'`,
+    ';',
+    'set-option',
+    '-t',
+    't',
+    'remain-on-exit',
+    'on',
+    ';',
+    'set-option',
+    '-t',
+    't',
+    'history-limit',
+    '100000',
+  );
+  const capture = async (flags: string[]): Promise<string[]> =>
+    (await tmux('capture-pane', '-p', '-t', 't', ...flags)).replace(/\n$/, '').split('\n');
+  let buffers = 0;
+  const terminal: Terminal = {
+    type: async (text) => void (await tmux('send-keys', '-t', 't', '-l', text)),
+    press: async (...keys) => void (await tmux('send-keys', '-t', 't', ...keys)),
+    paste: async (text) => {
+      const file = join(dir, `paste-${++buffers}`);
+      writeFileSync(file, text);
+      await tmux('load-buffer', '-b', `b${buffers}`, file);
+      await tmux('paste-buffer', '-d', '-b', `b${buffers}`, '-t', 't');
+    },
+    screen: (escapes = false) => capture(escapes ? ['-J', '-e'] : ['-J']),
+    history: () => capture(['-J', '-S', '-']),
+    waitFor: async (what, check, options = {}) =>
+      waitFor(
+        what,
+        async () => {
+          const lines = options.history ? await terminal.history() : await terminal.screen();
+          return check(lines) ? lines : undefined;
+        },
+        options.timeoutMs ?? 15_000,
+      ).catch(async (err: Error) => {
+        const shown = (await terminal.screen().catch(() => [])).join('\n');
+        throw new Error(`${err.message}\n--- the screen:\n${shown}`);
+      }),
+    exited: (timeoutMs = 15_000) =>
+      waitFor(
+        'the program to exit',
+        () => {
+          const code = existsSync(exitFile) ? readFileSync(exitFile, 'utf8').trim() : '';
+          return code === '' ? undefined : Number(code);
+        },
+        timeoutMs,
+      ),
+    resize: async (columns, rows) =>
+      void (await tmux('resize-window', '-t', 't', '-x', String(columns), '-y', String(rows))),
+    close: async () => {
+      const shown = await terminal.history().catch(() => []);
+      record(program, args, shown.join('\n'));
+      await tmux('kill-server').catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return terminal;
+}
