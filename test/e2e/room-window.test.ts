@@ -8,6 +8,9 @@ import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import { joinedListener, jsonLines, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { openTerminal, tmuxInstalled, type Terminal } from '../helpers/terminal.js';
+import { startProxy } from '../helpers/proxy.js';
+import mqtt from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 
 /** How often `text` occurs in `lines`. */
 function occurrences(lines: string[], text: string): number {
@@ -233,5 +236,78 @@ describe('room chat: the room window in a real terminal', function () {
     expect(rows.join('\n')).to.include('bob (you): plain text');
     await bob.press('C-d');
     expect(await bob.exited()).to.equal(0);
+  });
+
+  it('says when the connection drops and when it is back; what was typed meanwhile goes then', async function () {
+    const observer = await joinedListener(
+      room,
+      [],
+      user('carol', { SUNOYE_PASSWORD: password }),
+      running,
+    );
+    const proxy = await startProxy('127.0.0.1', broker.port);
+    try {
+      const bob = await chatWindow('bob', undefined, {
+        SUNOYE_BROKER: `mqtt://127.0.0.1:${proxy.port}`,
+      });
+      await proxy.cut();
+      const down = await bob.waitFor('the connection lost', (rows) =>
+        rows.some((r) => r.includes('connection lost; reconnecting')),
+      );
+      expect(inputRow(down)).to.equal('(offline) >');
+      await bob.type('typed while offline');
+      await bob.press('Enter');
+      await proxy.restore();
+      await bob.waitFor(
+        'the connection back',
+        (rows) => rows.some((r) => r.includes('connection back')),
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      await observer.line(
+        'the line typed offline',
+        (l) => l.includes('"message":"typed while offline"'),
+        30_000,
+      );
+      const rows = await bob.waitFor('the line, once', (r) =>
+        r.some((row) => row.endsWith('bob (you): typed while offline')),
+      );
+      expect(occurrences(rows, 'typed while offline')).to.equal(1);
+      expect(inputRow(rows)).to.equal('>');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('on a raw topic with --plain it talks with MQTT-Chat clients', async function () {
+    const topic = `mqttchat/${room}`;
+    const client = await mqtt.connectAsync(broker.url);
+    try {
+      const heard: Record<string, unknown>[] = [];
+      client.on('message', (_t, payload) =>
+        heard.push(JSON.parse(payload.toString()) as Record<string, unknown>),
+      );
+      await client.subscribeAsync(topic, { qos: 1 });
+      const bob = await openTerminal('room', ['chat', '--topic', topic, '--plain'], user('bob'));
+      terminals.push(bob);
+      await bob.waitFor('the join', (rows) => rows.some((r) => r.includes('-- bob joined')));
+      await client.publishAsync(
+        topic,
+        JSON.stringify({ type: 'message', from: 'mqttchat', message: 'hello from the GUI' }),
+        { qos: 1 },
+      );
+      await bob.waitFor('the GUI line', (rows) =>
+        rows.some((r) => r.endsWith('mqttchat: hello from the GUI')),
+      );
+      await bob.type('hello GUI');
+      await bob.press('Enter');
+      const got = await waitFor('the plain message', () =>
+        heard.find((m) => m.message === 'hello GUI'),
+      );
+      expect(got).to.include({ type: 'message', from: 'bob' });
+    } finally {
+      await client.endAsync();
+    }
   });
 });
