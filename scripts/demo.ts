@@ -1,6 +1,7 @@
 // `npm run demo`: sunoye end to end on a machine with no broker and no database server. It starts
-// the embedded broker on a free port, uses a temporary home and SQLite file, creates a room, starts
-// a listener, pipes a few lines through `publish`, shows the conversation, and cleans up.
+// the embedded broker on a free port, uses a temporary home and SQLite file, creates a room, opens
+// two `room chat` windows that talk both ways, pipes a few lines in with `publish`, closes the
+// room under them, and cleans up. Each window's lines are shown as they come, with whose it is.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +49,51 @@ function check(what: string, result: Finished): Finished {
   return result;
 }
 
+/** A `room chat` window of `name`'s: its lines are shown as they come, labelled with whose it is. */
+function openWindow(name: string, room: string) {
+  const child = spawn(process.execPath, [bin('room'), 'chat', room], {
+    env: as(name),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let shown = '';
+  let errors = '';
+  const waiting: { check: (text: string) => boolean; resolve: () => void }[] = [];
+  const label = `${name}'s window`.padEnd(14);
+  const onText = (chunk: string): void => {
+    shown += chunk;
+    for (const line of chunk.split('\n').filter(Boolean)) out(`  ${label} | ${line}\n`);
+    for (const w of waiting.filter((w) => w.check(shown))) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', onText);
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    errors += c;
+    onText(c);
+  });
+  const done = new Promise<number | null>((resolve) => child.once('close', resolve));
+  return {
+    done,
+    errors: () => errors,
+    /** What is typed: shown as typed, then sent. */
+    type(line: string): void {
+      out(`  ${label} > ${line}\n`);
+      child.stdin.write(`${line}\n`);
+    },
+    /** Waits until the window has shown what `check` looks for (or fails if it ends first). */
+    until(check: (text: string) => boolean): Promise<void> {
+      if (check(shown)) return Promise.resolve();
+      return Promise.race([
+        new Promise<void>((resolve) => waiting.push({ check, resolve })),
+        done.then((code) =>
+          Promise.reject(new Error(`${name}'s window ended (exit ${code}): ${errors}`)),
+        ),
+      ]);
+    },
+  };
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'sunoye-demo-'));
 const broker = await startBroker('127.0.0.1', 0);
 const base = {
@@ -79,43 +125,35 @@ try {
     ).stderr,
   );
 
-  step(`bob$ listen ${room} --count 4    (bob's terminal: he leaves after four messages)`);
-  const listener = spawn(process.execPath, [bin('listen'), room, '--count', '4'], {
-    env: as('bob'),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let heard = '';
-  const joined = new Promise<void>((resolve) => {
-    listener.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      heard += chunk;
-      for (const line of chunk.split('\n').filter(Boolean)) out(`  bob's terminal | ${line}\n`);
-      if (heard.includes('is now subscribed')) resolve();
-    });
-  });
-  let listenerErrors = '';
-  listener.stderr.setEncoding('utf8').on('data', (c: string) => (listenerErrors += c));
-  const listenerDone = new Promise<number | null>((resolve) => listener.once('close', resolve));
-  await Promise.race([
-    joined,
-    listenerDone.then(() => Promise.reject(new Error(`listen ended early: ${listenerErrors}`))),
-  ]);
+  step(`alice$ room chat ${room}    and    bob$ room chat ${room}    (one window each)`);
+  const alice = openWindow('alice', room);
+  await alice.until((text) => text.includes('alice joined (you)'));
+  const bob = openWindow('bob', room);
+  await bob.until((text) => text.includes('bob joined (you)'));
+  await alice.until((text) => text.includes('bob joined'));
+  alice.type('Hi bob! This is the room window: we read and type in one terminal.');
+  await bob.until((text) => text.includes('read and type in one terminal'));
+  bob.type('Hi alice. Only we can read this: the broker sees ciphertext.');
+  await alice.until((text) => text.includes('the broker sees ciphertext'));
+  bob.type('/who');
+  await bob.until((text) => text.includes(`in room ${room} (2)`));
 
   step(`carol$ room info ${room}`);
   out(check('room info', await run('room', ['info', room], as('carol'))).stdout);
 
-  const lines = [
-    'Hello from the sunoye demo.',
-    'Every line is encrypted before it leaves.',
-    'The broker only sees ciphertext.',
-    'Bye!',
-  ];
-  step(`alice$ printf '...4 lines...' | publish ${room}`);
+  const lines = ['build 1432 passed', 'deploy started', 'deploy finished'];
+  step(
+    `alice$ printf '...3 lines...' | publish ${room}    (a pipe into the room, from another terminal)`,
+  );
   out(check('publish', await run('publish', [room], as('alice'), `${lines.join('\n')}\n`)).stderr);
+  await bob.until((text) => text.includes('deploy finished'));
 
-  const code = await listenerDone;
-  if (code !== 0) throw new Error(`listen exited ${code}: ${listenerErrors}`);
   step(`alice$ room close ${room}`);
+  alice.type('/quit');
+  if ((await alice.done) !== 0) throw new Error(`alice's window failed: ${alice.errors()}`);
   out(check('room close', await run('room', ['close', room], as('alice'))).stderr);
+  await bob.until((text) => text.includes(`closed by alice`));
+  if ((await bob.done) !== 0) throw new Error(`bob's window failed: ${bob.errors()}`);
 
   step('That was sunoye. Try it for real: see the README quick start.');
 } catch (err) {

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 
 describe('the demo', function () {
   this.timeout(60_000);
-  it('shows a whole conversation with nothing installed or configured, and exits 0', async function () {
+  it('shows a two-way conversation in room windows with nothing installed or configured, and exits 0', async function () {
     const script = fileURLToPath(new URL('../../scripts/demo.js', import.meta.url));
     const child = spawn(process.execPath, [script], {
       env: {
@@ -20,15 +20,21 @@ describe('the demo', function () {
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const code = await new Promise((resolve) => child.once('close', resolve));
     expect(code, stderr).to.equal(0);
+    // Two room windows talking both ways, each line shown once in each window.
+    expect(stdout).to.match(/bob's window +\| \d\d:\d\d:\d\d -- bob joined \(you\)/);
     expect(stdout).to.match(
-      /bob's terminal \| \d\d:\d\d:\d\d -- User bob is now subscribed to sunoye\/room\/\d{6} \./,
+      /bob's window +\| \d\d:\d\d:\d\d alice \[key [0-9a-f-]{19}, first seen\]: Hi bob!/,
     );
-    expect(stdout).to.include("bob's terminal | ");
+    expect(stdout).to.match(/alice's window +\| \d\d:\d\d:\d\d bob: Hi alice\./);
+    expect(stdout.match(/alice's window +\| .*bob: Hi alice\./g)).to.have.length(1);
     expect(stdout).to.match(
-      /alice( \[key [0-9a-f-]{19}, first seen\])?: Hello from the sunoye demo\./,
+      /bob's window +\| in room \d{6} \(2\): alice \[key [0-9a-f-]{19}\], bob \(you\)/,
     );
-    expect(stdout).to.match(/members: 1 \(bob( \[key [0-9a-f-]{19}\])?\)/);
-    expect(stdout).to.include('sent 4 messages');
+    expect(stdout).to.match(/members: 2 \(alice( \[key [0-9a-f-]{19}\])?, bob/);
+    // A pipe into the room shows in the windows; closing the room ends them.
+    expect(stdout).to.match(/bob's window +\| .*alice: deploy finished/);
+    expect(stdout).to.include('sent 3 messages');
+    expect(stdout).to.match(/bob's window +\| .* -- room \d{6} closed by alice/);
     expect(stdout).to.match(/Closed room \d{6}\./);
     expect(stdout).to.not.include('\u001b[');
   });
