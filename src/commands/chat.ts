@@ -89,6 +89,7 @@ class RoomWindow implements ListenerWindow {
   private pending: string[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private online = true;
+  private offlineSince: number | undefined;
   private leaving = false;
   private undelivered = 0;
 
@@ -142,11 +143,16 @@ class RoomWindow implements ListenerWindow {
   connection(up: boolean): void {
     this.online = up;
     this.screen?.setPrompt(this.prompt());
-    if (up) this.say(this.colour.green('connection back; what was sent meanwhile follows'));
-    else
+    if (!up) {
+      this.offlineSince ??= Date.now();
       this.say(
         this.colour.yellow('connection lost; reconnecting (what you type is sent when it is back)'),
       );
+      return;
+    }
+    const away = Math.round((Date.now() - (this.offlineSince ?? Date.now())) / 1000);
+    this.offlineSince = undefined;
+    this.say(this.colour.green(`connection back after ${away} s; what was sent meanwhile follows`));
   }
 
   async finish(): Promise<void> {

@@ -336,8 +336,8 @@ async function runListener(
   let lostAt: number | undefined;
   client.onOffline = () => {
     lostAt ??= Date.now();
-    warnings.warn(`lost the broker connection; reconnecting`);
-    window?.connection(false);
+    if (window) window.connection(false);
+    else warnings.warn(`lost the broker connection; reconnecting`);
   };
   client.onReconnect = () => {
     if (lostAt === undefined) return;
