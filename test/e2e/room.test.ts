@@ -370,7 +370,7 @@ for (const backend of backends) {
         [['create', '--idle', 'soon'], 2, /--idle must be a whole number/],
         [['create', '--bogus'], 2, /^room: unknown option --bogus; see room create --help\n$/],
         [['create', '--idel', '5'], 2, /unknown option --idel; did you mean --idle\?/],
-        [['explode'], 2, /unknown command "explode"; commands: create, join, info/],
+        [['explode'], 2, /unknown command "explode"; commands: create, join, chat, info/],
         [['crate'], 2, /unknown command "crate"; did you mean create\?/],
         [[], 2, /name a command/],
         [['join'], 2, /missing <room> \(the six-digit room number\); see room join --help/],
