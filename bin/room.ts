@@ -9,16 +9,15 @@ import { leaveCommand } from '../src/commands/leave.js';
 import { listCommand } from '../src/commands/list.js';
 import { serveCommand } from '../src/commands/serve.js';
 import { whoamiCommand } from '../src/commands/whoami.js';
-import { EPILOGUE, roomOptions } from '../src/cli/options.js';
+import { EPILOGUE } from '../src/cli/options.js';
 import { runCli } from '../src/cli/program.js';
 
 void runCli(
   {
     name: 'room',
-    usage: '$0 <command>',
+    usage: '$0 <command> [options]\n$0 help <command>',
     description:
       'Private chat rooms over MQTT: make a room, share its number and password, chat in it with `room chat`, or pipe with `listen` and `publish`.',
-    options: roomOptions,
     commands: [
       createCommand,
       joinCommand,

@@ -1,8 +1,9 @@
 /**
  * The way into a chat: raw MQTT payloads are decoded and their signatures checked, retained and
  * replayed messages rejected, duplicates dropped, gaps in a sender's numbering reported (also at
- * the end of its stream), everything held back until our own join notice comes round (so the
- * conversation starts where we joined), and chat messages counted for `--count`.
+ * the end of its stream), what arrives before our own join notice comes round marked as sent
+ * before we joined (a backlog the broker kept for a resumed session: it is shown in the order it
+ * arrives, before our join line), and chat messages counted for `--count`.
  *
  * A sender stream is one sending program: its signing key (in encrypted rooms) and the random
  * prefix of its message ids. Dedupe and numbering are per stream, so no member can censor or
@@ -24,6 +25,11 @@ export interface ShownWith {
    * shown as theirs (so nobody can post "User alice timed out." as a room notice).
    */
   ownWords?: boolean;
+  /**
+   * Arrived before our own join notice came round: sent before we joined (what the broker kept
+   * for a resumed session while this terminal's listener was away).
+   */
+  beforeJoin?: boolean;
 }
 
 /** What the inbox hands on. */
@@ -45,7 +51,7 @@ export interface InboxHandlers {
 export interface InboxOptions {
   topic: string;
   codec: RoomCodec;
-  /** The id of our own join notice: other payloads wait until it arrives. */
+  /** The id of our own join notice: what arrives before it was sent before we joined. */
   joinId: string | undefined;
   /** Chat messages to show before `countReached`; unlimited when undefined. */
   count: number | undefined;
@@ -74,7 +80,6 @@ export class Inbox {
   /** Chat messages shown so far. */
   messages = 0;
   private joined: boolean;
-  private readonly held: { payload: ChatPayload; at: Date; how: ShownWith; stream?: string }[] = [];
   private readonly seen = new RecentIds(); // payloads with an id and no seq
   // The inbox forgets streams itself (below), before these would.
   private readonly seenSeq = new SeenSequences(2 * MAX_STREAMS); // sunoye's payloads: id and seq
@@ -121,10 +126,9 @@ export class Inbox {
     for (const payload of decoded.payloads) this.handle(payload, at, signer, key);
   }
 
-  /** Stops holding payloads back: shows what was held, and everything from now on. */
+  /** Stops waiting for our join notice (it may never come round): nothing more is a backlog. */
   release(): void {
     this.joined = true;
-    for (const h of this.held.splice(0)) this.show(h.payload, h.at, h.how, h.stream);
   }
 
   /** The streams that carried messages and have not ended, as they stand now. */
@@ -195,12 +199,11 @@ export class Inbox {
     }
     const how: ShownWith = { sender, late };
     if (signer && payload.type === 'notice' && !this.isOwnSentence(payload)) how.ownWords = true;
+    // Shown as it comes, in the broker's order: what arrives before our join notice was sent
+    // before it, so it goes above our join line, never after it.
     if (!this.joined) {
-      if (payload.id === this.options.joinId) {
-        this.show(payload, at, how, stream);
-        this.release();
-      } else this.held.push({ payload, at, how, ...(stream === undefined ? {} : { stream }) });
-      return;
+      if (payload.id === this.options.joinId) this.joined = true;
+      else how.beforeJoin = true;
     }
     this.show(payload, at, how, stream);
     if (payload.type === 'notice' && payload.event === 'closed') this.handlers.closedNotice();

@@ -17,26 +17,47 @@ function indented(text: string): string {
 
 const UNSIGNED: ShownWith = { sender: { trust: 'unsigned' }, late: false };
 
+/** A last will: signed when its listener started, sent by the broker when that listener is lost. */
+function isWill(payload: ChatPayload): boolean {
+  return payload.type === 'notice' && payload.event === 'lost';
+}
+
 /**
- * The JSON line of a payload: type, from, message or notice, event, ts, id, seq, the sender's
- * key fingerprint and trust, and `late` for a payload that came out of order.
+ * The time a payload is about: when it was signed, except a last will's, which is signed when
+ * its listener starts and is about the moment it arrives (the nearest a listener can know to the
+ * moment that listener was lost).
+ */
+export function timeOf(payload: ChatPayload, receivedAt: Date): Date {
+  return payload.ts === undefined || isWill(payload) ? receivedAt : new Date(payload.ts);
+}
+
+/**
+ * The JSON line of a payload: type, room (a room number, or the raw topic), from, message or
+ * notice, event, ts (the time it is about; `since` for a last will: when its listener started),
+ * id, seq, the sender's key fingerprint and trust, `mine` (your own key under your name), and
+ * `late` for a payload that came out of order.
  */
 export function jsonLine(
   payload: ChatPayload,
   receivedAt: Date,
   how: ShownWith = UNSIGNED,
+  room?: string,
 ): string {
-  const out: Record<string, unknown> = { type: payload.type, from: payload.from };
+  const out: Record<string, unknown> = { type: payload.type };
+  if (room !== undefined) out.room = room;
+  out.from = payload.from;
   if (payload.type === 'message') out.message = payload.message;
   else {
     out.notice = payload.notice;
     if (payload.event) out.event = payload.event;
   }
-  out.ts = payload.ts ?? receivedAt.toISOString();
+  out.ts = timeOf(payload, receivedAt).toISOString();
+  if (isWill(payload) && payload.ts !== undefined) out.since = payload.ts;
   if (payload.id !== undefined) out.id = payload.id;
   if (payload.seq !== undefined) out.seq = payload.seq;
   if (how.sender.key !== undefined) out.key = how.sender.key;
   out.trust = how.sender.trust;
+  out.mine = how.sender.trust === 'you';
   if (how.late) out.late = true;
   return `${JSON.stringify(out)}\n`;
 }
@@ -84,7 +105,7 @@ export function humanLine(
   receivedAt: Date,
   how: ShownWith = UNSIGNED,
 ): string {
-  const time = colour.gray(clockTime(payload.ts ? new Date(payload.ts) : receivedAt));
+  const time = colour.gray(clockTime(timeOf(payload, receivedAt)));
   const { sender } = how;
   const impostor =
     sender.trust === 'changed'
@@ -95,11 +116,14 @@ export function humanLine(
     sender.trust === 'new' && sender.key !== undefined
       ? colour.dim(` [key ${sender.key}, first seen]`)
       : '';
-  const late = !how.late
-    ? ''
-    : payload.type === 'notice' && payload.event === 'lost'
-      ? colour.yellow(' (signed when that listener started, before you joined: it may be old news)')
-      : colour.yellow(' (late: sent before lines shown above)');
+  // A will shown at the time it arrived: one that came before our join line was lost earlier.
+  let marks = '';
+  if (how.late)
+    marks = isWill(payload)
+      ? ' (signed when that listener started, before you joined: it may be old news)'
+      : ' (late: sent before lines shown above)';
+  else if (how.beforeJoin && isWill(payload)) marks = ' (before you joined)';
+  const late = marks ? colour.yellow(marks) : '';
   if (payload.type === 'notice') {
     const key =
       payload.event === 'join' && sender.key !== undefined && sender.trust !== 'changed'
@@ -153,7 +177,7 @@ export function windowLine(
   const name = visibleName(payload.from);
   const plain = presenceWords(payload.event, name, room);
   if (plain === undefined) return humanLine(payload, colour, receivedAt, how);
-  const time = colour.gray(clockTime(payload.ts ? new Date(payload.ts) : receivedAt));
+  const time = colour.gray(clockTime(timeOf(payload, receivedAt)));
   if (sender.trust === 'changed') {
     const impostor = colour.red(`[key ${sender.key}, NOT the ${quoted(name)} you know]`);
     return `${time} ${impostor} ${colour.dim(`says: ${plain}`)}\n`;
@@ -164,12 +188,11 @@ export function windowLine(
     payload.event === 'join' && sender.key !== undefined && sender.trust !== 'you'
       ? ` [key ${sender.key}${sender.trust === 'new' ? ', first seen' : ''}]`
       : '';
-  const late =
-    how.late && payload.event === 'lost'
-      ? colour.yellow(' (its warning was signed before you joined: it may be old news)')
-      : how.late
-        ? colour.yellow(' (late)')
-        : '';
+  const late = how.late
+    ? colour.yellow(isWill(payload) ? ' (signed before you joined: it may be old news)' : ' (late)')
+    : how.beforeJoin && isWill(payload)
+      ? colour.yellow(' (before you joined)')
+      : '';
   return `${time} ${colour.dim('--')} ${words}${colour.dim(`${you}${key}`)}${late}\n`;
 }
 

@@ -88,7 +88,10 @@ export interface Program {
   /** A program of one command runs `main`; otherwise the first argument names a command. */
   readonly main?: Command;
   readonly commands?: readonly Command[];
-  /** For a program of several commands: options taken before or after the command's name. */
+  /**
+   * For a program of several commands: options taken before the command's name too (each
+   * command still declares them, and refuses those it does not take).
+   */
   readonly options?: OptionSpecs;
   /** Examples for help: a command line (`$0` standing for the name) and what it does. */
   readonly examples: readonly (readonly [string, string])[];
@@ -152,18 +155,37 @@ function programCli(program: Program, argv: readonly string[], choose: Choose, w
     else cli.command(yargsCommand(main, scope(main), choose));
   } else {
     cli.demandCommand(1, `name a command: ${commandList(program, ' or ')}`).recommendCommands();
-    declareOptions(cli, program.options ?? {});
+    // Not global: a command's help lists its own options, and it refuses those it does not take.
+    declareOptions(cli, program.options ?? {}, false);
     for (const c of program.commands ?? []) cli.command(yargsCommand(c, scope(c), choose));
   }
   return cli;
 }
 
+/**
+ * A program of several commands answers `help` (and nothing at all) with its help, and
+ * `help COMMAND` with the command's: as `--help` and `COMMAND --help`.
+ */
+function helpAsked(program: Program, argv: readonly string[]): readonly string[] {
+  if (!program.commands) return argv;
+  if (argv.length === 0) return ['--help'];
+  if (argv[0] !== 'help') return argv;
+  const [, name, ...rest] = argv;
+  if (name === undefined) return ['--help'];
+  if (rest.length > 0 || !program.commands.some((c) => c.name === name))
+    throw new UsageError(
+      `\`${program.name} help\` takes one command: ${commandList(program, ' or ')}`,
+    );
+  return [name, '--help'];
+}
+
 /** Parses `argv` for `program`: help, version or completion text, or the command to run. */
 export async function parseCommandLine(
   program: Program,
-  argv: readonly string[],
+  given: readonly string[],
   width = 80,
 ): Promise<Invocation> {
+  const argv = helpAsked(program, given);
   let chosen: { command: Command; args: Record<string, unknown> } | undefined;
   let output = '';
   // yargs only chooses the command; it runs after parsing, outside yargs.
@@ -184,11 +206,13 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
     .join(' ');
   return {
     command: `${main ? '$0' : c.name}${positionals ? ` ${positionals}` : ''}`,
-    describe: c.describe,
+    // A program's one command is the program: its usage says it all, not a line of Commands.
+    describe: main ? false : c.describe,
     builder: (y) => {
       skipHelpCache(y);
       for (const p of c.positionals) y.positional(p.name, { type: 'string', describe: p.describe });
-      if (!main) declareOptions(y, c.options).epilogue(scope.program.epilogue);
+      // A named command's help shows its own options: yargs' --version is the program's.
+      if (!main) declareOptions(y, c.options).epilogue(scope.program.epilogue).hide('version');
       y.check((args) => refuseRepeats(args, scope));
       y.fail((msg, err) => {
         throw explain(msg, err, scope);
@@ -227,10 +251,11 @@ function skipHelpCache(y: Argv): void {
 }
 
 /** Declares options: those with a value take exactly the next argument. */
-function declareOptions(y: Argv, specs: OptionSpecs): Argv {
+function declareOptions(y: Argv, specs: OptionSpecs, global = true): Argv {
   for (const [name, spec] of Object.entries(specs)) {
     const shown = spec.default === undefined || spec.default === false;
     const option: Options = {
+      global,
       type: spec.type,
       describe: shown ? spec.describe : `${spec.describe} (default: ${String(spec.default)})`,
     };

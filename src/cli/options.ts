@@ -26,6 +26,15 @@ export const commonOptions = {
   home: { type: 'string', value: 'DIR', describe: 'Folder of remembered rooms and config.json' },
 } as const satisfies OptionSpecs;
 
+/** Some of the options every program accepts, for a command that uses only those. */
+export function commonOptionsOf<const K extends keyof typeof commonOptions>(
+  ...keys: K[]
+): Pick<typeof commonOptions, K> {
+  const picked: Partial<Pick<typeof commonOptions, K>> = {};
+  for (const key of keys) picked[key] = commonOptions[key];
+  return picked as Pick<typeof commonOptions, K>;
+}
+
 /** `--json` for commands that print data. */
 export const jsonOption = {
   json: { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' },
@@ -86,7 +95,7 @@ export const brokerOptions = {
   },
 } as const satisfies OptionSpecs;
 
-/** Options every `room` command takes (before or after the command's name). */
+/** Options of a `room` command that talks to the broker. */
 export const roomOptions = { ...commonOptions, ...brokerOptions } as const satisfies OptionSpecs;
 
 /** The room-number positional of the `room` commands that act on one room. */

@@ -1,6 +1,6 @@
 /** `room create`: a new room with a random number and a password, remembered on this machine. */
 import { command } from '../cli/args.js';
-import { commandContext, jsonOption, passwordOptions, roomOptions } from '../cli/options.js';
+import { commandContext, jsonOption, passwordOptions, commonOptions } from '../cli/options.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_IDLE_SECONDS, IDLE_SECONDS_RANGE } from '../db/index.js';
 import { rememberRoom } from '../home/remembered.js';
@@ -28,7 +28,7 @@ export const createCommand = command(
     describe: 'Create a room; prints its number and a generated password',
     positionals: [],
     options: {
-      ...roomOptions,
+      ...commonOptions,
       ...passwordOptions,
       ...jsonOption,
       idle: {
@@ -92,8 +92,9 @@ export async function createRoom(ctx: CommandContext, options: CreateOptions): P
       createdAt: record.room.createdAt.toISOString(),
     });
   } else {
-    ctx.io.stdout.write(`room: ${room}\n`);
-    if (given === undefined) ctx.io.stdout.write(`password: ${password}\n`);
+    // Labelled as what they are: a line starting "room:" reads like one of room's errors.
+    ctx.io.stdout.write(`Room number: ${room}\n`);
+    if (given === undefined) ctx.io.stdout.write(`Password:    ${password}\n`);
     ctx.io.stderr.write(
       `Created ${mode} room ${room}; it closes after ${formatDuration(idleSeconds)} without members.\n` +
         (given === undefined

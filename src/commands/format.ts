@@ -7,8 +7,3 @@ export function formatDuration(seconds: number): string {
   if (seconds % 60 === 0 && seconds >= 120) return `${seconds / 60} min`;
   return `${seconds} s`;
 }
-
-/** A time as `2026-11-22 10:04:05Z`. */
-export function formatTime(date: Date): string {
-  return `${date.toISOString().slice(0, 19).replace('T', ' ')}Z`;
-}

@@ -1,10 +1,16 @@
 /** `room info`: a room's state and its live members. */
 import { command } from '../cli/args.js';
-import { commandContext, jsonOption, requiredRoomPositional, roomOptions } from '../cli/options.js';
+import {
+  commandContext,
+  jsonOption,
+  requiredRoomPositional,
+  commonOptions,
+} from '../cli/options.js';
 import { colourFor } from '../chat/colour.js';
 import { RoomNotFoundError } from '../db/index.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
-import { formatDuration, formatTime } from './format.js';
+import { formatDuration } from './format.js';
+import { clockTime } from '../chat/render.js';
 import { checkRoomArg } from '../chat/room-access.js';
 import { visibleLine } from '../chat/sanitise.js';
 import { existsSync } from 'node:fs';
@@ -23,7 +29,7 @@ export const infoCommand = command(
     name: 'info',
     describe: 'Show a room: state, mode and who is listening',
     positionals: [requiredRoomPositional],
-    options: { ...roomOptions, ...jsonOption },
+    options: { ...commonOptions, ...jsonOption },
   },
   (args, shell) => roomInfo(commandContext(args, shell), args),
 );
@@ -71,9 +77,9 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     const lines = [
       `room ${room}: ${state}, ${mode}` +
         (altered ? colour.red(` (the registry says ${record.mode}: its record was altered)`) : ''),
-      `created by ${visibleLine(record.creator)} at ${formatTime(record.createdAt)}` +
+      `created by ${visibleLine(record.creator)} at ${clockTime(record.createdAt)}` +
         (record.closedAt
-          ? `, closed at ${formatTime(record.closedAt)}`
+          ? `, closed at ${clockTime(record.closedAt)}`
           : `; closes after ${formatDuration(record.idleSeconds)} without members`),
       `members: ${members.length}${shown.length ? ` (${shown.join(', ')})` : ''}`,
     ];

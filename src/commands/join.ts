@@ -2,10 +2,10 @@
 import { command } from '../cli/args.js';
 import {
   commandContext,
+  commonOptionsOf,
   jsonOption,
   passwordOptions,
   requiredRoomPositional,
-  roomOptions,
 } from '../cli/options.js';
 import { rememberRoom } from '../home/remembered.js';
 import { writeJson, withStore, type CommandContext } from '../chat/context.js';
@@ -22,7 +22,7 @@ export const joinCommand = command(
     name: 'join',
     describe: 'Check a room password and remember the room, so listen and publish need none',
     positionals: [requiredRoomPositional],
-    options: { ...roomOptions, ...passwordOptions, ...jsonOption },
+    options: { ...commonOptionsOf('db', 'broker', 'home'), ...passwordOptions, ...jsonOption },
   },
   (args, shell) => joinRoom(commandContext(args, shell), args),
 );

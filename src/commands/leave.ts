@@ -1,6 +1,6 @@
 /** `room leave`: forget a room on this machine (the room itself is untouched). */
 import { command } from '../cli/args.js';
-import { commandContext, requiredRoomPositional, roomOptions } from '../cli/options.js';
+import { commandContext, requiredRoomPositional, commonOptionsOf } from '../cli/options.js';
 import { RefusedError } from '../errors.js';
 import { parseDbUrl } from '../db/index.js';
 import { forgetRoom } from '../home/remembered.js';
@@ -17,7 +17,7 @@ export const leaveCommand = command(
     name: 'leave',
     describe: 'Forget a remembered room (the room itself stays open)',
     positionals: [requiredRoomPositional],
-    options: roomOptions,
+    options: commonOptionsOf('db', 'home'),
   },
   (args, shell) => leaveRoom(commandContext(args, shell), args),
 );

@@ -1,6 +1,6 @@
 /** `room list`: the rooms this user remembers, with their current state. */
 import { command } from '../cli/args.js';
-import { commandContext, jsonOption, roomOptions } from '../cli/options.js';
+import { commandContext, jsonOption, commonOptionsOf } from '../cli/options.js';
 import { parseDbUrl } from '../db/index.js';
 import { listRemembered, sameStore } from '../home/remembered.js';
 import { redactUrl } from '../redact.js';
@@ -9,6 +9,8 @@ import { visibleLine } from '../chat/sanitise.js';
 
 export interface ListOptions {
   json: boolean;
+  /** Closed rooms too. */
+  all?: boolean | undefined;
 }
 
 /** `room list`, as the command line declares it. */
@@ -17,12 +19,19 @@ export const listCommand = command(
     name: 'list',
     describe: 'List the rooms remembered on this machine with their state',
     positionals: [],
-    options: { ...roomOptions, ...jsonOption },
+    options: {
+      ...commonOptionsOf('db', 'home'),
+      ...jsonOption,
+      all: { type: 'boolean', default: false, describe: 'List closed rooms too' },
+    },
   },
   (args, shell) => listRooms(commandContext(args, shell), args),
 );
 
-/** Lists remembered rooms; rooms of the configured registry show their live state. */
+/**
+ * Lists remembered rooms; rooms of the configured registry show their live state. Closed rooms
+ * are left out unless `all`.
+ */
 export async function listRooms(ctx: CommandContext, options: ListOptions): Promise<void> {
   const remembered = listRemembered(ctx.config.home);
   const label = parseDbUrl(ctx.config.db).label;
@@ -41,7 +50,7 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
       }
     });
   }
-  const rows = remembered.map((r) => {
+  const every = remembered.map((r) => {
     const live = sameStore(r.store, label) ? states.get(r.room) : undefined;
     return {
       room: r.room,
@@ -52,13 +61,21 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
       db: r.store.startsWith('mysql:') ? redactUrl(r.store) : r.store,
     };
   });
+  const rows = options.all ? every : every.filter((r) => r.state !== 'closed');
   if (options.json) {
     writeJson(ctx.io, rows);
     return;
   }
+  const hidden = every.length - rows.length;
+  const more =
+    hidden === 0
+      ? ''
+      : `${hidden} closed room${hidden === 1 ? '' : 's'} not shown: \`room list --all\` lists ${hidden === 1 ? 'it' : 'them'}.\n`;
   if (rows.length === 0) {
     ctx.io.stderr.write(
-      'No rooms remembered yet: `room create` makes one, `room join ROOM` remembers one.\n',
+      hidden > 0
+        ? `No open rooms remembered. ${more}`
+        : 'No rooms remembered yet: `room create` makes one, `room join ROOM` remembers one.\n',
     );
     return;
   }
@@ -87,4 +104,5 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
       )
       .join('\n') + '\n',
   );
+  ctx.io.stderr.write(more);
 }

@@ -45,6 +45,8 @@ import type { ShownWith } from '../chat/inbox.js';
 export interface ListenOptions extends TargetFlags {
   json: boolean;
   count?: number | undefined;
+  /** Seconds without a chat message after which the listener leaves (exit 0). */
+  timeout?: number | undefined;
 }
 
 /** What a room window (`room chat`) sees of the running listener it is built on. */
@@ -91,11 +93,16 @@ export const listenCommand = command(
         type: 'boolean',
         default: false,
         describe:
-          'Print one JSON object per line (type, from, message or notice, event, ts, id, seq)',
+          'Print one JSON object per line (type, room, from, message or notice, event, ts, id, seq, key, trust, mine)',
       },
       count: {
         type: 'number',
         describe: 'Exit 0 after this many chat messages (notices do not count)',
+      },
+      timeout: {
+        type: 'number',
+        value: 'SECONDS',
+        describe: 'Exit 0 after this many seconds without a chat message (like mosquitto_sub -W)',
       },
       ...targetOptions,
     },
@@ -115,6 +122,17 @@ const EXIT_DB_TIMEOUT_MS = 800;
 function checkCount(count: number | undefined): void {
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) {
     throw new UsageError('--count must be a whole number of messages, 1 or more');
+  }
+}
+
+/** The longest --timeout: what a timer can wait (about 24 days). */
+const MAX_TIMEOUT_SECONDS = 2_147_483;
+
+function checkTimeout(timeout: number | undefined): void {
+  if (timeout !== undefined && !(timeout > 0 && timeout <= MAX_TIMEOUT_SECONDS)) {
+    throw new UsageError(
+      `--timeout must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}`,
+    );
   }
 }
 
@@ -194,6 +212,7 @@ export async function listen(
 ): Promise<void> {
   checkTargetFlags(options);
   checkCount(options.count);
+  checkTimeout(options.timeout);
   const settings = brokerSettings(ctx.config);
   const name = ctx.config.name;
   let store: RoomStore | undefined;
@@ -287,7 +306,7 @@ async function runListener(
     out.flush();
     stderr.write(line);
   });
-  type Reason = 'signal' | 'count' | 'closed' | 'fatal' | 'output';
+  type Reason = 'signal' | 'count' | 'timeout' | 'closed' | 'fatal' | 'output';
   let stopWith: ((reason: Reason) => void) | undefined;
   const stopped = new Promise<Reason>((resolve) => (stopWith = resolve));
   const stop = (reason: Reason): void => stopWith?.(reason);
@@ -308,6 +327,9 @@ async function runListener(
   };
   const joinId = sender.notice('join', target.topic, target.room);
   const { senders, replay } = guards(ctx, target, run.startedAt, (line) => warnings.report(line));
+  // --timeout: the wait for a chat message starts once we have joined, and again at each one.
+  let quiet: NodeJS.Timeout | undefined;
+  const where = target.room ?? target.topic;
   const inbox = new Inbox(
     {
       topic: target.topic,
@@ -318,14 +340,16 @@ async function runListener(
       replay,
     },
     {
-      show: (payload, at, how) =>
+      show: (payload, at, how) => {
         out.write(
           options.json
-            ? jsonLine(payload, at, how)
+            ? jsonLine(payload, at, how, where)
             : window
               ? window.render(payload, at, how)
               : humanLine(payload, colour, at, how),
-        ),
+        );
+        if (payload.type === 'message') quiet?.refresh();
+      },
       warn: (message, kind) =>
         kind === 'loss' ? warnings.report(message) : warnings.warn(message),
       closedNotice: () => void onClosedNotice(),
@@ -374,6 +398,10 @@ async function runListener(
     inbox.release();
   }, JOIN_ECHO_TIMEOUT_MS);
   run.timers.push(echo);
+  if (options.timeout !== undefined) {
+    quiet = setTimeout(() => stop('timeout'), options.timeout * 1000);
+    run.timers.push(quiet);
+  }
   presence?.start({
     warn: (message) => warnings.warn(message),
     say: (line) => stderr.write(line),
@@ -404,8 +432,9 @@ async function runListener(
   if (!inbox.hasJoined) inbox.release();
   out.flush();
   if (reason === 'closed') stderr.write(`room ${target.room} was closed\n`);
+  if (reason === 'timeout') stderr.write(`no message for ${options.timeout} s\n`);
   const goodbye =
-    reason === 'signal' || reason === 'count' || reason === 'output'
+    reason === 'signal' || reason === 'count' || reason === 'timeout' || reason === 'output'
       ? withTimeout(
           publishAcked(
             client,

@@ -1,6 +1,6 @@
 /** `room serve`: an MQTT broker inside sunoye (aedes), for one machine or a small LAN. */
 import { command } from '../cli/args.js';
-import { commandContext, roomOptions } from '../cli/options.js';
+import { commandContext } from '../cli/options.js';
 import { abortOnSignals } from '../cli/signals.js';
 import { ExitCode, SunoyeError, UsageError } from '../errors.js';
 import type { CommandContext } from '../chat/context.js';
@@ -19,7 +19,6 @@ export const serveCommand = command(
     describe: 'Run an MQTT broker inside sunoye, for one machine or a small LAN',
     positionals: [],
     options: {
-      ...roomOptions,
       host: {
         type: 'string',
         default: '127.0.0.1',
@@ -37,7 +36,7 @@ export const serveCommand = command(
       },
     },
   },
-  (args, shell) => serve(commandContext(args, shell), args, abortOnSignals(shell.exit)),
+  (args, shell) => serve(commandContext({}, shell), args, abortOnSignals(shell.exit)),
 );
 
 const isPort = (port: number): boolean => Number.isInteger(port) && port >= 0 && port <= 65_535;

@@ -1,6 +1,6 @@
 /** `room whoami`: your name and the fingerprint of your signing key, to compare out of band. */
 import { command } from '../cli/args.js';
-import { commandContext, jsonOption, roomOptions } from '../cli/options.js';
+import { commandContext, jsonOption, commonOptionsOf } from '../cli/options.js';
 import { writeJson, type CommandContext } from '../chat/context.js';
 import { loadIdentity } from '../home/identity.js';
 
@@ -14,7 +14,7 @@ export const whoamiCommand = command(
     name: 'whoami',
     describe: 'Show your name and your key fingerprint, for others to compare',
     positionals: [],
-    options: { ...roomOptions, ...jsonOption },
+    options: { ...commonOptionsOf('name', 'home'), ...jsonOption },
   },
   (args, shell) => whoami(commandContext(args, shell), args),
 );

@@ -1,7 +1,7 @@
-// The inbox: decoding, dedupe, gaps, the hold until our own join notice, and --count.
+// The inbox: decoding, dedupe, gaps, what came before our own join notice, and --count.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { Inbox } from '../../../src/chat/inbox.js';
+import { Inbox, type ShownWith } from '../../../src/chat/inbox.js';
 import { Sender } from '../../../src/chat/sender.js';
 import { encryptedCodec, type ChatPayload } from '../../../src/protocol/index.js';
 import { TEST_SIGNER } from '../../helpers/signer.js';
@@ -13,12 +13,16 @@ function setup(count?: number) {
   const me = new Sender('me');
   const join = me.notice('join', TOPIC, '123456');
   const shown: ChatPayload[] = [];
+  const how: ShownWith[] = [];
   const warnings: string[] = [];
   const events: string[] = [];
   const inbox = new Inbox(
     { topic: TOPIC, codec, joinId: join.id, count },
     {
-      show: (payload) => shown.push(payload),
+      show: (payload, _at, shownWith) => {
+        shown.push(payload);
+        how.push(shownWith);
+      },
       warn: (message) => warnings.push(message),
       closedNotice: () => events.push('closed'),
       countReached: () => events.push('count'),
@@ -26,27 +30,34 @@ function setup(count?: number) {
   );
   const text = (payloads: ChatPayload[]): (string | undefined)[] =>
     payloads.map((p) => (p.type === 'message' ? p.message : p.event));
-  return { codec, join, inbox, shown, warnings, events, text };
+  return { codec, join, inbox, shown, how, warnings, events, text };
 }
 
 describe('chat inbox', function () {
-  it('holds what arrives before our join notice, then shows it after the notice', function () {
-    const { codec, join, inbox, shown, text } = setup();
+  it('shows what arrives before our join notice at once, above it, as sent before we joined', function () {
+    const { codec, join, inbox, shown, text, how } = setup();
     const bob = new Sender('bob');
+    // A backlog the broker kept for a resumed session: bob's line and the will of our own
+    // earlier listener, which belong above our new join line, never after it.
+    const earlier = new Sender('me');
     inbox.receive(Buffer.from(codec.encode(bob.message('early'))));
-    expect(shown).to.deep.equal([]);
+    inbox.receive(Buffer.from(codec.encode(earlier.notice('lost', TOPIC, '123456'))));
+    expect(text(shown)).to.deep.equal(['early', 'lost']);
     expect(inbox.hasJoined).to.equal(false);
     inbox.receive(Buffer.from(codec.encode(join)));
     inbox.receive(Buffer.from(codec.encode(bob.message('late'))));
-    expect(text(shown)).to.deep.equal(['join', 'early', 'late']);
+    expect(text(shown)).to.deep.equal(['early', 'lost', 'join', 'late']);
+    expect(how.map((h) => h.beforeJoin === true)).to.deep.equal([true, true, false, false]);
     expect(inbox.hasJoined).to.equal(true);
   });
 
-  it('shows held payloads when waiting for the join notice is given up', function () {
-    const { codec, inbox, shown, text } = setup();
+  it('stops counting a backlog when waiting for the join notice is given up', function () {
+    const { codec, inbox, shown, text, how } = setup();
     inbox.receive(Buffer.from(codec.encode(new Sender('bob').message('hi'))));
     inbox.release();
-    expect(text(shown)).to.deep.equal(['hi']);
+    inbox.receive(Buffer.from(codec.encode(new Sender('bob').message('after'))));
+    expect(text(shown)).to.deep.equal(['hi', 'after']);
+    expect(how.map((h) => h.beforeJoin === true)).to.deep.equal([true, false]);
   });
 
   it('drops duplicates, warns about gaps and about payloads it cannot read', function () {

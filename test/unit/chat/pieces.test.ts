@@ -246,6 +246,7 @@ describe('rendering', function () {
       id: 'x-1',
       seq: 1,
       trust: 'unsigned',
+      mine: false,
     });
   });
 

@@ -174,7 +174,6 @@ describe('command line (yargs)', function () {
     expect(await usageError(single, ['R', 'S'])).to.equal(
       'unexpected argument "S"; see publish --help',
     );
-    expect(await usageError(several, [])).to.equal('name a command: create, join or serve');
     expect(await usageError(several, ['jion'])).to.equal(
       'unknown command "jion"; did you mean join?',
     );
@@ -255,6 +254,41 @@ describe('command line (yargs)', function () {
     expect(serve).to.include('--port N').and.not.include('--idle');
     const join = await output(several, ['join', '--help']);
     expect(join).to.include('--password VALUE').and.not.include('--idle');
+  });
+
+  it('answers `help`, `help COMMAND` and nothing at all with help, and hides what a command does not take', async function () {
+    const top = await output(several, ['--help']);
+    expect(await output(several, [])).to.equal(top);
+    expect(await output(several, ['help'])).to.equal(top);
+    expect(await output(several, ['help', 'join'])).to.equal(
+      await output(several, ['join', '--help']),
+    );
+    expect(await usageError(several, ['help', 'jion'])).to.equal(
+      '`room help` takes one command: create, join or serve',
+    );
+    expect(await usageError(several, ['help', 'join', 'create'])).to.match(/takes one command/);
+    // The program's --version is not one of a command's options.
+    expect(top).to.include('--version');
+    expect(await output(several, ['join', '--help'])).to.not.include('--version');
+    // A program option given before a command that does not take it is refused.
+    const narrow: Program = {
+      ...several,
+      commands: [
+        ...several.commands!,
+        command({ name: 'whoami', describe: 'Who', positionals: [], options: {} }, () =>
+          Promise.resolve(),
+        ),
+      ],
+    };
+    expect(await output(narrow, ['whoami', '--help'])).to.not.include('--db');
+    expect(await usageError(narrow, ['--db', 'sqlite:/y.db', 'whoami'])).to.match(
+      /^unknown option --db/,
+    );
+    expect(await usageError(narrow, ['whoami', '--db', 'sqlite:/y.db'])).to.match(
+      /^unknown option --db/,
+    );
+    // A program of one command has no line of Commands for itself.
+    expect(await output(single, ['--help'])).to.not.match(/^\s+publish \[room\]/m);
   });
 
   it('prints a shell completion script naming the program', async function () {
