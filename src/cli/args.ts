@@ -68,12 +68,23 @@ export interface Command {
   readonly describe: string;
   readonly options: OptionSpecs;
   readonly positionals: readonly PositionalSpec[];
+  /** A named command's own examples for its help: a command line and what it does. */
+  readonly examples?: readonly (readonly [string, string])[];
+  /** More about a named command, printed in its help before the program's epilogue. */
+  readonly notes?: string;
   readonly run: (args: Record<string, unknown>, shell: Shell) => Promise<void>;
 }
 
 /** Declares a command whose `run` receives arguments typed from `options` and `positionals`. */
 export function command<const O extends OptionSpecs, const P extends readonly PositionalSpec[]>(
-  spec: { name: string; describe: string; options: O; positionals: P },
+  spec: {
+    name: string;
+    describe: string;
+    options: O;
+    positionals: P;
+    examples?: readonly (readonly [string, string])[];
+    notes?: string;
+  },
   run: (args: Args<O, P>, shell: Shell) => Promise<void>,
 ): Command {
   return { ...spec, run: (args, shell) => run(args as Args<O, P>, shell) };
@@ -212,7 +223,12 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
       skipHelpCache(y);
       for (const p of c.positionals) y.positional(p.name, { type: 'string', describe: p.describe });
       // A named command's help shows its own options: yargs' --version is the program's.
-      if (!main) declareOptions(y, c.options).epilogue(scope.program.epilogue).hide('version');
+      if (!main) {
+        declareOptions(y, c.options)
+          .epilogue(c.notes ? `${c.notes}\n\n${scope.program.epilogue}` : scope.program.epilogue)
+          .hide('version');
+        for (const [line, what] of c.examples ?? []) y.example(line, what);
+      }
       y.check((args) => refuseRepeats(args, scope));
       y.fail((msg, err) => {
         throw explain(msg, err, scope);

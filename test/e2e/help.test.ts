@@ -46,6 +46,7 @@ describe('help', function () {
       close: [...registry, '--broker', '--name', ...tls, ...password, '--json'],
       serve: ['--host', '--port', '--ws-port'],
       whoami: ['--name', '--home', '--json'],
+      chat: [...registry, '--broker', '--name', ...tls, ...password, '--topic', '--plain'],
     };
     for (const [name, options] of Object.entries(expected)) {
       const text = await help('room', [name, '--help']);
@@ -63,6 +64,10 @@ describe('help', function () {
       expect(run.code, args.join(' ')).to.equal(2);
       expect(run.stderr).to.match(/^room: unknown option --\w+; see room \w+ --help\n$/);
     }
+    // The room window's help says how to use the window, with examples.
+    const chat = await help('room', ['chat', '--help']);
+    expect(chat).to.match(/Examples:\n\s+room chat 482913 /);
+    expect(chat).to.include('/who lists who is in the room');
     const listen = await help('listen', ['--help']);
     for (const option of ['--count', '--timeout', '--json', '--topic', '--plain', '--password'])
       expect(optionsIn(listen)).to.include(option);
