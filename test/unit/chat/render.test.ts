@@ -1,7 +1,7 @@
 // What a listener prints about each payload: the time it is about, the room, and whether it is yours.
 import { expect } from 'chai';
 import type { ShownWith } from '../../../src/chat/inbox.js';
-import { clockTime, humanLine, jsonLine, timeOf } from '../../../src/chat/render.js';
+import { clockTime, humanLine, jsonLine, timeOf, windowLine } from '../../../src/chat/render.js';
 import { colours } from '../../../src/chat/colour.js';
 import { Sender } from '../../../src/chat/sender.js';
 
@@ -82,5 +82,55 @@ describe('rendering: times, rooms and your own lines', function () {
       trust: 'unsigned',
       mine: false,
     });
+  });
+});
+
+describe('rendering in the room window', function () {
+  const at = new Date();
+  const changed: ShownWith = {
+    sender: { trust: 'changed', key: '9999-8888-7777-6666' },
+    late: false,
+  };
+
+  it('says presence in words, with the marks of who sent it, and hides the end of a stream', function () {
+    const bob = new Sender('bob');
+    const line = (p: Parameters<typeof windowLine>[0], how: ShownWith) =>
+      windowLine(p, plain, at, how, '123456').replace(/^\S+ /, '');
+    expect(line(bob.notice('join', TOPIC, '123456'), known)).to.equal(
+      '-- bob joined [key aaaa-bbbb-cccc-dddd]\n',
+    );
+    expect(line(bob.notice('leave', TOPIC, '123456'), known)).to.equal('-- bob left\n');
+    expect(line(bob.notice('lost', TOPIC, '123456'), known)).to.equal('-- bob lost connection\n');
+    expect(line(bob.notice('closed', TOPIC, '123456'), known)).to.equal(
+      '-- room 123456 closed by bob\n',
+    );
+    expect(line(bob.notice('join', TOPIC, '123456'), you)).to.equal('-- bob joined (you)\n');
+    // Someone else's key under a known name is never shown as that person.
+    expect(line(bob.notice('leave', TOPIC, '123456'), changed)).to.equal(
+      '[key 9999-8888-7777-6666, NOT the "bob" you know] says: bob left\n',
+    );
+    expect(windowLine(bob.end(), plain, at, known)).to.equal('');
+    expect(line(bob.message('hi'), you)).to.equal('bob (you): hi\n');
+  });
+
+  it('gives names colours that never look like an error (no red, no yellow)', function () {
+    const on = colours(true);
+    const red = on.red('x').slice(0, on.red('x').indexOf('x'));
+    const yellow = on.yellow('x').slice(0, on.yellow('x').indexOf('x'));
+    for (let i = 0; i < 500; i += 1) {
+      const name = `user${i}`;
+      for (const payload of [
+        new Sender(name).message('hello'),
+        new Sender(name).notice('join', TOPIC, '123456'),
+      ]) {
+        for (const text of [
+          windowLine(payload, on, at, known),
+          humanLine(payload, on, at, known),
+        ]) {
+          expect(text, name).to.not.include(red);
+          expect(text, name).to.not.include(yellow);
+        }
+      }
+    }
   });
 });
