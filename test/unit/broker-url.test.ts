@@ -1,0 +1,41 @@
+// Which broker a URL names: what a room's record keeps, and when two URLs are the same broker.
+import { expect } from 'chai';
+import { brokerAddress, recordedBrokerUrl, sameBroker } from '../../src/broker-url.js';
+
+describe('broker URLs', function () {
+  it('names a broker by scheme, host and port, with the default port of its scheme', function () {
+    expect(brokerAddress('mqtt://Chat.Example')).to.deep.equal({
+      scheme: 'mqtt',
+      host: 'chat.example',
+      port: 1883,
+    });
+    expect(brokerAddress('ssl://h')).to.deep.equal({ scheme: 'mqtts', host: 'h', port: 8883 });
+    expect(brokerAddress('ws://h/mqtt')).to.deep.equal({ scheme: 'ws', host: 'h', port: 80 });
+    expect(brokerAddress('wss://[::1]:9001')).to.deep.equal({
+      scheme: 'wss',
+      host: '::1',
+      port: 9001,
+    });
+    expect(brokerAddress('h:1884')).to.deep.equal({ scheme: 'mqtt', host: 'h', port: 1884 });
+    for (const bad of ['http://h', 'mqtt://', 'mqtt://h:99999', ''])
+      expect(brokerAddress(bad), bad).to.equal(undefined);
+  });
+
+  it('records scheme://host:port only: no user, password, path or query', function () {
+    expect(recordedBrokerUrl('mqtts://bob:s3cret@Broker:8884/x?token=t#f')).to.equal(
+      'mqtts://broker:8884',
+    );
+    expect(recordedBrokerUrl('wss://u:p@[::1]/mqtt')).to.equal('wss://[::1]:443');
+    expect(recordedBrokerUrl(`mqtt://${'a'.repeat(400)}`)).to.equal(undefined);
+  });
+
+  it('takes URLs for the same broker as one, whatever their credentials or loopback name', function () {
+    expect(sameBroker('mqtt://localhost:1883', 'mqtt://127.0.0.1')).to.equal(true);
+    expect(sameBroker('tcp://u:p@h:1883', 'mqtt://H')).to.equal(true);
+    expect(sameBroker('mqtt://[::1]:1883', 'mqtt://localhost')).to.equal(true);
+    expect(sameBroker('mqtt://h:1883', 'mqtt://h:1884')).to.equal(false);
+    expect(sameBroker('mqtt://h', 'mqtts://h')).to.equal(false);
+    expect(sameBroker('mqtt://h', 'mqtt://g')).to.equal(false);
+    expect(sameBroker('mqtt://h', 'http://h')).to.equal(false);
+  });
+});
