@@ -26,18 +26,21 @@ const DEFAULT_PORTS: Record<string, number> = { mqtt: 1883, mqtts: 8883, ws: 80,
 /** The longest broker URL a room's record keeps. */
 export const MAX_RECORDED_BROKER_CHARS = 300;
 
+function parsedUrl(url: string): URL | undefined {
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `mqtt://${url}`);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The broker a URL names, or undefined when it names none that sunoye could use. A URL without
  * a scheme (`host:1883`) is an `mqtt://` one, as mosquitto's clients read a host and port.
  */
 export function brokerAddress(url: string): BrokerAddress | undefined {
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `mqtt://${url}`;
-  let parsed: URL;
-  try {
-    parsed = new URL(text);
-  } catch {
-    return undefined;
-  }
+  const parsed = parsedUrl(url);
+  if (!parsed) return undefined;
   const scheme = SCHEMES[parsed.protocol.slice(0, -1)];
   const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (scheme === undefined || host === '') return undefined;
@@ -61,6 +64,25 @@ export function recordedBrokerUrl(url: string): string | undefined {
   return recorded !== undefined && recorded.length <= MAX_RECORDED_BROKER_CHARS
     ? recorded
     : undefined;
+}
+
+/**
+ * A broker URL to give to others: `scheme://host:port`, and a WebSocket URL's path; never a
+ * user name, password, query or fragment. Undefined for a URL that names no broker.
+ */
+export function shareableBrokerUrl(url: string): string | undefined {
+  const address = brokerAddress(url);
+  if (!address) return undefined;
+  const path = address.scheme.startsWith('ws') ? parsedUrl(url)!.pathname : '';
+  return `${addressUrl(address)}${path === '/' ? '' : path}`;
+}
+
+/** Whether a URL holds a user name or password (`what`: a password only). */
+export function hasUserInfo(url: string, what: 'any' | 'password' = 'any'): boolean {
+  const parsed = parsedUrl(url);
+  return (
+    parsed !== undefined && (parsed.password !== '' || (what === 'any' && parsed.username !== ''))
+  );
 }
 
 /** Whether a host is this machine's loopback: `localhost`, 127.0.0.0/8 or ::1. */

@@ -68,12 +68,14 @@ export interface Command {
   readonly describe: string;
   readonly options: OptionSpecs;
   readonly positionals: readonly PositionalSpec[];
+  /** More about the command, shown in its own help before the program's epilogue. */
+  readonly details?: string;
   readonly run: (args: Record<string, unknown>, shell: Shell) => Promise<void>;
 }
 
 /** Declares a command whose `run` receives arguments typed from `options` and `positionals`. */
 export function command<const O extends OptionSpecs, const P extends readonly PositionalSpec[]>(
-  spec: { name: string; describe: string; options: O; positionals: P },
+  spec: { name: string; describe: string; options: O; positionals: P; details?: string },
   run: (args: Args<O, P>, shell: Shell) => Promise<void>,
 ): Command {
   return { ...spec, run: (args, shell) => run(args as Args<O, P>, shell) };
@@ -188,7 +190,8 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
     builder: (y) => {
       skipHelpCache(y);
       for (const p of c.positionals) y.positional(p.name, { type: 'string', describe: p.describe });
-      if (!main) declareOptions(y, c.options).epilogue(scope.program.epilogue);
+      const epilogue = [c.details, scope.program.epilogue].filter(Boolean).join('\n\n');
+      if (!main) declareOptions(y, c.options).epilogue(epilogue);
       y.check((args) => refuseRepeats(args, scope));
       y.fail((msg, err) => {
         throw explain(msg, err, scope);

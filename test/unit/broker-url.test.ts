@@ -1,6 +1,11 @@
 // Which broker a URL names: what a room's record keeps, and when two URLs are the same broker.
 import { expect } from 'chai';
-import { brokerAddress, recordedBrokerUrl, sameBroker } from '../../src/broker-url.js';
+import {
+  brokerAddress,
+  recordedBrokerUrl,
+  sameBroker,
+  shareableBrokerUrl,
+} from '../../src/broker-url.js';
 
 describe('broker URLs', function () {
   it('names a broker by scheme, host and port, with the default port of its scheme', function () {
@@ -27,6 +32,13 @@ describe('broker URLs', function () {
     );
     expect(recordedBrokerUrl('wss://u:p@[::1]/mqtt')).to.equal('wss://[::1]:443');
     expect(recordedBrokerUrl(`mqtt://${'a'.repeat(400)}`)).to.equal(undefined);
+  });
+
+  it('gives others the broker without credentials, keeping a WebSocket path', function () {
+    expect(shareableBrokerUrl('tcp://u:p@Host/?x=1')).to.equal('mqtt://host:1883');
+    expect(shareableBrokerUrl('wss://u:p@host/mqtt?token=t')).to.equal('wss://host:443/mqtt');
+    expect(shareableBrokerUrl('ws://host:8080/')).to.equal('ws://host:8080');
+    expect(shareableBrokerUrl('http://host')).to.equal(undefined);
   });
 
   it('takes URLs for the same broker as one, whatever their credentials or loopback name', function () {
