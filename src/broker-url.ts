@@ -100,3 +100,17 @@ export function sameBroker(a: string, b: string): boolean {
   if (!x || !y || x.scheme !== y.scheme || x.port !== y.port) return false;
   return x.host === y.host || (isLoopback(x.host) && isLoopback(y.host));
 }
+
+/**
+ * Whether two broker URLs surely name two brokers: other hosts (the loopback names counted as
+ * one), or one host and one transport on two ports. One host's listeners for other transports
+ * (mqtt://, mqtts://, ws://, wss://) are often one broker's, so they are not taken for two.
+ * URLs that name no broker are never taken for two.
+ */
+export function differentBrokers(a: string, b: string): boolean {
+  const x = brokerAddress(a);
+  const y = brokerAddress(b);
+  if (!x || !y) return false;
+  const sameHost = x.host === y.host || (isLoopback(x.host) && isLoopback(y.host));
+  return !sameHost || (x.scheme === y.scheme && x.port !== y.port);
+}

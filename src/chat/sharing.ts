@@ -6,6 +6,7 @@
 import {
   addressUrl,
   brokerAddress,
+  differentBrokers,
   hasUserInfo,
   isLoopback,
   shareableBrokerUrl,
@@ -18,15 +19,16 @@ import type { CommandContext } from './context.js';
 import { visibleLine } from './sanitise.js';
 
 /**
- * Says on stderr when the configured broker is not the one the room's record names: messages
- * sent there reach nobody in the room. The record is only advice (whoever can write the
+ * Says on stderr when the configured broker is surely not the one the room's record names (see
+ * `differentBrokers`): messages sent there reach nobody in the room. The record is only advice (whoever can write the
  * registry can change it): it is named, never connected to. Rooms without one say nothing.
  */
 export function warnIfOtherBroker(ctx: CommandContext, record: RoomRecord): void {
   const recorded = record.broker === null ? undefined : brokerAddress(record.broker);
   const configured = brokerAddress(ctx.config.broker);
   // A configured URL that names no broker is refused by whatever connects with it.
-  if (!recorded || !configured || sameBroker(addressUrl(recorded), ctx.config.broker)) return;
+  if (!recorded || !configured || !differentBrokers(addressUrl(recorded), ctx.config.broker))
+    return;
   ctx.io.stderr.write(
     `warning: ${visibleLine(
       `room ${record.number} was created on the broker ${addressUrl(recorded)} (so says the registry), ` +

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import {
   brokerAddress,
+  differentBrokers,
   recordedBrokerUrl,
   sameBroker,
   shareableBrokerUrl,
@@ -49,5 +50,15 @@ describe('broker URLs', function () {
     expect(sameBroker('mqtt://h', 'mqtts://h')).to.equal(false);
     expect(sameBroker('mqtt://h', 'mqtt://g')).to.equal(false);
     expect(sameBroker('mqtt://h', 'http://h')).to.equal(false);
+  });
+
+  it("takes other hosts, or one transport on other ports, for other brokers; not one host's other listeners", function () {
+    expect(differentBrokers('mqtt://h:1883', 'mqtt://g:1883')).to.equal(true);
+    expect(differentBrokers('mqtt://127.0.0.1:40121', 'mqtt://localhost')).to.equal(true);
+    expect(differentBrokers('ws://h:8080', 'ws://h:9001/mqtt')).to.equal(true);
+    expect(differentBrokers('mqtt://h', 'wss://h/mqtt')).to.equal(false);
+    expect(differentBrokers('mqtt://localhost', 'mqtts://127.0.0.1:8883')).to.equal(false);
+    expect(differentBrokers('tcp://u:p@H:1883', 'mqtt://h')).to.equal(false);
+    expect(differentBrokers('mqtt://h', 'http://g')).to.equal(false);
   });
 });
