@@ -20,8 +20,9 @@ import { visibleLine } from './sanitise.js';
 
 /**
  * Says on stderr when the configured broker is surely not the one the room's record names (see
- * `differentBrokers`): messages sent there reach nobody in the room. The record is only advice (whoever can write the
- * registry can change it): it is named, never connected to. Rooms without one say nothing.
+ * `differentBrokers`): messages sent there reach nobody in the room. The record is only advice
+ * (whoever can write the registry can change it): it is named, never connected to. Rooms
+ * without one say nothing.
  */
 export function warnIfOtherBroker(ctx: CommandContext, record: RoomRecord): void {
   const recorded = record.broker === null ? undefined : brokerAddress(record.broker);
