@@ -14,6 +14,7 @@ import type { RoomStatus, RoomStore } from '../db/index.js';
 import { isRoomNumber, RoomClosedError, RoomNotFoundError } from '../db/index.js';
 import { readPassword, type PasswordSources } from '../secrets/password.js';
 import type { CommandContext } from './context.js';
+import { warnIfOtherBroker } from './sharing.js';
 
 /** Checks a room-number argument. */
 export function checkRoomArg(room: string): string {
@@ -72,7 +73,8 @@ function olderRoom(room: string): RefusedError {
 /**
  * Reads a room and proves the right to it: with the remembered secret when `useRemembered` and
  * no password was given, else with the password. Unknown rooms, wrong passwords and (with
- * `refuseClosed`) closed rooms are refused before any password is asked for.
+ * `refuseClosed`) closed rooms are refused before any password is asked for; a room created on
+ * another broker than the configured one is a warning.
  */
 export async function unlockRoom(
   ctx: CommandContext,
@@ -84,6 +86,7 @@ export async function unlockRoom(
   const status = options.touch ? await store.touch(room) : await store.status(room);
   if (!status) throw new RoomNotFoundError(room, store.label);
   if (options.refuseClosed && status.room.state === 'closed') throw new RoomClosedError(room);
+  warnIfOtherBroker(ctx, status.room);
   const { verifier, kdf, mode } = status.room;
   const explicit = flags.password !== undefined || flags.passwordFile !== undefined;
   const remembered = findRemembered(ctx.config.home, store.label, room);

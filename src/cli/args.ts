@@ -70,8 +70,8 @@ export interface Command {
   readonly positionals: readonly PositionalSpec[];
   /** A named command's own examples for its help: a command line and what it does. */
   readonly examples?: readonly (readonly [string, string])[];
-  /** More about a named command, printed in its help before the program's epilogue. */
-  readonly notes?: string;
+  /** More about the command, shown in its own help before the program's epilogue. */
+  readonly details?: string;
   readonly run: (args: Record<string, unknown>, shell: Shell) => Promise<void>;
 }
 
@@ -83,7 +83,7 @@ export function command<const O extends OptionSpecs, const P extends readonly Po
     options: O;
     positionals: P;
     examples?: readonly (readonly [string, string])[];
-    notes?: string;
+    details?: string;
   },
   run: (args: Args<O, P>, shell: Shell) => Promise<void>,
 ): Command {
@@ -224,9 +224,8 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
       for (const p of c.positionals) y.positional(p.name, { type: 'string', describe: p.describe });
       // A named command's help shows its own options: yargs' --version is the program's.
       if (!main) {
-        declareOptions(y, c.options)
-          .epilogue(c.notes ? `${c.notes}\n\n${scope.program.epilogue}` : scope.program.epilogue)
-          .hide('version');
+        const epilogue = [c.details, scope.program.epilogue].filter(Boolean).join('\n\n');
+        declareOptions(y, c.options).epilogue(epilogue).hide('version');
         for (const [line, what] of c.examples ?? []) y.example(line, what);
       }
       y.check((args) => refuseRepeats(args, scope));

@@ -44,7 +44,7 @@ export const chatCommand = command(
       ['$0 chat 482913 --name alice', 'As alice, whatever your login name'],
       ['$0 chat --topic chat/general --plain', 'A raw topic, with MQTT-Chat clients'],
     ],
-    notes: [
+    details: [
       'In the window: type a line and press Enter to send it. /who lists who is in the room,',
       '/help the commands, /quit (or Ctrl-D, Ctrl-C) leaves. // at the start sends a line that',
       'starts with /.',

@@ -13,6 +13,7 @@ import {
 } from '../secrets/password.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 import { passwordSources, type PasswordFlags } from '../chat/room-access.js';
+import { invitation } from '../chat/sharing.js';
 import { formatDuration } from './format.js';
 
 export interface CreateOptions extends PasswordFlags {
@@ -26,6 +27,13 @@ export const createCommand = command(
   {
     name: 'create',
     describe: 'Create a room; prints its number and a generated password',
+    details: [
+      'Sharing a room: everyone in it needs the same registry (--db) and broker (--broker).',
+      'On one machine, a SQLite file they can all read and write: --db sqlite:/srv/sunoye/rooms.db.',
+      'Across machines, a shared MySQL/MariaDB and a broker all can reach:',
+      '  --db mysql://user@dbhost:3306/sunoye --broker mqtt://chathost:1883.',
+      'room create prints the `room join` line for the people you invite, with no password in it.',
+    ].join('\n'),
     positionals: [],
     options: {
       ...commonOptions,
@@ -78,10 +86,12 @@ export async function createRoom(ctx: CommandContext, options: CreateOptions): P
         idleSeconds,
         kdf,
         verifier: (number) => verifier(secret, number, mode),
+        broker: ctx.config.broker,
       })
       .then((room) => ({ room, label: store.label })),
   );
   const room = record.room.number;
+  const invite = invitation(ctx.config, ctx.io.env, room);
   if (options.json) {
     writeJson(ctx.io, {
       room,
@@ -90,6 +100,8 @@ export async function createRoom(ctx: CommandContext, options: CreateOptions): P
       idleSeconds,
       creator: record.room.creator,
       createdAt: record.room.createdAt.toISOString(),
+      broker: record.room.broker,
+      join: invite.line,
     });
   } else {
     // Labelled as what they are: a line starting "room:" reads like one of room's errors.
@@ -100,7 +112,7 @@ export async function createRoom(ctx: CommandContext, options: CreateOptions): P
         (given === undefined
           ? 'The password is shown only this once: share it with the people you invite.\n'
           : '') +
-        `Others join with \`room join ${room}\`; then \`listen ${room}\` reads and \`publish ${room}\` writes.\n`,
+        `The people you invite join with:\n  ${invite.line}\n${invite.notes.join('\n')}\n`,
     );
   }
   rememberRoom(ctx.config.home, {

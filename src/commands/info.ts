@@ -17,6 +17,8 @@ import { existsSync } from 'node:fs';
 import { pinnedFingerprints } from '../chat/senders.js';
 import { identityPath, loadIdentity } from '../home/identity.js';
 import { findRemembered } from '../home/remembered.js';
+import { addressUrl, brokerAddress } from '../broker-url.js';
+import { warnIfOtherBroker } from '../chat/sharing.js';
 
 export interface InfoOptions {
   room: string;
@@ -41,6 +43,7 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     const status = await store.status(room);
     if (!status) throw new RoomNotFoundError(room, store.label);
     const { room: record, members } = status;
+    warnIfOtherBroker(ctx, record);
     const names = members.map((m) => m.name);
     const home = ctx.config.home;
     // The mode this machine remembers wins: a registry record may have been altered.
@@ -50,6 +53,9 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     // Keys as this user knows them: pinned by its listeners, and its own.
     const keys = pinnedFingerprints(home, store.label, room);
     if (existsSync(identityPath(home))) keys.set(ctx.config.name, loadIdentity(home).fingerprint);
+    // The registry's record, re-read as a broker address: never more than scheme, host and port.
+    const recordedAddress = record.broker === null ? undefined : brokerAddress(record.broker);
+    const recordedBroker = recordedAddress && addressUrl(recordedAddress);
     const known = Object.fromEntries(names.flatMap((n) => (keys.has(n) ? [[n, keys.get(n)]] : [])));
     if (options.json) {
       writeJson(ctx.io, {
@@ -64,6 +70,7 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
         idleSeconds: record.idleSeconds,
         createdAt: record.createdAt.toISOString(),
         closedAt: record.closedAt?.toISOString() ?? null,
+        broker: recordedBroker ?? null,
       });
       return;
     }
@@ -78,6 +85,7 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
       `room ${room}: ${state}, ${mode}` +
         (altered ? colour.red(` (the registry says ${record.mode}: its record was altered)`) : ''),
       `created by ${visibleLine(record.creator)} at ${clockTime(record.createdAt)}` +
+        (recordedBroker ? ` on ${visibleLine(recordedBroker)}` : '') +
         (record.closedAt
           ? `, closed at ${clockTime(record.closedAt)}`
           : `; closes after ${formatDuration(record.idleSeconds)} without members`),

@@ -77,6 +77,11 @@ export function xdgDirs(env: Env): { config: string; data: string } {
   };
 }
 
+/** The registry used when none is configured: a SQLite file of the user's own. */
+export function defaultDbUrl(env: Env): string {
+  return `sqlite:${join(xdgDirs(env).data, 'sunoye', 'sunoye.db')}`;
+}
+
 function readConfigFile(path: string): FileSettings {
   let text: string;
   try {
@@ -153,7 +158,7 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
   ): string | undefined => nonEmpty(flag) ?? nonEmpty(env[envName]) ?? nonEmpty(file[key]);
   return Object.freeze({
     home,
-    db: pick(flags.db, 'SUNOYE_DB', 'db') ?? `sqlite:${join(xdg.data, 'sunoye', 'sunoye.db')}`,
+    db: pick(flags.db, 'SUNOYE_DB', 'db') ?? defaultDbUrl(env),
     broker: pick(flags.broker, 'SUNOYE_BROKER', 'broker') ?? DEFAULT_BROKER,
     name: checkName(pick(flags.name, 'SUNOYE_NAME', 'name') ?? osUserName(env)),
     brokerUser: nonEmpty(env.SUNOYE_BROKER_USER),

@@ -2,6 +2,7 @@
  * The registry's schema, as numbered migrations per dialect. Each backend applies the ones the
  * database has not recorded yet, under a lock, so two processes starting at once are safe.
  */
+import { MAX_RECORDED_BROKER_CHARS } from '../broker-url.js';
 import { ExitCode, SunoyeError } from '../errors.js';
 
 /** One schema step: its version and the statements for each dialect. */
@@ -65,6 +66,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ${MYSQL_TABLE}`,
     ],
   },
+  {
+    // The broker a room was created on (scheme://host:port), so that commands using another
+    // one can say so. Rooms from before keep NULL: nobody knows theirs.
+    version: 2,
+    sqlite: ['ALTER TABLE rooms ADD COLUMN broker TEXT'],
+    mysql: [`ALTER TABLE rooms ADD COLUMN broker VARCHAR(${MAX_RECORDED_BROKER_CHARS}) NULL`],
+  },
 ];
 
 /** The newest schema version this build knows. */
@@ -91,7 +99,20 @@ export async function recordedVersion(db: MigrationRunner): Promise<number> {
   }
 }
 
-/** Applies the migrations the database lacks. The caller holds the schema lock. */
+/**
+ * Whether a statement failed because the column it adds is there already: MySQL commits a schema
+ * change at once, so a process stopped between a step's `ALTER TABLE` and the record of its
+ * version leaves the column without the version. The step is then done; it is recorded.
+ */
+function columnExists(err: unknown): boolean {
+  const e = err as { errno?: number; message?: string } | null;
+  return e?.errno === 1060 || /duplicate column name/i.test(e?.message ?? '');
+}
+
+/**
+ * Applies the migrations the database lacks, in place: tables are altered, never rebuilt, so
+ * rooms and members stay. The caller holds the schema lock.
+ */
 export async function applyMigrations(
   db: MigrationRunner,
   dialect: 'sqlite' | 'mysql',
@@ -108,7 +129,13 @@ export async function applyMigrations(
   }
   for (const migration of MIGRATIONS) {
     if (migration.version <= current) continue;
-    for (const statement of migration[dialect]) await db.run(statement);
+    for (const statement of migration[dialect]) {
+      try {
+        await db.run(statement);
+      } catch (err) {
+        if (!columnExists(err)) throw err;
+      }
+    }
     await db.run(`INSERT INTO ${SCHEMA_TABLE} (version, applied_at) VALUES (?, ?)`, [
       migration.version,
       Date.now(),

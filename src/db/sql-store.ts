@@ -4,6 +4,7 @@
  * safely: a member is never added to a closed room, and a room never closes with a live member.
  */
 import { randomBytes } from 'node:crypto';
+import { recordedBrokerUrl } from '../broker-url.js';
 import { SunoyeError, ExitCode } from '../errors.js';
 import { checkKdfParams } from '../protocol/index.js';
 import { randomRoomNumber } from './room-number.js';
@@ -12,7 +13,7 @@ import { DATABASE_CLOCK, RoomClosedError, RoomNotFoundError } from './store.js';
 import type { Member, NewRoom, RegistryClock, RoomRecord, RoomStatus, RoomStore } from './store.js';
 
 const ROOM_COLUMNS =
-  'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at';
+  'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at, broker';
 const MEMBER_COLUMNS = 'id, room, name, joined_at, heartbeat_at, lease_ms';
 const CREATE_ATTEMPTS = 50;
 const MIN_BUDGET_MS = 250;
@@ -33,6 +34,7 @@ function toRoom(row: Row): RoomRow {
     verifier: Buffer.from(row.verifier as Uint8Array),
     createdAt: new Date(Number(row.created_at)),
     closedAt,
+    broker: typeof row.broker === 'string' ? row.broker : null,
     activeAt: Number(row.active_at),
   };
 }
@@ -144,6 +146,8 @@ export class SqlRoomStore implements RoomStore {
   }
 
   async createRoom(input: NewRoom): Promise<RoomRecord> {
+    // Never credentials: only the broker's scheme, host and port are kept.
+    const broker = input.broker === undefined ? null : (recordedBrokerUrl(input.broker) ?? null);
     for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
       const number = randomRoomNumber();
       const verifier = input.verifier(number);
@@ -151,7 +155,7 @@ export class SqlRoomStore implements RoomStore {
         return await this.db.transaction(async (tx) => {
           const now = await this.now(tx);
           await tx.run(
-            `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, NULL, ?)`,
+            `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, NULL, ?, ?)`,
             [
               number,
               input.creator,
@@ -161,15 +165,20 @@ export class SqlRoomStore implements RoomStore {
               verifier,
               now,
               now,
+              broker,
             ],
           );
           return {
             number,
+            creator: input.creator,
             state: 'open',
-            closedAt: null,
-            createdAt: new Date(now),
-            ...input,
+            mode: input.mode,
+            idleSeconds: input.idleSeconds,
+            kdf: input.kdf,
             verifier,
+            createdAt: new Date(now),
+            closedAt: null,
+            broker,
           };
         });
       } catch (err) {

@@ -19,6 +19,12 @@ export interface RoomRecord {
   verifier: Buffer;
   createdAt: Date;
   closedAt: Date | null;
+  /**
+   * The broker the room was created on, as `scheme://host:port`; null for rooms made before it
+   * was recorded. Advice only: whoever can write the database can change it, so it is shown and
+   * compared, never connected to.
+   */
+  broker: string | null;
 }
 
 /** What creating a room needs; the store picks the number, so the verifier is made for it. */
@@ -29,6 +35,8 @@ export interface NewRoom {
   kdf: KdfParams;
   /** The password verifier of the room numbered `room` (it is bound to the number). */
   verifier: (room: string) => Buffer;
+  /** The broker URL the room is made on; the record keeps its scheme, host and port only. */
+  broker?: string | undefined;
 }
 
 /** One live session in a room (a running listener). */

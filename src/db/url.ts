@@ -96,3 +96,21 @@ export function parseDbUrl(url: string): DbTarget {
   }
   throw new UsageError(`unsupported database URL "${redactUrl(url)}"; ${HELP}`);
 }
+
+/** Options of a MySQL URL that others need as much as the creator: TLS and the timeout. */
+const SHARED_OPTIONS = new Set(['ssl', 'timeout']);
+
+/**
+ * A database URL to give to others: a SQLite file by its absolute path; a MySQL URL without its
+ * password (the user name, host, port and database stay) and with no option but `ssl` and
+ * `timeout`.
+ */
+export function shareableDbUrl(url: string): string {
+  const target = parseDbUrl(url);
+  if (target.kind === 'sqlite') return target.label;
+  const parsed = new URL(url);
+  parsed.password = '';
+  for (const key of [...parsed.searchParams.keys()])
+    if (!SHARED_OPTIONS.has(key)) parsed.searchParams.delete(key);
+  return parsed.toString();
+}

@@ -7,14 +7,17 @@ import { expect } from 'chai';
 import { ExitCode, SunoyeError } from '../../src/errors.js';
 import type { NewRoom, RoomStore } from '../../src/db/index.js';
 import { openStore, isRoomNumber } from '../../src/db/index.js';
-import { SCHEMA_TABLE, SCHEMA_VERSION } from '../../src/db/schema.js';
+import { MIGRATIONS, SCHEMA_TABLE } from '../../src/db/schema.js';
 import { deriveRoomSecret, messageKey, newKdfParams, verifier } from '../../src/protocol/index.js';
 import { TestClock } from '../helpers/clock.js';
 
 /** A backend under test: a fresh, empty registry URL, raw SQL access to it, and cleanup. */
 export interface StoreFixture {
   url: string;
-  raw(sql: string): Promise<Record<string, unknown>[]>;
+  /** Runs one statement on the registry's database, behind sunoye's back. */
+  raw(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Another registry of the same backend whose database exists with no tables in it. */
+  another(): Promise<StoreFixture>;
   cleanup(): Promise<void>;
 }
 
@@ -63,11 +66,102 @@ export function roomStoreContract(
       await fx?.cleanup();
     });
 
-    it('records the schema version once, even when many processes open the database at once', async function () {
+    it('records each schema version once, even when many processes open the database at once', async function () {
       const stores = await Promise.all(Array.from({ length: 6 }, () => openStore(fx.url)));
       await Promise.all(stores.map((s) => s.close()));
-      const rows = await fx.raw(`SELECT version FROM ${SCHEMA_TABLE}`);
-      expect(rows.map((r) => Number(r.version))).to.deep.equal([SCHEMA_VERSION]);
+      const rows = await fx.raw(`SELECT version FROM ${SCHEMA_TABLE} ORDER BY version`);
+      expect(rows.map((r) => Number(r.version))).to.deep.equal(MIGRATIONS.map((m) => m.version));
+    });
+
+    /** A registry as sunoye's schema version 1 left it: one room with one live member. */
+    async function versionOneRegistry(): Promise<{ other: StoreFixture; room: string }> {
+      const other = await fx.another();
+      for (const statement of MIGRATIONS[0]![store.kind]) await other.raw(statement);
+      await other.raw(
+        `CREATE TABLE ${SCHEMA_TABLE} (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+      );
+      await other.raw(`INSERT INTO ${SCHEMA_TABLE} (version, applied_at) VALUES (1, ?)`, [
+        Date.now(),
+      ]);
+      const input = await newRoom();
+      const room = '314159';
+      await other.raw(
+        "INSERT INTO rooms VALUES (?, 'dora', 'open', 'encrypted', 600, ?, ?, ?, NULL, ?)",
+        [room, JSON.stringify(input.kdf), input.verifier(room), Date.now(), Date.now()],
+      );
+      await other.raw('INSERT INTO members VALUES (?, ?, ?, ?, ?, ?)', [
+        'a'.repeat(32),
+        room,
+        'erin',
+        Date.now(),
+        Date.now(),
+        3_600_000,
+      ]);
+      return { other, room };
+    }
+
+    /** Checks that a registry upgraded from version 1 kept its room and takes new ones. */
+    async function expectUpgraded(other: StoreFixture, room: string): Promise<void> {
+      const upgraded = await openStore(other.url);
+      try {
+        const status = await upgraded.status(room);
+        expect(status?.room).to.include({ creator: 'dora', state: 'open', broker: null });
+        expect(status?.members.map((m) => m.name)).to.deep.equal(['erin']);
+        const made = await upgraded.createRoom({ ...(await newRoom()), broker: 'mqtt://b:1883' });
+        expect((await upgraded.status(made.number))?.room.broker).to.equal('mqtt://b:1883');
+      } finally {
+        await upgraded.close();
+      }
+      const versions = await other.raw(`SELECT version FROM ${SCHEMA_TABLE} ORDER BY version`);
+      expect(versions.map((r) => Number(r.version))).to.deep.equal(
+        MIGRATIONS.map((m) => m.version),
+      );
+    }
+
+    it('upgrades a registry of schema version 1 in place, keeping its rooms and members', async function () {
+      const { other, room } = await versionOneRegistry();
+      try {
+        await expectUpgraded(other, room);
+        // Opening it again changes nothing.
+        await (await openStore(other.url)).close();
+        await expectUpgraded(other, room);
+      } finally {
+        await other.cleanup();
+      }
+    });
+
+    it('finishes an upgrade that stopped after adding its column, before recording it', async function () {
+      const { other, room } = await versionOneRegistry();
+      try {
+        for (const statement of MIGRATIONS[1]![store.kind]) await other.raw(statement);
+        await expectUpgraded(other, room);
+      } finally {
+        await other.cleanup();
+      }
+    });
+
+    it('keeps the broker a room was made on as scheme://host:port, and never its credentials', async function () {
+      const cases: [string | undefined, string | null][] = [
+        [
+          'mqtt://bob:Broker-Secret-91@Chat.Example:1884/path?token=Tok-3318#x',
+          'mqtt://chat.example:1884',
+        ],
+        ['mqtt://localhost', 'mqtt://localhost:1883'],
+        ['tcp://10.0.0.7', 'mqtt://10.0.0.7:1883'],
+        ['mqtts://broker', 'mqtts://broker:8883'],
+        ['wss://user:pw@[::1]/mqtt', 'wss://[::1]:443'],
+        ['chat.example:1883', 'mqtt://chat.example:1883'],
+        ['http://not-a-broker', null],
+        [undefined, null],
+      ];
+      for (const [broker, recorded] of cases) {
+        const made = await store.createRoom({ ...(await newRoom()), broker });
+        expect(made.broker, String(broker)).to.equal(recorded);
+        expect((await store.status(made.number))?.room.broker, String(broker)).to.equal(recorded);
+      }
+      const dump = JSON.stringify(await fx.raw('SELECT * FROM rooms'));
+      for (const secret of ['Broker-Secret-91', 'Tok-3318', 'bob', 'user:pw'])
+        expect(dump).to.not.include(secret);
     });
 
     it('creates an open room with a six-digit number and keeps what it was given', async function () {

@@ -6,12 +6,26 @@ import { ExitCode, SunoyeError } from '../../src/errors.js';
 import { newKdfParams } from '../../src/protocol/index.js';
 import { requireMysql, scratchDatabase, MYSQL_TEST_URL } from '../helpers/mysql.js';
 import { startProxy } from '../helpers/proxy.js';
-import { roomStoreContract } from './store-contract.js';
+import { roomStoreContract, type StoreFixture } from './store-contract.js';
+
+/**
+ * A registry in a scratch database of its own: left for sunoye to create, or (`empty`) created
+ * with no tables, as an older sunoye's would be before its schema is written into it.
+ */
+async function mysqlFixture(empty = false): Promise<StoreFixture> {
+  const db = await scratchDatabase();
+  if (empty) await db.create();
+  return {
+    url: db.url,
+    raw: (sql, params) => db.query(sql, params),
+    another: () => mysqlFixture(true),
+    cleanup: () => db.drop(),
+  };
+}
 
 roomStoreContract('mysql', async (ctx) => {
   await requireMysql(ctx);
-  const db = await scratchDatabase();
-  return { url: db.url, raw: (sql) => db.query(sql), cleanup: () => db.drop() };
+  return mysqlFixture();
 });
 
 describe('MySQL store: a server that stops answering', function () {

@@ -1,0 +1,116 @@
+/**
+ * Which broker a URL names: its scheme, host and port, never its credentials. A room's record
+ * keeps this much of the broker it was created on, and commands compare it with their own.
+ */
+
+/** A broker as its URL names it: `mqtt`/`mqtts`/`ws`/`wss`, a host and a port. */
+export interface BrokerAddress {
+  scheme: string;
+  host: string;
+  port: number;
+}
+
+/** Schemes MQTT.js takes, as the one each is the same as. */
+const SCHEMES: Record<string, string> = {
+  mqtt: 'mqtt',
+  tcp: 'mqtt',
+  mqtts: 'mqtts',
+  ssl: 'mqtts',
+  ws: 'ws',
+  wss: 'wss',
+};
+
+/** The port each scheme connects to when the URL names none. */
+const DEFAULT_PORTS: Record<string, number> = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
+
+/** The longest broker URL a room's record keeps. */
+export const MAX_RECORDED_BROKER_CHARS = 300;
+
+function parsedUrl(url: string): URL | undefined {
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `mqtt://${url}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The broker a URL names, or undefined when it names none that sunoye could use. A URL without
+ * a scheme (`host:1883`) is an `mqtt://` one, as mosquitto's clients read a host and port.
+ */
+export function brokerAddress(url: string): BrokerAddress | undefined {
+  const parsed = parsedUrl(url);
+  if (!parsed) return undefined;
+  const scheme = SCHEMES[parsed.protocol.slice(0, -1)];
+  const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (scheme === undefined || host === '') return undefined;
+  const port = parsed.port === '' ? DEFAULT_PORTS[scheme]! : Number(parsed.port);
+  return { scheme, host, port };
+}
+
+/** `scheme://host:port`: a broker's address as a URL without credentials, path or query. */
+export function addressUrl(address: BrokerAddress): string {
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `${address.scheme}://${host}:${address.port}`;
+}
+
+/**
+ * What a room's record keeps of the broker URL it was created on: `scheme://host:port`, so no
+ * user name, password or token can reach the database. Undefined for a URL that names no broker.
+ */
+export function recordedBrokerUrl(url: string): string | undefined {
+  const address = brokerAddress(url);
+  const recorded = address && addressUrl(address);
+  return recorded !== undefined && recorded.length <= MAX_RECORDED_BROKER_CHARS
+    ? recorded
+    : undefined;
+}
+
+/**
+ * A broker URL to give to others: `scheme://host:port`, and a WebSocket URL's path; never a
+ * user name, password, query or fragment. Undefined for a URL that names no broker.
+ */
+export function shareableBrokerUrl(url: string): string | undefined {
+  const address = brokerAddress(url);
+  if (!address) return undefined;
+  const path = address.scheme.startsWith('ws') ? parsedUrl(url)!.pathname : '';
+  return `${addressUrl(address)}${path === '/' ? '' : path}`;
+}
+
+/** Whether a URL holds a user name or password (`what`: a password only). */
+export function hasUserInfo(url: string, what: 'any' | 'password' = 'any'): boolean {
+  const parsed = parsedUrl(url);
+  return (
+    parsed !== undefined && (parsed.password !== '' || (what === 'any' && parsed.username !== ''))
+  );
+}
+
+/** Whether a host is this machine's loopback: `localhost`, 127.0.0.0/8 or ::1. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Whether two broker URLs name the same broker: the same scheme, host and port, the loopback
+ * names counted as one. URLs that name no broker are never the same.
+ */
+export function sameBroker(a: string, b: string): boolean {
+  const x = brokerAddress(a);
+  const y = brokerAddress(b);
+  if (!x || !y || x.scheme !== y.scheme || x.port !== y.port) return false;
+  return x.host === y.host || (isLoopback(x.host) && isLoopback(y.host));
+}
+
+/**
+ * Whether two broker URLs surely name two brokers: other hosts (the loopback names counted as
+ * one), or one host and one transport on two ports. One host's listeners for other transports
+ * (mqtt://, mqtts://, ws://, wss://) are often one broker's, so they are not taken for two.
+ * URLs that name no broker are never taken for two.
+ */
+export function differentBrokers(a: string, b: string): boolean {
+  const x = brokerAddress(a);
+  const y = brokerAddress(b);
+  if (!x || !y) return false;
+  const sameHost = x.host === y.host || (isLoopback(x.host) && isLoopback(y.host));
+  return !sameHost || (x.scheme === y.scheme && x.port !== y.port);
+}

@@ -1,0 +1,298 @@
+// Sharing a room (issue 12, items 2.3 and 2.7): the room's record names the broker it was created
+// on, and commands on another broker say so; `room create` prints the `room join` line that
+// another person, with nothing configured, runs as it is.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+import { startAedes, type TestBroker } from '../helpers/brokers.js';
+import { runProgram, type Run } from '../helpers/cli.js';
+import { MYSQL_TEST_URL, requireMysql, scratchDatabase } from '../helpers/mysql.js';
+import { joinedListener, jsonLines, startProgram, stopAll } from '../helpers/programs.js';
+import type { RunningProgram } from '../helpers/programs.js';
+
+describe('sharing a room', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let brokerA: TestBroker;
+  let brokerB: TestBroker;
+  const running: RunningProgram[] = [];
+
+  /** A person with an account of their own (own HOME and XDG folders) and nothing configured. */
+  const person = (name: string, settings: Record<string, string> = {}) => ({
+    HOME: join(dir, name),
+    XDG_CONFIG_HOME: join(dir, name, 'config'),
+    XDG_DATA_HOME: join(dir, name, 'data'),
+    SUNOYE_NAME: name,
+    ...settings,
+  });
+
+  /** The address a broker's URL names, as the warnings print it. */
+  const address = (broker: TestBroker) => `mqtt://127.0.0.1:${broker.port}`;
+
+  /** `room create --json` as `env` says; its number and generated password. */
+  async function create(env: Record<string, string>): Promise<{ room: string; password: string }> {
+    const made = await runProgram('room', ['create', '--json'], { env });
+    expect(made.code, made.stderr).to.equal(0);
+    return JSON.parse(made.stdout) as { room: string; password: string };
+  }
+
+  /** The `room join` line of `room create`'s output, and the notes after it. */
+  function joinLine(made: Run): { args: string[]; notes: string } {
+    expect(made.code, made.stderr).to.equal(0);
+    const match = /The people you invite join with:\n {2}room (join .*)\n([^]*)$/.exec(made.stderr);
+    expect(match, made.stderr).to.not.equal(null);
+    return { args: match![1]!.split(' '), notes: match![2]! };
+  }
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-sharing-'));
+    brokerA = await startAedes();
+    brokerB = await startAedes();
+  });
+  afterEach(() => stopAll(running));
+  after(async function () {
+    await brokerB?.stop();
+    await brokerA?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('join, listen, publish and room info on another broker than the room was made on say so, naming both without credentials', async function () {
+    const db = `sqlite:${join(dir, 'shared-1.db')}`;
+    const alice = person('alice', { SUNOYE_DB: db, SUNOYE_BROKER: brokerA.url });
+    const bob = person('bob', {
+      SUNOYE_DB: db,
+      SUNOYE_BROKER: `mqtt://bob:Broker-Pw-5521@127.0.0.1:${brokerB.port}`,
+    });
+    const { room, password } = await create(alice);
+    const listener = await joinedListener(room, [], alice, running);
+    expect(listener.stderr()).to.equal('');
+
+    const warned = (stderr: string, what: string) => {
+      expect(stderr, what).to.include(
+        `warning: room ${room} was created on the broker ${address(brokerA)} (so says the registry), ` +
+          `but this uses ${address(brokerB)}: if they are different brokers, nobody in the room sees your messages`,
+      );
+      expect(stderr, what).to.not.include('Broker-Pw-5521');
+      expect(stderr, what).to.not.include('bob:');
+    };
+
+    const joined = await runProgram('room', ['join', room, '--password-file', '-'], {
+      env: bob,
+      input: `${password}\n`,
+    });
+    expect(joined.code, joined.stderr).to.equal(0);
+    warned(joined.stderr, 'room join');
+
+    // What the issue reproduced: the broker takes the message, so publish succeeds; nobody in
+    // the room hears it. Now it says so.
+    const lost = await runProgram('publish', [room, '-m', 'lost on the other broker'], {
+      env: bob,
+    });
+    expect(lost.code, lost.stderr).to.equal(0);
+    warned(lost.stderr, 'publish');
+
+    const bobListens = startProgram('listen', [room], bob);
+    running.push(bobListens);
+    await bobListens.line('the join notice', (l) => l.includes('User bob is now subscribed'));
+    warned(bobListens.stderr(), 'listen');
+
+    const info = await runProgram('room', ['info', room], { env: bob });
+    expect(info.code, info.stderr).to.equal(0);
+    warned(info.stderr, 'room info');
+    expect(info.stdout).to.match(
+      new RegExp(`^created by alice at .* on ${address(brokerA)};`, 'm'),
+    );
+    const infoJson = await runProgram('room', ['info', room, '--json'], { env: bob });
+    expect(JSON.parse(infoJson.stdout)).to.include({ broker: address(brokerA) });
+    warned(infoJson.stderr, 'room info --json');
+
+    // On the room's broker (whatever it is called: localhost is 127.0.0.1), not a word.
+    const onA = { ...bob, SUNOYE_BROKER: `mqtt://localhost:${brokerA.port}` };
+    for (const [program, ...args] of [
+      ['room', 'info', room],
+      ['room', 'join', room, '--password-file', '-'],
+      ['publish', room, '-m', 'found the room'],
+    ] as const) {
+      const run = await runProgram(program, [...args], { env: onA, input: `${password}\n` });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stderr, `${program} ${args.join(' ')}`).to.not.include('warning');
+    }
+    await listener.line('the message on the right broker', (l) => l.includes('found the room'));
+    const heard = jsonLines(listener.stdoutLines).map((m) => m.message);
+    expect(heard).to.not.include('lost on the other broker');
+  });
+
+  it('takes an altered broker record as advice: named without its credentials or controls, never connected to', async function () {
+    const path = join(dir, 'shared-2.db');
+    const alice = person('alice', { SUNOYE_DB: `sqlite:${path}`, SUNOYE_BROKER: brokerA.url });
+    const { room } = await create(alice);
+    const listener = await joinedListener(room, [], alice, running);
+    const tamper = (broker: string) => {
+      const db = new Database(path);
+      try {
+        db.prepare('UPDATE rooms SET broker = ? WHERE number = ?').run(broker, room);
+      } finally {
+        db.close();
+      }
+    };
+
+    tamper('mqtt://op:Leaked-Pw-77@Evil.Example:1883/\x1b[2J?token=Tok-91');
+    const sent = await runProgram('publish', [room, '-m', 'still on my broker'], { env: alice });
+    expect(sent.code, sent.stderr).to.equal(0);
+    expect(sent.stderr).to.include(
+      `was created on the broker mqtt://evil.example:1883 (so says the registry), but this uses ${address(brokerA)}`,
+    );
+    for (const leak of ['Leaked-Pw-77', 'Tok-91', '\x1b']) expect(sent.stderr).to.not.include(leak);
+    await listener.line('the message, sent to the configured broker', (l) =>
+      l.includes('still on my broker'),
+    );
+    const info = await runProgram('room', ['info', room, '--json'], { env: alice });
+    expect(JSON.parse(info.stdout)).to.include({ broker: 'mqtt://evil.example:1883' });
+
+    // A record that names no broker is no advice at all.
+    tamper('\x1b]0;owned\x07');
+    const quiet = await runProgram('room', ['info', room], { env: alice });
+    expect(quiet.code, quiet.stderr).to.equal(0);
+    expect(quiet.stderr).to.equal('');
+    expect(quiet.stdout).to.match(/^created by alice at [^;]*Z; closes after/m);
+  });
+
+  it('room create on MySQL prints the room join line that another person, with nothing configured, runs as it is', async function () {
+    await requireMysql(this);
+    const db = await scratchDatabase();
+    try {
+      const alice = person('alice', { SUNOYE_DB: db.url, SUNOYE_BROKER: brokerA.url });
+      const made = await runProgram('room', ['create'], { env: alice });
+      const room = /^room: (\d{6})$/m.exec(made.stdout)![1]!;
+      const password = /^password: (\S+)$/m.exec(made.stdout)![1]!;
+      const { args, notes } = joinLine(made);
+      expect(args).to.deep.equal(['join', room, '--broker', brokerA.url, '--db', db.url]);
+      expect(notes).to.include(
+        `Then \`listen ${room}\` reads the room and \`publish ${room}\` writes to it, given the same --broker, --db`,
+      );
+      expect(notes).to.include(
+        'The broker (mqtt://127.0.0.1:' +
+          `${brokerA.port}) and the database (127.0.0.1) are on this machine's loopback address`,
+      );
+      expect(made.stderr).to.not.include('SQLite');
+      const listener = await joinedListener(room, [], alice, running);
+
+      // Bob: another account, no SUNOYE_DB, no SUNOYE_BROKER: the line and the password suffice.
+      const bob = person('bob');
+      // A terminal would ask for the password; here it comes on stdin.
+      const joined = await runProgram('room', [...args, '--password-file', '-'], {
+        env: bob,
+        input: `${password}\n`,
+      });
+      expect(joined.code, joined.stderr).to.equal(0);
+      expect(joined.stderr).to.include(`Joined encrypted room ${room}`);
+      expect(joined.stderr).to.not.include('warning');
+      const flags = args.slice(2);
+      const sent = await runProgram('publish', [room, '-m', 'hello from bob', ...flags], {
+        env: bob,
+      });
+      expect(sent.code, sent.stderr).to.equal(0);
+      const line = await listener.line('bob', (l) => l.includes('hello from bob'));
+      expect(JSON.parse(line)).to.include({ from: 'bob' });
+
+      const json = await runProgram('room', ['create', '--json'], { env: alice });
+      const created = JSON.parse(json.stdout) as { room: string; join: string; broker: string };
+      expect(created.join).to.equal(
+        `room join ${created.room} --broker ${brokerA.url} --db ${db.url}`,
+      );
+      expect(created.broker).to.equal(address(brokerA));
+    } finally {
+      await stopAll(running);
+      await db.drop();
+    }
+  });
+
+  it('room create leaves the database password out of the join line; the invited add theirs', async function () {
+    await requireMysql(this);
+    const db = await scratchDatabase();
+    await db.create();
+    const user = `share_${db.name.slice(-10)}`;
+    const secret = `Db-Pw-${db.name.slice(-8)}`;
+    try {
+      for (const host of ['%', 'localhost']) {
+        await db.query(`CREATE USER '${user}'@'${host}' IDENTIFIED BY '${secret}'`);
+        await db.query(`GRANT ALL PRIVILEGES ON \`${db.name}\`.* TO '${user}'@'${host}'`);
+      }
+      const server = new URL(MYSQL_TEST_URL);
+      const at = `${server.hostname}:${server.port || 3306}/${db.name}`;
+      const alice = person('alice', {
+        SUNOYE_DB: `mysql://${user}:${secret}@${at}?timeout=7&debug=${secret}`,
+        SUNOYE_BROKER: brokerA.url,
+      });
+      const made = await runProgram('room', ['create'], { env: alice });
+      const { args, notes } = joinLine(made);
+      expect(args).to.deep.equal([
+        'join',
+        args[1],
+        '--broker',
+        brokerA.url,
+        '--db',
+        `'mysql://${user}@${at}?timeout=7'`,
+      ]);
+      expect(made.stdout + made.stderr).to.not.include(secret);
+      expect(notes).to.include("The database URL's password is left out: they add their own");
+
+      const password = /^password: (\S+)$/m.exec(made.stdout)![1]!;
+      const theirs = `mysql://${user}:${secret}@${at}?timeout=7`;
+      const joined = await runProgram(
+        'room',
+        ['join', args[1]!, '--broker', brokerA.url, '--db', theirs, '--password-file', '-'],
+        { env: person('bob'), input: `${password}\n` },
+      );
+      expect(joined.code, joined.stderr).to.equal(0);
+    } finally {
+      for (const host of ['%', 'localhost'])
+        await db.query(`DROP USER IF EXISTS '${user}'@'${host}'`).catch(() => undefined);
+      await db.drop();
+    }
+  });
+
+  it('room create --help explains sharing a registry: a SQLite file on one machine, MySQL across machines', async function () {
+    const help = await runProgram('room', ['create', '--help'], { env: person('alice') });
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.include(
+      'Sharing a room: everyone in it needs the same registry (--db) and broker (--broker).',
+    );
+    expect(help.stdout).to.include('On one machine, a SQLite file they can all read and write');
+    expect(help.stdout).to.include('Across machines, a shared MySQL/MariaDB');
+    const other = await runProgram('room', ['join', '--help'], { env: person('alice') });
+    expect(other.stdout).to.not.include('Sharing a room');
+  });
+
+  it('room create on the default SQLite file says that others need --db to a file they can use, or MySQL', async function () {
+    const alice = person('alice', { SUNOYE_BROKER: brokerA.url });
+    const made = await runProgram('room', ['create'], { env: alice });
+    const { args, notes } = joinLine(made);
+    const room = args[1]!;
+    const path = join(dir, 'alice', 'data', 'sunoye', 'sunoye.db');
+    expect(args).to.deep.equal(['join', room, '--broker', brokerA.url]);
+    expect(notes).to.include(
+      `The room is in your own registry, the SQLite file ${path}: others on this machine can join it with ` +
+        `--db sqlite:${path} only if they can read and write that file and its folder; ` +
+        'people on other machines need a shared MySQL/MariaDB registry',
+    );
+    const password = /^password: (\S+)$/m.exec(made.stdout)![1]!;
+    // Someone else with the line alone finds no such room: their default registry is their own.
+    const carol = person('carol');
+    const stdin = ['--password-file', '-'];
+    const alone = await runProgram('room', [...args, ...stdin], {
+      env: carol,
+      input: `${password}\n`,
+    });
+    expect(alone.code).to.equal(3);
+    expect(alone.stderr).to.include(`there is no room ${room}`);
+    // With the file (which this test's account can read), as the note says.
+    const withFile = await runProgram('room', [...args, ...stdin, '--db', `sqlite:${path}`], {
+      env: carol,
+      input: `${password}\n`,
+    });
+    expect(withFile.code, withFile.stderr).to.equal(0);
+  });
+});

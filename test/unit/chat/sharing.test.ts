@@ -1,0 +1,51 @@
+// The invitation `room create` prints: the `room join` line with what is not a default, and no
+// password of any kind.
+import { expect } from 'chai';
+import { invitation } from '../../../src/chat/sharing.js';
+import { resolveConfig } from '../../../src/config/config.js';
+
+describe('the invitation to a room', function () {
+  const env = { HOME: '/home/alice', USER: 'alice', SUNOYE_HOME: '/nonexistent' };
+  const invite = (settings: Record<string, string>) =>
+    invitation(resolveConfig({}, { ...env, ...settings }), { ...env, ...settings }, '482913');
+
+  it('is a bare `room join` on the defaults, saying who else can use the per-user SQLite file', function () {
+    const { line, notes } = invite({});
+    expect(line).to.equal('room join 482913');
+    expect(notes[0]).to.equal(
+      'Then `listen 482913` reads the room and `publish 482913` writes to it.',
+    );
+    expect(notes[1]).to.include(
+      'your own registry, the SQLite file /home/alice/.local/share/sunoye/sunoye.db',
+    );
+    expect(notes[1]).to.include('people on other machines need a shared MySQL/MariaDB registry');
+  });
+
+  it('names the broker and database that are not the defaults, without their passwords', function () {
+    const { line, notes } = invite({
+      SUNOYE_BROKER: 'mqtts://bob:Broker-Pw@Chat.Example/?token=t',
+      SUNOYE_DB: 'mysql://chat:Db-Pw@db.example:3307/rooms?ssl=true&other=Db-Pw',
+      SUNOYE_TOPIC_PREFIX: 'team',
+    });
+    expect(line).to.equal(
+      "room join 482913 --broker mqtts://chat.example:8883 --db 'mysql://chat@db.example:3307/rooms?ssl=true'",
+    );
+    const text = [line, ...notes].join('\n');
+    expect(text).to.not.include('Pw');
+    expect(notes[0]).to.include(
+      'given the same --broker, --db, --topic-prefix (or once for all: SUNOYE_BROKER, SUNOYE_DB, SUNOYE_TOPIC_PREFIX',
+    );
+    expect(text).to.include("The database URL's password is left out");
+    expect(text).to.include('The broker asks for a user name and password');
+    expect(text).to.not.include('loopback');
+  });
+
+  it('omits the default broker under any of its names, and names a SQLite file given', function () {
+    const { line, notes } = invite({
+      SUNOYE_BROKER: 'mqtt://127.0.0.1:1883',
+      SUNOYE_DB: 'sqlite:/srv/chat/rooms of ours.db',
+    });
+    expect(line).to.equal("room join 482913 --db 'sqlite:/srv/chat/rooms of ours.db'");
+    expect(notes[1]).to.include('the people on this machine who can read and write that file');
+  });
+});
