@@ -65,7 +65,8 @@ export class InFlight {
     this.wake();
   }
 
-  private wake(): void {
+  /** Wakes every waiter, to look again at what it waits for. */
+  wake(): void {
     for (const w of this.waiters.splice(0)) w();
   }
 
@@ -88,6 +89,8 @@ export class Outbox {
   readonly flight = new InFlight();
   private readonly packetLimit: number;
   private readonly timedOut = new UnavailableError('timed out');
+  /** Why nothing more is sent (see `stop`). */
+  private stopped: Error | undefined;
 
   constructor(
     private readonly publisher: QosPublisher,
@@ -172,6 +175,15 @@ export class Outbox {
     );
   }
 
+  /**
+   * Sends nothing more: every send from now on, and one waiting for room in the window, throws
+   * `reason`. What was sent is still acknowledged (`drained`).
+   */
+  stop(reason: Error): void {
+    this.stopped ??= reason;
+    this.flight.wake();
+  }
+
   /** Resolves once everything sent is acknowledged; throws the first failure. */
   async drained(): Promise<void> {
     await this.flight.until(() => this.flight.outstanding === 0 && this.flight.packets === 0);
@@ -182,9 +194,11 @@ export class Outbox {
     // The broker's Receive Maximum is read anew each time: a reconnect may have changed it.
     await flight.until(
       () =>
-        flight.packets < Math.min(this.window, publisher.receiveMaximum) &&
-        flight.bytes < MAX_BYTES_IN_FLIGHT,
+        this.stopped !== undefined ||
+        (flight.packets < Math.min(this.window, publisher.receiveMaximum) &&
+          flight.bytes < MAX_BYTES_IN_FLIGHT),
     );
+    if (this.stopped) throw this.stopped;
     const payloads: ChatPayload[] = batch.map((line) => sender.message(line.text));
     if (withEnd) payloads.push(sender.end());
     const payload =

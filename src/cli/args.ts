@@ -34,6 +34,8 @@ export interface PositionalSpec {
   readonly name: string;
   readonly describe: string;
   readonly required: boolean;
+  /** The last positional may take every argument left (`[words..]`): a list, maybe empty. */
+  readonly variadic?: boolean;
 }
 
 type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}`
@@ -51,7 +53,11 @@ export type Args<O extends OptionSpecs, P extends readonly PositionalSpec[]> = {
     ? ValueOf<O[K]>
     : ValueOf<O[K]> | undefined;
 } & {
-  [Q in P[number] as Q['name']]: Q['required'] extends true ? string : string | undefined;
+  [Q in P[number] as Q['name']]: Q['variadic'] extends true
+    ? string[]
+    : Q['required'] extends true
+      ? string
+      : string | undefined;
 };
 
 /** What a running command gets from its program besides its arguments. */
@@ -213,7 +219,10 @@ export async function parseCommandLine(
 function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
   const main = scope.program.main === c;
   const positionals = c.positionals
-    .map((p) => (p.required ? `<${p.name}>` : `[${p.name}]`))
+    .map((p) => {
+      const name = p.variadic ? `${p.name}..` : p.name;
+      return p.required ? `<${name}>` : `[${name}]`;
+    })
     .join(' ');
   return {
     command: `${main ? '$0' : c.name}${positionals ? ` ${positionals}` : ''}`,
@@ -221,6 +230,7 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
     describe: main ? false : c.describe,
     builder: (y) => {
       skipHelpCache(y);
+      const variadic = c.positionals.filter((p) => p.variadic).map((p) => p.name);
       for (const p of c.positionals) y.positional(p.name, { type: 'string', describe: p.describe });
       // A named command's help shows its own options: yargs' --version is the program's.
       if (!main) {
@@ -228,7 +238,7 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
         declareOptions(y, c.options).epilogue(epilogue).hide('version');
         for (const [line, what] of c.examples ?? []) y.example(line, what);
       }
-      y.check((args) => refuseRepeats(args, scope));
+      y.check((args) => refuseRepeats(args, scope, variadic));
       y.fail((msg, err) => {
         throw explain(msg, err, scope);
       });
@@ -239,7 +249,14 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
       delete plain.$0;
       // What follows `--` stays in `_`: it fills the positionals not yet given.
       const extra = rest.slice(main ? 0 : 1).map(String);
-      for (const p of c.positionals) if (plain[p.name] === undefined) plain[p.name] = extra.shift();
+      for (const p of c.positionals) {
+        if (p.variadic)
+          plain[p.name] = [
+            ...((plain[p.name] as string[] | undefined) ?? []),
+            ...extra.splice(0),
+          ].map(String);
+        else if (plain[p.name] === undefined) plain[p.name] = extra.shift();
+      }
       if (extra.length > 0)
         throw new UsageError(`unexpected argument "${extra[0]}"; see ${usagePrefix(scope)} --help`);
       choose(c, plain);

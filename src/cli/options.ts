@@ -16,7 +16,7 @@ export const commonOptions = {
   broker: {
     type: 'string',
     value: 'URL',
-    describe: 'MQTT broker URL (default mqtt://localhost:1883)',
+    describe: 'MQTT broker URL, or host[:port] for mqtt:// (default mqtt://localhost:1883)',
   },
   name: {
     type: 'string',

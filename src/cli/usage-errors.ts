@@ -63,11 +63,18 @@ function tokens(scope: Scope): Token[] {
   return out;
 }
 
-/** Refuses an option given twice, and a switch given a value other than true or false. */
-export function refuseRepeats(args: Record<string, unknown>, scope: Scope): true {
+/**
+ * Refuses an option given twice, and a switch given a value other than true or false. `lists`
+ * names the positionals that take several arguments (their value is a list by right).
+ */
+export function refuseRepeats(
+  args: Record<string, unknown>,
+  scope: Scope,
+  lists: readonly string[] = [],
+): true {
   const options = optionsOf(scope);
   for (const [name, value] of Object.entries(args))
-    if (Array.isArray(value) && name !== '_')
+    if (Array.isArray(value) && name !== '_' && !lists.includes(name))
       throw new UsageError(`${flagOf(name)} was given twice; give it once`);
   for (const token of tokens(scope)) {
     if (token.kind !== 'option' || token.inline === undefined) continue;

@@ -1,9 +1,10 @@
 /**
- * `publish`: send one message (-m) or every line of stdin to a room, at QoS 1, with a bounded
- * window of unacknowledged messages and backpressure on stdin, so any amount of input runs in
- * bounded memory. It exits 0 only when every accepted line was acknowledged by the broker.
+ * `publish`: send one message (-m, or the words after the room) or every line of stdin to a room,
+ * at QoS 1, with a bounded window of unacknowledged messages and backpressure on stdin, so any
+ * amount of input runs in bounded memory. It exits 0 only when every accepted line was
+ * acknowledged by the broker, and stops (exit 3) when the room is closed under it.
  */
-import { command } from '../cli/args.js';
+import { command, type PositionalSpec } from '../cli/args.js';
 import {
   brokerOptions,
   commandContext,
@@ -13,7 +14,11 @@ import {
   targetOptions,
 } from '../cli/options.js';
 import { abortOnSignals } from '../cli/signals.js';
+import { watchClosure } from '../chat/closure.js';
+import { writeJson, type CommandContext } from '../chat/context.js';
+import { withTimeout } from '../chat/deadline.js';
 import { readLineGroups } from '../chat/lines.js';
+import { SendStatus } from '../chat/status.js';
 import { Sender } from '../chat/sender.js';
 import {
   checkTargetFlags,
@@ -23,27 +28,38 @@ import {
   type TargetFlags,
 } from '../chat/target.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
-import { openStore } from '../db/index.js';
-import { InterruptedError, UsageError, type SunoyeError } from '../errors.js';
+import { openStore, type RoomStore } from '../db/index.js';
+import { InterruptedError, RefusedError, UsageError, type SunoyeError } from '../errors.js';
 import { brokerSettings } from '../config/broker.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
 import { Outbox } from '../chat/outbox.js';
-import type { CommandContext } from '../chat/context.js';
 
 export interface PublishOptions extends TargetFlags {
   message?: string | undefined;
+  /** The message as words, sent as one line joined by spaces (instead of -m). */
+  words?: string[] | undefined;
+  /** The end summary as one JSON object on stdout. */
+  json?: boolean | undefined;
   /** Seconds without any acknowledgement, with messages outstanding, before giving up. */
   timeout: number;
   /** Most messages sent and not yet acknowledged. */
   window: number;
 }
 
+/** The words after the room: one message, as mosquitto_pub -m and ntfy take it. */
+const wordsPositional = {
+  name: 'words',
+  describe: 'The message, instead of -m and stdin: the words are sent as one line',
+  required: false,
+  variadic: true,
+} as const satisfies PositionalSpec;
+
 /** `publish`, as the command line declares it. */
 export const publishCommand = command(
   {
     name: 'publish',
     describe: 'Send messages to a room',
-    positionals: [roomPositional],
+    positionals: [roomPositional, wordsPositional],
     options: {
       ...commonOptions,
       ...brokerOptions,
@@ -53,6 +69,12 @@ export const publishCommand = command(
         alias: 'm',
         value: 'TEXT',
         describe: 'Send this one message instead of reading stdin',
+      },
+      json: {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Print the end summary as one JSON object on stdout (room, topic, read, sent, delivered)',
       },
       timeout: {
         type: 'number',
@@ -71,8 +93,26 @@ export const publishCommand = command(
   (args, shell) => publish(commandContext(args, shell), args, abortOnSignals(shell.exit)),
 );
 
-/** After Ctrl-C, how long acknowledgements of what was sent are still waited for. */
+/** After Ctrl-C or the room's closing, how long acknowledgements of what was sent are waited for. */
 const ABORT_GRACE_MS = 1200;
+/** How long the database may take to let go on the way out. */
+const EXIT_DB_TIMEOUT_MS = 800;
+
+/**
+ * The command line's message in one place: the words after the room become the message (with
+ * --topic, every argument is a word: there is no room), and may not come with -m.
+ */
+function withWords(options: PublishOptions): PublishOptions {
+  let { room, words = [] } = options;
+  if (options.topic !== undefined && room !== undefined) {
+    words = [room, ...words];
+    room = undefined;
+  }
+  if (words.length === 0) return { ...options, room, words: [] };
+  if (options.message !== undefined)
+    throw new UsageError('give the message as words after the room or with -m, not both');
+  return { ...options, room, words: [], message: words.join(' ') };
+}
 
 function checkOptions(options: PublishOptions): void {
   checkTargetFlags(options);
@@ -88,33 +128,73 @@ function checkOptions(options: PublishOptions): void {
   }
 }
 
-async function resolveTarget(ctx: CommandContext, options: PublishOptions): Promise<ChatTarget> {
-  if (options.room === undefined) return rawTarget(options.topic!);
+/** The target, and the registry kept open (`keepStore`, a room) to learn of its closing. */
+async function resolveTarget(
+  ctx: CommandContext,
+  options: PublishOptions,
+  keepStore: boolean,
+): Promise<{ target: ChatTarget; store: RoomStore | undefined }> {
+  if (options.room === undefined) return { target: rawTarget(options.topic!), store: undefined };
   const store = await openStore(ctx.config.db);
+  let kept = false;
   try {
-    return await roomTarget(ctx, store, options.room, options);
+    const target = await roomTarget(ctx, store, options.room, options);
+    kept = keepStore;
+    return { target, store: kept ? store : undefined };
   } finally {
-    await store.close();
+    if (!kept) await store.close();
   }
+}
+
+/** "1 line", "2 lines". */
+function lines(n: number): string {
+  return `${n} line${n === 1 ? '' : 's'}`;
 }
 
 /** Publishes and returns once every message is acknowledged; throws if any could not be. */
 export async function publish(
   ctx: CommandContext,
-  options: PublishOptions,
+  given: PublishOptions,
   signal: AbortSignal,
 ): Promise<void> {
+  const options = withWords(given);
   checkOptions(options);
   const settings = brokerSettings(ctx.config);
-  const target = await resolveTarget(ctx, options);
+  const { target, store } = await resolveTarget(ctx, options, options.message === undefined);
+  try {
+    await send(ctx, options, signal, settings, target, store);
+  } finally {
+    if (store) await withTimeout(store.close(), EXIT_DB_TIMEOUT_MS);
+  }
+}
+
+/** Connects and sends what there is to send: the message, or stdin until it ends. */
+async function send(
+  ctx: CommandContext,
+  options: PublishOptions,
+  signal: AbortSignal,
+  settings: ReturnType<typeof brokerSettings>,
+  target: ChatTarget,
+  store: RoomStore | undefined,
+): Promise<void> {
   const where = target.room ? `room ${target.room}` : target.topic;
   const sender = new Sender(ctx.config.name);
   // MQTT.js loads only once there is something to send: not for --help or a usage error.
   const { openPublisher } = await import('../mqtt/connection.js');
   const publisher = await openPublisher(settings, signal);
-  const { stderr } = ctx.io;
+  const { stdin, stderr } = ctx.io;
   const outbox = new Outbox(publisher, target, sender, options.window);
   const { flight } = outbox;
+  const reading = options.message === undefined;
+  const status = new SendStatus(stderr, {
+    prompt: reading && stdin.isTTY === true,
+    progress: reading && stdin.isTTY !== true && stderr.isTTY === true,
+    where,
+    timeoutSeconds: options.timeout,
+    delivered: () => flight.acked,
+  });
+  publisher.onOffline = () => status.lost();
+  publisher.onReconnect = () => status.back();
   // Ctrl-C: a moment for the acknowledgements of what was sent, then stop (exit 130).
   const interrupted = new InterruptedError('interrupted');
   let grace: NodeJS.Timeout | undefined;
@@ -124,45 +204,79 @@ export async function publish(
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
   const stopWatching = outbox.watch(options.timeout);
+  // The room closed under us: nothing more is read or sent.
+  let closed = false;
+  const stopWatchingRoom =
+    store && target.room !== undefined
+      ? watchClosure(
+          publisher,
+          store,
+          { ...target, room: target.room },
+          {
+            closed: () => {
+              closed = true;
+              outbox.stop(new RefusedError(`room ${target.room} was closed`));
+              stdin.destroy();
+            },
+            warn: (message) => status.say(`warning: ${message}`),
+          },
+        )
+      : undefined;
+  let read = 0;
   let inputError: SunoyeError | undefined;
+  let failure: Error | undefined;
   // Taken over, refused on a reconnect: nothing more can be delivered.
   publisher.onFatal = (err) => flight.fail(err);
   try {
     if (options.message !== undefined) {
+      read = 1;
       await outbox.end([{ number: undefined, text: options.message }]);
     } else {
       keepYoungGenerationSmall();
-      const stdin = ctx.io.stdin;
-      const prompt = stdin.isTTY === true;
-      if (prompt) stderr.write(`Type messages for ${where}, one per line; Ctrl-D ends.\n> `);
+      status.begin();
       // Ctrl-C stops reading at once; what was already accepted is still delivered below.
       const stopReading = (): void => void stdin.destroy();
       signal.addEventListener('abort', stopReading, { once: true });
       try {
         for await (const group of readLineGroups(stdin, MAX_TEXT_BYTES)) {
+          if (closed) break;
+          read += group.length;
           await outbox.send(group);
-          if (prompt) stderr.write('> ');
+          status.taken();
         }
       } catch (err) {
         if (err instanceof UsageError) inputError = err;
-        else if (!signal.aborted) throw err;
+        else if (!signal.aborted && !closed) throw err;
       } finally {
         signal.removeEventListener('abort', stopReading);
       }
-      if (prompt) stderr.write('\n');
-      if (!flight.failed) await outbox.end();
+      status.end();
+      if (!flight.failed && !closed) await outbox.end();
     }
-    await outbox.drained();
+    if (closed) await withTimeout(outbox.drained(), ABORT_GRACE_MS);
+    else await outbox.drained();
     await publisher.end();
   } catch (err) {
     publisher.destroy();
-    throw outbox.failure(settings.url, options.timeout) ?? err;
+    if (!closed) failure = outbox.failure(settings.url, options.timeout) ?? (err as Error);
   } finally {
     stopWatching();
+    stopWatchingRoom?.();
+    status.end();
     clearTimeout(grace);
     signal.removeEventListener('abort', onAbort);
   }
-  stderr.write(`sent ${flight.acked} message${flight.acked === 1 ? '' : 's'} to ${where}\n`);
+  if (options.json) {
+    const { sent, acked: delivered } = flight;
+    writeJson(ctx.io, { room: target.room ?? null, topic: target.topic, read, sent, delivered });
+  }
+  if (closed)
+    throw new RefusedError(
+      `room ${target.room} was closed; ${lines(flight.acked)} sent before it, ${read - flight.acked} not sent`,
+    );
+  if (failure !== undefined) throw failure;
+  if (!options.json)
+    stderr.write(`sent ${flight.acked} message${flight.acked === 1 ? '' : 's'} to ${where}\n`);
   if (inputError) throw inputError;
   if (signal.aborted)
     throw new InterruptedError('interrupted; every line read before it was delivered');

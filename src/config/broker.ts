@@ -15,7 +15,7 @@ function readPem(path: string | undefined, what: string): Buffer | undefined {
   }
 }
 
-const EXAMPLE = 'use e.g. mqtt://localhost:1883 or mqtts://broker:8883';
+const EXAMPLE = 'use e.g. localhost:1883, mqtt://localhost:1883 or mqtts://broker:8883';
 
 /** A %-decoded part of the broker URL; a malformed escape is a usage error that echoes nothing. */
 function decoded(part: string): string | undefined {
@@ -39,10 +39,11 @@ export function brokerSettings(config: Config): BrokerSettings {
     throw new UsageError(`the broker URL is not a URL; ${EXAMPLE}`);
   }
   if (!['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'].includes(url.protocol)) {
-    // `bob:secret@host` parses with the scheme "bob:": only a scheme before `//` is one.
-    const scheme = config.broker.startsWith(`${url.protocol}//`) ? ` ${url.protocol}//` : '';
+    // `bob:secret@host` and `host:port2` parse with a scheme ("bob:"): only one before `//` is.
+    if (!config.broker.startsWith(`${url.protocol}//`))
+      throw new UsageError(`the broker is neither host[:port] nor a URL; ${EXAMPLE}`);
     throw new UsageError(
-      `unsupported broker URL scheme${scheme}; use mqtt://, mqtts://, ws:// or wss://`,
+      `unsupported broker URL scheme ${url.protocol}//; use mqtt://, mqtts://, ws:// or wss:// (or host:port for mqtt://)`,
     );
   }
   // `mqtt:user:secret@host` has no host: MQTT.js would quietly connect to localhost.

@@ -15,7 +15,7 @@ export interface Config {
   readonly home: string;
   /** Registry database URL (may contain a password: never print it, use its label). */
   readonly db: string;
-  /** MQTT broker URL. */
+  /** MQTT broker URL (a bare `host[:port]` made mqtt://). */
   readonly broker: string;
   /** Broker user name and password (also accepted inside the URL). */
   readonly brokerUser: string | undefined;
@@ -135,6 +135,19 @@ export function checkName(name: string): string {
   return name;
 }
 
+/** `host`, `host:port`, `[v6 address]:port`: a broker named without a scheme. */
+const BARE_BROKER =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The broker URL for what was configured: a host, or `host:port`, without a scheme means plain
+ * MQTT (`localhost:1883` is mqtt://localhost:1883), as mosquitto_pub's `-h`/`-p` do; anything else
+ * is taken as a URL, and checked where it is used.
+ */
+export function brokerUrl(configured: string): string {
+  return BARE_BROKER.test(configured) ? `mqtt://${configured}` : configured;
+}
+
 /** MQTT keepalive used when none is configured, in seconds. */
 export const DEFAULT_KEEPALIVE = 30;
 
@@ -159,7 +172,7 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
   return Object.freeze({
     home,
     db: pick(flags.db, 'SUNOYE_DB', 'db') ?? defaultDbUrl(env),
-    broker: pick(flags.broker, 'SUNOYE_BROKER', 'broker') ?? DEFAULT_BROKER,
+    broker: brokerUrl(pick(flags.broker, 'SUNOYE_BROKER', 'broker') ?? DEFAULT_BROKER),
     name: checkName(pick(flags.name, 'SUNOYE_NAME', 'name') ?? osUserName(env)),
     brokerUser: nonEmpty(env.SUNOYE_BROKER_USER),
     brokerPassword: nonEmpty(env.SUNOYE_BROKER_PASSWORD),

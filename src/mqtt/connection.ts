@@ -92,9 +92,10 @@ export interface ChatConnection extends QosPublisher {
   readonly sessionPresent: boolean;
   /**
    * Subscribes at QoS 1, now and after every reconnect without the session. Resolves with the
-   * SUBACK's codes: 0-2 granted, 0x80 and above refused.
+   * SUBACK's codes: 0-2 granted, 0x80 and above refused. `noLocal`: not our own messages (MQTT 5;
+   * under 3.1.1 they still come).
    */
-  subscribe(topic: string): Promise<number[]>;
+  subscribe(topic: string, options?: { noLocal?: boolean }): Promise<number[]>;
   /** Receives every message; those that arrive before it is set wait for it (unacknowledged). */
   onMessage: MessageReceiver | undefined;
   /** An established connection was lost (the client reconnects by itself). */
@@ -299,7 +300,7 @@ export async function openConnection(
 export function openPublisher(
   settings: BrokerSettings,
   signal?: AbortSignal,
-): Promise<QosPublisher> {
+): Promise<ChatConnection> {
   return openConnection(settings, { clientId: randomClientId('p'), clean: true, signal });
 }
 
@@ -534,10 +535,11 @@ class Connection implements ChatConnection {
     this.fatalListener?.(err);
   }
 
-  subscribe(topic: string): Promise<number[]> {
+  subscribe(topic: string, options: { noLocal?: boolean } = {}): Promise<number[]> {
     return new Promise((resolve, reject) => {
       // MQTT 5: the broker sends no retained message on subscribing (rh 2); they are old anyway.
-      this.client.subscribe(topic, { qos: 1, rh: 2 }, (err, granted) => {
+      const nl = options.noLocal === true;
+      this.client.subscribe(topic, { qos: 1, rh: 2, nl }, (err, granted) => {
         if (err && !(granted && granted.length > 0)) reject(err);
         else resolve((granted ?? []).map((g) => g.qos));
       });

@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { ExitCode, SunoyeError, UsageError } from '../errors.js';
+import { ExitCode, InterruptedError, SunoyeError, UsageError } from '../errors.js';
 
 /** No look-alike characters (0/o, 1/l/i): easy to read aloud and type. */
 const ALPHABET = '23456789abcdefghjkmnpqrstuvwxyz';
@@ -120,7 +120,10 @@ export function promptHidden(question: string, sources: PasswordSources): Promis
     const onData = (chunk: string): void => {
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n') return finish();
-        if (ch === '\u0003' || (ch === '\u0004' && value === '')) {
+        // Ctrl-C reaches a raw terminal as a character, not as SIGINT: the same exit 130.
+        if (ch === '\u0003')
+          return finish(new InterruptedError('interrupted at the password prompt'));
+        if (ch === '\u0004' && value === '') {
           return finish(new SunoyeError('cancelled', ExitCode.other));
         }
         if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');

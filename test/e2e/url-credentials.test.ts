@@ -75,7 +75,11 @@ describe('URL credentials in messages', function () {
       [`mqtt//${creds}@host`, 2, /the broker URL is not a URL/],
       [`mqtt://${creds}@`, 2, /the broker URL is not a URL/],
       [`mqtt:${creds}@127.0.0.1`, 2, /the broker URL names no host/],
-      [`${creds}@127.0.0.1:1883`, 2, /^publish: unsupported broker URL scheme; use mqtt:/],
+      [
+        `${creds}@127.0.0.1:1883`,
+        2,
+        /^publish: the broker is neither host\[:port\] nor a URL; use e.g./,
+      ],
       [`http://${creds}@127.0.0.1`, 2, /unsupported broker URL scheme http:\/\/;/],
       [`mqtt://${USER}:${PASSWORD.slice(0, 6)}%zz@127.0.0.1:1883`, 2, /malformed %-escape/],
       [`mqtt://${USER}%zz:${PASSWORD}@127.0.0.1:1883`, 2, /malformed %-escape/],

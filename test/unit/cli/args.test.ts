@@ -161,6 +161,38 @@ describe('command line (yargs)', function () {
     expect(await args(single, ['--', '--json'])).to.include({ room: '--json', json: false });
   });
 
+  it('gives a last positional that takes the rest (publish R some words) every argument left', async function () {
+    const withWords: Program = {
+      ...single,
+      main: command(
+        {
+          name: 'publish',
+          describe: 'Send',
+          positionals: [
+            { name: 'room', describe: 'The room', required: false },
+            { name: 'words', describe: 'The message', required: false, variadic: true },
+          ],
+          options,
+        },
+        () => Promise.resolve(),
+      ),
+    };
+    expect(await args(withWords, ['R', 'some', 'words'])).to.deep.include({
+      room: 'R',
+      words: ['some', 'words'],
+    });
+    expect(await args(withWords, ['R'])).to.deep.include({ room: 'R', words: [] });
+    expect(await args(withWords, ['R', 'a', '--', '-m', '--json'])).to.deep.include({
+      room: 'R',
+      words: ['a', '-m', '--json'],
+      json: false,
+    });
+    expect(await args(withWords, ['R', '007'])).to.deep.include({ words: ['007'] });
+    expect(await usageError(withWords, ['R', 'a', '-m', 'x', '-m', 'y'])).to.equal(
+      '--message was given twice; give it once',
+    );
+  });
+
   it('refuses what it does not know, suggesting the nearest name', async function () {
     expect(await usageError(single, ['--bogus'])).to.equal(
       'unknown option --bogus; see publish --help',

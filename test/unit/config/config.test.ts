@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { visible } from '../../../src/chat/render.js';
-import { DEFAULT_BROKER, checkName, resolveConfig } from '../../../src/config/config.js';
+import { brokerSettings } from '../../../src/config/broker.js';
+import { DEFAULT_BROKER, brokerUrl, checkName, resolveConfig } from '../../../src/config/config.js';
 import { UsageError } from '../../../src/errors.js';
 import { schemaProblem } from '../../../src/protocol/validate.js';
 
@@ -52,6 +53,44 @@ describe('configuration', function () {
       join(dir, 'elsewhere'),
     );
     expect(Object.isFrozen(config)).to.equal(true);
+  });
+
+  it('takes a broker named without a scheme, host or host:port, as mqtt:// (flag, environment, file)', function () {
+    for (const [given, url] of [
+      ['localhost', 'mqtt://localhost'],
+      ['localhost:1884', 'mqtt://localhost:1884'],
+      ['broker.example.org:8883', 'mqtt://broker.example.org:8883'],
+      ['10.0.0.7:1883', 'mqtt://10.0.0.7:1883'],
+      ['[::1]:1883', 'mqtt://[::1]:1883'],
+      ['mqtts://broker:8883', 'mqtts://broker:8883'],
+      ['ws://broker/mqtt', 'ws://broker/mqtt'],
+    ] as const)
+      expect(brokerUrl(given), given).to.equal(url);
+    writeFile({ broker: 'file.lan:1883' });
+    const env = { HOME: dir, SUNOYE_HOME: home };
+    expect(resolveConfig({}, env).broker).to.equal('mqtt://file.lan:1883');
+    expect(resolveConfig({}, { ...env, SUNOYE_BROKER: 'env.lan' }).broker).to.equal(
+      'mqtt://env.lan',
+    );
+    expect(resolveConfig({ broker: '127.0.0.1:1885' }, env).broker).to.equal(
+      'mqtt://127.0.0.1:1885',
+    );
+    // Junk is left as it is, for brokerSettings to refuse with a clear line (that echoes none of it).
+    for (const [junk, message] of [
+      ['localhost:port', /the broker is neither host\[:port\] nor a URL/],
+      ['bob:secret@localhost:1883', /the broker is neither host\[:port\] nor a URL/],
+      ['a broker', /the broker URL is not a URL/],
+      [':1883', /the broker URL is not a URL/],
+      ['localhost:99999', /the broker URL is not a URL/],
+      ['-host', /the broker URL is not a URL/],
+      ['http://broker', /unsupported broker URL scheme http:\/\//],
+    ] as const) {
+      const config = resolveConfig({ broker: junk }, env);
+      expect(() => brokerSettings(config), junk)
+        .to.throw(UsageError, message)
+        .with.property('message')
+        .that.does.not.include('secret');
+    }
   });
 
   it('treats an empty environment variable as unset', function () {
