@@ -141,7 +141,7 @@ describe('conventions from mosquitto_sub and friends', function () {
   it('`room info` shows times on the clock, with the date when it is not today', async function () {
     const room = await createRoom(user('erin'));
     const today = await runProgram('room', ['info', room], { env: user('erin') });
-    expect(today.stdout).to.match(/^created by erin at \d\d:\d\d:\d\d; closes after /m);
+    expect(today.stdout).to.match(/^created by erin at \d\d:\d\d:\d\d on \S+; closes after /m);
     const db = new Database(join(dir, 'registry.db'));
     try {
       const lastWeek = Date.now() - 7 * 86_400_000;
@@ -153,7 +153,7 @@ describe('conventions from mosquitto_sub and friends', function () {
     expect(close.code, close.stderr).to.equal(0);
     const info = await runProgram('room', ['info', room], { env: user('erin') });
     expect(info.stdout).to.match(
-      /^created by erin at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, closed at \d\d:\d\d:\d\d$/m,
+      /^created by erin at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d on \S+, closed at \d\d:\d\d:\d\d$/m,
     );
   });
 });

@@ -9,7 +9,9 @@ import { runProgram } from '../helpers/cli.js';
 
 /** The long options a help text lists. */
 function optionsIn(help: string): string[] {
-  const options = help.slice(help.indexOf('\nOptions:\n'));
+  const start = help.indexOf('\nOptions:\n');
+  const end = help.indexOf('\n\n', start + 1);
+  const options = help.slice(start, end === -1 ? undefined : end);
   return [...options.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]!);
 }
 
