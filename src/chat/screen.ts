@@ -14,14 +14,15 @@ import {
   moveCursor,
   type Interface,
 } from 'node:readline';
-import type { Readable } from 'node:stream';
 import stringWidth from 'string-width';
+import { Keyboard, type TerminalInput } from './keys.js';
 
 /** The terminal the window draws on. */
 export interface ScreenOutput {
   write(text: string): boolean;
   once(event: 'drain', listener: () => void): unknown;
   on(event: 'resize', listener: () => void): unknown;
+  prependListener(event: 'resize', listener: () => void): unknown;
   isTTY?: boolean;
   columns?: number;
 }
@@ -58,9 +59,10 @@ export class ChatScreen {
   readonly interactive: boolean;
   private prompt: string;
   private closed = false;
+  private readonly keyboard: Keyboard | undefined;
 
   constructor(
-    input: Readable & { isTTY?: boolean },
+    input: TerminalInput,
     private readonly output: ScreenOutput,
     prompt: string,
     env: Record<string, string | undefined>,
@@ -68,8 +70,13 @@ export class ChatScreen {
   ) {
     this.interactive = input.isTTY === true && output.isTTY === true && env.TERM !== 'dumb';
     this.prompt = prompt;
+    // A chunk of plain text goes in at the cursor in one step (readline's own way with a chunk
+    // is one key at a time: a redraw of the whole line for each character of a paste mid-line).
+    this.keyboard = this.interactive
+      ? new Keyboard(input, (text) => this.rl.write(text))
+      : undefined;
     this.rl = createInterface({
-      input,
+      input: (this.keyboard as unknown as NodeJS.ReadableStream | undefined) ?? input,
       output: this.interactive ? (output as NodeJS.WritableStream) : undefined,
       terminal: this.interactive,
       prompt,
@@ -77,6 +84,21 @@ export class ChatScreen {
       historySize: 0,
       crlfDelay: Infinity,
     });
+    // Keys that come in one chunk with others (typed fast, arrows among them) take a shortcut in
+    // Node's readline for all but the last: each is added at the end of the line wherever the
+    // cursor is, and written with no redraw when the line wraps onto a new row. The line then
+    // differs from what is on screen, and redraws leave copies of its rows behind. With this flag
+    // (which readline lowers for such a chunk) held up, every key goes the ordinary way.
+    Object.defineProperty(this.rl, 'isCompletionEnabled', {
+      get: () => true,
+      set: () => undefined,
+    });
+    // A resize rewraps the typed line (tmux, VTE, kitty and most terminals do): readline's redraw
+    // starts from the row it last put the cursor on, which is now the cursor's row at the new width.
+    if (this.interactive)
+      output.prependListener('resize', () => {
+        (this.rl as Interface & { prevRows: number }).prevRows = this.rl.getCursorPos().rows;
+      });
     this.rl.on('line', (text) => {
       if (this.interactive) {
         this.eraseEntered(text);
@@ -131,6 +153,7 @@ export class ChatScreen {
     }
     this.closed = true;
     this.rl.close();
+    this.keyboard?.detach();
   }
 
   /**

@@ -146,6 +146,45 @@ describe('room chat: the room window in a real terminal', function () {
     );
   });
 
+  it('keys arriving in one chunk, the cursor moved across rows, a paste mid-line and a resize leave one whole typed line', async function () {
+    const alice = await chatWindow('alice');
+    const bob = await chatWindow('bob', { columns: 30, rows: 14 });
+    /** Bob's screen once `text` has arrived: the typed line is below it, whole, and only there. */
+    const typedLineUnder = async (text: string, typed: string): Promise<void> => {
+      await alice.type(text);
+      await alice.press('Enter');
+      const from = (row: string): boolean => row.includes(' alice') && row.endsWith(`: ${text}`);
+      const rows = await bob.waitFor(text, (r) => r.some(from));
+      const at = rows.findIndex(from);
+      const below = rows.slice(at + 1).map((row) => row.trimEnd());
+      while (below.at(-1) === '') below.pop();
+      expect(below, rows.join('\n')).to.deep.equal([`> ${typed}`]);
+      expect(occurrences(rows, 'start'), rows.join('\n')).to.equal(1);
+    };
+    // One chunk of keys (as a paste, or typing over a slow link) that wraps over three rows.
+    const line = 'start of a line typed in one go that wraps over three rows';
+    await bob.type(line);
+    await bob.waitFor('the typed line', (rows) =>
+      rows.some((r) => r.trimEnd().endsWith('three rows')),
+    );
+    // The cursor back across the rows, to the start of the second word.
+    await bob.press(...Array<string>(line.length - 6).fill('Left'));
+    await typedLineUnder('one', line);
+    // A paste in the middle goes in at the cursor.
+    await bob.type('[pasted] ');
+    const pasted = `start [pasted] ${line.slice(6)}`;
+    await typedLineUnder('two', pasted);
+    // Narrower: the terminal rewraps the line over more rows; then wider again.
+    await bob.resize(20, 14);
+    await typedLineUnder('three', pasted);
+    await bob.resize(45, 14);
+    await typedLineUnder('four', pasted);
+    await bob.press('Enter');
+    await alice.waitFor('the line as typed', (rows) =>
+      rows.some((r) => r.endsWith(`bob: ${pasted}`)),
+    );
+  });
+
   it('a 10,000-character paste goes as one message, uncut; a multi-line paste goes in order', async function () {
     const observer = await joinedListener(
       room,
