@@ -34,7 +34,10 @@ export class Keyboard extends EventEmitter {
   private inEscape = false;
   private readonly onData = (chunk: Buffer | string): void => this.take(chunk);
   private readonly onEnd = (): void => void this.emit('end');
-  private readonly onError = (err: Error): void => void this.emit('error', err);
+  // The terminal's errors go to readline, and nowhere once it has stopped listening.
+  private readonly onError = (err: Error): void => {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  };
 
   constructor(
     private readonly terminal: TerminalInput,

@@ -21,7 +21,7 @@ import { Keyboard, type TerminalInput } from './keys.js';
 export interface ScreenOutput {
   write(text: string): boolean;
   once(event: 'drain', listener: () => void): unknown;
-  on(event: 'resize', listener: () => void): unknown;
+  on(event: 'resize' | 'error', listener: () => void): unknown;
   prependListener(event: 'resize', listener: () => void): unknown;
   isTTY?: boolean;
   columns?: number;
@@ -59,6 +59,8 @@ export class ChatScreen {
   readonly interactive: boolean;
   private prompt: string;
   private closed = false;
+  /** The terminal is gone (closed, or its connection lost): nothing more is drawn. */
+  private gone = false;
   private readonly keyboard: Keyboard | undefined;
 
   constructor(
@@ -100,7 +102,7 @@ export class ChatScreen {
         (this.rl as Interface & { prevRows: number }).prevRows = this.rl.getCursorPos().rows;
       });
     this.rl.on('line', (text) => {
-      if (this.interactive) {
+      if (this.interactive && !this.gone) {
         this.eraseEntered(text);
         this.rl.prompt();
       }
@@ -110,7 +112,16 @@ export class ChatScreen {
       if (!this.closed) handlers.end();
     });
     this.rl.on('SIGINT', () => handlers.interrupt());
-    if (this.interactive) this.rl.prompt();
+    // Reading or writing fails once the terminal is closed (EIO): the window leaves the room.
+    const lost = (): void => {
+      this.gone = true;
+      handlers.end();
+    };
+    this.rl.on('error', lost);
+    if (this.interactive) {
+      output.on('error', lost);
+      this.rl.prompt();
+    }
   }
 
   /**
@@ -118,6 +129,7 @@ export class ChatScreen {
    * the terminal cannot take more for now (then it emits 'drain').
    */
   print(text: string): boolean {
+    if (this.gone) return true;
     if (!this.interactive || this.closed) return this.output.write(text);
     const { output } = this;
     // Up to the prompt's first row, clear the prompt and the typed line, print the text there;
@@ -136,7 +148,7 @@ export class ChatScreen {
   setPrompt(prompt: string): void {
     if (prompt === this.prompt) return;
     this.prompt = prompt;
-    if (!this.interactive || this.closed) return;
+    if (!this.interactive || this.closed || this.gone) return;
     // readline's redraw clears the old prompt and typed line where they are, and draws the new.
     this.rl.setPrompt(prompt);
     this.rl.prompt(true);
@@ -145,7 +157,7 @@ export class ChatScreen {
   /** Stops reading and leaves the terminal as it was, the cursor on a fresh line. */
   close(): void {
     if (this.closed) return;
-    if (this.interactive) {
+    if (this.interactive && !this.gone) {
       const rows = this.rl.getCursorPos().rows;
       moveCursor(this.output as NodeJS.WritableStream, 0, -rows);
       cursorTo(this.output as NodeJS.WritableStream, 0);

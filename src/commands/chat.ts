@@ -14,7 +14,7 @@ import {
   roomPositional,
   targetOptions,
 } from '../cli/options.js';
-import { abortOnSignals } from '../cli/signals.js';
+import { abortOnSignals, interrupt } from '../cli/signals.js';
 import { colourFor, type Colour } from '../chat/colour.js';
 import type { CommandContext } from '../chat/context.js';
 import { withTimeout } from '../chat/deadline.js';
@@ -54,12 +54,17 @@ export const chatCommand = command(
     chat(
       commandContext(args, shell),
       { ...args, json: false, count: undefined },
-      abortOnSignals(shell.exit),
+      // The terminal closed (SIGHUP) is a leave like Ctrl-C: the others see "bob left".
+      abortOnSignals(shell.exit, { hangup: true }),
     ),
 );
 
-/** On the way out, how long what was typed may take to be acknowledged. */
-const FINISH_TIMEOUT_MS = 1000;
+/**
+ * On the way out, how long what was typed may take to be acknowledged: short enough that with a
+ * broker that has stopped answering the goodbye is still tried and the window says what was not
+ * acknowledged, within the 2 s a Ctrl-C has.
+ */
+const FINISH_TIMEOUT_MS = 500;
 /** Most messages typed and not yet acknowledged (a paste of more waits for acknowledgements). */
 const WINDOW = 1000;
 
@@ -174,7 +179,8 @@ class RoomWindow implements ListenerWindow {
       await outbox.end();
       await outbox.drained();
     });
-    await withTimeout(sent, FINISH_TIMEOUT_MS);
+    // Offline, nothing more is acknowledged: what was typed and not sent is counted at once.
+    await withTimeout(sent, this.online ? FINISH_TIMEOUT_MS : 0);
     this.undelivered = outbox.flight.outstanding;
   }
 
@@ -200,9 +206,11 @@ class RoomWindow implements ListenerWindow {
     this.print(`${text}\n`);
   }
 
+  /** Leaves the room: Ctrl-C, Ctrl-D, /quit; within the bound a Ctrl-C has, whatever answers. */
   private leave(): void {
     if (this.leaving) return;
     this.leaving = true;
+    interrupt();
     this.session?.leave();
   }
 

@@ -251,6 +251,47 @@ describe('room chat: the room window in a real terminal', function () {
     expect(rows.join('\n')).not.to.include('lost connection');
   });
 
+  it('the terminal closed under it (SIGHUP) is a normal leave: the others see "bob left"', async function () {
+    const alice = await chatWindow('alice');
+    const bob = await chatWindow('bob');
+    await alice.waitFor('bob joining', (rows) => rows.some((r) => r.includes('-- bob joined')));
+    await bob.hangUp();
+    await alice.waitFor('bob leaving', (rows) => rows.some((r) => r.endsWith('-- bob left')));
+    expect((await alice.screen()).join('\n')).not.to.include('lost connection');
+    // Gone from the registry too.
+    await waitFor('bob out of the room', async () => {
+      const info = await runProgram('room', ['info', room, '--json'], { env: user('alice') });
+      return (JSON.parse(info.stdout) as { names: string[] }).names.includes('bob')
+        ? undefined
+        : true;
+    });
+  });
+
+  it('Ctrl-C with the broker not answering ends within 2 s and says what was not acknowledged', async function () {
+    const proxy = await startProxy('127.0.0.1', broker.port);
+    try {
+      const bob = await chatWindow('bob', undefined, {
+        SUNOYE_BROKER: `mqtt://127.0.0.1:${proxy.port}`,
+      });
+      proxy.blackhole();
+      await bob.type('into the silence');
+      await bob.press('Enter');
+      const started = Date.now();
+      await bob.press('C-c');
+      const code = await bob.exited();
+      // Within the 1.9 s bound of a Ctrl-C (and the shell's writing of the exit code after it).
+      expect(Date.now() - started).to.be.below(2200);
+      const shown = (await bob.screen()).join('\n');
+      if (code === 4) expect(shown).to.include('1 line you typed was not acknowledged');
+      else {
+        expect(code, shown).to.equal(130);
+        expect(shown).to.include('stopped without a clean exit');
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('the room closed under it: the window says who closed it and ends', async function () {
     const bob = await chatWindow('bob');
     const closed = await runProgram('room', ['close', room], { env: user('alice') });

@@ -48,6 +48,8 @@ export interface Terminal {
   /** The program's exit code, once it has exited. */
   exited(timeoutMs?: number): Promise<number>;
   resize(columns: number, rows: number): Promise<void>;
+  /** Closes the terminal under the program (it gets SIGHUP, as when a terminal window is closed). */
+  hangUp(): Promise<void>;
   /** Stops the program and the terminal. */
   close(): Promise<void>;
 }
@@ -138,6 +140,7 @@ export async function openTerminal(
       ),
     resize: async (columns, rows) =>
       void (await tmux('resize-window', '-t', 't', '-x', String(columns), '-y', String(rows))),
+    hangUp: async () => void (await tmux('kill-server')),
     close: async () => {
       const shown = await terminal.history().catch(() => []);
       record(program, args, shown.join('\n'));
