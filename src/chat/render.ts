@@ -152,7 +152,8 @@ function presenceWords(event: string | undefined, name: string, room: string): s
     case 'lost':
       return `${name} lost connection`;
     case 'closed':
-      return `room ${room} closed by ${name}`;
+      // On a raw topic there is no room to close: the notice is shown in its sender's words.
+      return room === '' ? undefined : `room ${room} closed by ${name}`;
     default:
       return undefined;
   }

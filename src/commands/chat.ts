@@ -106,6 +106,8 @@ class RoomWindow implements ListenerWindow {
   private online = true;
   private offlineSince: number | undefined;
   private leaving = false;
+  /** The registry asked whether the room is closed, after a "closed" notice. */
+  private closing: Promise<void> | undefined;
   private undelivered = 0;
 
   constructor(private readonly ctx: CommandContext) {
@@ -134,7 +136,20 @@ class RoomWindow implements ListenerWindow {
 
   render(...args: Parameters<ListenerWindow['render']>): string {
     const [payload, at, how] = args;
-    return windowLine(payload, this.colour, at, how, this.session?.target.room ?? '');
+    const room = this.session?.target.room;
+    const store = this.session?.store;
+    const line = windowLine(payload, this.colour, at, how, room ?? '');
+    if (payload.type !== 'notice' || payload.event !== 'closed' || how.ownWords) return line;
+    if (room === undefined || store === undefined) return line;
+    // Anyone in the room can send a "closed" notice: "room 482913 closed by bob" is shown once
+    // the registry says the room is closed (else the listener warns that it ignored one).
+    this.closing = store
+      .status(room)
+      .then((status) => {
+        if (status?.room.state === 'closed') this.print(line);
+      })
+      .catch(() => undefined);
+    return '';
   }
 
   start(session: ListenerSession): void {
@@ -172,16 +187,19 @@ class RoomWindow implements ListenerWindow {
 
   async finish(): Promise<void> {
     this.leaving = true;
-    this.screen?.close();
     const outbox = this.outbox;
-    if (!outbox) return;
     const sent = this.flushing.then(async () => {
-      await outbox.end();
-      await outbox.drained();
+      await outbox?.end();
+      await outbox?.drained();
     });
     // Offline, nothing more is acknowledged: what was typed and not sent is counted at once.
-    await withTimeout(sent, this.online ? FINISH_TIMEOUT_MS : 0);
-    this.undelivered = outbox.flight.outstanding;
+    await Promise.all([
+      withTimeout(sent, this.online ? FINISH_TIMEOUT_MS : 0),
+      // The room closed: who closed it shows before the window ends.
+      withTimeout(this.closing ?? Promise.resolve(), FINISH_TIMEOUT_MS),
+    ]);
+    this.screen?.close();
+    this.undelivered = outbox?.flight.outstanding ?? 0;
   }
 
   close(): void {

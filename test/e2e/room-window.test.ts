@@ -304,6 +304,47 @@ describe('room chat: the room window in a real terminal', function () {
     expect(rows.join('\n')).to.include(`room ${room} was closed`);
   });
 
+  it('a "closed" notice for a room still open is not shown as the room closed', async function () {
+    const created = await runProgram('room', ['create', '--plain', '--json'], {
+      env: user('alice'),
+    });
+    ({ room, password } = JSON.parse(created.stdout) as { room: string; password: string });
+    const bob = await openTerminal(
+      'room',
+      ['chat', room],
+      user('bob', { SUNOYE_PASSWORD: password }),
+    );
+    terminals.push(bob);
+    // A plain room has no keys: no line is marked as yours.
+    await bob.waitFor('the join', (rows) => rows.some((r) => r.endsWith('-- bob joined')));
+    // Anyone on a plain room's topic can send one (in a signed room, anyone in the room).
+    const client = await mqtt.connectAsync(broker.url);
+    try {
+      for (const payload of [
+        {
+          type: 'notice',
+          from: 'alice',
+          notice: `Room ${room} was closed by alice.`,
+          event: 'closed',
+        },
+        { type: 'message', from: 'mallory', message: 'after the notice' },
+      ])
+        await client.publishAsync(`sunoye/room/${room}`, JSON.stringify(payload), { qos: 1 });
+    } finally {
+      await client.endAsync();
+    }
+    const rows = await bob.waitFor('the warning and the next line', (r) =>
+      r.some((row) => row.endsWith('mallory: after the notice')),
+    );
+    await bob.waitFor('the warning', (r) => r.some((row) => row.includes('ignored a "closed"')));
+    expect(rows.join('\n')).not.to.include('closed by alice');
+    await bob.type('still here');
+    await bob.press('Enter');
+    await bob.waitFor('the window still open', (r) =>
+      r.some((row) => row.endsWith(': still here')),
+    );
+  });
+
   it('with NO_COLOR, no colour codes reach the terminal; Ctrl-D leaves', async function () {
     const bob = await chatWindow('bob', undefined, { NO_COLOR: '1' });
     await bob.type('plain text');

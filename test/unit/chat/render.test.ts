@@ -110,6 +110,10 @@ describe('rendering in the room window', function () {
       '[key 9999-8888-7777-6666, NOT the "bob" you know] says: bob left\n',
     );
     expect(windowLine(bob.end(), plain, at, known)).to.equal('');
+    // On a raw topic there is no room to close: the notice is in its sender's words.
+    expect(
+      windowLine(bob.notice('closed', 'chat/general'), plain, at, known).replace(/^\S+ /, ''),
+    ).to.equal('-- Room chat/general was closed by bob.\n');
     expect(line(bob.message('hi'), you)).to.equal('bob (you): hi\n');
   });
 
