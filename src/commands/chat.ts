@@ -298,14 +298,18 @@ class RoomWindow implements ListenerWindow {
         const mark = m.name === you ? ' (you)' : '';
         return `${visibleName(m.name)}${mark}${key === undefined ? '' : ` [key ${key}]`}`;
       });
+      // One name a line: a name is any text (the registry's), and one like "carol, dave" in a
+      // list would pass for two members.
       this.say(
         members.length === 0
           ? `nobody is in room ${room}`
-          : `in room ${room} (${members.length}): ${names.join(', ')}`,
+          : [`in room ${room} (${members.length}):`, ...names.map((n) => `  ${n}`)].join('\n'),
       );
     } catch (err) {
       this.say(
-        this.colour.yellow(`cannot ask the registry who is here: ${(err as Error).message}`),
+        this.colour.yellow(
+          `cannot ask the registry who is here: ${visibleLine((err as Error).message)}`,
+        ),
       );
     }
   }
