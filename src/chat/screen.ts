@@ -53,6 +53,9 @@ export function displayRows(text: string, columns: number): number {
   return Math.floor(offset / columns) + 1;
 }
 
+/** How many typed lines Up and Down recall. */
+const HISTORY_LINES = 100;
+
 export class ChatScreen {
   private readonly rl: Interface;
   /** Whether the typed line is kept at the bottom (a real terminal). */
@@ -82,8 +85,10 @@ export class ChatScreen {
       output: this.interactive ? (output as NodeJS.WritableStream) : undefined,
       terminal: this.interactive,
       prompt,
-      // Lines typed in a chat are not commands to recall; nothing of them is kept.
-      historySize: 0,
+      // Up and Down recall what was typed in this window, as in IRC clients (to fix a typo and
+      // send again); kept in memory only, until the window closes.
+      historySize: HISTORY_LINES,
+      removeHistoryDuplicates: true,
       crlfDelay: Infinity,
     });
     // Keys that come in one chunk with others (typed fast, arrows among them) take a shortcut in

@@ -74,6 +74,7 @@ const HELP = [
   '/help  this help',
   '/quit  leave the room (Ctrl-D and Ctrl-C too)',
   'A line that starts with // sends the rest starting with /.',
+  'Up and Down recall the lines you typed here.',
 ];
 
 /** Opens the room window in the terminal and runs it until you leave or the room closes. */

@@ -97,6 +97,11 @@ describe('the room window screen', function () {
     expect(entered).to.deep.equal([text]);
   });
 
+  it('recalls the lines typed before with Up, to send one again changed', async function () {
+    await keys('first', '\r', 'second', '\r', '\x1b[A', '\x1b[A', '!', '\r');
+    expect(entered).to.deep.equal(['first', 'second', 'first!']);
+  });
+
   it('counts the rows a line takes as the terminal wraps it', function () {
     expect(displayRows('', 20)).to.equal(1);
     expect(displayRows('x'.repeat(19), 20)).to.equal(1);
