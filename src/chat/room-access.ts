@@ -12,7 +12,7 @@ import {
 import { findRemembered } from '../home/remembered.js';
 import type { RoomStatus, RoomStore } from '../db/index.js';
 import { isRoomNumber, RoomClosedError, RoomNotFoundError } from '../db/index.js';
-import { readPassword, type PasswordSources } from '../secrets/password.js';
+import { asksAtTerminal, readPassword, type PasswordSources } from '../secrets/password.js';
 import type { CommandContext } from './context.js';
 import { warnIfOtherBroker } from './sharing.js';
 
@@ -60,6 +60,9 @@ export class RecordAlteredError extends RefusedError {
   }
 }
 
+/** How many times a password asked for at the terminal may be mistyped. */
+const PROMPT_TRIES = 3;
+
 const OTHER_MODE: Record<RoomMode, RoomMode> = { encrypted: 'plain', plain: 'encrypted' };
 
 /** A room made by a sunoye from before rooms were bound to their mode and signed. */
@@ -98,16 +101,25 @@ export async function unlockRoom(
     if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
     if (isUnboundVerifier(secret, verifier)) throw olderRoom(room);
   }
-  const password = await readPassword(passwordSources(ctx, flags), `Password for room ${room}: `);
-  if (password === undefined) {
-    throw new UsageError(
-      `room ${room} needs its password: use --password-file FILE, SUNOYE_PASSWORD, or run in a terminal to be asked`,
-    );
+  const sources = passwordSources(ctx, flags);
+  // Asked at a terminal, a mistyped password is asked for again (three tries, as sudo gives).
+  const tries = asksAtTerminal(sources) ? PROMPT_TRIES : 1;
+  for (let attempt = 1; ; attempt += 1) {
+    const prompt =
+      attempt === 1
+        ? `Password for room ${room}: `
+        : `Wrong password; try again (${tries - attempt + 1} left): `;
+    const password = await readPassword(sources, prompt);
+    if (password === undefined) {
+      throw new UsageError(
+        `room ${room} needs its password: use --password-file FILE, SUNOYE_PASSWORD, or run in a terminal to be asked`,
+      );
+    }
+    const secret = await deriveRoomSecret(password, kdf);
+    if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
+    if (secretMatches(secret, verifier, room, OTHER_MODE[mode]))
+      throw new RecordAlteredError(room, mode, OTHER_MODE[mode]);
+    if (isUnboundVerifier(secret, verifier)) throw olderRoom(room);
+    if (attempt >= tries) throw new RefusedError(`wrong password for room ${room}`);
   }
-  const secret = await deriveRoomSecret(password, kdf);
-  if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
-  if (secretMatches(secret, verifier, room, OTHER_MODE[mode]))
-    throw new RecordAlteredError(room, mode, OTHER_MODE[mode]);
-  if (isUnboundVerifier(secret, verifier)) throw olderRoom(room);
-  throw new RefusedError(`wrong password for room ${room}`);
 }

@@ -135,6 +135,16 @@ export function promptHidden(question: string, sources: PasswordSources): Promis
   });
 }
 
+/** Whether `readPassword` would ask at the terminal (no flag, file or environment gives one). */
+export function asksAtTerminal(sources: PasswordSources): boolean {
+  return (
+    sources.flag === undefined &&
+    sources.file === undefined &&
+    (sources.env === undefined || sources.env === '') &&
+    sources.stdin.isTTY === true
+  );
+}
+
 /**
  * Finds the password: `--password`, `--password-file`, `SUNOYE_PASSWORD`, then (given a `prompt`)
  * a hidden prompt when stdin is a terminal. Returns undefined when there is none.

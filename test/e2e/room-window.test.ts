@@ -347,6 +347,37 @@ describe('room chat: the room window in a real terminal', function () {
     );
   });
 
+  it('a mistyped password is asked for again before the window opens; three wrong ones are refused', async function () {
+    const bob = await openTerminal('room', ['chat', room], user('bob'));
+    terminals.push(bob);
+    await bob.waitFor('the prompt', (rows) =>
+      rows.some((r) => r.trimEnd() === `Password for room ${room}:`),
+    );
+    await bob.type('not-the-password');
+    await bob.press('Enter');
+    await bob.waitFor('the second prompt', (rows) =>
+      rows.some((r) => r.trimEnd() === 'Wrong password; try again (2 left):'),
+    );
+    await bob.type(password);
+    await bob.press('Enter');
+    await bob.waitFor('the window', (rows) => rows.some((r) => r.endsWith('-- bob joined (you)')));
+    expect((await bob.screen()).join('\n')).not.to.include(password);
+
+    const carol = await openTerminal('room', ['chat', room], user('carol'));
+    terminals.push(carol);
+    for (const prompt of [
+      `Password for room ${room}:`,
+      'Wrong password; try again (2 left):',
+      'Wrong password; try again (1 left):',
+    ]) {
+      await carol.waitFor(prompt, (rows) => rows.some((r) => r.trimEnd() === prompt));
+      await carol.type('not-the-password');
+      await carol.press('Enter');
+    }
+    expect(await carol.exited()).to.equal(3);
+    expect((await carol.screen()).join('\n')).to.include(`room: wrong password for room ${room}`);
+  });
+
   it('with NO_COLOR, no colour codes reach the terminal; Ctrl-D leaves', async function () {
     const bob = await chatWindow('bob', undefined, { NO_COLOR: '1' });
     await bob.type('plain text');
