@@ -23,6 +23,7 @@ export interface ScreenOutput {
   once(event: 'drain', listener: () => void): unknown;
   on(event: 'resize' | 'error', listener: () => void): unknown;
   prependListener(event: 'resize', listener: () => void): unknown;
+  off(event: 'resize', listener: () => void): unknown;
   isTTY?: boolean;
   columns?: number;
 }
@@ -65,6 +66,9 @@ export class ChatScreen {
   /** The terminal is gone (closed, or its connection lost): nothing more is drawn. */
   private gone = false;
   private readonly keyboard: Keyboard | undefined;
+  private readonly rewrapped = (): void => {
+    (this.rl as Interface & { prevRows: number }).prevRows = this.rl.getCursorPos().rows;
+  };
 
   constructor(
     input: TerminalInput,
@@ -102,10 +106,7 @@ export class ChatScreen {
     });
     // A resize rewraps the typed line (tmux, VTE, kitty and most terminals do): readline's redraw
     // starts from the row it last put the cursor on, which is now the cursor's row at the new width.
-    if (this.interactive)
-      output.prependListener('resize', () => {
-        (this.rl as Interface & { prevRows: number }).prevRows = this.rl.getCursorPos().rows;
-      });
+    if (this.interactive) output.prependListener('resize', this.rewrapped);
     this.rl.on('line', (text) => {
       if (this.interactive && !this.gone) {
         this.eraseEntered(text);
@@ -171,6 +172,7 @@ export class ChatScreen {
     this.closed = true;
     this.rl.close();
     this.keyboard?.detach();
+    this.output.off('resize', this.rewrapped);
   }
 
   /**
