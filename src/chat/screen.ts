@@ -118,6 +118,8 @@ export class ChatScreen {
       if (!this.closed) handlers.end();
     });
     this.rl.on('SIGINT', () => handlers.interrupt());
+    // Back from Ctrl-Z (fg): readline pauses the input and leaves it to us to read on.
+    this.rl.on('SIGCONT', () => this.rl.resume());
     // Reading or writing fails once the terminal is closed (EIO): the window leaves the room.
     const lost = (): void => {
       this.gone = true;

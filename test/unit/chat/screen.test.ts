@@ -1,5 +1,6 @@
 // The room window's screen over a stand-in terminal: what is typed, in whatever chunks the keys
 // come, is the line that is entered.
+import type { Interface } from 'node:readline';
 import { PassThrough, Writable } from 'node:stream';
 import { expect } from 'chai';
 import { ChatScreen, displayRows } from '../../../src/chat/screen.js';
@@ -100,6 +101,15 @@ describe('the room window screen', function () {
   it('recalls the lines typed before with Up, to send one again changed', async function () {
     await keys('first', '\r', 'second', '\r', '\x1b[A', '\x1b[A', '!', '\r');
     expect(entered).to.deep.equal(['first', 'second', 'first!']);
+  });
+
+  it('reads keys again at once when back from Ctrl-Z (fg), not only once a message comes', async function () {
+    // What readline does on SIGCONT after its Ctrl-Z: the input paused, then the event.
+    const rl = (screen as unknown as { rl: Interface }).rl;
+    rl.pause();
+    rl.emit('SIGCONT');
+    await keys('back', '\r');
+    expect(entered).to.deep.equal(['back']);
   });
 
   it('counts the rows a line takes as the terminal wraps it', function () {
