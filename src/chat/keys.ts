@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import stringWidth from 'string-width';
 
 /** The terminal's input stream. */
 export type TerminalInput = Readable & {
@@ -22,9 +23,34 @@ const PLAIN = /^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$/;
 // eslint-disable-next-line no-control-regex
 const UNFINISHED_ESCAPE = /\x1b(?:\[\[?[\x20-\x3f]*|O)?$/;
 
+/** Tab stops are every this many columns, as on terminals. */
+const TAB_STOP = 8;
+
 /**
- * Stands between the terminal and readline (which takes it for the terminal). A chunk of plain
- * text of more than one character goes to `insert` (readline's `write`: one insertion at the
+ * `text` with each tab made the spaces up to the next tab stop, `column` being where it starts
+ * on its line. A terminal does not wrap a tab onto the next row, so a typed line with tabs would
+ * not show what it holds, nor be redrawn where it is.
+ */
+export function expandTabs(text: string, column: number): string {
+  if (!text.includes('\t')) return text;
+  let col = column;
+  let out = '';
+  for (const char of text) {
+    if (char === '\t') {
+      const spaces = TAB_STOP - (col % TAB_STOP);
+      out += ' '.repeat(spaces);
+      col += spaces;
+      continue;
+    }
+    out += char;
+    col = char === '\r' || char === '\n' ? 0 : col + stringWidth(char);
+  }
+  return out;
+}
+
+/**
+ * Stands between the terminal and readline (which takes it for the terminal). Tabs become spaces.
+ * A chunk of plain text of more than one character goes to `insert` (readline's `write`: one insertion at the
  * cursor, each line ending an Enter); any other chunk goes to readline's key decoder. Raw mode,
  * pausing and the end of the input pass through to the terminal.
  */
@@ -42,6 +68,8 @@ export class Keyboard extends EventEmitter {
   constructor(
     private readonly terminal: TerminalInput,
     private readonly insert: (text: string) => void,
+    /** Where the cursor is in the typed line, in columns: tabs become spaces from there. */
+    private readonly column: () => number,
   ) {
     super();
     terminal.on('data', this.onData);
@@ -76,8 +104,9 @@ export class Keyboard extends EventEmitter {
   }
 
   private take(chunk: Buffer | string): void {
-    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
-    if (text === '') return;
+    const decoded = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    if (decoded === '') return;
+    const text = expandTabs(decoded, this.column());
     if (!this.inEscape && text.length > 1 && PLAIN.test(text)) {
       this.insert(text);
       return;

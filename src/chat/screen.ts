@@ -82,7 +82,11 @@ export class ChatScreen {
     // A chunk of plain text goes in at the cursor in one step (readline's own way with a chunk
     // is one key at a time: a redraw of the whole line for each character of a paste mid-line).
     this.keyboard = this.interactive
-      ? new Keyboard(input, (text) => this.rl.write(text))
+      ? new Keyboard(
+          input,
+          (text) => this.rl.write(text),
+          () => stringWidth(this.rl.line.slice(0, this.rl.cursor)),
+        )
       : undefined;
     this.rl = createInterface({
       input: (this.keyboard as unknown as NodeJS.ReadableStream | undefined) ?? input,

@@ -3,6 +3,7 @@
 import type { Interface } from 'node:readline';
 import { PassThrough, Writable } from 'node:stream';
 import { expect } from 'chai';
+import { expandTabs } from '../../../src/chat/keys.js';
 import { ChatScreen, displayRows } from '../../../src/chat/screen.js';
 
 /** A keyboard: keys written to it arrive as a terminal's input, in the chunks they are written. */
@@ -110,6 +111,12 @@ describe('the room window screen', function () {
     rl.emit('SIGCONT');
     await keys('back', '\r');
     expect(entered).to.deep.equal(['back']);
+  });
+
+  it('makes a tab, typed or pasted, the spaces up to the next tab stop', async function () {
+    await keys('ab', '\t', 'c', '\r', 'x\ty\r1234567\t2\r');
+    expect(entered).to.deep.equal([`ab${' '.repeat(6)}c`, `x${' '.repeat(7)}y`, '1234567 2']);
+    expect(expandTabs('\t你\t', 3)).to.equal(`${' '.repeat(5)}你${' '.repeat(6)}`);
   });
 
   it('counts the rows a line takes as the terminal wraps it', function () {
