@@ -4,6 +4,7 @@
  * will) that also sends what you type, on the same connection, under the same name and key, so a
  * `room chat`, a `listen` and a `publish` in one room see each other.
  */
+import { clearLine, cursorTo } from 'node:readline';
 import { Writable } from 'node:stream';
 import { command } from '../cli/args.js';
 import {
@@ -132,7 +133,15 @@ class RoomWindow implements ListenerWindow {
   }
 
   private print(text: string): boolean {
-    return this.screen ? this.screen.print(text) : this.ctx.io.stdout.write(text);
+    if (this.screen) return this.screen.print(text);
+    // Before the window opens the terminal echoes what is typed: the row is cleared first (what
+    // was typed is kept, and shows in the input line once the window opens).
+    const { stdout, env } = this.ctx.io;
+    if (stdout.isTTY && env.TERM !== 'dumb') {
+      cursorTo(stdout, 0);
+      clearLine(stdout, 0);
+    }
+    return stdout.write(text);
   }
 
   render(...args: Parameters<ListenerWindow['render']>): string {

@@ -347,6 +347,28 @@ describe('room chat: the room window in a real terminal', function () {
     );
   });
 
+  it('what is typed before the window opens is not left on screen, and is the start of the input line', async function () {
+    const created = await runProgram('room', ['create', '--plain', '--json'], {
+      env: user('alice'),
+    });
+    ({ room, password } = JSON.parse(created.stdout) as { room: string; password: string });
+    const bob = await openTerminal(
+      'room',
+      ['chat', room],
+      user('bob', { SUNOYE_PASSWORD: password }),
+    );
+    terminals.push(bob);
+    // Typed at once: the terminal echoes it before the window takes the keys.
+    await bob.type('typed early');
+    const rows = await bob.waitFor('the join', (r) =>
+      r.some((row) => row.endsWith('-- bob joined')),
+    );
+    // A plain room's warning is the first line the window prints: on a row of its own.
+    expect(rows.find((row) => row.includes('is plain'))).to.match(/^warning: /);
+    expect(occurrences(rows, 'typed early'), rows.join('\n')).to.equal(1);
+    expect(inputRow(rows)).to.equal('> typed early');
+  });
+
   it('a mistyped password is asked for again before the window opens; three wrong ones are refused', async function () {
     const bob = await openTerminal('room', ['chat', room], user('bob'));
     terminals.push(bob);
