@@ -28,7 +28,7 @@ describe('the demo', function () {
     expect(stdout).to.match(/alice's window +\| \d\d:\d\d:\d\d bob: Hi alice\./);
     expect(stdout.match(/alice's window +\| .*bob: Hi alice\./g)).to.have.length(1);
     expect(stdout).to.match(
-      /bob's window +\| in room \d{6} \(2\): alice \[key [0-9a-f-]{19}\], bob \(you\)/,
+      /bob's window +\| in room \d{6} \(2\):\n.*bob's window +\| {3}alice \[key [0-9a-f-]{19}\]\n.*bob's window +\| {3}bob \(you\)\n/,
     );
     expect(stdout).to.match(/members: 2 \(alice( \[key [0-9a-f-]{19}\])?, bob/);
     // A pipe into the room shows in the windows; closing the room ends them.
