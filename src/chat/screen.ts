@@ -24,6 +24,8 @@ export interface ScreenOutput {
   on(event: 'resize' | 'error', listener: () => void): unknown;
   prependListener(event: 'resize', listener: () => void): unknown;
   off(event: 'resize', listener: () => void): unknown;
+  cork?(): void;
+  uncork?(): void;
   isTTY?: boolean;
   columns?: number;
 }
@@ -147,12 +149,15 @@ export class ChatScreen {
     // Up to the prompt's first row, clear the prompt and the typed line, print the text there;
     // then step down as many rows as readline believes the cursor is below the prompt, so that
     // its own redraw (`prompt(true)`) lands on the new rows below the text.
+    // All of it goes to the terminal in one write: the typed line never flickers away.
+    output.cork?.();
     const rows = this.rl.getCursorPos().rows;
     moveCursor(output as NodeJS.WritableStream, 0, -rows);
     cursorTo(output as NodeJS.WritableStream, 0);
     clearScreenDown(output as NodeJS.WritableStream);
     const ok = output.write(rows > 0 ? text + '\n'.repeat(rows) : text);
     this.rl.prompt(true);
+    output.uncork?.();
     return ok;
   }
 
