@@ -17,6 +17,18 @@ function occurrences(lines: string[], text: string): number {
   return lines.join('\n').split(text).length - 1;
 }
 
+/**
+ * The rows below the first row that `match`es, once the input line has been drawn again there
+ * (without the empty rows under it); undefined until then.
+ */
+function inputBelow(screen: string[], match: (row: string) => boolean): string[] | undefined {
+  const at = screen.findIndex(match);
+  if (at < 0) return undefined;
+  const below = screen.slice(at + 1).map((row) => row.trimEnd());
+  while (below.at(-1) === '') below.pop();
+  return below.some((row) => row.startsWith('>')) ? below : undefined;
+}
+
 /** The row the cursor's line is on: the last non-empty row of the screen. */
 function inputRow(screen: string[]): string {
   return ([...screen].reverse().find((row) => row.trim() !== '') ?? '').trimEnd();
@@ -114,30 +126,23 @@ describe('room chat: the room window in a real terminal', function () {
     await bob.waitFor('the typed line', (rows) => rows.join('').includes(half.slice(-10)));
     await alice.type('interrupting you');
     await alice.press('Enter');
-    const rows = await bob.waitFor('the message above the input', (r) =>
-      r.some((row) => row.includes('interrupting you')),
+    const first = (row: string): boolean => row.includes('interrupting you');
+    const rows = await bob.waitFor(
+      'the message above the input',
+      (r) => inputBelow(r, first) !== undefined,
     );
     // The typed line is below the message, whole (it wraps: its rows joined).
-    const at = rows.findIndex((row) => row.includes('interrupting you'));
-    const below = rows
-      .slice(at + 1)
-      .filter((r) => r !== '')
-      .join('');
-    expect(below).to.equal(`> ${half}`);
+    expect(inputBelow(rows, first)).to.deep.equal([`> ${half}`]);
     // A resize keeps it too.
     await bob.resize(50, 12);
     await alice.type('and again');
     await alice.press('Enter');
-    const after = await bob.waitFor('the second message', (r) =>
-      r.some((row) => row.includes('and again')),
+    const second = (row: string): boolean => row.includes('and again');
+    const after = await bob.waitFor(
+      'the second message',
+      (r) => inputBelow(r, second) !== undefined,
     );
-    const at2 = after.findIndex((row) => row.includes('and again'));
-    expect(
-      after
-        .slice(at2 + 1)
-        .filter((r) => r !== '')
-        .join(''),
-    ).to.equal(`> ${half}`);
+    expect(inputBelow(after, second)).to.deep.equal([`> ${half}`]);
     // Finishing the line sends all of it, as typed.
     await bob.type(' and done');
     await bob.press('Enter');
@@ -154,11 +159,8 @@ describe('room chat: the room window in a real terminal', function () {
       await alice.type(text);
       await alice.press('Enter');
       const from = (row: string): boolean => row.includes(' alice') && row.endsWith(`: ${text}`);
-      const rows = await bob.waitFor(text, (r) => r.some(from));
-      const at = rows.findIndex(from);
-      const below = rows.slice(at + 1).map((row) => row.trimEnd());
-      while (below.at(-1) === '') below.pop();
-      expect(below, rows.join('\n')).to.deep.equal([`> ${typed}`]);
+      const rows = await bob.waitFor(text, (r) => inputBelow(r, from) !== undefined);
+      expect(inputBelow(rows, from), rows.join('\n')).to.deep.equal([`> ${typed}`]);
       expect(occurrences(rows, 'start'), rows.join('\n')).to.equal(1);
     };
     // One chunk of keys (as a paste, or typing over a slow link) that wraps over three rows.
