@@ -35,7 +35,7 @@ export async function announceClosed(
   const connection = await openConnection(brokerSettings(config), {
     clientId: randomClientId('c'),
     clean: true,
-    connectTimeoutMs: 5000,
+    connectTimeoutMs: Math.min(5000, config.connectTimeout * 1000),
   });
   try {
     await publishAcked(

@@ -57,7 +57,7 @@ export const passwordOptions = {
 /** Text for the end of every program's --help. */
 export const EPILOGUE = [
   'Configuration: flag > environment > $SUNOYE_HOME/config.json > default.',
-  'Environment: SUNOYE_DB, SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD.',
+  'Environment: SUNOYE_DB, SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_MQTT_VERSION, SUNOYE_CONNECT_TIMEOUT, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD.',
   'Exit codes: 0 ok, 1 anything else, 2 usage error, 3 refused (no such room, wrong password, room closed, session taken over), 4 database or broker unreachable (or publish could not deliver), 130 interrupted (Ctrl-C) with work undone.',
 ].join('\n');
 
@@ -93,6 +93,16 @@ export const brokerOptions = {
     value: 'SECONDS',
     describe: 'MQTT keepalive in seconds (default 30); presence follows it',
   },
+  'mqtt-version': {
+    type: 'string',
+    value: '5|3.1.1',
+    describe: 'MQTT version (default: 5, or 3.1.1 where the broker refuses 5, remembered)',
+  },
+  'connect-timeout': {
+    type: 'number',
+    value: 'SECONDS',
+    describe: 'How long to keep trying the first connection to the broker (default 10)',
+  },
 } as const satisfies OptionSpecs;
 
 /** Options of a `room` command that talks to the broker. */
@@ -117,6 +127,8 @@ export function configFromArgs(args: ConfigFlags, env: Record<string, string | u
       key: args.key,
       topicPrefix: args.topicPrefix,
       keepalive: args.keepalive,
+      mqttVersion: args.mqttVersion,
+      connectTimeout: args.connectTimeout,
     },
     env,
   );

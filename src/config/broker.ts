@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from './config.js';
 import { UsageError } from '../errors.js';
+import { mqttVersions } from '../home/mqtt-versions.js';
 import type { BrokerSettings } from '../mqtt/connection.js';
 
 function readPem(path: string | undefined, what: string): Buffer | undefined {
@@ -60,5 +61,8 @@ export function brokerSettings(config: Config): BrokerSettings {
     cert: readPem(config.cert, 'certificate file'),
     key: readPem(config.key, 'key file'),
     keepaliveSeconds: config.keepalive,
+    mqttVersion: config.mqttVersion === undefined ? undefined : config.mqttVersion === '5' ? 5 : 4,
+    connectTimeoutMs: Math.round(config.connectTimeout * 1000),
+    versions: mqttVersions(config.home),
   };
 }

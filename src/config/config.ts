@@ -28,6 +28,10 @@ export interface Config {
   readonly topicPrefix: string;
   /** MQTT keepalive in seconds; presence leases follow it. */
   readonly keepalive: number;
+  /** The MQTT version to speak; undefined: 5, or 3.1.1 where the broker refuses 5. */
+  readonly mqttVersion: MqttVersion | undefined;
+  /** How long the first connection to the broker may take, retries included, in seconds. */
+  readonly connectTimeout: number;
   /** The user's display name in rooms. */
   readonly name: string;
 }
@@ -43,7 +47,12 @@ export interface ConfigFlags {
   key?: string | undefined;
   topicPrefix?: string | undefined;
   keepalive?: number | undefined;
+  mqttVersion?: string | undefined;
+  connectTimeout?: number | undefined;
 }
+
+/** An MQTT version a user can choose. */
+export type MqttVersion = '5' | '3.1.1';
 
 /** The name of the config file inside the home directory. */
 export const CONFIG_FILE = 'config.json';
@@ -59,7 +68,11 @@ const FILE_KEYS = [
   'key',
   'topicPrefix',
   'keepalive',
+  'mqttVersion',
+  'connectTimeout',
 ] as const;
+/** Settings the config file may give as a JSON number as well as a string. */
+const NUMERIC_KEYS = ['keepalive', 'mqttVersion', 'connectTimeout'] as const;
 type FileSettings = Partial<Record<(typeof FILE_KEYS)[number], string>>;
 
 type Env = Record<string, string | undefined>;
@@ -105,6 +118,10 @@ function readConfigFile(path: string): FileSettings {
       throw new UsageError(
         `the config file ${path} has an unknown setting "${key}"; known: ${FILE_KEYS.join(', ')}`,
       );
+    }
+    if (typeof setting === 'number' && (NUMERIC_KEYS as readonly string[]).includes(key)) {
+      settings[key as keyof FileSettings] = String(setting);
+      continue;
     }
     if (typeof setting !== 'string')
       throw new UsageError(`the config file ${path}: "${key}" must be a string`);
@@ -159,6 +176,26 @@ function checkKeepalive(value: string): number {
   return seconds;
 }
 
+/** The connect timeout used when none is configured, in seconds. */
+export const DEFAULT_CONNECT_TIMEOUT = 10;
+
+function checkConnectTimeout(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(seconds > 0) || seconds > 3600) {
+    throw new UsageError('the connect timeout must be a number of seconds above 0, at most 3600');
+  }
+  return seconds;
+}
+
+/** `5`, `3.1.1`, or `auto` (undefined): MQTT 5, and 3.1.1 where the broker refuses 5. */
+function checkMqttVersion(value: string | undefined): MqttVersion | undefined {
+  if (value === undefined || value === 'auto') return undefined;
+  if (value === '5' || value === '3.1.1') return value;
+  throw new UsageError(
+    'the MQTT version must be 5, 3.1.1 or auto (5, and 3.1.1 where the broker refuses 5)',
+  );
+}
+
 /** Resolves the configuration from flags, environment, the config file and defaults. */
 export function resolveConfig(flags: ConfigFlags, env: Env): Config {
   const xdg = xdgDirs(env);
@@ -187,6 +224,14 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
         'SUNOYE_KEEPALIVE',
         'keepalive',
       ) ?? String(DEFAULT_KEEPALIVE),
+    ),
+    mqttVersion: checkMqttVersion(pick(flags.mqttVersion, 'SUNOYE_MQTT_VERSION', 'mqttVersion')),
+    connectTimeout: checkConnectTimeout(
+      pick(
+        flags.connectTimeout === undefined ? undefined : String(flags.connectTimeout),
+        'SUNOYE_CONNECT_TIMEOUT',
+        'connectTimeout',
+      ) ?? String(DEFAULT_CONNECT_TIMEOUT),
     ),
   });
 }

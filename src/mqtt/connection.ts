@@ -6,8 +6,10 @@
  * - Built the cheap way: an `MqttClient` with a stream builder for the one transport in use (a
  *   TCP or TLS socket; MQTT.js's WebSocket builder, loaded only for ws:// and wss://), and
  *   `writeCache: false` (the default builds 65,536 small buffers on the first write).
- * - MQTT 5 first, 3.1.1 when the broker refuses 5. The first connection either succeeds or fails
- *   with one clear line within the connect timeout; it is never retried silently.
+ * - MQTT 5 first, 3.1.1 when the broker refuses 5 (by CONNACK, or by closing the connection),
+ *   and that answer remembered per broker; or the version the user chose. The first connection
+ *   is tried again with backoff while the broker refuses it or is not up, and either succeeds or
+ *   fails with one clear line within the connect timeout; refused credentials end it at once.
  * - Once connected, it reconnects with backoff and its session; a reconnect the broker refuses for
  *   credentials or authorization, a session taken over by another client, and a broker that keeps
  *   closing the connection right after accepting it end the connection for good (`onFatal`)
@@ -21,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MqttClient,
   type IClientOptions,
@@ -48,6 +51,18 @@ export interface BrokerSettings {
   cert?: Buffer | undefined;
   key?: Buffer | undefined;
   keepaliveSeconds: number;
+  /** The MQTT version chosen (4: 3.1.1); undefined: 5, or 3.1.1 where the broker refuses 5. */
+  mqttVersion?: 4 | 5 | undefined;
+  /** How long the first connection may take, retries included (default 10 s). */
+  connectTimeoutMs?: number | undefined;
+  /** Where the version each broker takes is remembered between runs. */
+  versions?: VersionMemory | undefined;
+}
+
+/** The MQTT version each broker takes, kept between runs; brokers are named by `brokerKey`. */
+export interface VersionMemory {
+  recall(broker: string): 4 | 5 | undefined;
+  remember(broker: string, version: 4 | 5): void;
 }
 
 /** One connection's identity and session. */
@@ -56,7 +71,7 @@ export interface ConnectOptions {
   /** false: a session kept across reconnects (and ended when the program ends normally). */
   clean: boolean;
   will?: { topic: string; payload: string } | undefined;
-  /** How long the first connection may take before giving up. */
+  /** How long the first connection may take, retries included (default: the settings'). */
   connectTimeoutMs?: number;
   /** Ctrl-C: gives up connecting at once. */
   signal?: AbortSignal | undefined;
@@ -174,6 +189,7 @@ function clientOptions(
   settings: BrokerSettings,
   options: ConnectOptions,
   version: 4 | 5,
+  connectTimeoutMs: number,
 ): IClientOptions {
   // MQTT 3.1.1 forbids it, and MQTT.js sends it under neither version.
   if (settings.password !== undefined && settings.username === undefined) {
@@ -186,7 +202,7 @@ function clientOptions(
     clientId: options.clientId,
     clean: options.clean,
     keepalive: settings.keepaliveSeconds,
-    connectTimeout: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    connectTimeout: connectTimeoutMs,
     reconnectPeriod: 0, // no retry until the first connection succeeded
     reconnectOnConnackError: true, // transient refusals are retried; the others end it (below)
     resubscribe: true,
@@ -270,27 +286,143 @@ function attempt(
   });
 }
 
-/** Connects, or throws one clear line: exit 4 for the broker, 2 for settings, 130 for Ctrl-C. */
+/** CONNACK codes of a broker that does not speak the version asked (3.1.1: 1; MQTT 5: 0x84). */
+function refusesVersion(err: Failure): boolean {
+  return err.code === 1 || err.code === 0x84;
+}
+
+/** The broker closed (or reset) the connection after our CONNECT, without any CONNACK. */
+function closedWithoutConnack(err: Failure): boolean {
+  return err.code === 'ECONNRESET' || err.code === 'EPIPE';
+}
+
+/** CONNACK codes that may be gone a moment later: unavailable, busy, over quota or rate. */
+const REFUSED_FOR_NOW = new Set([3, 0x80, 0x88, 0x89, 0x97, 0x9f]);
+/** Network failures that a broker starting or recovering gives. */
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EAI_AGAIN',
+]);
+
+/** Whether another attempt at the first connection may succeed where this one failed. */
+function worthRetrying(err: Failure): boolean {
+  if (typeof err.code === 'number') return REFUSED_FOR_NOW.has(err.code);
+  if (typeof err.code === 'string') return TRANSIENT.has(err.code);
+  return err.message === 'connack timeout';
+}
+
+/** First-connection retries: from this, doubling up to the maximum, within the connect timeout. */
+export const FIRST_RETRY_MIN_MS = 250;
+export const FIRST_RETRY_MAX_MS = 2000;
+
+/** The broker as its MQTT version is remembered: scheme://host:port, without credentials. */
+export function brokerKey(url: string): string {
+  const parsed = new URL(url);
+  const scheme =
+    { tcp: 'mqtt', ssl: 'mqtts' }[parsed.protocol.slice(0, -1)] ?? parsed.protocol.slice(0, -1);
+  const port = parsed.port || { mqtt: '1883', mqtts: '8883', ws: '80', wss: '443' }[scheme] || '';
+  return `${scheme}://${parsed.hostname}:${port}`;
+}
+
+/** The message of a broker that refused the version the user chose. */
+function versionRefusal(label: string, version: 4 | 5, err: Failure): UnavailableError {
+  const name = version === 5 ? '5' : '3.1.1';
+  return new UnavailableError(
+    `the broker ${label} does not take MQTT ${name} (it refused it); leave --mqtt-version unset to use what it takes`,
+    { cause: err },
+  );
+}
+
+/**
+ * Connects, or throws one clear line: exit 4 for the broker, 2 for settings, 130 for Ctrl-C.
+ * MQTT 5 unless chosen otherwise; a broker that refuses 5, by its CONNACK or by closing the
+ * connection, is asked again under 3.1.1 and the answer remembered (`settings.versions`). A
+ * broker that refuses the connection or is not up yet is tried again, with backoff, until the
+ * connect timeout; a refusal for credentials or authorization ends it at once.
+ */
 export async function openConnection(
   settings: BrokerSettings,
   options: ConnectOptions,
 ): Promise<ChatConnection> {
   const label = redactUrl(settings.url);
   const build = await streamBuilderFor(settings);
-  try {
+  const fixed = settings.mqttVersion;
+  const key = brokerKey(settings.url);
+  let recalled: 4 | 5 | undefined;
+  if (fixed === undefined) {
     try {
-      return await attempt(build, clientOptions(settings, options, 5), options, label);
+      recalled = settings.versions?.recall(key);
+    } catch {
+      recalled = undefined; // a cache: an unreadable one is empty
+    }
+  }
+  const usual = recalled ?? 5;
+  const deadline =
+    Date.now() + (options.connectTimeoutMs ?? settings.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+  const tryVersion = (version: 4 | 5): Promise<Connection> =>
+    attempt(
+      build,
+      clientOptions(settings, options, version, Math.max(deadline - Date.now(), 250)),
+      options,
+      label,
+    );
+  /** One round: the usual version, then the other when the broker refuses it. */
+  let first = fixed ?? usual;
+  const round = async (): Promise<Connection> => {
+    try {
+      return await tryVersion(first);
     } catch (err) {
-      const code = (err as Failure).code;
-      if (code !== 1 && code !== 132) throw err; // 1 (3.1.1) / 132 (5): unsupported version
-      return await attempt(build, clientOptions(settings, options, 4), options, label);
+      const failure = err as Failure;
+      if (fixed !== undefined && refusesVersion(failure))
+        throw versionRefusal(label, fixed, failure);
+      const refused = refusesVersion(failure);
+      if (fixed !== undefined || !(refused || (first === 5 && closedWithoutConnack(failure))))
+        throw err;
+      if (deadline - Date.now() <= 0) throw err;
+      const other = first === 5 ? 4 : 5;
+      // A refusal by CONNACK is the broker's answer; a closed connection may have been chance.
+      if (refused) first = other;
+      const connection = await tryVersion(other);
+      if (other !== usual) {
+        try {
+          settings.versions?.remember(key, other);
+        } catch {
+          // a cache: the next start asks again
+        }
+      }
+      return connection;
+    }
+  };
+  try {
+    let backoff = FIRST_RETRY_MIN_MS;
+    for (;;) {
+      try {
+        return await round();
+      } catch (err) {
+        if (err instanceof SunoyeError || !worthRetrying(err as Failure)) throw err;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw err;
+        await sleep(Math.min(backoff, remaining), undefined, { signal: options.signal });
+        backoff = Math.min(backoff * 2, FIRST_RETRY_MAX_MS);
+      }
     }
   } catch (err) {
     if (err instanceof SunoyeError) throw err;
     if ((err as Failure).code === 'ABORT_ERR')
       throw new InterruptedError('interrupted while connecting to the broker');
+    const hint =
+      fixed === 5 && closedWithoutConnack(err as Failure)
+        ? ' (a broker that speaks only MQTT 3.1.1 may do that: try --mqtt-version 3.1.1)'
+        : '';
     throw new UnavailableError(
-      `cannot connect to the broker ${label}: ${describeFailure(err as Failure)}`,
+      `cannot connect to the broker ${label}: ${describeFailure(err as Failure)}${hint}`,
       { cause: err },
     );
   }

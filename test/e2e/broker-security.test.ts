@@ -50,9 +50,12 @@ describe('a broker run with the repository mosquitto.conf', function () {
     expect(anon.stderr).to.equal(
       `publish: cannot connect to the broker ${broker.url}: not authorized\n`,
     );
+    // Refused credentials end it at once: no retrying for the connect timeout (10 s by default).
+    const started = Date.now();
     const wrong = await runProgram('listen', [room], {
       env: { ...env, SUNOYE_BROKER_PASSWORD: 'not-it-at-all' },
     });
+    expect(Date.now() - started).to.be.below(5000);
     expect(wrong.code).to.equal(4);
     expect(wrong.stderr).to.match(
       /^listen: cannot connect to the broker mqtt:\/\/127\.0\.0\.1:\d+: (bad user name or password|not authorized)\n$/,

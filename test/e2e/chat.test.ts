@@ -396,6 +396,7 @@ describe('chat without a broker', function () {
         HOME: dir,
         SUNOYE_DB: `sqlite:${join(dir, 'r.db')}`,
         SUNOYE_BROKER: 'mqtt://127.0.0.1:1',
+        SUNOYE_CONNECT_TIMEOUT: '2',
       };
       const created = await runProgram('room', ['create', '--json'], { env });
       const { room } = JSON.parse(created.stdout) as { room: string };

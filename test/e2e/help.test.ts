@@ -38,7 +38,15 @@ describe('help', function () {
   it('lists, for each command, its own options and no others', async function () {
     const registry = ['--db', '--home'];
     const password = ['--password', '--password-file'];
-    const tls = ['--ca', '--cert', '--key', '--topic-prefix', '--keepalive'];
+    const tls = [
+      '--ca',
+      '--cert',
+      '--key',
+      '--topic-prefix',
+      '--keepalive',
+      '--mqtt-version',
+      '--connect-timeout',
+    ];
     const expected: Record<string, string[]> = {
       create: [...registry, '--broker', '--name', ...password, '--json', '--idle', '--plain'],
       join: [...registry, '--broker', ...password, '--json'],

@@ -92,7 +92,7 @@ describe('URL credentials in messages', function () {
     ];
     for (const [url, code, message] of cases) {
       const run = await runProgram('publish', ['--topic', 't/x', '--plain', '-m', 'hi'], {
-        env: { HOME: dir, SUNOYE_BROKER: url },
+        env: { HOME: dir, SUNOYE_BROKER: url, SUNOYE_CONNECT_TIMEOUT: '1' },
       });
       expect(run.code, `${url}: ${run.stderr}`).to.equal(code);
       expect(run.stderr, url).to.match(message);

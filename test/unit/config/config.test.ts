@@ -93,6 +93,37 @@ describe('configuration', function () {
     }
   });
 
+  it('resolves the MQTT version and the connect timeout: flag > environment > file > default', function () {
+    const base = { HOME: dir, SUNOYE_HOME: home };
+    const defaults = resolveConfig({}, base);
+    expect(defaults.mqttVersion).to.equal(undefined);
+    expect(defaults.connectTimeout).to.equal(10);
+    expect(brokerSettings(defaults)).to.include({
+      mqttVersion: undefined,
+      connectTimeoutMs: 10_000,
+    });
+    writeFile({ mqttVersion: '3.1.1', connectTimeout: 4 });
+    const file = resolveConfig({}, base);
+    expect(file).to.include({ mqttVersion: '3.1.1', connectTimeout: 4 });
+    expect(brokerSettings(file)).to.include({ mqttVersion: 4, connectTimeoutMs: 4000 });
+    const env = { ...base, SUNOYE_MQTT_VERSION: '5', SUNOYE_CONNECT_TIMEOUT: '2.5' };
+    expect(resolveConfig({}, env)).to.include({ mqttVersion: '5', connectTimeout: 2.5 });
+    expect(brokerSettings(resolveConfig({}, env)).mqttVersion).to.equal(5);
+    expect(resolveConfig({ mqttVersion: 'auto', connectTimeout: 1 }, env)).to.include({
+      mqttVersion: undefined,
+      connectTimeout: 1,
+    });
+    for (const [flags, message] of [
+      [{ mqttVersion: '4' }, /the MQTT version must be 5, 3\.1\.1 or auto/],
+      [{ mqttVersion: '3' }, /the MQTT version must be 5, 3\.1\.1 or auto/],
+      [{ connectTimeout: 0 }, /the connect timeout must be a number of seconds above 0/],
+      [{ connectTimeout: -1 }, /the connect timeout must be/],
+      [{ connectTimeout: Number.NaN }, /the connect timeout must be/],
+      [{ connectTimeout: 4000 }, /at most 3600/],
+    ] as const)
+      expect(() => resolveConfig(flags, base), JSON.stringify(flags)).to.throw(UsageError, message);
+  });
+
   it('treats an empty environment variable as unset', function () {
     writeFile({ name: 'file' });
     expect(resolveConfig({}, { HOME: dir, SUNOYE_HOME: home, SUNOYE_NAME: '' }).name).to.equal(
