@@ -246,6 +246,8 @@ export async function listen(
       clean: false,
       will: { topic: target.topic, payload: will },
       signal,
+      // Someone waiting at a terminal is told why nothing happens yet.
+      onRetry: ctx.io.stderr.isTTY ? (line) => ctx.io.stderr.write(`${line}\n`) : undefined,
     });
     // A session kept from a listener that crashed in this terminal: what was sent since it
     // started is live; a new session starts now.

@@ -181,8 +181,13 @@ async function send(
   const sender = new Sender(ctx.config.name);
   // MQTT.js loads only once there is something to send: not for --help or a usage error.
   const { openPublisher } = await import('../mqtt/connection.js');
-  const publisher = await openPublisher(settings, signal);
   const { stdin, stderr } = ctx.io;
+  // Someone waiting at a terminal is told why nothing happens yet.
+  const publisher = await openPublisher(
+    settings,
+    signal,
+    stderr.isTTY ? (line) => stderr.write(`${line}\n`) : undefined,
+  );
   const outbox = new Outbox(publisher, target, sender, options.window);
   const { flight } = outbox;
   const reading = options.message === undefined;

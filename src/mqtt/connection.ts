@@ -75,6 +75,8 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Ctrl-C: gives up connecting at once. */
   signal?: AbortSignal | undefined;
+  /** Told once, when the first connection failed and is tried again (a line, no newline). */
+  onRetry?: ((line: string) => void) | undefined;
 }
 
 /** Called once per message: no error when the broker acknowledged it. */
@@ -409,6 +411,10 @@ export async function openConnection(
         if (err instanceof SunoyeError || !worthRetrying(err as Failure)) throw err;
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw err;
+        if (backoff === FIRST_RETRY_MIN_MS)
+          options.onRetry?.(
+            `cannot reach the broker ${label} yet (${describeFailure(err as Failure)}); trying again for up to ${Math.ceil(remaining / 1000)} s`,
+          );
         await sleep(Math.min(backoff, remaining), undefined, { signal: options.signal });
         backoff = Math.min(backoff * 2, FIRST_RETRY_MAX_MS);
       }
@@ -432,8 +438,9 @@ export async function openConnection(
 export function openPublisher(
   settings: BrokerSettings,
   signal?: AbortSignal,
+  onRetry?: (line: string) => void,
 ): Promise<ChatConnection> {
-  return openConnection(settings, { clientId: randomClientId('p'), clean: true, signal });
+  return openConnection(settings, { clientId: randomClientId('p'), clean: true, signal, onRetry });
 }
 
 /** Publishes at QoS 1; resolves when the broker acknowledged, rejects when it refused. */

@@ -145,11 +145,24 @@ describe('the first connection to the broker', function () {
   it('gives up with exit 4 at about the connect timeout on a port that never opens', async function () {
     const port = await freePort();
     const started = Date.now();
-    const err = await open(settings(`mqtt://127.0.0.1:${port}`), 1500).catch((e: SunoyeError) => e);
+    // Whoever waits is told once, at the first retry, why nothing happens yet.
+    const told: string[] = [];
+    const err = await openConnection(settings(`mqtt://127.0.0.1:${port}`), {
+      clientId: randomClientId('p'),
+      clean: true,
+      connectTimeoutMs: 1500,
+      onRetry: (line) => told.push(line),
+    }).catch((e: SunoyeError) => e);
     const took = Date.now() - started;
     expect(err).to.have.property('exitCode', ExitCode.unavailable);
     expect((err as Error).message).to.match(/connection refused/);
     expect(took).to.be.within(1400, 2500);
+    expect(told).to.have.length(1);
+    expect(told[0]).to.match(
+      new RegExp(
+        `^cannot reach the broker mqtt://127\\.0\\.0\\.1:${port} yet \\(connection refused.*\\); trying again for up to [12] s$`,
+      ),
+    );
   });
 
   it('retries a broker that answers "server unavailable" while it recovers', async function () {
