@@ -171,10 +171,15 @@ export class ChatScreen {
     this.rl.prompt(true);
   }
 
-  /** Stops reading and leaves the terminal as it was, the cursor on a fresh line. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Stops reading and leaves the terminal as it was, the cursor on a fresh line. Returns the line
+   * that was being typed (never sent), if any.
+   */
+  close(): string {
+    if (this.closed) return '';
+    let unsent = '';
     if (this.interactive && !this.gone) {
+      unsent = this.rl.line;
       const rows = this.rl.getCursorPos().rows;
       moveCursor(this.output as NodeJS.WritableStream, 0, -rows);
       cursorTo(this.output as NodeJS.WritableStream, 0);
@@ -184,6 +189,7 @@ export class ChatScreen {
     this.rl.close();
     this.keyboard?.detach();
     this.output.off('resize', this.rewrapped);
+    return unsent;
   }
 
   /**

@@ -208,7 +208,10 @@ class RoomWindow implements ListenerWindow {
       // The room closed: who closed it shows before the window ends.
       withTimeout(this.closing ?? Promise.resolve(), FINISH_TIMEOUT_MS),
     ]);
-    this.screen?.close();
+    // A half-typed line is not lost from sight: it stays on the screen, marked as never sent.
+    const unsent = this.screen?.close() ?? '';
+    if (unsent.trim() !== '')
+      this.ctx.io.stdout.write(this.colour.yellow(`not sent: ${visibleLine(unsent)}`) + '\n');
     this.undelivered = outbox?.flight.outstanding ?? 0;
   }
 

@@ -243,7 +243,7 @@ describe('room chat: the room window in a real terminal', function () {
     expect(who[1]).to.match(/^ {2}carol \[key [0-9a-f]{4}-[0-9a-f-]+\]$/);
   });
 
-  it('Ctrl-C leaves cleanly: exit 0, and the others see "bob left"', async function () {
+  it('Ctrl-C leaves cleanly: exit 0, the others see "bob left", a half-typed line stays in sight', async function () {
     const alice = await chatWindow('alice');
     const bob = await chatWindow('bob');
     await bob.type('never sent');
@@ -253,6 +253,9 @@ describe('room chat: the room window in a real terminal', function () {
     const rows = await alice.screen();
     expect(rows.join('\n')).not.to.include('never sent');
     expect(rows.join('\n')).not.to.include('lost connection');
+    // The half-typed line stays in sight on bob's screen, marked as never sent.
+    const own = await bob.history();
+    expect(own.filter((r) => r.includes('never sent'))).to.deep.equal(['not sent: never sent']);
   });
 
   it('the terminal closed under it (SIGHUP) is a normal leave: the others see "bob left"', async function () {
