@@ -91,7 +91,16 @@ export const brokerOptions = {
   keepalive: {
     type: 'number',
     value: 'SECONDS',
-    describe: 'MQTT keepalive in seconds (default 30); presence follows it',
+    describe: 'MQTT keepalive in seconds (default 30): a crash is told to the room within it',
+  },
+} as const satisfies OptionSpecs;
+
+/** Options of the programs that are members of a room while they run (`listen`, `room chat`). */
+export const presenceOptions = {
+  lease: {
+    type: 'number',
+    value: 'SECONDS',
+    describe: 'Presence lease in the registry (default 90), renewed every third of it',
   },
 } as const satisfies OptionSpecs;
 
@@ -117,6 +126,7 @@ export function configFromArgs(args: ConfigFlags, env: Record<string, string | u
       key: args.key,
       topicPrefix: args.topicPrefix,
       keepalive: args.keepalive,
+      lease: args.lease,
     },
     env,
   );

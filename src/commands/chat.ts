@@ -11,6 +11,7 @@ import {
   commandContext,
   commonOptions,
   passwordOptions,
+  presenceOptions,
   roomPositional,
   targetOptions,
 } from '../cli/options.js';
@@ -36,6 +37,7 @@ export const chatCommand = command(
     options: {
       ...commonOptions,
       ...brokerOptions,
+      ...presenceOptions,
       ...passwordOptions,
       ...targetOptions,
     },

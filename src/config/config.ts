@@ -26,8 +26,10 @@ export interface Config {
   readonly key: string | undefined;
   /** Topics are `<prefix>/room/<number>`. */
   readonly topicPrefix: string;
-  /** MQTT keepalive in seconds; presence leases follow it. */
+  /** MQTT keepalive in seconds: a listener's crash is told to its room (its will) within 1.5 times it. */
   readonly keepalive: number;
+  /** A listener's presence lease in the registry, in seconds, renewed every third of it. */
+  readonly lease: number;
   /** The user's display name in rooms. */
   readonly name: string;
 }
@@ -43,6 +45,7 @@ export interface ConfigFlags {
   key?: string | undefined;
   topicPrefix?: string | undefined;
   keepalive?: number | undefined;
+  lease?: number | undefined;
 }
 
 /** The name of the config file inside the home directory. */
@@ -59,6 +62,7 @@ const FILE_KEYS = [
   'key',
   'topicPrefix',
   'keepalive',
+  'lease',
 ] as const;
 type FileSettings = Partial<Record<(typeof FILE_KEYS)[number], string>>;
 
@@ -151,10 +155,17 @@ export function brokerUrl(configured: string): string {
 /** MQTT keepalive used when none is configured, in seconds. */
 export const DEFAULT_KEEPALIVE = 30;
 
-function checkKeepalive(value: string): number {
+/**
+ * Presence lease used when none is configured, in seconds: renewed every 30 s, so the registry
+ * sees one write per listener per 30 s, whatever the keepalive.
+ */
+export const DEFAULT_LEASE = 90;
+
+/** A setting in whole seconds from 1 to 3600. */
+function checkSeconds(what: string, value: string): number {
   const seconds = Number(value);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
-    throw new UsageError('the keepalive must be a whole number of seconds from 1 to 3600');
+    throw new UsageError(`the ${what} must be a whole number of seconds from 1 to 3600`);
   }
   return seconds;
 }
@@ -181,12 +192,18 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
     key: pick(flags.key, 'SUNOYE_BROKER_KEY', 'key'),
     topicPrefix:
       pick(flags.topicPrefix, 'SUNOYE_TOPIC_PREFIX', 'topicPrefix') ?? DEFAULT_TOPIC_PREFIX,
-    keepalive: checkKeepalive(
+    keepalive: checkSeconds(
+      'keepalive',
       pick(
         flags.keepalive === undefined ? undefined : String(flags.keepalive),
         'SUNOYE_KEEPALIVE',
         'keepalive',
       ) ?? String(DEFAULT_KEEPALIVE),
+    ),
+    lease: checkSeconds(
+      'lease',
+      pick(flags.lease === undefined ? undefined : String(flags.lease), 'SUNOYE_LEASE', 'lease') ??
+        String(DEFAULT_LEASE),
     ),
   });
 }
