@@ -177,4 +177,50 @@ describe('MySQL registry: a connection lost under an operation', function () {
     expect(status?.members.map((m) => m.name).sort()).to.deep.equal(['bob', 'carol']);
     expect(await store.heartbeat(member.id)).to.equal(true);
   });
+
+  it('takes the room its first attempt made as its own when run again, never making a second', async function () {
+    store ??= await openStore(db.url);
+    const [{ count: before }] = (await db.query('SELECT COUNT(*) AS count FROM rooms')) as [
+      { count: number },
+    ];
+    const kdf = newKdfParams({ N: 1024, r: 8, p: 1 });
+    const numbers: string[] = [];
+    // Hold every row and gap of the table, so that the room's insert waits.
+    admin ??= await mysql.createConnection({ uri: db.url });
+    await admin.query('START TRANSACTION');
+    await admin.query('SELECT number FROM rooms FOR UPDATE');
+    const creating = store.createRoom({
+      creator: 'alice',
+      mode: 'plain',
+      idleSeconds: 600,
+      kdf,
+      verifier: (number) => {
+        numbers.push(number);
+        return Buffer.alloc(32, 9);
+      },
+    });
+    const [waiting] = await waitFor('the insert waiting on the table', async () => {
+      const [rows] = await admin!.query(
+        "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'INSERT INTO rooms%' AND ID <> CONNECTION_ID()",
+        [db.name],
+      );
+      const found = rows as { id: number }[];
+      return found.length > 0 && found;
+    });
+    // The row the first attempt made, its commit's answer lost with the connection.
+    await admin.query(
+      `INSERT INTO rooms (number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at, broker)
+       VALUES (?, 'alice', 'open', 'plain', 600, ?, ?, 0, NULL, 0, NULL)`,
+      [numbers[0], JSON.stringify(kdf), Buffer.alloc(32, 9)],
+    );
+    await admin.query(`KILL CONNECTION ${Number(waiting!.id)}`);
+    await admin.query('COMMIT');
+    const made = await creating;
+    expect(made.number).to.equal(numbers[0]);
+    expect(numbers).to.have.length(1);
+    const [{ count: after }] = (await db.query('SELECT COUNT(*) AS count FROM rooms')) as [
+      { count: number },
+    ];
+    expect(Number(after)).to.equal(Number(before) + 1);
+  });
 });
