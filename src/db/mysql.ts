@@ -269,9 +269,10 @@ async function ensureDatabase(target: MysqlTarget): Promise<void> {
 }
 
 /**
- * Brings the schema up to date under a named lock, so concurrent first starts are safe; where the
- * server has no such lock (a Galera node refuses GET_LOCK, and would hold it on one node only),
- * the idempotent migrations run without it. Retried, as a whole, like any transaction.
+ * Brings the schema up to date under a named lock, so concurrent first starts are safe. On a
+ * multi-primary cluster the lock holds on one node only (and a server may refuse it): the
+ * migrations are idempotent, so nodes that run them at the same moment, or a server without the
+ * lock, are safe too. Retried, as a whole, on the same passing failures as any transaction.
  */
 async function migrate(pool: Pool): Promise<void> {
   for (let attempt = 1; ; attempt++) {
@@ -293,7 +294,7 @@ async function schemaLock(conn: mysql.PoolConnection, timeoutMs: number): Promis
       timeout: SCHEMA_LOCK_SECONDS * 1000 + timeoutMs,
     })) as [Row[], unknown];
   } catch (err) {
-    if ((err as { errno?: number }).errno === 1235 /* not supported (Galera) */) return false;
+    if ((err as { errno?: number }).errno === 1235 /* ER_NOT_SUPPORTED_YET */) return false;
     throw err;
   }
   if (rows[0]?.got !== 1)
