@@ -91,6 +91,36 @@ describe('registry on a 3-node Galera cluster', function () {
     }
   });
 
+  it('keeps the exact member count under 60 joins and leaves at once through the three nodes', async function () {
+    const urls = freshRegistry();
+    const stores = await Promise.all(urls.map((url) => openStore(url)));
+    try {
+      const { number } = await stores[0]!.createRoom({
+        creator: 'alice',
+        mode: 'plain',
+        idleSeconds: 600,
+        kdf: newKdfParams({ N: 1024, r: 8, p: 1 }),
+        verifier: () => Buffer.alloc(32),
+      });
+      const on = (i: number): RoomStore => stores[i % stores.length]!;
+      const first = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => on(i).addMember(number, `m${i}`, 600)),
+      );
+      // Conflicting writes to one room from three primaries: some fail certification, and are
+      // run again.
+      await Promise.all([
+        ...first.slice(0, 15).map((m, i) => on(i + 1).removeMember(m.id)),
+        ...Array.from({ length: 15 }, (_, i) => on(i + 2).addMember(number, `n${i}`, 600)),
+      ]);
+      for (const store of stores) {
+        const status = await store.status(number);
+        expect(status?.members).to.have.length(30);
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it('runs 12 `room create` at once on a fresh registry, 4 through each node: all exit 0 with distinct rooms', async function () {
     const urls = freshRegistry();
     const runs = await Promise.all(
