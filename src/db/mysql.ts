@@ -171,10 +171,16 @@ class Pool {
       bigNumberStrings: false,
       ...target.options,
     });
-    // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
     this.pool.pool.on('connection', (conn) => {
+      // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
       conn.query({ sql: "SET time_zone = '+00:00'", timeout: timeoutMs }, (err) => {
         if (err) discard(conn.promise(), err);
+      });
+      // On a Galera cluster a read first waits for this node to apply what the others committed
+      // before it, so a room made through one node is found through any other. MariaDB without
+      // a cluster ignores the setting; MySQL does not know it (1193), which is as good.
+      conn.query({ sql: 'SET SESSION wsrep_sync_wait = 1', timeout: timeoutMs }, (err) => {
+        if (err && err.errno !== 1193) discard(conn.promise(), err);
       });
     });
   }

@@ -43,6 +43,8 @@ describe('registry on a 3-node Galera cluster', function () {
       urls.map(async (uri) => {
         const conn = await mysql.createConnection({ uri });
         try {
+          // A node answers once it has applied what the others committed before.
+          await conn.query('SET SESSION wsrep_sync_wait = 1');
           const [rooms] = await conn.query('SELECT number FROM rooms ORDER BY number');
           const [versions] = await conn.query(
             `SELECT version FROM ${SCHEMA_TABLE} ORDER BY version`,
@@ -115,6 +117,29 @@ describe('registry on a 3-node Galera cluster', function () {
       for (const store of stores) {
         const status = await store.status(number);
         expect(status?.members).to.have.length(30);
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('finds a room, and its members, through one node the moment another made them', async function () {
+    const urls = freshRegistry();
+    const stores = await Promise.all(urls.map((url) => openStore(url)));
+    try {
+      for (let i = 0; i < 100; i++) {
+        const maker = stores[i % 3]!;
+        const reader = stores[(i + 1) % 3]!;
+        const { number } = await maker.createRoom({
+          creator: 'alice',
+          mode: 'plain',
+          idleSeconds: 600,
+          kdf: newKdfParams({ N: 1024, r: 8, p: 1 }),
+          verifier: () => Buffer.alloc(32),
+        });
+        const member = await reader.addMember(number, 'bob', 600);
+        const seen = await maker.status(number);
+        expect(seen?.members.map((m) => m.id)).to.deep.equal([member.id]);
       }
     } finally {
       await Promise.all(stores.map((s) => s.close()));
