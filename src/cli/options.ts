@@ -91,7 +91,7 @@ export const brokerOptions = {
   keepalive: {
     type: 'number',
     value: 'SECONDS',
-    describe: 'MQTT keepalive in seconds (default 30); presence follows it',
+    describe: 'MQTT keepalive in seconds (default 30): a crash is told to the room within it',
   },
   'mqtt-version': {
     type: 'string',
@@ -102,6 +102,15 @@ export const brokerOptions = {
     type: 'number',
     value: 'SECONDS',
     describe: 'How long to keep trying the first connection to the broker (default 10)',
+  },
+} as const satisfies OptionSpecs;
+
+/** Options of the programs that are members of a room while they run (`listen`, `room chat`). */
+export const presenceOptions = {
+  lease: {
+    type: 'number',
+    value: 'SECONDS',
+    describe: 'Presence lease in the registry (default 90), renewed every third of it',
   },
 } as const satisfies OptionSpecs;
 
@@ -129,6 +138,7 @@ export function configFromArgs(args: ConfigFlags, env: Record<string, string | u
       keepalive: args.keepalive,
       mqttVersion: args.mqttVersion,
       connectTimeout: args.connectTimeout,
+      lease: args.lease,
     },
     env,
   );

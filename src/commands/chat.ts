@@ -12,6 +12,7 @@ import {
   commandContext,
   commonOptions,
   passwordOptions,
+  presenceOptions,
   roomPositional,
   targetOptions,
 } from '../cli/options.js';
@@ -37,6 +38,7 @@ export const chatCommand = command(
     options: {
       ...commonOptions,
       ...brokerOptions,
+      ...presenceOptions,
       ...passwordOptions,
       ...targetOptions,
     },

@@ -12,6 +12,7 @@ import {
   commandContext,
   commonOptions,
   passwordOptions,
+  presenceOptions,
   roomPositional,
   targetOptions,
 } from '../cli/options.js';
@@ -88,6 +89,7 @@ export const listenCommand = command(
     options: {
       ...commonOptions,
       ...brokerOptions,
+      ...presenceOptions,
       ...passwordOptions,
       json: {
         type: 'boolean',
@@ -225,8 +227,8 @@ export async function listen(
     if (options.room !== undefined) {
       store = await openStore(ctx.config.db);
       target = await roomTarget(ctx, store, options.room, options);
-      const member = await store.addMember(options.room, name, ctx.config.keepalive);
-      presence = new Presence(store, options.room, name, ctx.config.keepalive, member);
+      const member = await store.addMember(options.room, name, ctx.config.lease);
+      presence = new Presence(store, options.room, name, ctx.config.lease, member);
     } else {
       target = rawTarget(options.topic!);
     }

@@ -26,12 +26,14 @@ export interface Config {
   readonly key: string | undefined;
   /** Topics are `<prefix>/room/<number>`. */
   readonly topicPrefix: string;
-  /** MQTT keepalive in seconds; presence leases follow it. */
+  /** MQTT keepalive in seconds: a listener's crash is told to its room (its will) within 1.5 times it. */
   readonly keepalive: number;
   /** The MQTT version to speak; undefined: 5, or 3.1.1 where the broker refuses 5. */
   readonly mqttVersion: MqttVersion | undefined;
   /** How long the first connection to the broker may take, retries included, in seconds. */
   readonly connectTimeout: number;
+  /** A listener's presence lease in the registry, in seconds, renewed every third of it. */
+  readonly lease: number;
   /** The user's display name in rooms. */
   readonly name: string;
 }
@@ -49,6 +51,7 @@ export interface ConfigFlags {
   keepalive?: number | undefined;
   mqttVersion?: string | undefined;
   connectTimeout?: number | undefined;
+  lease?: number | undefined;
 }
 
 /** An MQTT version a user can choose. */
@@ -70,9 +73,10 @@ const FILE_KEYS = [
   'keepalive',
   'mqttVersion',
   'connectTimeout',
+  'lease',
 ] as const;
 /** Settings the config file may give as a JSON number as well as a string. */
-const NUMERIC_KEYS = ['keepalive', 'mqttVersion', 'connectTimeout'] as const;
+const NUMERIC_KEYS = ['keepalive', 'mqttVersion', 'connectTimeout', 'lease'] as const;
 type FileSettings = Partial<Record<(typeof FILE_KEYS)[number], string>>;
 
 type Env = Record<string, string | undefined>;
@@ -168,10 +172,17 @@ export function brokerUrl(configured: string): string {
 /** MQTT keepalive used when none is configured, in seconds. */
 export const DEFAULT_KEEPALIVE = 30;
 
-function checkKeepalive(value: string): number {
+/**
+ * Presence lease used when none is configured, in seconds: renewed every 30 s, so the registry
+ * sees one write per listener per 30 s, whatever the keepalive.
+ */
+export const DEFAULT_LEASE = 90;
+
+/** A setting in whole seconds from 1 to 3600. */
+function checkSeconds(what: string, value: string): number {
   const seconds = Number(value);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
-    throw new UsageError('the keepalive must be a whole number of seconds from 1 to 3600');
+    throw new UsageError(`the ${what} must be a whole number of seconds from 1 to 3600`);
   }
   return seconds;
 }
@@ -218,7 +229,8 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
     key: pick(flags.key, 'SUNOYE_BROKER_KEY', 'key'),
     topicPrefix:
       pick(flags.topicPrefix, 'SUNOYE_TOPIC_PREFIX', 'topicPrefix') ?? DEFAULT_TOPIC_PREFIX,
-    keepalive: checkKeepalive(
+    keepalive: checkSeconds(
+      'keepalive',
       pick(
         flags.keepalive === undefined ? undefined : String(flags.keepalive),
         'SUNOYE_KEEPALIVE',
@@ -232,6 +244,11 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
         'SUNOYE_CONNECT_TIMEOUT',
         'connectTimeout',
       ) ?? String(DEFAULT_CONNECT_TIMEOUT),
+    ),
+    lease: checkSeconds(
+      'lease',
+      pick(flags.lease === undefined ? undefined : String(flags.lease), 'SUNOYE_LEASE', 'lease') ??
+        String(DEFAULT_LEASE),
     ),
   });
 }

@@ -1,6 +1,8 @@
 /**
  * The shared backend: MySQL or MariaDB through mysql2. Transactions lock the room's row
- * (SELECT ... FOR UPDATE) and are retried on deadlock; the schema is migrated under a named lock.
+ * (SELECT ... FOR UPDATE) and are retried, a bounded number of times, on deadlock or cluster
+ * certification failure, lock wait timeout and a lost connection; the schema is migrated under a
+ * named lock where the server has one, and every step of it is idempotent where it has not.
  * Nothing waits on the server without a bound: connecting and every statement time out (the
  * URL's `?timeout=`), a connection that timed out is destroyed rather than reused, and `close`
  * cuts what does not say goodbye in time, so a server that stops answering cannot hang us.
@@ -8,6 +10,7 @@
 import { connect, type Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
+import { backoffMs, isTransient, MAX_ATTEMPTS } from './retry.js';
 import {
   applyMigrations,
   recordedVersion,
@@ -18,8 +21,6 @@ import type { Row, SqlDriver, SqlTx } from './sql.js';
 import { SqlRoomStore } from './sql-store.js';
 import type { MysqlTarget } from './url.js';
 
-const RETRYABLE = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */]);
-const MAX_ATTEMPTS = 8;
 /** How long `close` lets connections say goodbye before cutting them. */
 const CLOSE_GRACE_MS = 250;
 /** How long the schema lock may be held by another sunoye setting up the database, in seconds. */
@@ -170,10 +171,16 @@ class Pool {
       bigNumberStrings: false,
       ...target.options,
     });
-    // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
     this.pool.pool.on('connection', (conn) => {
+      // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
       conn.query({ sql: "SET time_zone = '+00:00'", timeout: timeoutMs }, (err) => {
         if (err) discard(conn.promise(), err);
+      });
+      // On a Galera cluster a read first waits for this node to apply what the others committed
+      // before it, so a room made through one node is found through any other. MariaDB without
+      // a cluster ignores the setting; MySQL does not know it (1193), which is as good.
+      conn.query({ sql: 'SET SESSION wsrep_sync_wait = 1', timeout: timeoutMs }, (err) => {
+        if (err && err.errno !== 1193) discard(conn.promise(), err);
       });
     });
   }
@@ -211,31 +218,36 @@ class MysqlDriver implements SqlDriver {
   async transaction<T>(fn: (tx: SqlTx) => Promise<T>, timeoutMs?: number): Promise<T> {
     const deadline = new Deadline(Math.min(timeoutMs ?? Infinity, this.pool.timeoutMs));
     for (let attempt = 1; ; attempt++) {
-      let conn: mysql.PoolConnection;
       try {
-        conn = await checkout(this.pool.pool, deadline);
+        return await this.attempt(fn, deadline);
       } catch (err) {
-        throw mysqlError(err, this.label);
+        const wait = backoffMs(attempt);
+        if (!isTransient(err) || attempt >= MAX_ATTEMPTS || wait >= deadline.left())
+          throw mysqlError(err, this.label);
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
-      const tx = runner(conn, () => deadline);
-      try {
-        await tx.run('START TRANSACTION');
-        const result = await fn(tx);
-        await tx.run('COMMIT');
-        return result;
-      } catch (err) {
-        if (isTimeout(err)) {
-          discard(conn, err as Error);
-          throw mysqlError(timedOut(deadline.ms, err), this.label);
-        }
-        // What cannot be rolled back in time is cut: the server rolls back a closed session.
-        await tx.run('ROLLBACK').catch((late: unknown) => discard(conn, late as Error));
-        const errno = (err as { errno?: number } | null)?.errno ?? 0;
-        if (!RETRYABLE.has(errno) || attempt >= MAX_ATTEMPTS) throw mysqlError(err, this.label);
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
-      } finally {
-        conn.release();
+    }
+  }
+
+  /** Runs `fn` once in a transaction on a connection of its own. */
+  private async attempt<T>(fn: (tx: SqlTx) => Promise<T>, deadline: Deadline): Promise<T> {
+    const conn = await checkout(this.pool.pool, deadline);
+    const tx = runner(conn, () => deadline);
+    try {
+      await tx.run('START TRANSACTION');
+      const result = await fn(tx);
+      await tx.run('COMMIT');
+      return result;
+    } catch (err) {
+      if (isTimeout(err)) {
+        discard(conn, err as Error);
+        throw timedOut(deadline.ms, err);
       }
+      // What cannot be rolled back in time is cut: the server rolls back a closed session.
+      await tx.run('ROLLBACK').catch((late: unknown) => discard(conn, late as Error));
+      throw err;
+    } finally {
+      conn.release();
     }
   }
 
@@ -262,25 +274,57 @@ async function ensureDatabase(target: MysqlTarget): Promise<void> {
   }
 }
 
-/** Brings the schema up to date under a named lock, so concurrent first starts are safe. */
+/**
+ * Brings the schema up to date under a named lock, so concurrent first starts are safe. On a
+ * multi-primary cluster the lock holds on one node only (and a server may refuse it): the
+ * migrations are idempotent, so nodes that run them at the same moment, or a server without the
+ * lock, are safe too. Retried, as a whole, on the same passing failures as any transaction.
+ */
 async function migrate(pool: Pool): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(pool);
+    } catch (err) {
+      if (!isTransient(err) || attempt >= MAX_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+    }
+  }
+}
+
+/** Takes the schema lock: true when held, false when the server has no such lock. */
+async function schemaLock(conn: mysql.PoolConnection, timeoutMs: number): Promise<boolean> {
+  let rows: Row[];
+  try {
+    [rows] = (await conn.query({
+      sql: `SELECT GET_LOCK(CONCAT('sunoye_schema:', DATABASE()), ${SCHEMA_LOCK_SECONDS}) AS got`,
+      timeout: SCHEMA_LOCK_SECONDS * 1000 + timeoutMs,
+    })) as [Row[], unknown];
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1235 /* ER_NOT_SUPPORTED_YET */) return false;
+    throw err;
+  }
+  if (rows[0]?.got !== 1)
+    throw new UnavailableError(
+      'timed out waiting for another sunoye to set up the database schema',
+    );
+  return true;
+}
+
+async function migrateOnce(pool: Pool): Promise<void> {
   if ((await recordedVersion(pool.direct())) === SCHEMA_VERSION) return;
   const conn = await checkout(pool.pool, new Deadline(pool.timeoutMs));
   // Each statement gets the full timeout; waiting for the lock gets its wait on top.
   const tx = runner(conn, () => new Deadline(pool.timeoutMs));
   try {
-    const [rows] = await conn.query({
-      sql: `SELECT GET_LOCK(CONCAT('sunoye_schema:', DATABASE()), ${SCHEMA_LOCK_SECONDS}) AS got`,
-      timeout: SCHEMA_LOCK_SECONDS * 1000 + pool.timeoutMs,
-    });
-    if ((rows as Row[])[0]?.got !== 1)
-      throw new UnavailableError(
-        'timed out waiting for another sunoye to set up the database schema',
-      );
+    const locked = await schemaLock(conn, pool.timeoutMs);
     try {
       await applyMigrations(tx, 'mysql');
     } finally {
-      await tx.all("SELECT RELEASE_LOCK(CONCAT('sunoye_schema:', DATABASE()))");
+      // A session cut for not answering has lost its lock with it.
+      if (locked)
+        await tx
+          .all("SELECT RELEASE_LOCK(CONCAT('sunoye_schema:', DATABASE()))")
+          .catch((late: unknown) => discard(conn, late as Error));
     }
   } catch (err) {
     if (isTimeout(err)) discard(conn, err as Error);

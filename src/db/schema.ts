@@ -1,6 +1,8 @@
 /**
  * The registry's schema, as numbered migrations per dialect. Each backend applies the ones the
- * database has not recorded yet, under a lock, so two processes starting at once are safe.
+ * database has not recorded yet, under a lock where it has one; every step is also idempotent,
+ * so the nodes of a multi-primary cluster (where a lock holds on one node only) may all run it
+ * at the same moment.
  */
 import { MAX_RECORDED_BROKER_CHARS } from '../broker-url.js';
 import { ExitCode, SunoyeError } from '../errors.js';
@@ -110,8 +112,18 @@ function columnExists(err: unknown): boolean {
 }
 
 /**
+ * Whether a statement failed because its row is there already: another process recorded the same
+ * schema version at the same moment (two nodes of a cluster, each under its own node's lock).
+ */
+function alreadyRecorded(err: unknown): boolean {
+  const e = err as { errno?: number; code?: string } | null;
+  return e?.errno === 1062 || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
  * Applies the migrations the database lacks, in place: tables are altered, never rebuilt, so
- * rooms and members stay. The caller holds the schema lock.
+ * rooms and members stay. Safe to run twice at once: each step is done or found done, and each
+ * version is recorded once.
  */
 export async function applyMigrations(
   db: MigrationRunner,
@@ -136,9 +148,13 @@ export async function applyMigrations(
         if (!columnExists(err)) throw err;
       }
     }
-    await db.run(`INSERT INTO ${SCHEMA_TABLE} (version, applied_at) VALUES (?, ?)`, [
-      migration.version,
-      Date.now(),
-    ]);
+    try {
+      await db.run(`INSERT INTO ${SCHEMA_TABLE} (version, applied_at) VALUES (?, ?)`, [
+        migration.version,
+        Date.now(),
+      ]);
+    } catch (err) {
+      if (!alreadyRecorded(err)) throw err;
+    }
   }
 }

@@ -2,6 +2,8 @@
  * The registry logic, written once over a `SqlDriver`. Every change to a room happens in a
  * transaction that first locks the room's row, so creating, joining, leaving and closing race
  * safely: a member is never added to a closed room, and a room never closes with a live member.
+ * Every transaction may be run again (the driver retries what failed for a passing reason), so
+ * each one finds the work of its own earlier attempt rather than doing it twice.
  */
 import { randomBytes } from 'node:crypto';
 import { recordedBrokerUrl } from '../broker-url.js';
@@ -153,6 +155,11 @@ export class SqlRoomStore implements RoomStore {
       const verifier = input.verifier(number);
       try {
         return await this.db.transaction(async (tx) => {
+          // A retry after a commit whose answer was lost finds its own room: same number and
+          // verifier (which is bound to its number and the random salt of its KDF).
+          const mine = await tx.all(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE number = ?`, [number]);
+          if (mine.length > 0 && Buffer.from(mine[0]!.verifier as Uint8Array).equals(verifier))
+            return publicRoom(toRoom(mine[0]!));
           const now = await this.now(tx);
           await tx.run(
             `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, NULL, ?, ?)`,
@@ -221,12 +228,15 @@ export class SqlRoomStore implements RoomStore {
   }
 
   async addMember(room: string, name: string, leaseSeconds: number): Promise<Member> {
+    // Chosen once, so that a retry after a commit whose answer was lost finds its own member.
+    const id = randomBytes(16).toString('hex');
     const member = await this.db.transaction(async (tx) => {
       const now = await this.now(tx);
       const found = await this.sweep(tx, room, now);
       if (!found) throw new RoomNotFoundError(room, this.label);
+      const mine = found.members.find((m) => m.id === id);
+      if (mine) return mine;
       if (found.room.state === 'closed') throw new RoomClosedError(room);
-      const id = randomBytes(16).toString('hex');
       const leaseMs = Math.round(leaseSeconds * 1000);
       await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [
         id,

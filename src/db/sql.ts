@@ -21,7 +21,9 @@ export interface SqlDriver {
   /** Suffix that locks the selected rows until the transaction ends (empty where the whole database is locked). */
   readonly lockRows: string;
   /**
-   * Runs `fn` in a read-write transaction, retrying it when the database reports a deadlock.
+   * Runs `fn` in a read-write transaction, running it again (a bounded number of times) when it
+   * failed for a passing reason: a deadlock, a lock wait timeout, a lost connection. `fn` must
+   * therefore be safe to repeat, even after a commit whose answer was lost.
    * A networked backend gives up after `timeoutMs` (capped by its own timeout) with an
    * `UnavailableError`; a local one ignores it.
    */

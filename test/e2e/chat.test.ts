@@ -225,7 +225,7 @@ for (const setup of setups) {
 
     it('tells the others when a listener is killed, and drops it from the room', async function () {
       const { room } = await newRoom();
-      const fast = { SUNOYE_KEEPALIVE: '2' };
+      const fast = { SUNOYE_KEEPALIVE: '2', SUNOYE_LEASE: '2' };
       const bob = listen('bob', [room, '--json'], fast);
       await joinedNotice(bob, 'bob');
       const carol = listen('carol', [room, '--json'], {

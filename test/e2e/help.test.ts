@@ -56,7 +56,16 @@ describe('help', function () {
       close: [...registry, '--broker', '--name', ...tls, ...password, '--json'],
       serve: ['--host', '--port', '--ws-port'],
       whoami: ['--name', '--home', '--json'],
-      chat: [...registry, '--broker', '--name', ...tls, ...password, '--topic', '--plain'],
+      chat: [
+        ...registry,
+        '--broker',
+        '--name',
+        ...tls,
+        '--lease',
+        ...password,
+        '--topic',
+        '--plain',
+      ],
     };
     for (const [name, options] of Object.entries(expected)) {
       const text = await help('room', [name, '--help']);
@@ -79,7 +88,15 @@ describe('help', function () {
     expect(chat).to.match(/Examples:\n\s+room chat 482913 /);
     expect(chat).to.include('/who lists who is in the room');
     const listen = await help('listen', ['--help']);
-    for (const option of ['--count', '--timeout', '--json', '--topic', '--plain', '--password'])
+    for (const option of [
+      '--count',
+      '--timeout',
+      '--json',
+      '--topic',
+      '--plain',
+      '--password',
+      '--lease',
+    ])
       expect(optionsIn(listen)).to.include(option);
     expect(optionsIn(listen)).to.not.include.members(['--message', '--window', '--idle']);
     // The program's one command is not listed as a command of its own.

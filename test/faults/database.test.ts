@@ -54,6 +54,7 @@ describe('fault drills: the registry', function () {
         SUNOYE_DB: url.toString(),
         SUNOYE_BROKER: broker.url,
         SUNOYE_KEEPALIVE: '3',
+        SUNOYE_LEASE: '3',
       };
       const created = await runProgram('room', ['create', '--json'], {
         env: { ...env, SUNOYE_NAME: 'alice' },
@@ -129,6 +130,7 @@ describe('fault drills: the registry', function () {
         SUNOYE_DB: url.toString(),
         SUNOYE_BROKER: broker.url,
         SUNOYE_KEEPALIVE: '1',
+        SUNOYE_LEASE: '1',
       };
     });
     afterEach(async function () {
@@ -195,6 +197,7 @@ describe('fault drills: the registry', function () {
       SUNOYE_DB: `sqlite:${join(dir, 'crash.db')}`,
       SUNOYE_BROKER: broker.url,
       SUNOYE_KEEPALIVE: '1',
+      SUNOYE_LEASE: '1',
     };
     const created = await runProgram('room', ['create', '--json', '--idle', '2'], { env });
     const { room } = JSON.parse(created.stdout) as { room: string };

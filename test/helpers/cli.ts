@@ -83,6 +83,8 @@ export function runProgram(
       record(program, args, stdout, stderr);
       resolve({ code, stdout, stderr });
     });
+    // A program that exits without reading its input closes the pipe under the write (EPIPE).
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

@@ -131,6 +131,23 @@ describe('configuration', function () {
     );
   });
 
+  it('takes the presence lease apart from the keepalive: 90 s by default, flag > environment > file', function () {
+    expect(resolveConfig({}, { HOME: dir, SUNOYE_KEEPALIVE: '1' })).to.include({
+      keepalive: 1,
+      lease: 90,
+    });
+    writeFile({ lease: '120' });
+    const env = { HOME: dir, SUNOYE_HOME: home };
+    expect(resolveConfig({}, env).lease).to.equal(120);
+    expect(resolveConfig({}, { ...env, SUNOYE_LEASE: '60' }).lease).to.equal(60);
+    expect(resolveConfig({ lease: 9 }, { ...env, SUNOYE_LEASE: '60' }).lease).to.equal(9);
+    for (const bad of ['0', '2.5', '3601', 'soon'])
+      expect(() => resolveConfig({}, { ...env, SUNOYE_LEASE: bad })).to.throw(
+        UsageError,
+        /the lease must be a whole number of seconds from 1 to 3600/,
+      );
+  });
+
   it('refuses a broken config file with a message naming it', function () {
     writeFileSync(join(home, 'config.json'), '{ name: ');
     expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(
