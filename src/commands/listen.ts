@@ -370,6 +370,9 @@ async function runListener(
     const since = lostAt;
     lostAt = undefined;
     window?.connection(true);
+    // A cluster's node: which one took over.
+    if (!window && client.via !== undefined)
+      warnings.warn(`connection lost; reconnected via ${client.via}`);
     reportSilentStreams(inbox, since, (line) => warnings.report(line), run.timers);
   };
   if (target.room !== undefined && !target.identity)
