@@ -5,10 +5,11 @@
  */
 import {
   addressUrl,
-  brokerAddress,
+  brokerAddresses,
   differentBrokers,
   hasUserInfo,
   isLoopback,
+  recordedBrokerUrl,
   shareableBrokerUrl,
   sameBroker,
 } from '../broker-url.js';
@@ -22,18 +23,17 @@ import { visibleLine } from './sanitise.js';
  * Says on stderr when the configured broker is surely not the one the room's record names (see
  * `differentBrokers`): messages sent there reach nobody in the room. The record is only advice
  * (whoever can write the registry can change it): it is named, never connected to. Rooms
- * without one say nothing.
+ * without one say nothing. Broker lists (clusters) that share a node are taken for one.
  */
 export function warnIfOtherBroker(ctx: CommandContext, record: RoomRecord): void {
-  const recorded = record.broker === null ? undefined : brokerAddress(record.broker);
-  const configured = brokerAddress(ctx.config.broker);
+  const recorded = record.broker === null ? undefined : recordedBrokerUrl(record.broker);
+  const configured = recordedBrokerUrl(ctx.config.broker);
   // A configured URL that names no broker is refused by whatever connects with it.
-  if (!recorded || !configured || !differentBrokers(addressUrl(recorded), ctx.config.broker))
-    return;
+  if (!recorded || !configured || !differentBrokers(recorded, configured)) return;
   ctx.io.stderr.write(
     `warning: ${visibleLine(
-      `room ${record.number} was created on the broker ${addressUrl(recorded)} (so says the registry), ` +
-        `but this uses ${addressUrl(configured)}: if they are different brokers, nobody in the room ` +
+      `room ${record.number} was created on the broker ${recorded} (so says the registry), ` +
+        `but this uses ${configured}: if they are different brokers, nobody in the room ` +
         'sees your messages, nor you theirs; set the broker with --broker or SUNOYE_BROKER',
     )}\n`,
   );
@@ -61,7 +61,7 @@ export function invitation(
   // Flags that are not the defaults, each with its environment variable.
   const flags: [flag: string, value: string, envName: string][] = [];
   const notes: string[] = [];
-  const broker = brokerAddress(config.broker);
+  const loopback = (brokerAddresses(config.broker) ?? []).filter((a) => isLoopback(a.host));
   const brokerUrl = shareableBrokerUrl(config.broker);
   if (brokerUrl !== undefined && !sameBroker(config.broker, DEFAULT_BROKER))
     flags.push(['--broker', brokerUrl, 'SUNOYE_BROKER']);
@@ -89,7 +89,7 @@ export function invitation(
           'or put the whole URL in SUNOYE_DB.',
       );
     const local = [
-      ...(broker && isLoopback(broker.host) ? [`the broker (${addressUrl(broker)})`] : []),
+      ...(loopback.length > 0 ? [`the broker (${loopback.map(addressUrl).join(', ')})`] : []),
       ...(isLoopback(db.host) ? [`the database (${db.host})`] : []),
     ];
     if (local.length > 0)

@@ -16,7 +16,8 @@ export const commonOptions = {
   broker: {
     type: 'string',
     value: 'URL',
-    describe: 'MQTT broker URL, or host[:port] for mqtt:// (default mqtt://localhost:1883)',
+    describe:
+      'MQTT broker URL, or host[:port] for mqtt:// (default mqtt://localhost:1883); a comma-separated list for the nodes of a cluster',
   },
   name: {
     type: 'string',

@@ -182,7 +182,7 @@ class RoomWindow implements ListenerWindow {
     if (this.pending.length > 0) this.flush();
   }
 
-  connection(up: boolean): void {
+  connection(up: boolean, via?: string): void {
     this.online = up;
     this.screen?.setPrompt(this.prompt());
     if (!up) {
@@ -194,7 +194,10 @@ class RoomWindow implements ListenerWindow {
     }
     const away = Math.round((Date.now() - (this.offlineSince ?? Date.now())) / 1000);
     this.offlineSince = undefined;
-    this.say(this.colour.green(`connection back after ${away} s; what was sent meanwhile follows`));
+    const where = via === undefined ? '' : ` via ${via}`;
+    this.say(
+      this.colour.green(`connection back${where} after ${away} s; what was sent meanwhile follows`),
+    );
   }
 
   async finish(): Promise<void> {

@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { pinnedFingerprints } from '../chat/senders.js';
 import { identityPath, loadIdentity } from '../home/identity.js';
 import { findRemembered } from '../home/remembered.js';
-import { addressUrl, brokerAddress } from '../broker-url.js';
+import { recordedBrokerUrl } from '../broker-url.js';
 import { warnIfOtherBroker } from '../chat/sharing.js';
 
 export interface InfoOptions {
@@ -54,8 +54,7 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     const keys = pinnedFingerprints(home, store.label, room);
     if (existsSync(identityPath(home))) keys.set(ctx.config.name, loadIdentity(home).fingerprint);
     // The registry's record, re-read as a broker address: never more than scheme, host and port.
-    const recordedAddress = record.broker === null ? undefined : brokerAddress(record.broker);
-    const recordedBroker = recordedAddress && addressUrl(recordedAddress);
+    const recordedBroker = record.broker === null ? undefined : recordedBrokerUrl(record.broker);
     const known = Object.fromEntries(names.flatMap((n) => (keys.has(n) ? [[n, keys.get(n)]] : [])));
     if (options.json) {
       writeJson(ctx.io, {

@@ -74,8 +74,8 @@ export interface ListenerWindow {
   render(payload: ChatPayload, at: Date, how: ShownWith): string;
   /** The listener has joined the room: the window takes input from now on. */
   start(session: ListenerSession): void;
-  /** The broker connection went down (false) or came back (true). */
-  connection(up: boolean): void;
+  /** The broker connection went down (false) or came back (true; `via`: the node of a broker list). */
+  connection(up: boolean, via?: string): void;
   /** Before the goodbye: what was typed is delivered, within a bound. */
   finish(): Promise<void>;
 }
@@ -371,7 +371,10 @@ async function runListener(
     if (lostAt === undefined) return;
     const since = lostAt;
     lostAt = undefined;
-    window?.connection(true);
+    // With a broker list (a cluster): the node that took over is named.
+    window?.connection(true, client.via);
+    if (!window && client.via !== undefined)
+      warnings.warn(`connection lost; reconnected via ${client.via}`);
     reportSilentStreams(inbox, since, (line) => warnings.report(line), run.timers);
   };
   if (target.room !== undefined && !target.identity)

@@ -199,7 +199,12 @@ async function send(
     delivered: () => flight.acked,
   });
   publisher.onOffline = () => status.lost();
-  publisher.onReconnect = () => status.back();
+  publisher.onReconnect = () => {
+    status.back();
+    // A cluster's node: which one took over (what was not acknowledged is sent there again).
+    if (publisher.via !== undefined)
+      status.say(`connection lost; reconnected via ${publisher.via}`);
+  };
   // Ctrl-C: a moment for the acknowledgements of what was sent, then stop (exit 130).
   const interrupted = new InterruptedError('interrupted');
   let grace: NodeJS.Timeout | undefined;

@@ -1,6 +1,7 @@
 /** Broker settings from the resolved configuration: credentials and TLS files. */
 import { readFileSync } from 'node:fs';
 import type { Config } from './config.js';
+import { brokerUrls } from '../broker-url.js';
 import { UsageError } from '../errors.js';
 import { mqttVersions } from '../home/mqtt-versions.js';
 import type { BrokerSettings } from '../mqtt/connection.js';
@@ -28,20 +29,17 @@ function decoded(part: string): string | undefined {
   }
 }
 
-/**
- * The broker settings of a configuration; credentials in the URL are used when none are set.
- * No message about a broker URL quotes any of it but its scheme: it may hold a user and password.
- */
-export function brokerSettings(config: Config): BrokerSettings {
+/** One broker URL, checked, as a URL; messages about it quote none of it but its scheme. */
+function checkedUrl(given: string): URL {
   let url: URL;
   try {
-    url = new URL(config.broker);
+    url = new URL(given);
   } catch {
     throw new UsageError(`the broker URL is not a URL; ${EXAMPLE}`);
   }
   if (!['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'].includes(url.protocol)) {
     // `bob:secret@host` and `host:port2` parse with a scheme ("bob:"): only one before `//` is.
-    if (!config.broker.startsWith(`${url.protocol}//`))
+    if (!given.startsWith(`${url.protocol}//`))
       throw new UsageError(`the broker is neither host[:port] nor a URL; ${EXAMPLE}`);
     throw new UsageError(
       `unsupported broker URL scheme ${url.protocol}//; use mqtt://, mqtts://, ws:// or wss:// (or host:port for mqtt://)`,
@@ -49,12 +47,26 @@ export function brokerSettings(config: Config): BrokerSettings {
   }
   // `mqtt:user:secret@host` has no host: MQTT.js would quietly connect to localhost.
   if (!url.hostname) throw new UsageError(`the broker URL names no host; ${EXAMPLE}`);
-  const username = config.brokerUser ?? decoded(url.username);
-  const password = config.brokerPassword ?? decoded(url.password);
-  url.username = '';
-  url.password = '';
+  return url;
+}
+
+/**
+ * The broker settings of a configuration; credentials in the URL are used when none are set.
+ * A comma-separated list names the nodes of one cluster: the credentials are those of the first
+ * URL that has any, and `url` is the list without any.
+ * No message about a broker URL quotes any of it but its scheme: it may hold a user and password.
+ */
+export function brokerSettings(config: Config): BrokerSettings {
+  const urls = brokerUrls(config.broker).map(checkedUrl);
+  const withUser = urls.find((url) => url.username !== '' || url.password !== '');
+  const username = config.brokerUser ?? decoded(withUser?.username ?? '');
+  const password = config.brokerPassword ?? decoded(withUser?.password ?? '');
+  for (const url of urls) {
+    url.username = '';
+    url.password = '';
+  }
   return {
-    url: url.toString(),
+    url: urls.map(String).join(','),
     username,
     password,
     ca: readPem(config.ca, 'CA file'),

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { brokerUrls } from '../broker-url.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_TOPIC_PREFIX } from '../mqtt/topics.js';
 import { CONTROL_CHARACTERS, MAX_NAME_CHARS } from '../protocol/schema.js';
@@ -163,9 +164,14 @@ const BARE_BROKER =
 /**
  * The broker URL for what was configured: a host, or `host:port`, without a scheme means plain
  * MQTT (`localhost:1883` is mqtt://localhost:1883), as mosquitto_pub's `-h`/`-p` do; anything else
- * is taken as a URL, and checked where it is used.
+ * is taken as a URL, and checked where it is used. A comma-separated list is taken entry by entry.
  */
 export function brokerUrl(configured: string): string {
+  // A comma-separated list names the nodes of a cluster, each as one broker is named.
+  if (configured.includes(','))
+    return brokerUrls(configured)
+      .map((url) => brokerUrl(url))
+      .join(',');
   return BARE_BROKER.test(configured) ? `mqtt://${configured}` : configured;
 }
 

@@ -38,6 +38,7 @@ import {
   UnavailableError,
   UsageError,
 } from '../errors.js';
+import { brokerUrls } from '../broker-url.js';
 import { redactUrl } from '../redact.js';
 import { describeFailure } from './failure.js';
 
@@ -107,6 +108,8 @@ export interface ChatConnection extends QosPublisher {
   readonly protocolVersion: 4 | 5;
   /** Whether the broker had kept a session for this client id (the last CONNACK's flag). */
   readonly sessionPresent: boolean;
+  /** With a broker list (a cluster): the node in use (`host:port`); undefined with one broker. */
+  readonly via: string | undefined;
   /**
    * Subscribes at QoS 1, now and after every reconnect without the session. Resolves with the
    * SUBACK's codes: 0-2 granted, 0x80 and above refused. `noLocal`: not our own messages (MQTT 5;
@@ -160,8 +163,8 @@ export function randomClientId(kind: 'l' | 'p' | 'c'): string {
 type StreamBuilder = (client: MqttClient) => Duplex;
 
 /** The stream builder for the broker URL's transport: only that transport's code is loaded. */
-async function streamBuilderFor(settings: BrokerSettings): Promise<StreamBuilder> {
-  const url = new URL(settings.url);
+async function streamBuilderFor(node: string, settings: BrokerSettings): Promise<StreamBuilder> {
+  const url = new URL(node);
   const scheme = url.protocol.slice(0, -1);
   const hostname = url.hostname.replace(/^\[|\]$/g, '');
   if (scheme === 'ws' || scheme === 'wss') {
@@ -232,24 +235,61 @@ function clientOptions(
   };
 }
 
-/** One connection attempt: resolves on a successful CONNACK, rejects with the reason. */
+/** One node of the broker: its stream builder, and how messages name it. */
+interface BrokerNode {
+  build: StreamBuilder;
+  /** The URL, credentials redacted. */
+  label: string;
+  /** `host:port` for mqtt://, the URL otherwise: where a reconnect went. */
+  via: string;
+  /** As its MQTT version is remembered. */
+  key: string;
+}
+
+/**
+ * The nodes of a broker (one, or a cluster's), taken in turn the way MQTT.js's `servers` option
+ * takes them: every new stream goes to the node after the last one's. MQTT.js does that only
+ * for the streams it builds itself, so the same rotation is done here around sunoye's builders.
+ */
+class NodeRing {
+  /** The node of the last stream built. */
+  current = 0;
+  /** The node the next stream goes to. */
+  next = 0;
+  /** The node of the last successful connection. */
+  connected = 0;
+
+  constructor(readonly nodes: BrokerNode[]) {}
+
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  get node(): BrokerNode {
+    return this.nodes[this.current]!;
+  }
+
+  /** The stream builder MQTT.js calls for every connection, the first and every reconnect. */
+  readonly build: StreamBuilder = (client) => {
+    this.current = this.next;
+    this.next = (this.next + 1) % this.nodes.length;
+    return this.nodes[this.current]!.build(client);
+  };
+}
+
+/** One connection attempt to node `index`: resolves on a successful CONNACK, rejects with the reason. */
 function attempt(
-  build: StreamBuilder,
+  ring: NodeRing,
+  index: number,
   opts: IClientOptions,
   options: ConnectOptions,
-  label: string,
 ): Promise<Connection> {
   const signal = options.signal;
   return new Promise((resolve, reject) => {
-    const client = new MqttClient(build, opts);
+    ring.next = index;
+    const client = new MqttClient(ring.build, opts);
     // Wrapped at once: a message may come with the CONNACK, before the attempt is over.
-    const connection = new Connection(
-      client,
-      build,
-      opts.protocolVersion === 4 ? 4 : 5,
-      options,
-      label,
-    );
+    const connection = new Connection(client, ring, opts.protocolVersion === 4 ? 4 : 5, options);
     let settled = false;
     const fail = (err: Failure): void => {
       if (settled) return;
@@ -353,48 +393,65 @@ export async function openConnection(
   settings: BrokerSettings,
   options: ConnectOptions,
 ): Promise<ChatConnection> {
-  const label = redactUrl(settings.url);
-  const build = await streamBuilderFor(settings);
+  const urls = brokerUrls(settings.url);
+  const label = urls.map(redactUrl).join(',');
+  const ring = new NodeRing(
+    await Promise.all(
+      urls.map(async (url) => {
+        const parsed = new URL(url);
+        return {
+          build: await streamBuilderFor(url, settings),
+          label: redactUrl(url),
+          via:
+            parsed.protocol === 'mqtt:' || parsed.protocol === 'tcp:'
+              ? parsed.host
+              : redactUrl(url),
+          key: brokerKey(url),
+        };
+      }),
+    ),
+  );
   const fixed = settings.mqttVersion;
-  const key = brokerKey(settings.url);
-  let recalled: 4 | 5 | undefined;
-  if (fixed === undefined) {
-    try {
-      recalled = settings.versions?.recall(key);
-    } catch {
-      recalled = undefined; // a cache: an unreadable one is empty
-    }
-  }
-  const usual = recalled ?? 5;
   const deadline =
     Date.now() + (options.connectTimeoutMs ?? settings.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
-  const tryVersion = (version: 4 | 5): Promise<Connection> =>
+  const tryVersion = (index: number, version: 4 | 5): Promise<Connection> =>
     attempt(
-      build,
+      ring,
+      index,
       clientOptions(settings, options, version, Math.max(deadline - Date.now(), 250)),
       options,
-      label,
     );
-  /** One round: the usual version, then the other when the broker refuses it. */
-  let first = fixed ?? usual;
-  const round = async (): Promise<Connection> => {
+  /** The version each node is asked first: the one chosen, or remembered, or 5. */
+  const firsts = ring.nodes.map((node): 4 | 5 => {
+    if (fixed !== undefined) return fixed;
     try {
-      return await tryVersion(first);
+      return settings.versions?.recall(node.key) ?? 5;
+    } catch {
+      return 5; // a cache: an unreadable one is empty
+    }
+  });
+  /** One node's round: its usual version, then the other when the broker refuses it. */
+  const round = async (index: number): Promise<Connection> => {
+    const node = ring.nodes[index]!;
+    const usual = fixed === undefined ? firsts[index]! : fixed;
+    const first = firsts[index]!;
+    try {
+      return await tryVersion(index, first);
     } catch (err) {
       const failure = err as Failure;
       if (fixed !== undefined && refusesVersion(failure))
-        throw versionRefusal(label, fixed, failure);
+        throw versionRefusal(node.label, fixed, failure);
       const refused = refusesVersion(failure);
       if (fixed !== undefined || !(refused || (first === 5 && closedWithoutConnack(failure))))
         throw err;
       if (deadline - Date.now() <= 0) throw err;
       const other = first === 5 ? 4 : 5;
       // A refusal by CONNACK is the broker's answer; a closed connection may have been chance.
-      if (refused) first = other;
-      const connection = await tryVersion(other);
+      if (refused) firsts[index] = other;
+      const connection = await tryVersion(index, other);
       if (other !== usual) {
         try {
-          settings.versions?.remember(key, other);
+          settings.versions?.remember(node.key, other);
         } catch {
           // a cache: the next start asks again
         }
@@ -402,11 +459,27 @@ export async function openConnection(
       return connection;
     }
   };
+  /** One pass over the nodes, the first that accepts; throws the failure worth telling. */
+  const pass = async (): Promise<Connection> => {
+    let failure: unknown;
+    for (let index = 0; index < ring.size; index += 1) {
+      try {
+        return await round(index);
+      } catch (err) {
+        // Credentials, authorization, a version refused: every node of one broker says the same.
+        if (err instanceof SunoyeError || (err as Failure).code === 'ABORT_ERR') throw err;
+        if (typeof (err as Failure).code === 'number' && !worthRetrying(err as Failure)) throw err;
+        if (failure === undefined || !worthRetrying(failure as Failure)) failure = err;
+        if (deadline - Date.now() <= 0) break;
+      }
+    }
+    throw failure;
+  };
   try {
     let backoff = FIRST_RETRY_MIN_MS;
     for (;;) {
       try {
-        return await round();
+        return await pass();
       } catch (err) {
         if (err instanceof SunoyeError || !worthRetrying(err as Failure)) throw err;
         const remaining = deadline - Date.now();
@@ -485,10 +558,9 @@ class Connection implements ChatConnection {
 
   constructor(
     private readonly client: MqttClient,
-    private readonly build: StreamBuilder,
+    private readonly ring: NodeRing,
     readonly protocolVersion: 4 | 5,
     private readonly options: ConnectOptions,
-    private readonly label: string,
   ) {
     client.handleMessage = (_packet: IPublishPacket, callback: (err?: Error) => void) => {
       if (this.paused || !this.onMessage_) this.held = callback;
@@ -516,6 +588,15 @@ class Connection implements ChatConnection {
   activate(): void {
     this.active = true;
     this.client.options.reconnectPeriod = this.backoff;
+  }
+
+  /** The broker node in use, as messages name it. */
+  private get label(): string {
+    return this.ring.node.label;
+  }
+
+  get via(): string | undefined {
+    return this.ring.size > 1 ? this.ring.node.via : undefined;
   }
 
   get onFatal(): ((err: SunoyeError) => void) | undefined {
@@ -585,6 +666,7 @@ class Connection implements ChatConnection {
   private connected(connack: IConnackPacket): void {
     this.connack = connack;
     this.connectedAt = Date.now();
+    this.ring.connected = this.ring.current;
     this.lastError = undefined;
     this.backoff = RECONNECT_MIN_MS;
     if (!this.active) return;
@@ -660,6 +742,12 @@ class Connection implements ChatConnection {
     if (internal.reconnectTimer) {
       clearInterval(internal.reconnectTimer);
       internal.reconnectTimer = null;
+    }
+    // A cluster's other nodes are tried at once, one after the other; the backoff grows with
+    // every round that comes back to the node last connected to.
+    if (this.ring.size > 1 && this.ring.next !== this.ring.connected) {
+      this.client.options.reconnectPeriod = RECONNECT_MIN_MS;
+      return;
     }
     this.client.options.reconnectPeriod = this.backoff;
     this.backoff = Math.min(this.backoff * 2, RECONNECT_MAX_MS);
@@ -753,7 +841,8 @@ class Connection implements ChatConnection {
         reconnectPeriod: 0,
         connectTimeout: END_TIMEOUT_MS,
       };
-      const sweeper = new MqttClient(this.build, opts);
+      // On the node of this connection: a cluster's other nodes may be down.
+      const sweeper = new MqttClient(this.ring.node.build, opts);
       sweeper.on('error', () => undefined);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, END_TIMEOUT_MS);

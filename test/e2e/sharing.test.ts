@@ -124,6 +124,29 @@ describe('sharing a room', function () {
     expect(heard).to.not.include('lost on the other broker');
   });
 
+  it('keeps a broker list in the record and in the join line; a list or node of the same cluster is no other broker', async function () {
+    const db = `sqlite:${join(dir, 'shared-list.db')}`;
+    const list = `${brokerA.url},mqtt://bob:List-Pw-7731@127.0.0.1:${brokerB.port}`;
+    const alice = person('alice', { SUNOYE_DB: db, SUNOYE_BROKER: list });
+    const made = await runProgram('room', ['create'], { env: alice });
+    const { args } = joinLine(made);
+    const both = `${address(brokerA)},${address(brokerB)}`;
+    expect(args.slice(args.indexOf('--broker'), args.indexOf('--broker') + 2)).to.deep.equal([
+      '--broker',
+      both,
+    ]);
+    expect(made.stderr).to.not.include('List-Pw-7731');
+    const room = args[1]!;
+    for (const broker of [both, `${address(brokerB)},${address(brokerA)}`, brokerB.url]) {
+      const info = await runProgram('room', ['info', room, '--json'], {
+        env: { ...alice, SUNOYE_BROKER: broker },
+      });
+      expect(info.code, info.stderr).to.equal(0);
+      expect((JSON.parse(info.stdout) as { broker: string }).broker).to.equal(both);
+      expect(info.stderr, broker).to.not.include('warning');
+    }
+  });
+
   it('takes an altered broker record as advice: named without its credentials or controls, never connected to', async function () {
     const path = join(dir, 'shared-2.db');
     const alice = person('alice', { SUNOYE_DB: `sqlite:${path}`, SUNOYE_BROKER: brokerA.url });

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import {
   brokerAddress,
   differentBrokers,
+  hasUserInfo,
   recordedBrokerUrl,
   sameBroker,
   shareableBrokerUrl,
@@ -60,5 +61,25 @@ describe('broker URLs', function () {
     expect(differentBrokers('mqtt://localhost', 'mqtts://127.0.0.1:8883')).to.equal(false);
     expect(differentBrokers('tcp://u:p@H:1883', 'mqtt://h')).to.equal(false);
     expect(differentBrokers('mqtt://h', 'http://g')).to.equal(false);
+  });
+
+  it('takes a comma-separated list for the nodes of one cluster, each as one URL', function () {
+    const list = 'mqtt://bob:s3cret@N1:1883, n2:1884,ws://u:p@n3/mqtt?token=t';
+    expect(recordedBrokerUrl(list)).to.equal('mqtt://n1:1883,mqtt://n2:1884,ws://n3:80');
+    expect(shareableBrokerUrl(list)).to.equal('mqtt://n1:1883,mqtt://n2:1884,ws://n3:80/mqtt');
+    expect(hasUserInfo('mqtt://n1,mqtt://u:p@n2', 'password')).to.equal(true);
+    expect(hasUserInfo('mqtt://n1,mqtt://n2')).to.equal(false);
+    expect(recordedBrokerUrl('mqtt://n1,http://n2')).to.equal(undefined);
+  });
+
+  it('takes the same set of nodes for one broker, and lists that share a node for one cluster', function () {
+    expect(sameBroker('mqtt://n1,mqtt://n2', 'n2:1883,n1')).to.equal(true);
+    expect(sameBroker('mqtt://n1,mqtt://n2', 'mqtt://n1')).to.equal(false);
+    expect(sameBroker('mqtt://localhost', 'mqtt://127.0.0.1,mqtt://[::1]')).to.equal(true);
+    // Overlapping lists: one cluster named by other nodes; no node in common: other brokers.
+    expect(differentBrokers('mqtt://n1,mqtt://n2', 'mqtt://n2,mqtt://n3')).to.equal(false);
+    expect(differentBrokers('mqtt://n1,mqtt://n2,mqtt://n3', 'mqtt://n3')).to.equal(false);
+    expect(differentBrokers('mqtt://n1,mqtt://n2', 'mqtt://n3,mqtt://n4')).to.equal(true);
+    expect(differentBrokers('mqtt://n1,mqtt://n2', 'mqtt://n3')).to.equal(true);
   });
 });

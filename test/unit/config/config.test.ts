@@ -93,6 +93,30 @@ describe('configuration', function () {
     }
   });
 
+  it('takes a comma-separated broker list (flag, environment, file), each entry as one broker', function () {
+    expect(brokerUrl('n1:1883, mqtt://n2:1883,n3')).to.equal(
+      'mqtt://n1:1883,mqtt://n2:1883,mqtt://n3',
+    );
+    const env = { HOME: dir, SUNOYE_HOME: home };
+    writeFile({ broker: 'f1,f2:1884' });
+    expect(resolveConfig({}, env).broker).to.equal('mqtt://f1,mqtt://f2:1884');
+    expect(resolveConfig({}, { ...env, SUNOYE_BROKER: 'e1,e2' }).broker).to.equal(
+      'mqtt://e1,mqtt://e2',
+    );
+    // Credentials come from the URL that has them, and leave every URL of the list.
+    const settings = brokerSettings(
+      resolveConfig({ broker: 'mqtt://n1:1883,mqtt://bob:s3cret@n2:1883,n3:1883' }, env),
+    );
+    expect(settings.url).to.equal('mqtt://n1:1883,mqtt://n2:1883,mqtt://n3:1883');
+    expect(settings.username).to.equal('bob');
+    expect(settings.password).to.equal('s3cret');
+    // A bad entry is refused as a lone URL would be, quoting none of it.
+    expect(() => brokerSettings(resolveConfig({ broker: 'n1,http://bob:secret@n2' }, env)))
+      .to.throw(UsageError, /unsupported broker URL scheme http:\/\//)
+      .with.property('message')
+      .that.does.not.include('secret');
+  });
+
   it('resolves the MQTT version and the connect timeout: flag > environment > file > default', function () {
     const base = { HOME: dir, SUNOYE_HOME: home };
     const defaults = resolveConfig({}, base);

@@ -194,6 +194,53 @@ describe('the first connection to the broker', function () {
     });
   }
 
+  it('goes across a broker list: the first node that accepts, after those that are down', async function () {
+    const down = await freePort();
+    broker = await startBroker('127.0.0.1', 0);
+    const started = Date.now();
+    const c = await open(settings(`mqtt://127.0.0.1:${down},${broker.url}`), 5000);
+    // No backoff between nodes: the second is tried as soon as the first refuses.
+    expect(Date.now() - started).to.be.below(1000);
+    expect(c.via).to.equal(`127.0.0.1:${broker.port}`);
+    const single = await open(settings(broker.url), 5000);
+    expect(single.via).to.equal(undefined);
+  });
+
+  it('stops at once on refused credentials, without trying the other nodes of the list', async function () {
+    peer = await scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect')
+        c.send({ cmd: 'connack', sessionPresent: false, reasonCode: 0x86 });
+    });
+    broker = await startBroker('127.0.0.1', 0);
+    const err = await open(settings(`${peer.url},${broker.url}`), 5000).catch(
+      (e: SunoyeError) => e,
+    );
+    expect(err).to.have.property('exitCode', ExitCode.unavailable);
+    expect((err as Error).message).to.match(/bad user name or password/);
+    expect(peer.connections).to.have.length(1);
+  });
+
+  it('moves on through the list when the node in use is lost, and says which took over', async function () {
+    broker = await startBroker('127.0.0.1', 0);
+    const second = await startBroker('127.0.0.1', 0);
+    try {
+      const c = await openConnection(settings(`${broker.url},${second.url}`), {
+        clientId: randomClientId('l'),
+        clean: false,
+      });
+      connections.push(c);
+      expect(c.via).to.equal(`127.0.0.1:${broker.port}`);
+      const back = new Promise<void>((resolve) => (c.onReconnect = resolve));
+      await broker.close();
+      broker = undefined;
+      await back;
+      expect(c.via).to.equal(`127.0.0.1:${second.port}`);
+    } finally {
+      for (const c of connections.splice(0)) c.destroy();
+      await second.close();
+    }
+  });
+
   it('names brokers without credentials, with their default port', function () {
     expect(brokerKey('mqtt://127.0.0.1')).to.equal('mqtt://127.0.0.1:1883');
     expect(brokerKey('tcp://h:1884')).to.equal('mqtt://h:1884');
