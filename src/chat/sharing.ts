@@ -108,7 +108,8 @@ export function invitation(
       ? flags
       : [...flags, ['--topic-prefix', config.topicPrefix, 'SUNOYE_TOPIC_PREFIX']];
   notes.unshift(
-    `Then \`listen ${room}\` reads the room and \`publish ${room}\` writes to it` +
+    `Then \`room chat ${room}\` opens the room window, and \`listen ${room}\` and ` +
+      `\`publish ${room}\` read and write it in pipes` +
       (chatFlags.length === 0
         ? '.'
         : `, given the same ${chatFlags.map(([f]) => f).join(', ')} ` +

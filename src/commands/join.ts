@@ -47,7 +47,8 @@ export async function joinRoom(ctx: CommandContext, options: JoinOptions): Promi
     } else {
       ctx.io.stderr.write(
         `Joined ${mode} room ${room} (${status.members.length} listening). ` +
-          `\`listen ${room}\` reads it, \`publish ${room}\` writes to it.\n`,
+          `\`room chat ${room}\` opens the room window; \`listen ${room}\` and ` +
+          `\`publish ${room}\` read and write it in pipes.\n`,
       );
     }
   });

@@ -170,7 +170,7 @@ describe('sharing a room', function () {
       const { args, notes } = joinLine(made);
       expect(args).to.deep.equal(['join', room, '--broker', brokerA.url, '--db', db.url]);
       expect(notes).to.include(
-        `Then \`listen ${room}\` reads the room and \`publish ${room}\` writes to it, given the same --broker, --db`,
+        `Then \`room chat ${room}\` opens the room window, and \`listen ${room}\` and \`publish ${room}\` read and write it in pipes, given the same --broker, --db`,
       );
       expect(notes).to.include(
         'The broker (mqtt://127.0.0.1:' +
