@@ -27,16 +27,29 @@ export function checkRoomArg(room: string): string {
 }
 
 /**
- * The refusal for a room the registry `registry` does not have: when this machine remembers the
- * room from another registry (joined with another --db), it names that one, which is surely meant.
+ * The registry, printable, that this machine remembers room `room` from when it is not `registry`
+ * (the room was joined or created with another --db); undefined when there is none.
  */
-export function roomNotFound(ctx: CommandContext, registry: string, room: string): RefusedError {
+export function rememberedElsewhere(
+  ctx: CommandContext,
+  registry: string,
+  room: string,
+): string | undefined {
   const elsewhere = listRemembered(ctx.config.home).find(
     (r) => r.room === room && !sameStore(r.store, registry),
   );
-  if (!elsewhere) return new RoomNotFoundError(room, registry);
+  if (!elsewhere) return undefined;
   // Rooms remembered by older versions name a MySQL registry with its user name.
-  const other = elsewhere.store.startsWith('mysql:') ? redactUrl(elsewhere.store) : elsewhere.store;
+  return elsewhere.store.startsWith('mysql:') ? redactUrl(elsewhere.store) : elsewhere.store;
+}
+
+/**
+ * The refusal for a room the registry `registry` does not have: when this machine remembers the
+ * room from another registry, it names that one, which is surely meant.
+ */
+export function roomNotFound(ctx: CommandContext, registry: string, room: string): RefusedError {
+  const other = rememberedElsewhere(ctx, registry, room);
+  if (other === undefined) return new RoomNotFoundError(room, registry);
   return new RefusedError(
     `there is no room ${room} in ${registry}; you joined or created it in the registry ${other}: ` +
       'use that one (--db, SUNOYE_DB or "db" in config.json)',

@@ -313,5 +313,14 @@ describe('sharing a room', function () {
           'use that one (--db, SUNOYE_DB or "db" in config.json)',
       );
     }
+    const leave = await runProgram('room', ['leave', room], { env: carol });
+    expect(leave.code).to.equal(3);
+    expect(leave.stderr).to.include(
+      `room ${room} is remembered from the registry sqlite:${path}, not sqlite:${own}: give that one with --db`,
+    );
+    const left = await runProgram('room', ['leave', room, '--db', `sqlite:${path}`], {
+      env: carol,
+    });
+    expect(left.code, left.stderr).to.equal(0);
   });
 });
