@@ -9,7 +9,8 @@ import {
   secretMatches,
   type RoomMode,
 } from '../protocol/index.js';
-import { findRemembered } from '../home/remembered.js';
+import { findRemembered, listRemembered, sameStore } from '../home/remembered.js';
+import { redactUrl } from '../redact.js';
 import type { RoomStatus, RoomStore } from '../db/index.js';
 import { isRoomNumber, RoomClosedError, RoomNotFoundError } from '../db/index.js';
 import { asksAtTerminal, readPassword, type PasswordSources } from '../secrets/password.js';
@@ -23,6 +24,36 @@ export function checkRoomArg(room: string): string {
       `"${room}" is not a room number; a room number is six digits, like 482913`,
     );
   return room;
+}
+
+/**
+ * The registry, printable, that this machine remembers room `room` from when it is not `registry`
+ * (the room was joined or created with another --db); undefined when there is none.
+ */
+export function rememberedElsewhere(
+  ctx: CommandContext,
+  registry: string,
+  room: string,
+): string | undefined {
+  const elsewhere = listRemembered(ctx.config.home).find(
+    (r) => r.room === room && !sameStore(r.store, registry),
+  );
+  if (!elsewhere) return undefined;
+  // Rooms remembered by older versions name a MySQL registry with its user name.
+  return elsewhere.store.startsWith('mysql:') ? redactUrl(elsewhere.store) : elsewhere.store;
+}
+
+/**
+ * The refusal for a room the registry `registry` does not have: when this machine remembers the
+ * room from another registry, it names that one, which is surely meant.
+ */
+export function roomNotFound(ctx: CommandContext, registry: string, room: string): RefusedError {
+  const other = rememberedElsewhere(ctx, registry, room);
+  if (other === undefined) return new RoomNotFoundError(room, registry);
+  return new RefusedError(
+    `there is no room ${room} in ${registry}; you joined or created it in the registry ${other}: ` +
+      'use that one (--db, SUNOYE_DB or "db" in config.json)',
+  );
 }
 
 /** Password options as the command line gave them. */
@@ -87,7 +118,7 @@ export async function unlockRoom(
   options: { useRemembered: boolean; touch: boolean; refuseClosed: boolean },
 ): Promise<UnlockedRoom> {
   const status = options.touch ? await store.touch(room) : await store.status(room);
-  if (!status) throw new RoomNotFoundError(room, store.label);
+  if (!status) throw roomNotFound(ctx, store.label, room);
   if (options.refuseClosed && status.room.state === 'closed') throw new RoomClosedError(room);
   warnIfOtherBroker(ctx, status.room);
   const { verifier, kdf, mode } = status.room;

@@ -45,6 +45,8 @@ export interface Invitation {
   line: string;
   /** Sentences for the creator: how listen and publish follow, and who can reach the registry. */
   notes: string[];
+  /** How the room window and the pipes follow, with the flags they need: what `room join` says. */
+  use: string;
 }
 
 /** One shell word: quoted when it holds anything a shell would read otherwise. */
@@ -107,13 +109,14 @@ export function invitation(
     config.topicPrefix === DEFAULT_TOPIC_PREFIX
       ? flags
       : [...flags, ['--topic-prefix', config.topicPrefix, 'SUNOYE_TOPIC_PREFIX']];
-  notes.unshift(
-    `Then \`listen ${room}\` reads the room and \`publish ${room}\` writes to it` +
-      (chatFlags.length === 0
-        ? '.'
-        : `, given the same ${chatFlags.map(([f]) => f).join(', ')} ` +
-          `(or once for all: ${chatFlags.map(([, , e]) => e).join(', ')}, or $SUNOYE_HOME/config.json).`),
-  );
+  const use =
+    `\`room chat ${room}\` opens the room window, and \`listen ${room}\` and ` +
+    `\`publish ${room}\` read and write it in pipes` +
+    (chatFlags.length === 0
+      ? '.'
+      : `, given the same ${chatFlags.map(([f]) => f).join(', ')} ` +
+        `(or once for all: ${chatFlags.map(([, , e]) => e).join(', ')}, or $SUNOYE_HOME/config.json).`);
+  notes.unshift(`Then ${use}`);
   const line = ['room', 'join', room, ...flags.flatMap(([f, value]) => [f, value])];
-  return { line: line.map(shellWord).join(' '), notes };
+  return { line: line.map(shellWord).join(' '), notes, use };
 }

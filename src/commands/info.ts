@@ -7,11 +7,10 @@ import {
   commonOptions,
 } from '../cli/options.js';
 import { colourFor } from '../chat/colour.js';
-import { RoomNotFoundError } from '../db/index.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 import { formatDuration } from './format.js';
 import { clockTime } from '../chat/render.js';
-import { checkRoomArg } from '../chat/room-access.js';
+import { checkRoomArg, roomNotFound } from '../chat/room-access.js';
 import { visibleLine } from '../chat/sanitise.js';
 import { existsSync } from 'node:fs';
 import { pinnedFingerprints } from '../chat/senders.js';
@@ -41,7 +40,7 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
   const room = checkRoomArg(options.room);
   await withStore(ctx, async (store) => {
     const status = await store.status(room);
-    if (!status) throw new RoomNotFoundError(room, store.label);
+    if (!status) throw roomNotFound(ctx, store.label, room);
     const { room: record, members } = status;
     warnIfOtherBroker(ctx, record);
     const names = members.map((m) => m.name);

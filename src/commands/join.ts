@@ -10,6 +10,7 @@ import {
 import { rememberRoom } from '../home/remembered.js';
 import { writeJson, withStore, type CommandContext } from '../chat/context.js';
 import { checkRoomArg, unlockRoom, type PasswordFlags } from '../chat/room-access.js';
+import { invitation } from '../chat/sharing.js';
 
 export interface JoinOptions extends PasswordFlags {
   room: string;
@@ -47,7 +48,7 @@ export async function joinRoom(ctx: CommandContext, options: JoinOptions): Promi
     } else {
       ctx.io.stderr.write(
         `Joined ${mode} room ${room} (${status.members.length} listening). ` +
-          `\`listen ${room}\` reads it, \`publish ${room}\` writes to it.\n`,
+          `${invitation(ctx.config, ctx.io.env, room).use}\n`,
       );
     }
   });

@@ -5,7 +5,7 @@ import { RefusedError } from '../errors.js';
 import { parseDbUrl } from '../db/index.js';
 import { forgetRoom } from '../home/remembered.js';
 import type { CommandContext } from '../chat/context.js';
-import { checkRoomArg } from '../chat/room-access.js';
+import { checkRoomArg, rememberedElsewhere } from '../chat/room-access.js';
 
 export interface LeaveOptions {
   room: string;
@@ -27,9 +27,12 @@ export function leaveRoom(ctx: CommandContext, options: LeaveOptions): Promise<v
   const room = checkRoomArg(options.room);
   const label = parseDbUrl(ctx.config.db).label;
   if (!forgetRoom(ctx.config.home, label, room)) {
+    const other = rememberedElsewhere(ctx, label, room);
     return Promise.reject(
       new RefusedError(
-        `room ${room} is not remembered here; \`room list\` shows the rooms that are`,
+        other === undefined
+          ? `room ${room} is not remembered here; \`room list\` shows the rooms that are`
+          : `room ${room} is remembered from the registry ${other}, not ${label}: give that one with --db (or SUNOYE_DB)`,
       ),
     );
   }

@@ -145,6 +145,7 @@ for (const backend of backends) {
       );
       expect(right.code, right.stderr).to.equal(0);
       expect(right.stderr).to.include(`Joined encrypted room ${created.room}`);
+      expect(right.stderr).to.include(`\`room chat ${created.room}\` opens the room window`);
       expect(
         statSync(join(dir, 'bob', 'rooms', readdirSync(join(dir, 'bob', 'rooms'))[0]!)).mode &
           0o777,

@@ -193,7 +193,7 @@ describe('sharing a room', function () {
       const { args, notes } = joinLine(made);
       expect(args).to.deep.equal(['join', room, '--broker', brokerA.url, '--db', db.url]);
       expect(notes).to.include(
-        `Then \`listen ${room}\` reads the room and \`publish ${room}\` writes to it, given the same --broker, --db`,
+        `Then \`room chat ${room}\` opens the room window, and \`listen ${room}\` and \`publish ${room}\` read and write it in pipes, given the same --broker, --db`,
       );
       expect(notes).to.include(
         'The broker (mqtt://127.0.0.1:' +
@@ -317,5 +317,33 @@ describe('sharing a room', function () {
       input: `${password}\n`,
     });
     expect(withFile.code, withFile.stderr).to.equal(0);
+    // The join says what the room window and the pipes need too; without it, the registry is named.
+    expect(withFile.stderr).to.include(
+      `\`room chat ${room}\` opens the room window, and \`listen ${room}\` and \`publish ${room}\` ` +
+        'read and write it in pipes, given the same --broker, --db (or once for all: SUNOYE_BROKER, SUNOYE_DB',
+    );
+    const own = join(dir, 'carol', 'data', 'sunoye', 'sunoye.db');
+    for (const [program, rest] of [
+      ['listen', ['--timeout', '1']],
+      ['publish', ['-m', 'hi']],
+      ['room', ['info']],
+    ] as const) {
+      const args = program === 'room' ? [...rest, room] : [room, ...rest];
+      const forgot = await runProgram(program, args, { env: carol });
+      expect(forgot.code, `${program} ${forgot.stderr}`).to.equal(3);
+      expect(forgot.stderr).to.include(
+        `there is no room ${room} in sqlite:${own}; you joined or created it in the registry sqlite:${path}: ` +
+          'use that one (--db, SUNOYE_DB or "db" in config.json)',
+      );
+    }
+    const leave = await runProgram('room', ['leave', room], { env: carol });
+    expect(leave.code).to.equal(3);
+    expect(leave.stderr).to.include(
+      `room ${room} is remembered from the registry sqlite:${path}, not sqlite:${own}: give that one with --db`,
+    );
+    const left = await runProgram('room', ['leave', room, '--db', `sqlite:${path}`], {
+      env: carol,
+    });
+    expect(left.code, left.stderr).to.equal(0);
   });
 });

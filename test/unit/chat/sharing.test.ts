@@ -13,7 +13,7 @@ describe('the invitation to a room', function () {
     const { line, notes } = invite({});
     expect(line).to.equal('room join 482913');
     expect(notes[0]).to.equal(
-      'Then `listen 482913` reads the room and `publish 482913` writes to it.',
+      'Then `room chat 482913` opens the room window, and `listen 482913` and `publish 482913` read and write it in pipes.',
     );
     expect(notes[1]).to.include(
       'your own registry, the SQLite file /home/alice/.local/share/sunoye/sunoye.db',
