@@ -187,7 +187,14 @@ async function send(
     settings,
     signal,
     stderr.isTTY ? (line) => stderr.write(`${line}\n`) : undefined,
-  );
+  ).catch((err: unknown) => {
+    // Stopped before anything could go: say so, not only that it was interrupted.
+    if (err instanceof InterruptedError)
+      throw new InterruptedError(
+        `${err.message}; ${options.message === undefined ? 'nothing was sent' : 'the message was not sent'}`,
+      );
+    throw err;
+  });
   const outbox = new Outbox(publisher, target, sender, options.window);
   const { flight } = outbox;
   const reading = options.message === undefined;

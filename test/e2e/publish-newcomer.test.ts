@@ -3,6 +3,7 @@
 // broker is away, and what people bring from mosquitto_pub and ntfy: host:port for the broker,
 // the message as words, -m once, a JSON summary, progress on a terminal.
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -272,6 +273,29 @@ describe('publish, as a newcomer meets it', function () {
         );
       } finally {
         await own.close();
+      }
+    });
+    it('Ctrl-C while still connecting says the message was not sent (exit 130)', async function () {
+      // A "broker" that hangs up on every connection: publish keeps trying within its timeout.
+      let attempts = 0;
+      const hangUp = createServer((socket) => {
+        attempts += 1;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = hangUp.address() as AddressInfo;
+        const env = user('alice', { SUNOYE_BROKER: `127.0.0.1:${port}` });
+        const room = await createRoom(env);
+        const publisher = startProgram('publish', [room, 'hello', 'there'], env);
+        await waitFor('a connection attempt', () => attempts > 0);
+        publisher.child.kill('SIGINT');
+        expect(await publisher.exited).to.equal(130);
+        expect(publisher.stderr()).to.equal(
+          'publish: interrupted while connecting to the broker; the message was not sent\n',
+        );
+      } finally {
+        hangUp.close();
       }
     });
   });
