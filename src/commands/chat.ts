@@ -150,6 +150,17 @@ class RoomWindow implements ListenerWindow {
     const [payload, at, how] = args;
     const room = this.session?.target.room;
     const store = this.session?.store;
+    // Our own last will, sent by the broker when it lost us (it went down or restarted) and
+    // delivered once we were back: about this very window, in words that say so.
+    const own = this.session?.sender.id;
+    if (
+      payload.type === 'notice' &&
+      payload.event === 'lost' &&
+      how.sender.trust === 'you' &&
+      own !== undefined &&
+      payload.id?.startsWith(`${own}-`) === true
+    )
+      return `${this.colour.dim('-- the broker told the room that you lost connection (you are back)')}\n`;
     const line = windowLine(payload, this.colour, at, how, room ?? '');
     if (payload.type !== 'notice' || payload.event !== 'closed' || how.ownWords) return line;
     if (room === undefined || store === undefined) return line;
@@ -264,6 +275,8 @@ class RoomWindow implements ListenerWindow {
       );
       return;
     }
+    // Offline, the line cannot come back as a message yet: it shows as waiting meanwhile.
+    if (!this.online) this.say(this.colour.dim(`waiting for the connection: ${visibleLine(line)}`));
     this.pending.push(line);
     if (this.pending.length === 1) setImmediate(() => this.flush());
   }

@@ -438,6 +438,9 @@ describe('room chat: the room window in a real terminal', function () {
       expect(inputRow(down)).to.equal('(offline) >');
       await bob.type('typed while offline');
       await bob.press('Enter');
+      await bob.waitFor('the line shown as waiting', (rows) =>
+        rows.some((r) => r === 'waiting for the connection: typed while offline'),
+      );
       await proxy.restore();
       await bob.waitFor(
         'the connection back',
@@ -454,8 +457,15 @@ describe('room chat: the room window in a real terminal', function () {
       const rows = await bob.waitFor('the line, once', (r) =>
         r.some((row) => row.endsWith('bob (you): typed while offline')),
       );
-      expect(occurrences(rows, 'typed while offline')).to.equal(1);
+      expect(occurrences(rows, 'bob (you): typed while offline')).to.equal(1);
       expect(inputRow(rows)).to.equal('>');
+      // The broker told the room bob was lost; his window says so of him, not as of another.
+      const shown = await bob.waitFor(
+        'the word of the broker about bob',
+        (r) => r.some((row) => row.includes('the broker told the room that you lost connection')),
+        { history: true },
+      );
+      expect(shown.join('\n')).to.not.include('bob lost connection');
     } finally {
       await proxy.close();
     }
