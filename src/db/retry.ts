@@ -12,6 +12,7 @@ const TRANSIENT_ERRNOS = new Set([
   1047, // ER_UNKNOWN_COM_ERROR: a Galera node not (yet) part of the primary component
   1927, // ER_CONNECTION_KILLED
   1053, // ER_SERVER_SHUTDOWN
+  1317, // ER_QUERY_INTERRUPTED: a Galera node aborting a statement for a replicated one (DDL)
 ]);
 
 /** A connection lost under a statement; the next one may reach the server (or another node). */

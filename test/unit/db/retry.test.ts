@@ -4,7 +4,7 @@ import { backoffMs, isTransient, MAX_ATTEMPTS } from '../../../src/db/retry.js';
 
 describe('registry retries', function () {
   it('tries again after a deadlock, a certification failure, a lock wait timeout or a lost connection', function () {
-    for (const errno of [1213, 1205, 1047, 1927, 1053])
+    for (const errno of [1213, 1205, 1047, 1927, 1053, 1317])
       expect(isTransient({ errno }), String(errno)).to.equal(true);
     for (const code of ['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE'])
       expect(isTransient({ code }), code).to.equal(true);
