@@ -38,7 +38,7 @@ import {
   UnavailableError,
   UsageError,
 } from '../errors.js';
-import { brokerUrls } from '../broker-url.js';
+import { addressUrl, brokerAddress, brokerUrls } from '../broker-url.js';
 import { redactUrl } from '../redact.js';
 import { describeFailure } from './failure.js';
 
@@ -366,11 +366,8 @@ export const FIRST_RETRY_MAX_MS = 2000;
 
 /** The broker as its MQTT version is remembered: scheme://host:port, without credentials. */
 export function brokerKey(url: string): string {
-  const parsed = new URL(url);
-  const scheme =
-    { tcp: 'mqtt', ssl: 'mqtts' }[parsed.protocol.slice(0, -1)] ?? parsed.protocol.slice(0, -1);
-  const port = parsed.port || { mqtt: '1883', mqtts: '8883', ws: '80', wss: '443' }[scheme] || '';
-  return `${scheme}://${parsed.hostname}:${port}`;
+  const address = brokerAddress(url);
+  return address ? addressUrl(address) : url;
 }
 
 /** The message of a broker that refused the version the user chose. */
