@@ -90,9 +90,10 @@ export function invitation(
         "The database URL's password is left out: they add their own (mysql://user:PASSWORD@…), " +
           'or put the whole URL in SUNOYE_DB.',
       );
+    const localDb = db.hosts.filter((h) => isLoopback(h.host)).map((h) => h.host);
     const local = [
       ...(loopback.length > 0 ? [`the broker (${loopback.map(addressUrl).join(', ')})`] : []),
-      ...(isLoopback(db.host) ? [`the database (${db.host})`] : []),
+      ...(localDb.length > 0 ? [`the database (${[...new Set(localDb)].join(', ')})`] : []),
     ];
     if (local.length > 0)
       notes.push(

@@ -11,7 +11,8 @@ export const commonOptions = {
   db: {
     type: 'string',
     value: 'URL',
-    describe: 'Registry database URL: sqlite:/path/file.db or mysql://user:pass@host:3306/db',
+    describe:
+      'Registry database URL: sqlite:/path/file.db or mysql://user:pass@host:3306/db; for a cluster, mysql://user:pass@h1:3306,h2:3306,h3:3306/db',
   },
   broker: {
     type: 'string',

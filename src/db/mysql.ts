@@ -6,6 +6,9 @@
  * Nothing waits on the server without a bound: connecting and every statement time out (the
  * URL's `?timeout=`), a connection that timed out is destroyed rather than reused, and `close`
  * cuts what does not say goodbye in time, so a server that stops answering cannot hang us.
+ * A URL may list the nodes of a cluster: mysql2's PoolCluster keeps a pool per node, uses the
+ * first node that accepts, passes over one that failed for a while, and a transaction tried
+ * again goes round the nodes, so a lease is renewed through any live node.
  */
 import { connect, type Socket } from 'node:net';
 import mysql from 'mysql2/promise';
@@ -23,6 +26,10 @@ import type { MysqlTarget } from './url.js';
 
 /** How long `close` lets connections say goodbye before cutting them. */
 const CLOSE_GRACE_MS = 250;
+/** How long a node of a list that failed to connect is passed over before it is tried again. */
+const RESTORE_NODE_MS = 10_000;
+/** The least time a node of a list gets to accept a connection. */
+const MIN_NODE_CONNECT_MS = 500;
 /** How long the schema lock may be held by another sunoye setting up the database, in seconds. */
 const SCHEMA_LOCK_SECONDS = 30;
 const TIMEOUT = 'PROTOCOL_SEQUENCE_TIMEOUT'; // mysql2's code for a statement that timed out
@@ -43,9 +50,17 @@ const NETWORK_CODES = new Set([
   'ER_COLUMNACCESS_DENIED_ERROR',
   'ER_SPECIFIC_ACCESS_DENIED_ERROR',
   'ER_CON_COUNT_ERROR',
+  'POOL_NONEONLINE', // every node of a list failed to connect within the last RESTORE_NODE_MS
 ]);
 
-type Queryable = Pick<mysql.Connection, 'query'>;
+/** Runs one statement with a timeout; gives mysql2's rows or result header. */
+type Query = (sql: string, values: unknown[], timeoutMs: number) => Promise<unknown>;
+
+/** A connection's statements as a Query. */
+const on =
+  (conn: mysql.PoolConnection): Query =>
+  async (sql, values, timeout) =>
+    (await conn.query({ sql, values, timeout }))[0];
 
 /** The moment by which an operation must be done. */
 class Deadline {
@@ -66,17 +81,12 @@ function timedOut(ms: number, cause?: unknown): Error {
 
 const isTimeout = (err: unknown): boolean => (err as { code?: string } | null)?.code === TIMEOUT;
 
-/** Runs statements on `conn`, each with mysql2's timeout set to what is left of `deadline`. */
-function runner(conn: Queryable, deadline: () => Deadline): SqlTx & MigrationRunner {
-  const query = (sql: string, values: unknown[]) =>
-    conn.query({ sql, values, timeout: deadline().left() });
+/** Runs statements through `query`, each with a timeout of what is left of `deadline`. */
+function runner(query: Query, deadline: () => Deadline): SqlTx & MigrationRunner {
   return {
-    all: async (sql, params = []) => {
-      const [rows] = await query(sql, params);
-      return rows as Row[];
-    },
+    all: async (sql, params = []) => (await query(sql, params, deadline().left())) as Row[],
     run: async (sql, params = []) => {
-      const [result] = await query(sql, params);
+      const result = await query(sql, params, deadline().left());
       return { changes: (result as mysql.ResultSetHeader).affectedRows };
     },
   };
@@ -94,9 +104,11 @@ function discard(conn: mysql.PoolConnection, err: Error): void {
   stream?.destroy(err);
 }
 
-/** A connection from the pool, or a timeout error when none comes before `deadline`. */
-async function checkout(pool: mysql.Pool, deadline: Deadline): Promise<mysql.PoolConnection> {
-  const pending = pool.getConnection();
+/** What `pending` gives, or a timeout error when it does not come before `deadline`. */
+async function within(
+  pending: Promise<mysql.PoolConnection>,
+  deadline: Deadline,
+): Promise<mysql.PoolConnection> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -134,67 +146,122 @@ function mysqlError(err: unknown, label: string): unknown {
           ? ' (check the user name and password in the database URL)'
           : '';
     const verb = e.code?.startsWith('ER_') ? 'use' : 'reach';
-    return new UnavailableError(
-      `cannot ${verb} the database ${label}: ${withoutUser(e.message ?? e.code ?? '')}${hint}`,
-      {
-        cause: err,
-      },
-    );
+    const what =
+      e.code === 'POOL_NONEONLINE'
+        ? `none of its nodes accepted a connection in the last ${RESTORE_NODE_MS / 1000} s`
+        : withoutUser(e.message ?? e.code ?? '');
+    return new UnavailableError(`cannot ${verb} the database ${label}: ${what}${hint}`, {
+      cause: err,
+    });
   }
   return err;
 }
 
-/** A pool whose every socket is its own, so that closing can cut the ones that hang. */
+/**
+ * The connections: mysql2's PoolCluster, with a pool per server of the URL, whose every socket is
+ * its own, so that closing can cut the ones that hang. With one server, its error is the answer;
+ * with a list, a node that fails to connect is passed over for a while and the next tried at once.
+ */
 class Pool {
-  readonly pool: mysql.Pool;
+  private readonly cluster: mysql.PoolCluster;
   private readonly sockets = new Set<Socket>();
+  /** The connections whose session is set up (mysql2's own connection objects). */
+  private readonly ready = new WeakSet<object>();
 
   constructor(
     target: MysqlTarget,
     database: string | undefined,
     readonly timeoutMs: number,
   ) {
-    this.pool = mysql.createPool({
-      // mysql2 connects through this instead of opening the socket itself.
-      stream: () => {
-        const socket = connect(target.port, target.host).setNoDelay(true).setKeepAlive(true);
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-        return socket;
-      },
-      user: target.user,
-      password: target.password,
-      database,
-      connectTimeout: timeoutMs,
-      connectionLimit: 8,
-      supportBigNumbers: true,
-      bigNumberStrings: false,
-      ...target.options,
-    });
-    this.pool.pool.on('connection', (conn) => {
-      // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
-      conn.query({ sql: "SET time_zone = '+00:00'", timeout: timeoutMs }, (err) => {
-        if (err) discard(conn.promise(), err);
+    const many = target.hosts.length > 1;
+    this.cluster = mysql.createPoolCluster(
+      many
+        ? {
+            canRetry: true,
+            removeNodeErrorCount: 1,
+            restoreNodeTimeout: RESTORE_NODE_MS,
+            defaultSelector: 'ORDER',
+          }
+        : { canRetry: false, removeNodeErrorCount: Number.MAX_SAFE_INTEGER },
+    );
+    // Each node of a list gets its share of the time to accept, so that one which never answers
+    // leaves time to try the others.
+    const connectTimeout = many
+      ? Math.max(MIN_NODE_CONNECT_MS, Math.floor(timeoutMs / target.hosts.length))
+      : timeoutMs;
+    for (const [i, { host, port }] of target.hosts.entries())
+      this.cluster.add(`node${i + 1}`, {
+        // mysql2 connects through this instead of opening the socket itself.
+        stream: () => {
+          const socket = connect(port, host).setNoDelay(true).setKeepAlive(true);
+          this.sockets.add(socket);
+          socket.once('close', () => this.sockets.delete(socket));
+          return socket;
+        },
+        user: target.user,
+        password: target.password,
+        database,
+        connectTimeout,
+        connectionLimit: 8,
+        supportBigNumbers: true,
+        bigNumberStrings: false,
+        ...target.options,
       });
+  }
+
+  /**
+   * A connection with its session set up, or a timeout error when none comes before `deadline`.
+   * The first node of the list that accepts, or (`roundRobin`, for a try after a failure) the
+   * next node in turn, so that a node that fails statements is not the only one tried.
+   */
+  async checkout(deadline: Deadline, roundRobin = false): Promise<mysql.PoolConnection> {
+    const conn = await within(
+      this.cluster.getConnection('*', roundRobin ? 'RR' : 'ORDER'),
+      deadline,
+    );
+    if (this.ready.has(conn.connection)) return conn;
+    try {
+      // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
+      await conn.query({ sql: "SET time_zone = '+00:00'", timeout: deadline.left() });
       // On a Galera cluster a read first waits for this node to apply what the others committed
       // before it, so a room made through one node is found through any other. MariaDB without
       // a cluster ignores the setting; MySQL does not know it (1193), which is as good.
-      conn.query({ sql: 'SET SESSION wsrep_sync_wait = 1', timeout: timeoutMs }, (err) => {
-        if (err && err.errno !== 1193) discard(conn.promise(), err);
-      });
-    });
+      await conn
+        .query({ sql: 'SET SESSION wsrep_sync_wait = 1', timeout: deadline.left() })
+        .catch((err: { errno?: number }) => {
+          if (err.errno !== 1193) throw err;
+        });
+      this.ready.add(conn.connection);
+      return conn;
+    } catch (err) {
+      discard(conn, err as Error);
+      conn.release();
+      throw isTimeout(err) ? timedOut(deadline.ms, err) : err;
+    }
   }
 
-  /** Runs statements outside a transaction, each bounded by the timeout. */
+  /** Runs statements outside a transaction, each on a connection of its own, within the timeout. */
   direct(): SqlTx & MigrationRunner {
-    return runner(this.pool, () => new Deadline(this.timeoutMs));
+    const query: Query = async (sql, values) => {
+      const deadline = new Deadline(this.timeoutMs);
+      const conn = await this.checkout(deadline);
+      try {
+        return await on(conn)(sql, values, deadline.left());
+      } catch (err) {
+        if (isTimeout(err)) discard(conn, err as Error);
+        throw err;
+      } finally {
+        conn.release();
+      }
+    };
+    return runner(query, () => new Deadline(this.timeoutMs));
   }
 
   /** Ends the pool: a polite goodbye if the server answers soon, else every socket is cut. */
   async end(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const polite = await Promise.race([
-      this.pool.end().then(
+      this.cluster.end().then(
         () => true,
         () => true,
       ),
@@ -219,7 +286,7 @@ class MysqlDriver implements SqlDriver {
     const deadline = new Deadline(Math.min(timeoutMs ?? Infinity, this.pool.timeoutMs));
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.attempt(fn, deadline);
+        return await this.attempt(fn, deadline, attempt);
       } catch (err) {
         const wait = backoffMs(attempt);
         if (!isTransient(err) || attempt >= MAX_ATTEMPTS || wait >= deadline.left())
@@ -229,10 +296,14 @@ class MysqlDriver implements SqlDriver {
     }
   }
 
-  /** Runs `fn` once in a transaction on a connection of its own. */
-  private async attempt<T>(fn: (tx: SqlTx) => Promise<T>, deadline: Deadline): Promise<T> {
-    const conn = await checkout(this.pool.pool, deadline);
-    const tx = runner(conn, () => deadline);
+  /** Runs `fn` once in a transaction on a connection of its own (try number `attempt`). */
+  private async attempt<T>(
+    fn: (tx: SqlTx) => Promise<T>,
+    deadline: Deadline,
+    attempt: number,
+  ): Promise<T> {
+    const conn = await this.pool.checkout(deadline, attempt > 1);
+    const tx = runner(on(conn), () => deadline);
     try {
       await tx.run('START TRANSACTION');
       const result = await fn(tx);
@@ -312,9 +383,9 @@ async function schemaLock(conn: mysql.PoolConnection, timeoutMs: number): Promis
 
 async function migrateOnce(pool: Pool): Promise<void> {
   if ((await recordedVersion(pool.direct())) === SCHEMA_VERSION) return;
-  const conn = await checkout(pool.pool, new Deadline(pool.timeoutMs));
+  const conn = await pool.checkout(new Deadline(pool.timeoutMs));
   // Each statement gets the full timeout; waiting for the lock gets its wait on top.
-  const tx = runner(conn, () => new Deadline(pool.timeoutMs));
+  const tx = runner(on(conn), () => new Deadline(pool.timeoutMs));
   try {
     const locked = await schemaLock(conn, pool.timeoutMs);
     try {

@@ -1,5 +1,6 @@
 /**
- * Database URLs: `sqlite:/path/to/file.db` or `mysql://user:password@host:port/database`.
+ * Database URLs: `sqlite:/path/to/file.db` or `mysql://user:password@host:port/database`, where
+ * `host:port` may be a comma-separated list of the nodes of a cluster (`h1:3306,h2:3306,h3`).
  * Parsing validates them; neither the label of a target nor an error shows its user name or
  * password.
  */
@@ -13,10 +14,16 @@ export interface SqliteTarget {
   label: string;
 }
 
-export interface MysqlTarget {
-  kind: 'mysql';
+/** One server of a MySQL URL. */
+export interface MysqlHost {
   host: string;
   port: number;
+}
+
+export interface MysqlTarget {
+  kind: 'mysql';
+  /** The servers, in the URL's order: one, or the nodes of a cluster (tried first to last). */
+  hosts: MysqlHost[];
   user: string;
   password: string | undefined;
   database: string;
@@ -46,6 +53,36 @@ function decoded(part: string): string {
   }
 }
 
+/**
+ * A MySQL URL cut at its list of hosts (`mysql://user:pw@h1:3306,h2,h3/db`): the same URL with
+ * the first host alone, which the URL parser reads, and each host as written. The user
+ * information ends at the last `@` before the path, as for the URL parser, so a `,` in a password
+ * is not taken for a host.
+ */
+function splitHosts(url: string): { single: string; hosts: string[] } {
+  const m = /^([a-z]+:\/\/)([^/?#]*)(.*)$/is.exec(url);
+  if (!m) return { single: url, hosts: [] };
+  const [, scheme = '', authority = '', rest = ''] = m;
+  const at = authority.lastIndexOf('@');
+  const hosts = authority.slice(at + 1).split(',');
+  return { single: `${scheme}${authority.slice(0, at + 1)}${hosts[0]}${rest}`, hosts };
+}
+
+/** A further host of a list (`host` or `host:port`), parsed; junk is a usage error. */
+function otherHost(host: string): URL {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(`mysql://${host}`);
+  } catch {
+    // refused below
+  }
+  if (!parsed?.hostname || parsed.pathname !== '')
+    throw new UsageError(
+      `the database URL's host list has "${host}", which is not host or host:port; use mysql://user:password@host1:3306,host2:3306/database`,
+    );
+  return parsed;
+}
+
 /** Parses a database URL; a malformed one is a usage error that never echoes its credentials. */
 export function parseDbUrl(url: string): DbTarget {
   if (url.startsWith('sqlite:')) {
@@ -56,20 +93,21 @@ export function parseDbUrl(url: string): DbTarget {
     return { kind: 'sqlite', path: absolute, label: `sqlite:${absolute}` };
   }
   if (url.startsWith('mysql:') || url.startsWith('mariadb:')) {
+    const { single, hosts } = splitHosts(url);
     let parsed: URL;
     try {
-      parsed = new URL(url);
+      parsed = new URL(single);
     } catch {
       throw new UsageError(`the database URL is not a valid URL; ${HELP}`);
     }
     // The host first: in a URL without `//` the user name and password would be in the path.
     if (!parsed.hostname) throw new UsageError(`the database URL names no host; ${HELP}`);
+    const nodes = [parsed, ...hosts.slice(1).map(otherHost)];
     const database = decoded(parsed.pathname.replace(/^\//, '')) || DEFAULT_MYSQL_DATABASE;
     if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
       const shown = /[:@]/.test(database) ? '' : ` "${database}"`;
       throw new UsageError(`the database name${shown} must be 1-64 letters, digits, _ or $`);
     }
-    const port = parsed.port ? Number(parsed.port) : 3306;
     const user = decoded(parsed.username) || 'root';
     const password = parsed.password ? decoded(parsed.password) : undefined;
     const options: MysqlTarget['options'] = {};
@@ -81,11 +119,13 @@ export function parseDbUrl(url: string): DbTarget {
       throw new UsageError(`the database URL's ?timeout= must be 0.1 to 600 seconds`);
     }
     // Neither the user name nor the password: a label is printed and kept in remembered rooms.
-    const label = `mysql://${parsed.username || parsed.password ? '***@' : ''}${parsed.host}/${database}`;
+    const label = `mysql://${parsed.username || parsed.password ? '***@' : ''}${nodes.map((n) => n.host).join(',')}/${database}`;
     return {
       kind: 'mysql',
-      host: parsed.hostname.replace(/^\[|\]$/g, ''),
-      port,
+      hosts: nodes.map((n) => ({
+        host: n.hostname.replace(/^\[|\]$/g, ''),
+        port: n.port ? Number(n.port) : 3306,
+      })),
       user,
       password,
       database,
@@ -108,9 +148,18 @@ const SHARED_OPTIONS = new Set(['ssl', 'timeout']);
 export function shareableDbUrl(url: string): string {
   const target = parseDbUrl(url);
   if (target.kind === 'sqlite') return target.label;
-  const parsed = new URL(url);
+  const { single, hosts } = splitHosts(url);
+  const parsed = new URL(single);
   parsed.password = '';
   for (const key of [...parsed.searchParams.keys()])
     if (!SHARED_OPTIONS.has(key)) parsed.searchParams.delete(key);
-  return parsed.toString();
+  // The other hosts go right after the first, which follows `//` and the user name.
+  const first = parsed.toString();
+  const end =
+    first.indexOf('//') +
+    2 +
+    (parsed.username ? parsed.username.length + 1 : 0) +
+    parsed.host.length;
+  const others = hosts.slice(1).map((host) => `,${otherHost(host).host}`);
+  return `${first.slice(0, end)}${others.join('')}${first.slice(end)}`;
 }

@@ -47,6 +47,10 @@ export function requireGalera(ctx: Mocha.Context): void {
 /** A running cluster: each node's server URL (no database), and a stop that ends every node. */
 export interface GaleraCluster {
   urls: string[];
+  /** Each node's `127.0.0.1:PORT`, for a URL's list of hosts. */
+  hosts: string[];
+  /** Kills node `index` (0-based) with SIGKILL, as a crash would, and waits until it is gone. */
+  kill(index: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -183,8 +187,16 @@ export async function startGalera(size = 3): Promise<GaleraCluster> {
     await endAll(); // the folder stays, with each node's error.log
     throw err;
   }
+  const started = [...nodes];
   return {
     urls: ports.map((p) => `mysql://root@127.0.0.1:${p.sql}`),
+    hosts: ports.map((p) => `127.0.0.1:${p.sql}`),
+    kill: async (index) => {
+      const node = started[index]!;
+      if (node.child.exitCode === null && node.child.signalCode === null)
+        node.child.kill('SIGKILL');
+      await node.exited;
+    },
     stop: async () => {
       await endAll();
       rmSync(dir, { recursive: true, force: true });

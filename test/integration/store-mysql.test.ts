@@ -87,3 +87,77 @@ describe('MySQL store: a server that stops answering', function () {
     }
   });
 });
+
+describe('MySQL store: a list of servers', function () {
+  const kdf = newKdfParams({ N: 1024, r: 8, p: 1 });
+  const newRoom = (store: RoomStore) =>
+    store.createRoom({
+      creator: 'alice',
+      mode: 'plain',
+      idleSeconds: 600,
+      kdf,
+      verifier: () => Buffer.alloc(32),
+    });
+
+  /** Two proxies to the test server, as two nodes of one cluster, and the URL listing both. */
+  async function twoNodes(db: { name: string }, timeout: number) {
+    const server = new URL(MYSQL_TEST_URL);
+    const nodes = await Promise.all(
+      [0, 1].map(() => startProxy(server.hostname, Number(server.port || 3306))),
+    );
+    const hosts = nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+    return { nodes, url: `mysql://root@${hosts}/${db.name}?timeout=${timeout}` };
+  }
+
+  it('goes on through the next node when the first dies, and reports when all are gone', async function () {
+    await requireMysql(this);
+    const db = await scratchDatabase();
+    const { nodes, url } = await twoNodes(db, 2);
+    let store: RoomStore | undefined;
+    try {
+      store = await openStore(url);
+      const { number } = await newRoom(store);
+      const member = await store.addMember(number, 'bob', 30);
+
+      await nodes[0]!.cut();
+      const started = Date.now();
+      expect(await store.heartbeat(member.id)).to.equal(true);
+      expect((await store.status(number))?.members.map((m) => m.name)).to.deep.equal(['bob']);
+      expect(Date.now() - started).to.be.below(1000);
+
+      await nodes[1]!.cut();
+      const err = await store.status(number).then(
+        () => new Error('expected a failure'),
+        (e: unknown) => e as Error,
+      );
+      expect(err).to.be.instanceOf(SunoyeError);
+      expect((err as SunoyeError).exitCode).to.equal(ExitCode.unavailable);
+      expect(err.message).to.include(`mysql://***@127.0.0.1:${nodes[0]!.port},127.0.0.1:`);
+    } finally {
+      await store?.close();
+      for (const node of nodes) await node.close();
+      await db.drop();
+    }
+  });
+
+  it('opens through the second node within the timeout when the first never answers', async function () {
+    await requireMysql(this);
+    const db = await scratchDatabase();
+    const { nodes, url } = await twoNodes(db, 2);
+    let store: RoomStore | undefined;
+    try {
+      await db.create(); // a registry in use (a fresh one opens three pools, each paying again)
+      nodes[0]!.blackhole();
+      const started = Date.now();
+      store = await openStore(url);
+      const { number } = await newRoom(store);
+      expect((await store.status(number))?.room.number).to.equal(number);
+      // The silent node had its share of the 2 s timeout (1 s) to accept, no more.
+      expect(Date.now() - started).to.be.within(900, 2000);
+    } finally {
+      await store?.close();
+      for (const node of nodes) await node.close();
+      await db.drop();
+    }
+  });
+});

@@ -48,4 +48,17 @@ describe('the invitation to a room', function () {
     expect(line).to.equal("room join 482913 --db 'sqlite:/srv/chat/rooms of ours.db'");
     expect(notes[1]).to.include('the people on this machine who can read and write that file');
   });
+
+  it("gives the lists of a cluster's nodes whole, and names the loopback ones", function () {
+    const { line, notes } = invite({
+      SUNOYE_BROKER: 'mqtt://n1.example:1883,mqtt://n2.example:1883',
+      SUNOYE_DB: 'mysql://chat:Db-Pw@127.0.0.1:3307,db2.example,127.0.0.1:3308/rooms',
+    });
+    expect(line).to.equal(
+      'room join 482913 --broker mqtt://n1.example:1883,mqtt://n2.example:1883 --db mysql://chat@127.0.0.1:3307,db2.example,127.0.0.1:3308/rooms',
+    );
+    const text = [line, ...notes].join('\n');
+    expect(text).to.not.include('Pw');
+    expect(text).to.include("The database (127.0.0.1) is on this machine's loopback address");
+  });
 });

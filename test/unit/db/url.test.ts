@@ -1,6 +1,6 @@
 // Database URLs: both backends parse, and no label or error ever shows a password.
 import { expect } from 'chai';
-import { parseDbUrl } from '../../../src/db/url.js';
+import { parseDbUrl, shareableDbUrl } from '../../../src/db/url.js';
 import { redactUrl } from '../../../src/redact.js';
 import { UsageError } from '../../../src/errors.js';
 
@@ -18,17 +18,16 @@ describe('database URLs', function () {
 
   it('parses MySQL URLs with defaults, and labels them without user name or password', function () {
     const full = parseDbUrl('mysql://chat:p%40ss@db.example:3307/rooms');
-    expect(full).to.include({
+    expect(full).to.deep.include({
       kind: 'mysql',
-      host: 'db.example',
-      port: 3307,
+      hosts: [{ host: 'db.example', port: 3307 }],
       user: 'chat',
       password: 'p@ss',
       database: 'rooms',
     });
     expect(full.label).to.equal('mysql://***@db.example:3307/rooms');
-    expect(parseDbUrl('mysql://root@127.0.0.1')).to.include({
-      port: 3306,
+    expect(parseDbUrl('mysql://root@127.0.0.1')).to.deep.include({
+      hosts: [{ host: '127.0.0.1', port: 3306 }],
       database: 'sunoye',
       password: undefined,
       label: 'mysql://***@127.0.0.1/sunoye',
@@ -79,5 +78,42 @@ describe('database URLs', function () {
       ['mqtt://host:1883', 'mqtt://host:1883'],
     ];
     for (const [url, shown] of cases) expect(redactUrl(url), url).to.equal(shown);
+  });
+
+  it('parses a list of cluster nodes, each with its own port or 3306', function () {
+    const target = parseDbUrl('mysql://chat:p,w@ss@db1:3307,DB2,[::1]:3308/rooms?timeout=2');
+    expect(target).to.deep.include({
+      kind: 'mysql',
+      hosts: [
+        { host: 'db1', port: 3307 },
+        { host: 'DB2', port: 3306 },
+        { host: '::1', port: 3308 },
+      ],
+      user: 'chat',
+      password: 'p,w@ss',
+      database: 'rooms',
+      timeoutMs: 2000,
+    });
+    expect(target.label).to.equal('mysql://***@db1:3307,DB2,[::1]:3308/rooms');
+    expect(
+      shareableDbUrl('mysql://chat:p,w@ss@db1:3307,DB2,[::1]:3308/rooms?timeout=2&x=1'),
+    ).to.equal('mysql://chat@db1:3307,DB2,[::1]:3308/rooms?timeout=2');
+    expect(shareableDbUrl('mysql://h1,h2:3307')).to.equal('mysql://h1,h2:3307');
+    for (const bad of [
+      'mysql://alice:hunter2@h1,,h3/db',
+      'mysql://alice:hunter2@h1,h2:port/db',
+      'mysql://alice:hunter2@h1,/db',
+      'mysql://alice:hunter2@h1,h2:3306:1/db',
+    ]) {
+      let message = '';
+      try {
+        parseDbUrl(bad);
+      } catch (err) {
+        expect(err, bad).to.be.instanceOf(UsageError);
+        message = (err as Error).message;
+      }
+      expect(message, bad).to.match(/host list/);
+      expect(message, bad).to.not.match(/alice|hunter2/);
+    }
   });
 });
