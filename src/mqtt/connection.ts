@@ -135,6 +135,8 @@ export interface ChatConnection extends QosPublisher {
 export const SESSION_EXPIRY_SECONDS = 3600;
 /** How long the first connection may take, unless a caller says otherwise. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+/** The least time one node of a broker list gets to answer a CONNECT. */
+const MIN_NODE_CONNECT_MS = 1000;
 /** Reconnect backoff: from this, doubling up to the maximum; reset by every connect. */
 export const RECONNECT_MIN_MS = 250;
 export const RECONNECT_MAX_MS = 8000;
@@ -259,7 +261,15 @@ class NodeRing {
   /** The node of the last successful connection. */
   connected = 0;
 
-  constructor(readonly nodes: BrokerNode[]) {}
+  /**
+   * @param nodeTimeoutMs how long one node of several may take to answer a CONNECT: its share of
+   *   the connect timeout, so that a node that accepts the connection and never answers leaves
+   *   time to try the others (with one node, the whole timeout)
+   */
+  constructor(
+    readonly nodes: BrokerNode[],
+    readonly nodeTimeoutMs: number,
+  ) {}
 
   get size(): number {
     return this.nodes.length;
@@ -392,6 +402,7 @@ export async function openConnection(
 ): Promise<ChatConnection> {
   const urls = brokerUrls(settings.url);
   const label = urls.map(redactUrl).join(',');
+  const timeoutMs = options.connectTimeoutMs ?? settings.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   const ring = new NodeRing(
     await Promise.all(
       urls.map(async (url) => {
@@ -407,15 +418,22 @@ export async function openConnection(
         };
       }),
     ),
+    urls.length > 1
+      ? Math.max(MIN_NODE_CONNECT_MS, Math.floor(timeoutMs / urls.length))
+      : timeoutMs,
   );
   const fixed = settings.mqttVersion;
-  const deadline =
-    Date.now() + (options.connectTimeoutMs ?? settings.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+  const deadline = Date.now() + timeoutMs;
   const tryVersion = (index: number, version: 4 | 5): Promise<Connection> =>
     attempt(
       ring,
       index,
-      clientOptions(settings, options, version, Math.max(deadline - Date.now(), 250)),
+      clientOptions(
+        settings,
+        options,
+        version,
+        Math.max(Math.min(deadline - Date.now(), ring.nodeTimeoutMs), 250),
+      ),
       options,
     );
   /** The version each node is asked first: the one chosen, or remembered, or 5. */
@@ -585,6 +603,8 @@ class Connection implements ChatConnection {
   activate(): void {
     this.active = true;
     this.client.options.reconnectPeriod = this.backoff;
+    // Every reconnect gives a node its share of the time, as the first connection did.
+    if (this.ring.size > 1) this.client.options.connectTimeout = this.ring.nodeTimeoutMs;
   }
 
   /** The broker node in use, as messages name it. */

@@ -241,6 +241,39 @@ describe('the first connection to the broker', function () {
     }
   });
 
+  it('gives each node of a list its share of the connect timeout, first and on every reconnect', async function () {
+    // A node that accepts the connection and never answers the CONNECT.
+    peer = await scriptedPeer(() => undefined);
+    broker = await startBroker('127.0.0.1', 0);
+    const second = await startBroker('127.0.0.1', 0);
+    try {
+      let started = Date.now();
+      const first = await open(settings(`${peer.url},${broker.url}`), 6000);
+      // Half of 6 s for the silent node, then the next: not the whole timeout spent on one.
+      expect(Date.now() - started).to.be.within(2500, 4500);
+      expect(first.via).to.equal(`127.0.0.1:${broker.port}`);
+
+      const c = await openConnection(settings(`${broker.url},${peer.url},${second.url}`), {
+        clientId: randomClientId('l'),
+        clean: false,
+        connectTimeoutMs: 6000,
+      });
+      connections.push(c);
+      const back = new Promise<void>((resolve) => (c.onReconnect = resolve));
+      started = Date.now();
+      for (const conn of connections.splice(0, 1)) conn.destroy();
+      await broker.close();
+      broker = undefined;
+      await back;
+      // The silent node after it had a third of 6 s, then the last node took over.
+      expect(Date.now() - started).to.be.within(1500, 3500);
+      expect(c.via).to.equal(`127.0.0.1:${second.port}`);
+    } finally {
+      for (const c of connections.splice(0)) c.destroy();
+      await second.close();
+    }
+  });
+
   it('names brokers without credentials, with their default port', function () {
     expect(brokerKey('mqtt://127.0.0.1')).to.equal('mqtt://127.0.0.1:1883');
     expect(brokerKey('tcp://h:1884')).to.equal('mqtt://h:1884');
