@@ -165,6 +165,8 @@ function mysqlError(err: unknown, label: string): unknown {
 class Pool {
   private readonly cluster: mysql.PoolCluster;
   private readonly sockets = new Set<Socket>();
+  /** Each node's own sockets (of a list: a node that stops answering has all of them cut). */
+  private readonly nodeSockets: Set<Socket>[] = [];
   /** The connections whose session is set up (mysql2's own connection objects). */
   private readonly ready = new WeakSet<object>();
 
@@ -189,13 +191,19 @@ class Pool {
     const connectTimeout = many
       ? Math.max(MIN_NODE_CONNECT_MS, Math.floor(timeoutMs / target.hosts.length))
       : timeoutMs;
-    for (const [i, { host, port }] of target.hosts.entries())
+    for (const [i, { host, port }] of target.hosts.entries()) {
+      const own = new Set<Socket>();
+      this.nodeSockets.push(own);
       this.cluster.add(`node${i + 1}`, {
         // mysql2 connects through this instead of opening the socket itself.
         stream: () => {
           const socket = connect(port, host).setNoDelay(true).setKeepAlive(true);
           this.sockets.add(socket);
-          socket.once('close', () => this.sockets.delete(socket));
+          own.add(socket);
+          socket.once('close', () => {
+            this.sockets.delete(socket);
+            own.delete(socket);
+          });
           return socket;
         },
         user: target.user,
@@ -207,6 +215,23 @@ class Pool {
         bigNumberStrings: false,
         ...target.options,
       });
+    }
+  }
+
+  /**
+   * Takes `conn` out of service after `err` (see `discard`). On a list, when `err` is silence,
+   * every other connection to the same node goes too: the pool would hand each out in turn, each
+   * to wait the whole timeout for the same silence, where a new connection to a silent node is
+   * passed over within the node's share of it.
+   */
+  discard(conn: mysql.PoolConnection, err: Error): void {
+    const stream = (conn.connection as unknown as { stream?: Socket }).stream;
+    const node =
+      this.nodeSockets.length > 1 && isTimeout(err)
+        ? this.nodeSockets.find((own) => stream && own.has(stream))
+        : undefined;
+    discard(conn, err);
+    for (const socket of node ?? []) socket.destroy(err);
   }
 
   /**
@@ -215,10 +240,15 @@ class Pool {
    * next node in turn, so that a node that fails statements is not the only one tried.
    */
   async checkout(deadline: Deadline, roundRobin = false): Promise<mysql.PoolConnection> {
-    const conn = await within(
-      this.cluster.getConnection('*', roundRobin ? 'RR' : 'ORDER'),
-      deadline,
-    );
+    const take = () =>
+      within(this.cluster.getConnection('*', roundRobin ? 'RR' : 'ORDER'), deadline);
+    let conn = await take();
+    // A connection whose socket was just cut (see `discard`) may still be idle in its pool until
+    // mysql2 hears of it: it goes, and another is taken.
+    while ((conn.connection as unknown as { stream?: Socket }).stream?.destroyed) {
+      conn.destroy();
+      conn = await take();
+    }
     if (this.ready.has(conn.connection)) return conn;
     try {
       // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
@@ -234,7 +264,7 @@ class Pool {
       this.ready.add(conn.connection);
       return conn;
     } catch (err) {
-      discard(conn, err as Error);
+      this.discard(conn, err as Error);
       conn.release();
       throw isTimeout(err) ? timedOut(deadline.ms, err) : err;
     }
@@ -248,7 +278,7 @@ class Pool {
       try {
         return await on(conn)(sql, values, deadline.left());
       } catch (err) {
-        if (isTimeout(err)) discard(conn, err as Error);
+        if (isTimeout(err)) this.discard(conn, err as Error);
         throw err;
       } finally {
         conn.release();
@@ -311,7 +341,7 @@ class MysqlDriver implements SqlDriver {
       return result;
     } catch (err) {
       if (isTimeout(err)) {
-        discard(conn, err as Error);
+        this.pool.discard(conn, err as Error);
         throw timedOut(deadline.ms, err);
       }
       // What cannot be rolled back in time is cut: the server rolls back a closed session.
