@@ -195,4 +195,34 @@ describe('MySQL store: a list of servers', function () {
       await db.drop();
     }
   });
+
+  it('uses a node again as soon as it is back when every node had failed', async function () {
+    await requireMysql(this);
+    const db = await scratchDatabase();
+    const { nodes, url } = await twoNodes(db, 2);
+    let store: RoomStore | undefined;
+    try {
+      store = await openStore(url);
+      const { number } = await newRoom(store);
+      const member = await store.addMember(number, 'bob', 30);
+      // A short break on the way to both nodes (the client's own network, say): one call fails.
+      for (const node of nodes) await node.cut();
+      await store.heartbeat(member.id).then(
+        () => expect.fail('a call with every node gone succeeded'),
+        () => undefined,
+      );
+      for (const node of nodes) await node.restore();
+      // Both are back: a call, or a listener leaving the room, must not fail for 10 s more
+      // because each node was passed over (with one server in the URL, it would not).
+      const started = Date.now();
+      const renewed = await store.heartbeat(member.id).catch((err: Error) => err.message);
+      expect(renewed, `${Date.now() - started} ms after both nodes came back`).to.equal(true);
+      await store.removeMember(member.id);
+      expect((await store.status(number))?.members).to.deep.equal([]);
+    } finally {
+      await store?.close();
+      for (const node of nodes) await node.close();
+      await db.drop();
+    }
+  });
 });
