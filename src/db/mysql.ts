@@ -164,6 +164,12 @@ function mysqlError(err: unknown, label: string): unknown {
  */
 class Pool {
   private readonly cluster: mysql.PoolCluster;
+  /**
+   * Of a list: the same nodes, never passed over, each asked in turn when every node of `cluster`
+   * is (mysql2 has no way to end a node's 10 s but to wait), as one server would be asked again.
+   */
+  private readonly fallback: mysql.PoolCluster | undefined;
+  private readonly ids: string[] = [];
   private readonly sockets = new Set<Socket>();
   /** Each node's own sockets (of a list: a node that stops answering has all of them cut). */
   private readonly nodeSockets: Set<Socket>[] = [];
@@ -186,6 +192,9 @@ class Pool {
           }
         : { canRetry: false, removeNodeErrorCount: Number.MAX_SAFE_INTEGER },
     );
+    this.fallback = many
+      ? mysql.createPoolCluster({ canRetry: false, removeNodeErrorCount: Number.MAX_SAFE_INTEGER })
+      : undefined;
     // Each node of a list gets its share of the time to accept, so that one which never answers
     // leaves time to try the others.
     const connectTimeout = many
@@ -194,7 +203,9 @@ class Pool {
     for (const [i, { host, port }] of target.hosts.entries()) {
       const own = new Set<Socket>();
       this.nodeSockets.push(own);
-      this.cluster.add(`node${i + 1}`, {
+      const id = `node${i + 1}`;
+      this.ids.push(id);
+      const options: mysql.PoolOptions = {
         // mysql2 connects through this instead of opening the socket itself.
         stream: () => {
           const socket = connect(port, host).setNoDelay(true).setKeepAlive(true);
@@ -214,7 +225,31 @@ class Pool {
         supportBigNumbers: true,
         bigNumberStrings: false,
         ...target.options,
-      });
+      };
+      this.cluster.add(id, options);
+      this.fallback?.add(id, options);
+    }
+  }
+
+  /**
+   * A connection from the first node of the list that accepts (or the next in turn); when every
+   * node failed in the last 10 s, from any that accepts now.
+   */
+  private async connection(deadline: Deadline, roundRobin: boolean): Promise<mysql.PoolConnection> {
+    try {
+      return await within(this.cluster.getConnection('*', roundRobin ? 'RR' : 'ORDER'), deadline);
+    } catch (err) {
+      if (!this.fallback || (err as { code?: string }).code !== 'POOL_NONEONLINE') throw err;
+      let last = err;
+      for (const id of this.ids) {
+        if (deadline.left() <= 0) break;
+        try {
+          return await within(this.fallback.getConnection(id), deadline);
+        } catch (failed) {
+          last = failed;
+        }
+      }
+      throw last;
     }
   }
 
@@ -240,8 +275,7 @@ class Pool {
    * next node in turn, so that a node that fails statements is not the only one tried.
    */
   async checkout(deadline: Deadline, roundRobin = false): Promise<mysql.PoolConnection> {
-    const take = () =>
-      within(this.cluster.getConnection('*', roundRobin ? 'RR' : 'ORDER'), deadline);
+    const take = () => this.connection(deadline, roundRobin);
     let conn = await take();
     // A connection whose socket was just cut (see `discard`) may still be idle in its pool until
     // mysql2 hears of it: it goes, and another is taken.
@@ -291,7 +325,7 @@ class Pool {
   async end(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const polite = await Promise.race([
-      this.cluster.end().then(
+      Promise.all([this.cluster.end(), this.fallback?.end()]).then(
         () => true,
         () => true,
       ),
