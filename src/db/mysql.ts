@@ -165,8 +165,9 @@ function mysqlError(err: unknown, label: string): unknown {
 class Pool {
   private readonly cluster: mysql.PoolCluster;
   /**
-   * Of a list: the same nodes, never passed over, each asked in turn when every node of `cluster`
-   * is (mysql2 has no way to end a node's 10 s but to wait), as one server would be asked again.
+   * Of a list: the same nodes, none ever passed over, asked in turn when `cluster` passes over
+   * every node (it would fail each call at once until a node's 10 s are up, and mysql2 has no way
+   * to end them sooner), as a single server is asked again on each call.
    */
   private readonly fallback: mysql.PoolCluster | undefined;
   private readonly ids: string[] = [];
