@@ -164,7 +164,16 @@ function mysqlError(err: unknown, label: string): unknown {
  */
 class Pool {
   private readonly cluster: mysql.PoolCluster;
+  /**
+   * Of a list: the same nodes, none ever passed over, asked in turn when `cluster` passes over
+   * every node (it would fail each call at once until a node's 10 s are up, and mysql2 has no way
+   * to end them sooner), as a single server is asked again on each call.
+   */
+  private readonly fallback: mysql.PoolCluster | undefined;
+  private readonly ids: string[] = [];
   private readonly sockets = new Set<Socket>();
+  /** Each node's own sockets (of a list: a node that stops answering has all of them cut). */
+  private readonly nodeSockets: Set<Socket>[] = [];
   /** The connections whose session is set up (mysql2's own connection objects). */
   private readonly ready = new WeakSet<object>();
 
@@ -184,18 +193,29 @@ class Pool {
           }
         : { canRetry: false, removeNodeErrorCount: Number.MAX_SAFE_INTEGER },
     );
+    this.fallback = many
+      ? mysql.createPoolCluster({ canRetry: false, removeNodeErrorCount: Number.MAX_SAFE_INTEGER })
+      : undefined;
     // Each node of a list gets its share of the time to accept, so that one which never answers
     // leaves time to try the others.
     const connectTimeout = many
       ? Math.max(MIN_NODE_CONNECT_MS, Math.floor(timeoutMs / target.hosts.length))
       : timeoutMs;
-    for (const [i, { host, port }] of target.hosts.entries())
-      this.cluster.add(`node${i + 1}`, {
+    for (const [i, { host, port }] of target.hosts.entries()) {
+      const own = new Set<Socket>();
+      this.nodeSockets.push(own);
+      const id = `node${i + 1}`;
+      this.ids.push(id);
+      const options: mysql.PoolOptions = {
         // mysql2 connects through this instead of opening the socket itself.
         stream: () => {
           const socket = connect(port, host).setNoDelay(true).setKeepAlive(true);
           this.sockets.add(socket);
-          socket.once('close', () => this.sockets.delete(socket));
+          own.add(socket);
+          socket.once('close', () => {
+            this.sockets.delete(socket);
+            own.delete(socket);
+          });
           return socket;
         },
         user: target.user,
@@ -206,7 +226,48 @@ class Pool {
         supportBigNumbers: true,
         bigNumberStrings: false,
         ...target.options,
-      });
+      };
+      this.cluster.add(id, options);
+      this.fallback?.add(id, options);
+    }
+  }
+
+  /**
+   * A connection from the first node of the list that accepts (or the next in turn); when every
+   * node failed in the last 10 s, from any that accepts now.
+   */
+  private async connection(deadline: Deadline, roundRobin: boolean): Promise<mysql.PoolConnection> {
+    try {
+      return await within(this.cluster.getConnection('*', roundRobin ? 'RR' : 'ORDER'), deadline);
+    } catch (err) {
+      if (!this.fallback || (err as { code?: string }).code !== 'POOL_NONEONLINE') throw err;
+      let last = err;
+      for (const id of this.ids) {
+        if (deadline.left() <= 0) break;
+        try {
+          return await within(this.fallback.getConnection(id), deadline);
+        } catch (failed) {
+          last = failed;
+        }
+      }
+      throw last;
+    }
+  }
+
+  /**
+   * Takes `conn` out of service after `err` (see `discard`). On a list, when `err` is silence,
+   * every other connection to the same node goes too: the pool would hand each out in turn, each
+   * to wait the whole timeout for the same silence, where a new connection to a silent node is
+   * passed over within the node's share of it.
+   */
+  discard(conn: mysql.PoolConnection, err: Error): void {
+    const stream = (conn.connection as unknown as { stream?: Socket }).stream;
+    const node =
+      this.nodeSockets.length > 1 && isTimeout(err)
+        ? this.nodeSockets.find((own) => stream && own.has(stream))
+        : undefined;
+    discard(conn, err);
+    for (const socket of node ?? []) socket.destroy(err);
   }
 
   /**
@@ -215,10 +276,14 @@ class Pool {
    * next node in turn, so that a node that fails statements is not the only one tried.
    */
   async checkout(deadline: Deadline, roundRobin = false): Promise<mysql.PoolConnection> {
-    const conn = await within(
-      this.cluster.getConnection('*', roundRobin ? 'RR' : 'ORDER'),
-      deadline,
-    );
+    const take = () => this.connection(deadline, roundRobin);
+    let conn = await take();
+    // A connection whose socket was just cut (see `discard`) may still be idle in its pool until
+    // mysql2 hears of it: it goes, and another is taken.
+    while ((conn.connection as unknown as { stream?: Socket }).stream?.destroyed) {
+      conn.destroy();
+      conn = await take();
+    }
     if (this.ready.has(conn.connection)) return conn;
     try {
       // Times are epoch milliseconds computed from NOW(3): a fixed-offset session keeps them exact.
@@ -234,7 +299,7 @@ class Pool {
       this.ready.add(conn.connection);
       return conn;
     } catch (err) {
-      discard(conn, err as Error);
+      this.discard(conn, err as Error);
       conn.release();
       throw isTimeout(err) ? timedOut(deadline.ms, err) : err;
     }
@@ -248,7 +313,7 @@ class Pool {
       try {
         return await on(conn)(sql, values, deadline.left());
       } catch (err) {
-        if (isTimeout(err)) discard(conn, err as Error);
+        if (isTimeout(err)) this.discard(conn, err as Error);
         throw err;
       } finally {
         conn.release();
@@ -261,7 +326,7 @@ class Pool {
   async end(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const polite = await Promise.race([
-      this.cluster.end().then(
+      Promise.all([this.cluster.end(), this.fallback?.end()]).then(
         () => true,
         () => true,
       ),
@@ -311,7 +376,7 @@ class MysqlDriver implements SqlDriver {
       return result;
     } catch (err) {
       if (isTimeout(err)) {
-        discard(conn, err as Error);
+        this.pool.discard(conn, err as Error);
         throw timedOut(deadline.ms, err);
       }
       // What cannot be rolled back in time is cut: the server rolls back a closed session.

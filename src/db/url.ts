@@ -63,6 +63,13 @@ function splitHosts(url: string): { single: string; hosts: string[] } {
   const m = /^([a-z]+:\/\/)([^/?#]*)(.*)$/is.exec(url);
   if (!m) return { single: url, hosts: [] };
   const [, scheme = '', authority = '', rest = ''] = m;
+  // An `@` past the hosts is the end of a user name or password that holds a raw `/`, `?` or `#`:
+  // the URL parser would end them there and take what they hold for a host and port, to be shown
+  // in labels and join lines and looked up as a host name. No database name or option has an `@`.
+  if (rest.includes('@'))
+    throw new UsageError(
+      `a / ? or # in the database URL's user name or password must be %-encoded (%2F %3F %23); ${HELP}`,
+    );
   const at = authority.lastIndexOf('@');
   const hosts = authority.slice(at + 1).split(',');
   return { single: `${scheme}${authority.slice(0, at + 1)}${hosts[0]}${rest}`, hosts };

@@ -160,4 +160,69 @@ describe('MySQL store: a list of servers', function () {
       await db.drop();
     }
   });
+
+  it('passes over a node that goes silent under pooled connections after one call times out', async function () {
+    await requireMysql(this);
+    const db = await scratchDatabase();
+    const { nodes, url } = await twoNodes(db, 2);
+    let store: RoomStore | undefined;
+    try {
+      store = await openStore(url);
+      const { number } = await newRoom(store);
+      const member = await store.addMember(number, 'bob', 30);
+      // Four calls at once leave four idle connections to node 1 in its pool.
+      await Promise.all([1, 2, 3, 4].map(() => store!.status(number)));
+
+      nodes[0]!.blackhole();
+      const started = Date.now();
+      const outcomes: string[] = [];
+      for (let i = 0; i < 4; i++)
+        outcomes.push(
+          await store.heartbeat(member.id).then(
+            (renewed) => String(renewed),
+            () => 'failed',
+          ),
+        );
+      const took = Date.now() - started;
+      // The first call waits out the silence (2 s); the rest go to node 2 after node 1's share
+      // of a fresh connect (1 s). Before, each pooled connection to node 1 cost a failed call of
+      // 2 s of its own: four failures in 8 s.
+      expect(outcomes, `${took} ms`).to.deep.equal(['failed', 'true', 'true', 'true']);
+      expect(took).to.be.below(4000);
+    } finally {
+      await store?.close();
+      for (const node of nodes) await node.close();
+      await db.drop();
+    }
+  });
+
+  it('uses a node again as soon as it is back when every node had failed', async function () {
+    await requireMysql(this);
+    const db = await scratchDatabase();
+    const { nodes, url } = await twoNodes(db, 2);
+    let store: RoomStore | undefined;
+    try {
+      store = await openStore(url);
+      const { number } = await newRoom(store);
+      const member = await store.addMember(number, 'bob', 30);
+      // A short break on the way to both nodes (the client's own network, say): one call fails.
+      for (const node of nodes) await node.cut();
+      await store.heartbeat(member.id).then(
+        () => expect.fail('a call with every node gone succeeded'),
+        () => undefined,
+      );
+      for (const node of nodes) await node.restore();
+      // Both are back: a call, or a listener leaving the room, must not fail for 10 s more
+      // because each node was passed over (with one server in the URL, it would not).
+      const started = Date.now();
+      const renewed = await store.heartbeat(member.id).catch((err: Error) => err.message);
+      expect(renewed, `${Date.now() - started} ms after both nodes came back`).to.equal(true);
+      await store.removeMember(member.id);
+      expect((await store.status(number))?.members).to.deep.equal([]);
+    } finally {
+      await store?.close();
+      for (const node of nodes) await node.close();
+      await db.drop();
+    }
+  });
 });

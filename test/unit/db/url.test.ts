@@ -116,4 +116,25 @@ describe('database URLs', function () {
       expect(message, bad).to.not.match(/alice|hunter2/);
     }
   });
+  it('refuses a password with a raw / ? or # before the host list, rather than reading it as hosts', function () {
+    // The URL parser ends the user information at the `?`: "alice:1" read as host:port, and
+    // "hunter2" as the next node (printed in labels and join lines, and looked up in the DNS).
+    for (const url of [
+      'mysql://alice:1,hunter2?x@h1/db',
+      'mysql://alice:1,hunter2#x@h1,h2/db',
+      'mysql://alice:12/hunter2,x@h1/db',
+      'mysql://alice:12#hunter2@h1/db',
+    ]) {
+      let message = '';
+      try {
+        parseDbUrl(url);
+      } catch (err) {
+        expect(err, url).to.be.instanceOf(UsageError);
+        message = (err as Error).message;
+      }
+      expect(message, url).to.match(/%-encoded/);
+      expect(message, url).to.not.match(/alice|hunter2/);
+      expect(() => shareableDbUrl(url), url).to.throw(UsageError);
+    }
+  });
 });
