@@ -44,12 +44,17 @@ export interface Failover {
   distinct: number;
   duplicates: number;
   missing: number;
+  /** The first of the lines never shown (numbered from 1), for a run that lost some. */
+  missingLines?: number[];
   publishExit: number | null;
-  /** What a publisher that failed said on stderr. */
+  /** What a publisher that failed said on stderr; what the listener said, in a run that lost lines. */
   publishError?: string;
+  listenerStderr?: string;
   /** From the kill to the listener saying it reconnected; to the next line it showed after that. */
   reconnectMs?: number;
   nextLineMs?: number;
+  /** From the kill to the publisher saying it reconnected. */
+  publisherReconnectMs?: number;
   /** The longest time between two lines shown, around the kill. */
   longestGapMs: number;
   /** Where the listener and the publisher said they reconnected. */
@@ -192,8 +197,9 @@ async function clusterThroughput(
 }
 
 function reportFailover(report: Report, runs: Failover[], options: ClusterOptions): void {
-  const next = runs.map((r) => r.nextLineMs).filter((ms): ms is number => ms !== undefined);
-  const reconnect = runs.map((r) => r.reconnectMs).filter((ms): ms is number => ms !== undefined);
+  const times = (pick: (r: Failover) => number | undefined): number[] =>
+    runs.map(pick).filter((ms): ms is number => ms !== undefined);
+  const next = times((r) => r.nextLineMs);
   const spread = (xs: number[]): string =>
     xs.length ? `${round(median(xs), 0)} / ${round(Math.max(...xs), 0)}` : 'none';
   const of = `median / max of ${runs.length}`;
@@ -204,8 +210,8 @@ function reportFailover(report: Report, runs: Failover[], options: ClusterOption
     spread(next),
   );
   report.row(
-    `cluster failover: ms from the kill to "reconnected via" at the listener (${of})`,
-    spread(reconnect),
+    `cluster failover: ms from the kill to "reconnected via" at the listener; at the publisher (${of})`,
+    `${spread(times((r) => r.reconnectMs))}; ${spread(times((r) => r.publisherReconnectMs))}`,
   );
   const once = runs.every(
     (r) => r.shown === r.sent && r.distinct === r.sent && r.publishExit === 0,
@@ -330,7 +336,9 @@ async function failover(binary: string, dir: string, options: ClusterOptions): P
       .map((l) => ({ at: l.at, message: messageOf(l.text) }))
       .filter((l): l is { at: number; message: string } => l.message !== undefined);
     const wanted = new Set(sent);
-    const distinct = new Set(shown.map((l) => l.message).filter((m) => wanted.has(m))).size;
+    const shownSet = new Set(shown.map((l) => l.message).filter((m) => wanted.has(m)));
+    const distinct = shownSet.size;
+    const missingLines = sent.flatMap((m, i) => (shownSet.has(m) ? [] : [i + 1])).slice(0, 20);
     const via = (w: Watched): { at: number; node: string } | undefined => {
       const found = w.err.find((l) => l.at >= killedAt && /reconnected via \S+/.test(l.text));
       return found && { at: found.at, node: /reconnected via (\S+)/.exec(found.text)![1]! };
@@ -347,12 +355,16 @@ async function failover(binary: string, dir: string, options: ClusterOptions): P
       distinct,
       duplicates: shown.length - distinct,
       missing: total - distinct,
+      ...(missingLines.length
+        ? { missingLines, listenerStderr: listener.err.map((l) => l.text).join('\n') }
+        : {}),
       publishExit: publisher.child.exitCode,
       ...(publisher.child.exitCode === 0
         ? {}
         : { publishError: publisher.err.map((l) => l.text).join('\n') }),
       reconnectMs: listenerVia && round(listenerVia.at - killedAt, 0),
       nextLineMs: after && round(after.at - killedAt, 0),
+      publisherReconnectMs: publisherVia && round(publisherVia.at - killedAt, 0),
       longestGapMs: round(longestGapMs, 0),
       listenerVia: listenerVia?.node,
       publisherVia: publisherVia?.node,
