@@ -19,6 +19,8 @@ export type Command = [string, string[]];
 export interface PeerContext {
   env: Record<string, string>;
   port: number;
+  /** Where producers connect, when not `port`: on a cluster, another node than the consumers'. */
+  publishPort?: number;
   user: { name: string; password: string };
   /** Creates a room (as `room create [--plain]` does) and returns its number. */
   newRoom(plain: boolean): Promise<string>;
@@ -125,14 +127,33 @@ export function peers(ctx: PeerContext): {
   // mosquitto's clients and MQTT.js's take the same connection flags. The address is given, as
   // the broker listens on 127.0.0.1 only and `localhost` may resolve to ::1 first.
   const { name, password } = ctx.user;
-  const auth = ['-h', '127.0.0.1', '-p', String(ctx.port), '-u', name, '-P', password];
+  const credentials = ['-u', name, '-P', password];
+  const auth = ['-h', '127.0.0.1', '-p', String(ctx.port), ...credentials];
+  const publishAuth = [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(ctx.publishPort ?? ctx.port),
+    ...credentials,
+  ];
   const topic = (): Promise<string> =>
     Promise.resolve(`sunoye/room/bench-${randomBytes(4).toString('hex')}`);
   const mosquittoPub = (t: string, ...rest: string[]): Command => [
     'mosquitto_pub',
-    [...auth, '-q', '1', '-t', t, ...rest],
+    [...publishAuth, '-q', '1', '-t', t, ...rest],
   ];
   const isLine = (l: string): boolean => l.length > 0 && l !== PROBE;
+  // mosquitto_sub and `mqtt sub` say nothing once subscribed: probes are published until one is
+  // printed.
+  const probed = async (c: Consumer, t: string, what: string): Promise<void> => {
+    const deadline = performance.now() + 20_000;
+    while (!c.ready) {
+      if (performance.now() > deadline) throw new Error(`${what} not subscribed in 20 s`);
+      const [command, args] = mosquittoPub(t, '-m', PROBE);
+      await once(spawn(command, args, { env: ctx.env, stdio: 'ignore' }), 'close');
+      await Promise.race([c.until((x) => x.ready), sleep(100)]);
+    }
+  };
 
   const sunoyeIn = (plain: boolean): Peer => ({
     target: () => ctx.newRoom(plain),
@@ -157,17 +178,17 @@ export function peers(ctx: PeerContext): {
     sunoyePlain: sunoyeIn(true),
     mosquitto: {
       target: topic,
+      // Ended after `count` messages rather than by -C, which would count the probe too.
       consumer: (t, count, onLine) =>
-        new Consumer(
-          ['mosquitto_sub', [...auth, '-q', '1', '-t', t, '-C', String(count)]],
-          ctx.env,
-          {
-            isMessage: isLine,
-            onLine,
-          },
-        ),
-      // mosquitto_sub subscribes well before a producer has started (as the bench always had it).
-      ready: () => Promise.resolve(),
+        new Consumer(['mosquitto_sub', [...auth, '-q', '1', '-t', t]], ctx.env, {
+          isMessage: isLine,
+          isReady: (l) => l === PROBE,
+          onLine,
+          stopAfter: count,
+        }),
+      // On one mosquitto it subscribes at once; on a cluster the subscription is a replicated
+      // write that can take longer than a producer's start.
+      ready: (c, t) => probed(c, t, 'mosquitto_sub'),
       producer: (t) => mosquittoPub(t, '-l'),
       publishOne: (t) => mosquittoPub(t, '-m', 'hi'),
     },
@@ -182,19 +203,10 @@ export function peers(ctx: PeerContext): {
           onLine,
           stopAfter: count,
         }),
-      // `mqtt sub` says nothing once subscribed: publish probes until one is printed.
-      ready: async (c, t) => {
-        const deadline = performance.now() + 20_000;
-        while (!c.ready) {
-          if (performance.now() > deadline) throw new Error('`mqtt sub` not subscribed in 20 s');
-          const [command, args] = mosquittoPub(t, '-m', PROBE);
-          await once(spawn(command, args, { env: ctx.env, stdio: 'ignore' }), 'close');
-          await Promise.race([c.until((x) => x.ready), sleep(100)]);
-        }
-      },
+      ready: (c, t) => probed(c, t, '`mqtt sub`'),
       // -s -M (--stdin --multiline): one message per line of stdin. (-l is --protocol here.)
-      producer: (t) => [node, [mqtt, 'pub', ...auth, '-q', '1', '-t', t, '-s', '-M']],
-      publishOne: (t) => [node, [mqtt, 'pub', ...auth, '-q', '1', '-t', t, '-m', 'hi']],
+      producer: (t) => [node, [mqtt, 'pub', ...publishAuth, '-q', '1', '-t', t, '-s', '-M']],
+      publishOne: (t) => [node, [mqtt, 'pub', ...publishAuth, '-q', '1', '-t', t, '-m', 'hi']],
     },
   };
 }

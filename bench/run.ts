@@ -4,7 +4,7 @@
 // the same run, because the machine is shared and absolute times drift. Prints a Markdown table
 // with each target and whether it was met, and writes bench-results.json (targets included).
 //
-// Sections (BENCH_ONLY=throughput,latency,cold,signing,memory,registry,scale runs a subset):
+// Sections (BENCH_ONLY=throughput,latency,cold,signing,memory,registry,scale,cluster runs a subset):
 //   throughput  50,000 piped lines, publish → listen --json in an encrypted and in a plain room, vs
 //               mosquitto_pub -l → mosquitto_sub and mqtt pub -s -M → mqtt sub
 //   latency     a steady 1,000 lines/s for 10 s, publish-to-print p50/p99/max, each tool
@@ -15,9 +15,16 @@
 //   signing     sealing and opening one signed message of 1 line and of 1,000; loading the identity
 //   registry    create/join/info p50/p99 at 10,000 rooms and 1,000 members, SQLite and MySQL
 //   scale       sunoye's and mosquitto's throughput over 1, 10 and 100 rooms at once
+//   cluster     on a 3-node NATS cluster (bench/cluster.ts): piped throughput, publisher on node 2
+//               and consumer on node 1, each tool; failover time when the node of listen and
+//               publish dies, and every line shown once (skipped, and said so, without nats-server)
 // Sizes: BENCH_RUNS, BENCH_LINES, BENCH_LATENCY_SECONDS, BENCH_MEMORY_MB, BENCH_LISTEN_MESSAGES,
 // BENCH_ROOMS, BENCH_MEMBERS, BENCH_SCALE (e.g. 1,10,100); MySQL at BENCH_MYSQL_URL
-// (default mysql://root@127.0.0.1:3306; skipped, and said so, when unreachable).
+// (default mysql://root@127.0.0.1:3306; skipped, and said so, when unreachable). Cluster:
+// BENCH_CLUSTER_LINES (sunoye, 20,000), BENCH_CLUSTER_PEER_LINES (mosquitto's and MQTT.js's
+// clients, 20,000: a replicated write each line, ~40 s a run; fewer are compared as rates),
+// BENCH_FAILOVER_RATE (lines/s, 200) and BENCH_FAILOVER_SECONDS (10; the node dies a third of
+// the way).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +46,7 @@ import {
   run,
   type Pipe,
 } from './measures.js';
+import { benchCluster } from './cluster.js';
 import { peers, sunoyeBin } from './peers.js';
 import { Report } from './report.js';
 import { benchRegistry, kdfMilliseconds, type RegistryResult } from './registry.js';
@@ -53,6 +61,10 @@ const LISTEN_MESSAGES = num('BENCH_LISTEN_MESSAGES', 100_000);
 const ROOMS = num('BENCH_ROOMS', 10_000);
 const MEMBERS = num('BENCH_MEMBERS', 1_000);
 const SCALE = (process.env.BENCH_SCALE ?? '1,10,100').split(',').map(Number);
+const CLUSTER_LINES = num('BENCH_CLUSTER_LINES', 20_000);
+const CLUSTER_PEER_LINES = num('BENCH_CLUSTER_PEER_LINES', 20_000);
+const FAILOVER_RATE = num('BENCH_FAILOVER_RATE', 200);
+const FAILOVER_SECONDS = num('BENCH_FAILOVER_SECONDS', 10);
 const MYSQL_URL = (process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(
   /\/+$/,
   '',
@@ -408,6 +420,18 @@ try {
       );
     }
     results.scale = scale;
+  }
+
+  if (wanted('cluster')) {
+    results.cluster = await benchCluster(report, {
+      dir,
+      runs: RUNS,
+      lines: CLUSTER_LINES,
+      peerLines: CLUSTER_PEER_LINES,
+      failoverRate: FAILOVER_RATE,
+      failoverSeconds: FAILOVER_SECONDS,
+      progress,
+    });
   }
 } finally {
   await broker.stop();

@@ -15,7 +15,8 @@ const NATS = process.env.SUNOYE_TEST_NATS ?? 'nats-server';
 /** Where Debian puts it, off the PATH of an ordinary user. */
 const NATS_SBIN = '/usr/sbin/nats-server';
 
-function natsBinary(): string | undefined {
+/** The nats-server binary to run (SUNOYE_TEST_NATS, the PATH's or Debian's); undefined without one. */
+export function natsBinary(): string | undefined {
   for (const candidate of [NATS, NATS_SBIN])
     if (spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
   return undefined;
