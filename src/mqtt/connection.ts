@@ -135,11 +135,24 @@ export interface ChatConnection extends QosPublisher {
 export const SESSION_EXPIRY_SECONDS = 3600;
 /** How long the first connection may take, unless a caller says otherwise. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * With a broker list: how long messages may wait for any acknowledgement on a live connection
+ * before the node is left for the next. A cluster node can take QoS 1 messages while its cluster
+ * elects leaders and then never acknowledge them, and MQTT sends unacknowledged messages again
+ * only on a new connection. Longer than QUICK_CLOSE_MS, so never taken for a fight.
+ */
+const ACK_STALL_MS = 6000;
 /** The least time one node of a broker list gets to answer a CONNECT. */
 const MIN_NODE_CONNECT_MS = 1000;
 /** Reconnect backoff: from this, doubling up to the maximum; reset by every connect. */
 export const RECONNECT_MIN_MS = 250;
 export const RECONNECT_MAX_MS = 8000;
+/**
+ * The longest wait between two rounds of a broker list: a cluster that lost a node refuses
+ * connections only while it elects leaders (about 4 s on NATS), so a round every 2 s at most
+ * finds it back soon after, where doubling to 8 s cost up to 8 s more.
+ */
+export const RECONNECT_MAX_LIST_MS = 2000;
 /**
  * The largest packet sunoye accepts, announced in the CONNECT: well above the largest sealed
  * batch it makes (32 KiB of text, or one 64 KiB line, sealed and base64-encoded).
@@ -563,6 +576,12 @@ class Connection implements ChatConnection {
   /** A message that arrived before anyone listened (MQTT.js reads no further until it is taken). */
   private early: { topic: string; payload: Buffer; retained: boolean } | undefined;
   private pinger: NodeJS.Timeout | undefined;
+  /** QoS 1 messages sent and not yet acknowledged, and when the last acknowledgement came. */
+  private unacked = 0;
+  private ackedAt = 0;
+  /** When the last CONNACK came (MQTT.js sends what waits again before its `connect` event). */
+  private connackAt = 0;
+  private ackWatch: NodeJS.Timeout | undefined;
   private corked = false;
   private ending = false;
   private connectedAt = Date.now();
@@ -589,7 +608,10 @@ class Connection implements ChatConnection {
     client.on('packetreceive', (packet) => {
       this.cork();
       // The broker's limits count from its CONNACK, before MQTT.js resends what was pending.
-      if (packet.cmd === 'connack') this.connack = packet;
+      if (packet.cmd === 'connack') {
+        this.connack = packet;
+        this.connackAt = Date.now();
+      }
     });
     client.on('connect', (packet) => this.connected(packet));
     client.on('disconnect', (packet) => this.disconnected(packet));
@@ -767,7 +789,10 @@ class Connection implements ChatConnection {
       return;
     }
     this.client.options.reconnectPeriod = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, RECONNECT_MAX_MS);
+    this.backoff = Math.min(
+      this.backoff * 2,
+      this.ring.size > 1 ? RECONNECT_MAX_LIST_MS : RECONNECT_MAX_MS,
+    );
   }
 
   private fatal(err: SunoyeError): void {
@@ -802,7 +827,15 @@ class Connection implements ChatConnection {
       return;
     }
     this.cork();
-    this.client.publish(topic, payload, { qos: 1 }, (err) => onAck(err ?? undefined));
+    if (this.unacked === 0) this.ackedAt = Date.now();
+    this.unacked += 1;
+    this.watchAcks();
+    this.client.publish(topic, payload, { qos: 1 }, (err) => {
+      this.unacked -= 1;
+      this.ackedAt = Date.now();
+      if (this.unacked === 0) this.stopWatchingAcks();
+      onAck(err ?? undefined);
+    });
   }
 
   pause(): void {
@@ -837,10 +870,33 @@ class Connection implements ChatConnection {
     this.pinger = undefined;
   }
 
+  /**
+   * With a broker list, leaves a node that has acknowledged nothing for ACK_STALL_MS while
+   * messages wait (counted from the last acknowledgement, or from the CONNACK): the next node
+   * gets them again, and listeners drop the copies.
+   */
+  private watchAcks(): void {
+    if (this.ring.size < 2 || this.ackWatch !== undefined) return;
+    this.ackWatch = setInterval(() => {
+      if (this.ending || !this.active || !this.client.connected) return;
+      if (Date.now() - Math.max(this.ackedAt, this.connackAt) <= ACK_STALL_MS) return;
+      this.lastError = Object.assign(new Error(`no acknowledgement for ${ACK_STALL_MS / 1000} s`), {
+        code: 'EACKSTALL',
+      });
+      this.client.stream.destroy();
+    }, 500);
+  }
+
+  private stopWatchingAcks(): void {
+    clearInterval(this.ackWatch);
+    this.ackWatch = undefined;
+  }
+
   async end(options: { endSession?: boolean } = {}): Promise<void> {
     if (this.ending) return;
     this.ending = true;
     this.stopPinging();
+    this.stopWatchingAcks();
     const endSession = options.endSession === true && !this.options.clean;
     const clean = await this.disconnect(
       this.client,
@@ -906,6 +962,7 @@ class Connection implements ChatConnection {
   destroy(): void {
     this.ending = true;
     this.stopPinging();
+    this.stopWatchingAcks();
     this.client.end(true);
   }
 }

@@ -274,6 +274,33 @@ describe('the first connection to the broker', function () {
     }
   });
 
+  it('leaves a node of a list that acknowledges nothing for 6 s; the next one gets the message', async function () {
+    this.timeout(20_000);
+    // A 3.1.1 node (as aedes is) that accepts the connection and then swallows every message,
+    // as a cluster node electing leaders can.
+    peer = await scriptedPeer((c, packet) => {
+      if (packet.cmd !== 'connect') return;
+      if (packet.protocolVersion === 5) c.socket.end();
+      else c.send(connack(c));
+    });
+    broker = await startBroker('127.0.0.1', 0);
+    const c = await open(settings(`${peer.url},${broker.url}`, { mqttVersion: 4 }), 5000);
+    expect(c.via).to.equal(new URL(peer.url).host);
+    const started = Date.now();
+    await new Promise<void>((resolve, reject) =>
+      c.publish('sunoye/room/1', 'hello', (err) => (err ? reject(err) : resolve())),
+    );
+    expect(Date.now() - started).to.be.within(6000, 9000);
+    expect(c.via).to.equal(`127.0.0.1:${broker.port}`);
+    // Acknowledged in time, a node is kept.
+    const again = Date.now();
+    await new Promise<void>((resolve, reject) =>
+      c.publish('sunoye/room/1', 'again', (err) => (err ? reject(err) : resolve())),
+    );
+    expect(Date.now() - again).to.be.below(1000);
+    expect(c.via).to.equal(`127.0.0.1:${broker.port}`);
+  });
+
   it('names brokers without credentials, with their default port', function () {
     expect(brokerKey('mqtt://127.0.0.1')).to.equal('mqtt://127.0.0.1:1883');
     expect(brokerKey('tcp://h:1884')).to.equal('mqtt://h:1884');
