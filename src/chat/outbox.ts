@@ -169,8 +169,10 @@ export class Outbox {
         `${failed.message}; ${flight.outstanding} of ${flight.sent} message${plural} not delivered, ${flight.acked} ${were}`,
         failed.exitCode,
       );
+    // Silence for the timeout, or what the client said when it gave up on them.
+    const why = failed === this.timedOut ? `within ${timeoutSeconds} s` : `(${failed.message})`;
     return new UnavailableError(
-      `${flight.outstanding} of ${flight.sent} message${plural} not acknowledged by the broker ${brokerUrl} within ${timeoutSeconds} s; ` +
+      `${flight.outstanding} of ${flight.sent} message${plural} not acknowledged by the broker ${brokerUrl} ${why}; ` +
         `${flight.acked} ${were} delivered`,
     );
   }

@@ -830,11 +830,26 @@ class Connection implements ChatConnection {
     if (this.unacked === 0) this.ackedAt = Date.now();
     this.unacked += 1;
     this.watchAcks();
-    this.client.publish(topic, payload, { qos: 1 }, (err) => {
+    this.send(topic, payload, (err) => {
       this.unacked -= 1;
       this.ackedAt = Date.now();
       if (this.unacked === 0) this.stopWatchingAcks();
-      onAck(err ?? undefined);
+      onAck(err);
+    });
+  }
+
+  /**
+   * Publishes at QoS 1 until acknowledged. MQTT.js sends what it had written again on the next
+   * connection, but what was still waiting its turn behind that (published while it was sending
+   * them again after a reconnect) it fails with "Connection closed" if that connection is lost
+   * too: such a message is handed to the client again, for the connection after, unless we are
+   * ending. Listeners drop the copies.
+   */
+  private send(topic: string, payload: string, done: (err: Error | undefined) => void): void {
+    this.client.publish(topic, payload, { qos: 1 }, (err) => {
+      if (err?.message === 'Connection closed' && !this.ending && this.active)
+        this.send(topic, payload, done);
+      else done(err ?? undefined);
     });
   }
 
