@@ -400,7 +400,7 @@ async function runListener(
   const echo = setTimeout(() => {
     if (inbox.hasJoined) return;
     warnings.warn(
-      `the broker did not deliver our join notice; it may deny publishing to ${target.topic}`,
+      `the broker did not deliver our own join notice back: it may deny publishing to ${target.topic}, or not be delivering this subscription (seen on a NATS cluster missing a node: start listen again)`,
     );
     inbox.release();
   }, JOIN_ECHO_TIMEOUT_MS);

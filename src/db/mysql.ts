@@ -50,6 +50,9 @@ const NETWORK_CODES = new Set([
   'ER_COLUMNACCESS_DENIED_ERROR',
   'ER_SPECIFIC_ACCESS_DENIED_ERROR',
   'ER_CON_COUNT_ERROR',
+  // A Galera node outside its cluster's primary component, still so after the retries: most of
+  // the cluster is down or cut off, which no other try of ours can change.
+  'ER_UNKNOWN_COM_ERROR',
   'POOL_NONEONLINE', // every node of a list failed to connect within the last RESTORE_NODE_MS
 ]);
 
@@ -144,7 +147,9 @@ function mysqlError(err: unknown, label: string): unknown {
         ? ' (is MySQL/MariaDB running?)'
         : e.code === 'ER_ACCESS_DENIED_ERROR'
           ? ' (check the user name and password in the database URL)'
-          : '';
+          : e.code === 'ER_UNKNOWN_COM_ERROR'
+            ? ' (a cluster node that is not in the primary component: more than half of the cluster must be running and connected)'
+            : '';
     const verb = e.code?.startsWith('ER_') ? 'use' : 'reach';
     const what =
       e.code === 'POOL_NONEONLINE'

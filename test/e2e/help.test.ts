@@ -104,6 +104,8 @@ describe('help', function () {
     const publish = await help('publish', ['--help']);
     expect(optionsIn(publish)).to.include.members(['--message', '--timeout', '--window']);
     expect(optionsIn(publish)).to.not.include.members(['--count', '--json', '--idle']);
+    // A database cluster stalls for about 5 s when a node crashes: the default timeout is 5 s.
+    expect(listen).to.match(/h3:3306\/db\?timeout=10/);
   });
 
   it('prints help for bare `room` and `room help`, exit 0', async function () {

@@ -115,4 +115,30 @@ describe('fault drills: a registry cluster', function () {
     if (/cannot renew presence/.test(stderr))
       expect(stderr, stderr).to.match(/database reachable again: presence renewed/);
   });
+
+  it('says the cluster lost its majority (exit 4) when only one node of three is left', async function () {
+    // Node 1 may be dead already (above); node 2 goes too, and node 3 alone is not a primary
+    // component: it refuses every statement (1047) until more than half of the cluster is back.
+    await cluster!.kill(0);
+    await cluster!.kill(1);
+    await waitFor('node 3 to leave the primary component', async () => {
+      const conn = await mysql.createConnection({ uri: cluster!.urls[2] });
+      try {
+        const [rows] = await conn.query("SHOW STATUS LIKE 'wsrep_cluster_status'");
+        return (rows as { Value: string }[])[0]?.Value === 'non-Primary';
+      } finally {
+        await conn.end();
+      }
+    });
+    const env = {
+      HOME: dir!,
+      SUNOYE_HOME: join(dir!, 'home'),
+      SUNOYE_DB: `mysql://root@${cluster!.hosts.join(',')}/sunoye_failover?timeout=10`,
+      ...brokerEnv(broker!),
+    };
+    const info = await runProgram('room', ['info', '123456'], { env });
+    expect(info.code, info.stderr).to.equal(4);
+    expect(info.stderr).to.not.match(/unexpected error/);
+    expect(info.stderr).to.match(/more than half of the cluster must be running/);
+  });
 });
