@@ -847,9 +847,15 @@ class Connection implements ChatConnection {
    */
   private send(topic: string, payload: string, done: (err: Error | undefined) => void): void {
     this.client.publish(topic, payload, { qos: 1 }, (err) => {
-      if (err?.message === 'Connection closed' && !this.ending && this.active)
-        this.send(topic, payload, done);
-      else done(err ?? undefined);
+      if (err?.message !== 'Connection closed' || this.ending || !this.active)
+        return done(err ?? undefined);
+      // Later, not now: MQTT.js fails them while it walks its queue, and a message queued again
+      // at once would be walked, and failed, again, without end. Once it is done, a message
+      // published while disconnected is kept for the next connection.
+      setImmediate(() => {
+        if (this.ending) done(err);
+        else this.send(topic, payload, done);
+      });
     });
   }
 

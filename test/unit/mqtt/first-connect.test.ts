@@ -18,6 +18,7 @@ import {
 } from '../../../src/mqtt/connection.js';
 import { freePort } from '../../helpers/brokers.js';
 import { connack, scriptedPeer, type ScriptedPeer } from '../../helpers/peer.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** A peer that speaks only 3.1.1 and, like many deployed ones, closes on an MQTT 5 CONNECT. */
 const closesOnV5 = (): Promise<ScriptedPeer> =>
@@ -299,6 +300,48 @@ describe('the first connection to the broker', function () {
     );
     expect(Date.now() - again).to.be.below(1000);
     expect(c.via).to.equal(`127.0.0.1:${broker.port}`);
+  });
+
+  it('sends again what MQTT.js gave up on when a connection closed while it was resending', async function () {
+    this.timeout(20_000);
+    let conn: ChatConnection | undefined;
+    const acked = (payload: string): Promise<void> =>
+      new Promise((resolve, reject) =>
+        conn!.publish('sunoye/room/1', payload, (err) => (err ? reject(err) : resolve())),
+      );
+    let late: Promise<void> | undefined;
+    // Node 1 takes three messages, acknowledges none, and is lost.
+    let taken = 0;
+    peer = await scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect') c.send(connack(c));
+      if (packet.cmd === 'publish' && ++taken === 3) c.socket.destroy();
+    });
+    // Node 2 gets the first of them again (MQTT.js sends the rest only once it is acknowledged,
+    // and holds new messages back meanwhile): one is published then, and node 2 is lost too.
+    const second = await scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect') c.send(connack(c));
+      if (packet.cmd === 'publish' && late === undefined) {
+        late = acked('fourth');
+        setTimeout(() => c.socket.destroy(), 50);
+      }
+    });
+    broker = await startBroker('127.0.0.1', 0);
+    try {
+      conn = await open(
+        settings(`${peer.url},${second.url},${broker.url}`, { mqttVersion: 4 }),
+        5000,
+      );
+      const first = ['first', 'second', 'third'].map(acked);
+      await Promise.all(first);
+      await waitFor('a message published during the resend', () =>
+        late === undefined ? undefined : true,
+      );
+      await late;
+      expect(conn.via).to.equal(`127.0.0.1:${broker.port}`);
+    } finally {
+      for (const c of connections.splice(0)) c.destroy();
+      await second.close();
+    }
   });
 
   it('names brokers without credentials, with their default port', function () {
