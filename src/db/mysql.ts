@@ -95,6 +95,11 @@ function runner(query: Query, deadline: () => Deadline): SqlTx & MigrationRunner
   };
 }
 
+/** The socket under a pooled connection (mysql2 keeps it as the connection's `stream`). */
+function socketOf(conn: mysql.PoolConnection): Socket | undefined {
+  return (conn.connection as unknown as { stream?: Socket }).stream;
+}
+
 /**
  * Takes a connection out of service for good. mysql2 leaves a connection whose statement timed
  * out open with that statement still first in its queue, so it would block whoever reused it;
@@ -102,7 +107,7 @@ function runner(query: Query, deadline: () => Deadline): SqlTx & MigrationRunner
  * whatever was queued on it at once and drops it from the pool.
  */
 function discard(conn: mysql.PoolConnection, err: Error): void {
-  const stream = (conn.connection as unknown as { stream?: Socket }).stream;
+  const stream = socketOf(conn);
   conn.destroy();
   stream?.destroy(err);
 }
@@ -162,6 +167,9 @@ function mysqlError(err: unknown, label: string): unknown {
   return err;
 }
 
+/** A node's name in the PoolCluster: its place in the URL's list, from 1. */
+const nodeId = (index: number): string => `node${index + 1}`;
+
 /**
  * The connections: mysql2's PoolCluster, with a pool per server of the URL, whose every socket is
  * its own, so that closing can cut the ones that hang. With one server, its error is the answer;
@@ -175,9 +183,7 @@ class Pool {
    * to end them sooner), as a single server is asked again on each call.
    */
   private readonly fallback: mysql.PoolCluster | undefined;
-  private readonly ids: string[] = [];
-  private readonly sockets = new Set<Socket>();
-  /** Each node's own sockets (of a list: a node that stops answering has all of them cut). */
+  /** Each node's own sockets, by node (of a list: a node that stops answering has all cut). */
   private readonly nodeSockets: Set<Socket>[] = [];
   /** The connections whose session is set up (mysql2's own connection objects). */
   private readonly ready = new WeakSet<object>();
@@ -209,18 +215,13 @@ class Pool {
     for (const [i, { host, port }] of target.hosts.entries()) {
       const own = new Set<Socket>();
       this.nodeSockets.push(own);
-      const id = `node${i + 1}`;
-      this.ids.push(id);
+      const id = nodeId(i);
       const options: mysql.PoolOptions = {
         // mysql2 connects through this instead of opening the socket itself.
         stream: () => {
           const socket = connect(port, host).setNoDelay(true).setKeepAlive(true);
-          this.sockets.add(socket);
           own.add(socket);
-          socket.once('close', () => {
-            this.sockets.delete(socket);
-            own.delete(socket);
-          });
+          socket.once('close', () => own.delete(socket));
           return socket;
         },
         user: target.user,
@@ -247,10 +248,10 @@ class Pool {
     } catch (err) {
       if (!this.fallback || (err as { code?: string }).code !== 'POOL_NONEONLINE') throw err;
       let last = err;
-      for (const id of this.ids) {
+      for (let i = 0; i < this.nodeSockets.length; i++) {
         if (deadline.left() <= 0) break;
         try {
-          return await within(this.fallback.getConnection(id), deadline);
+          return await within(this.fallback.getConnection(nodeId(i)), deadline);
         } catch (failed) {
           last = failed;
         }
@@ -266,7 +267,7 @@ class Pool {
    * passed over within the node's share of it.
    */
   discard(conn: mysql.PoolConnection, err: Error): void {
-    const stream = (conn.connection as unknown as { stream?: Socket }).stream;
+    const stream = socketOf(conn);
     const node =
       this.nodeSockets.length > 1 && isTimeout(err)
         ? this.nodeSockets.find((own) => stream && own.has(stream))
@@ -285,7 +286,7 @@ class Pool {
     let conn = await take();
     // A connection whose socket was just cut (see `discard`) may still be idle in its pool until
     // mysql2 hears of it: it goes, and another is taken.
-    while ((conn.connection as unknown as { stream?: Socket }).stream?.destroyed) {
+    while (socketOf(conn)?.destroyed) {
       conn.destroy();
       conn = await take();
     }
@@ -338,7 +339,7 @@ class Pool {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS))),
     ]);
     clearTimeout(timer);
-    if (!polite) for (const socket of this.sockets) socket.destroy();
+    if (!polite) for (const own of this.nodeSockets) for (const socket of own) socket.destroy();
   }
 }
 
