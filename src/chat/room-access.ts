@@ -13,7 +13,12 @@ import { findRemembered, listRemembered, sameStore } from '../home/remembered.js
 import { redactUrl } from '../redact.js';
 import type { RoomStatus, RoomStore } from '../db/index.js';
 import { isRoomNumber, RoomClosedError, RoomNotFoundError } from '../db/index.js';
-import { asksAtTerminal, readPassword, type PasswordSources } from '../secrets/password.js';
+import {
+  asksAtTerminal,
+  passwordReadings,
+  readPassword,
+  type PasswordSources,
+} from '../secrets/password.js';
 import type { CommandContext } from './context.js';
 import { warnIfOtherBroker } from './sharing.js';
 
@@ -106,7 +111,8 @@ function olderRoom(room: string): RefusedError {
 
 /**
  * Reads a room and proves the right to it: with the remembered secret when `useRemembered` and
- * no password was given, else with the password. Unknown rooms, wrong passwords and (with
+ * no password was given, else with the password (a generated one typed in either case, see
+ * `passwordReadings`). Unknown rooms, wrong passwords and (with
  * `refuseClosed`) closed rooms are refused before any password is asked for; a room created on
  * another broker than the configured one is a warning.
  */
@@ -146,11 +152,13 @@ export async function unlockRoom(
         `room ${room} needs its password: use --password-file FILE, SUNOYE_PASSWORD, or run in a terminal to be asked`,
       );
     }
-    const secret = await deriveRoomSecret(password, kdf);
-    if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
-    if (secretMatches(secret, verifier, room, OTHER_MODE[mode]))
-      throw new RecordAlteredError(room, mode, OTHER_MODE[mode]);
-    if (isUnboundVerifier(secret, verifier)) throw olderRoom(room);
+    for (const reading of passwordReadings(password)) {
+      const secret = await deriveRoomSecret(reading, kdf);
+      if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
+      if (secretMatches(secret, verifier, room, OTHER_MODE[mode]))
+        throw new RecordAlteredError(room, mode, OTHER_MODE[mode]);
+      if (isUnboundVerifier(secret, verifier)) throw olderRoom(room);
+    }
     if (attempt >= tries) throw new RefusedError(`wrong password for room ${room}`);
   }
 }

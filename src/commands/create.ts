@@ -9,6 +9,7 @@ import {
   generatePassword,
   PASSWORD_ADVICE,
   passwordProblem,
+  passwordReadings,
   readPassword,
 } from '../secrets/password.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
@@ -69,7 +70,9 @@ export async function createRoom(ctx: CommandContext, options: CreateOptions): P
   const idleSeconds = checkIdleSeconds(options.idleSeconds);
   const mode: RoomMode = options.plain ? 'plain' : 'encrypted';
   // No prompt: without a password, create generates one.
-  const given = await readPassword(passwordSources(ctx, options), undefined);
+  const typed = await readPassword(passwordSources(ctx, options), undefined);
+  // A password of the generated form is kept in lower case, as it is tried first when typed.
+  const given = typed === undefined ? undefined : passwordReadings(typed)[0]!;
   if (given !== undefined) {
     const problem = await passwordProblem(given, [ctx.config.name]);
     if (problem) throw new UsageError(`that password is too weak: ${problem}; ${PASSWORD_ADVICE}`);

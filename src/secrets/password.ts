@@ -15,6 +15,23 @@ const GROUP_LENGTH = 4;
 /** Bits of entropy in a generated password. */
 export const GENERATED_BITS = Math.floor(GROUPS * GROUP_LENGTH * Math.log2(ALPHABET.length));
 
+/** A generated password's form, in either case: `k7mp-x3qa-9tze-wh2c`, `K7MP-X3QA-9TZE-WH2C`. */
+const GENERATED_FORM = new RegExp(
+  `^[${ALPHABET}${ALPHABET.toUpperCase()}]{${GROUP_LENGTH}}` +
+    `(?:-[${ALPHABET}${ALPHABET.toUpperCase()}]{${GROUP_LENGTH}}){${GROUPS - 1}}$`,
+);
+
+/**
+ * The passwords a typed one may stand for, to try in this order. A generated password is the
+ * same typed in capitals, as read aloud or copied from a note: its lower-case form first; then
+ * as typed, for a room created with a password of that form chosen in capitals before sunoye
+ * took them as one. Anything else is taken exactly as typed.
+ */
+export function passwordReadings(typed: string): string[] {
+  const lower = typed.toLowerCase();
+  return lower !== typed && GENERATED_FORM.test(typed) ? [lower, typed] : [typed];
+}
+
 /** A new random password like `k7mp-x3qa-9tze-wh2c` (about 79 bits). */
 export function generatePassword(): string {
   const groups = Array.from({ length: GROUPS }, () =>

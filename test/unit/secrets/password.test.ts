@@ -9,6 +9,7 @@ import {
   GENERATED_BITS,
   generatePassword,
   passwordProblem,
+  passwordReadings,
   readPassword,
   type PasswordSources,
 } from '../../../src/secrets/password.js';
@@ -56,12 +57,65 @@ describe('passwords', function () {
       expect(problem, password).to.match(reason);
     }
     for (const strong of [
-      'correct horse battery staple',
-      'Tr0ub4dor&3x',
       'Zebra-Quill-Harbor-9182',
       'Trombone-Velvet-7',
+      'violet anchor mango tulip 8842',
+      'Glimmer_Portal_Fennel_Oxbow',
+      'Xq7#mP2vL9!tR4wZ8kB3nD6hJ1sF5g',
     ])
       expect(await passwordProblem(strong, ['alice']), strong).to.equal(undefined);
+  });
+
+  it('refuses famous passwords and phrases, spaced, separated, capitalised or in l33t', async function () {
+    const phrase = /this is a well-known phrase or password: crackers try those first/;
+    const famous: [string, RegExp][] = [
+      ['Tr0ub4dor&3', phrase],
+      ['tr0ub4dor&3', phrase],
+      ['Tr0ub4dor&3x', phrase],
+      ['correct horse battery staple', phrase],
+      ['CorrectHorseBatteryStaple', phrase],
+      ['correct.horse.battery.staple', phrase],
+      ['Correct Horse-Battery_Staple', phrase],
+      ['maytheforcebewithyou', phrase],
+      ['MAY THE FORCE BE WITH YOU', phrase],
+      ['m4y th3 f0rc3 b3 w1th y0u', /well-known phrase.*predictable letter substitutions/],
+      ['thequickbrownfoxjumpsoverthelazydog', phrase],
+      ['TheQuickBrownFoxJumpsOverTheLazyDog', phrase],
+      ['The quick brown fox jumps over the lazy dog.', phrase],
+      ["Don't stop believin'", phrase],
+      // Shifted keyboard walks: 1qaz2wsx3edc4rfv is in the common passwords list.
+      ['!QAZ@WSX#EDC$RFV', /commonly used password; .*holding Shift for some keys/],
+      ['!qaz@wsx#edc$rfv', /commonly used password; .*holding Shift for some keys/],
+      ['!QAZ-@WSX-#EDC-$RFV', /commonly used password; .*holding Shift for some keys/],
+    ];
+    for (const [password, reason] of famous) {
+      const problem = await passwordProblem(password, ['alice']);
+      expect(problem, password).to.match(
+        /^about 10\^\d guesses would find it, and a room password needs 10\^10/,
+      );
+      expect(problem, password).to.match(reason);
+    }
+  });
+
+  it('reads a generated password typed in capitals as the generated one, then as typed', function () {
+    for (const p of Array.from({ length: 50 }, generatePassword)) {
+      expect(passwordReadings(p)).to.deep.equal([p]);
+      expect(passwordReadings(p.toUpperCase())).to.deep.equal([p, p.toUpperCase()]);
+      const mixed = p.charAt(0).toUpperCase() + p.slice(1);
+      if (mixed !== p) expect(passwordReadings(mixed)).to.deep.equal([p, mixed]);
+    }
+    // Anything else is only itself: no other rule changes (case, spaces, look-alikes, groups).
+    for (const other of [
+      'Zebra-Quill-Harbor-9182',
+      ' K7MP-X3QA-9TZE-WH2C',
+      'K7MP-X3QA-9TZE-WH2C\n',
+      'K7MP-X3QA-9TZE-WH2',
+      'K7MP-X3QA-9TZE-WH2C-ABCD',
+      'K7MP-X3QA-9TZE-WHIC', // I is no letter of the generated passwords
+      'K7MP_X3QA_9TZE_WH2C',
+      'K7MP-X3QA-9TZE-WH2\u212A', // the Kelvin sign, whose lower case is k
+    ])
+      expect(passwordReadings(other), JSON.stringify(other)).to.deep.equal([other]);
   });
 
   it('takes the flag (with a warning), then the file, then the environment', async function () {
