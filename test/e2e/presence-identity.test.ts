@@ -176,6 +176,35 @@ for (const registry of REGISTRIES) {
         ['dave', null],
       ]);
     });
+
+    it("signs the membership it takes again after the database dropped its row; a plain room's members are unsigned", async function () {
+      const created = await runProgram('room', ['create', '--json'], { env: user('alice') });
+      const { room } = JSON.parse(created.stdout) as { room: string };
+      await joinedListener(room, [], { ...user('alice'), SUNOYE_LEASE: '3' }, running);
+      const first = (await info(room)).memberships;
+      expect(first.map((m) => [m.name, m.trust])).to.deep.equal([['alice', 'you']]);
+      await db.write('DELETE FROM members WHERE room = ?', [room]);
+      const again = await waitFor('the membership taken again', async () => {
+        const [m] = (await info(room)).memberships;
+        return m && m.joinedAt !== first[0]!.joinedAt ? m : undefined;
+      });
+      expect(again).to.include({ name: 'alice', trust: 'you', key: await keyOf('alice') });
+
+      const plain = await runProgram('room', ['create', '--plain', '--json'], {
+        env: user('alice'),
+      });
+      const plainRoom = (JSON.parse(plain.stdout) as { room: string }).room;
+      await joinedListener(plainRoom, [], user('alice'), running);
+      const shown = await info(plainRoom);
+      expect(shown.memberships.map((m) => [m.name, m.trust, m.key])).to.deep.equal([
+        ['alice', 'unsigned', null],
+      ]);
+      const human = await runProgram('room', ['info', plainRoom], { env: user('alice') });
+      const lines = human.stdout.trimEnd().split('\n').slice(2);
+      expect(lines).to.have.length(2);
+      expect(lines[0]).to.equal('members: 1');
+      expect(lines[1]).to.match(/^ {2}joined [\d:]+ {2}alice$/);
+    });
   });
 }
 
