@@ -73,7 +73,7 @@ const WINDOW = 1000;
 
 const HELP = [
   'Type a line and press Enter to send it; a pasted block is sent line by line, in order.',
-  '/who   who is in the room now, with the keys you know them by',
+  '/who   who is in the room now, each by the key that signed its presence',
   '/help  this help',
   '/quit  leave the room (Ctrl-D and Ctrl-C too)',
   'A line that starts with // sends the rest starting with /.',
@@ -310,7 +310,7 @@ class RoomWindow implements ListenerWindow {
     }
   }
 
-  /** The room's live members, from the registry, with the keys this user knows them by. */
+  /** The room's live members, from the registry, each by the key that signed it (`members.ts`). */
   private async who(): Promise<void> {
     const session = this.session;
     const room = session?.target.room;
