@@ -1,9 +1,11 @@
 /**
  * Presence: a running listener is a live member of its room, kept alive by a heartbeat that
  * renews its lease in the registry. A lapsed lease is taken again while the room is open; a
- * database that stops answering is a warning, not the end of the chat.
+ * database that stops answering is a warning, not the end of the chat. In a signed room the
+ * membership is signed with the member's key, each time it is taken.
  */
 import type { Member, RoomStore } from '../db/index.js';
+import type { Signer } from '../protocol/index.js';
 
 /** What presence reports. */
 export interface PresenceHandlers {
@@ -28,6 +30,8 @@ export class Presence {
     private readonly name: string,
     private readonly leaseSeconds: number,
     private member: Member | undefined,
+    /** Our identity in a signed room; undefined in a plain one. */
+    private readonly signer?: Signer,
   ) {}
 
   private handlers: PresenceHandlers = { warn: () => {}, say: () => {}, closed: () => {} };
@@ -71,7 +75,7 @@ export class Presence {
       const status = await store.status(room);
       if (!status || status.room.state === 'closed') return this.handlers.closed();
       if (this.leaving) return;
-      this.member = await store.addMember(room, this.name, this.leaseSeconds);
+      this.member = await store.addMember(room, this.name, this.leaseSeconds, this.signer);
       this.failing = false;
     } catch (err) {
       if (!this.failing)

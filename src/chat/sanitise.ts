@@ -32,8 +32,8 @@ export function visibleLine(text: string): string {
 // would make "alice\u200B" look like alice.
 const FORMAT_CHARACTERS = /\p{Cf}/gu;
 // What makes a name look like more than a name: marks that sunoye puts beside names ("(you)",
-// "[key …]"), a colon that ends one, quotes, and blanks at either end.
-const LOOKS_LIKE_MORE = /[()[\]:"]|^\s|\s$/u;
+// "[key …]"), a colon that ends one, a comma that lists two, quotes, and blanks at either end.
+const LOOKS_LIKE_MORE = /[()[\]:",]|^\s|\s$/u;
 
 /**
  * A sender's name as shown in the conversation: made visible like a line, with invisible format

@@ -58,6 +58,14 @@ export function pinnedFingerprints(home: string, store: string, room: string): M
   return pins;
 }
 
+/** The pinned keys of a room, name -> public key; read only (showing a room pins nothing). */
+export function pinnedKeys(home: string, store: string, room: string): Map<string, Buffer> {
+  const pins = new Map<string, Buffer>();
+  for (const [name, pin] of Object.entries(pinsOf(readRoomFile(pinsPath(home, store, room)))))
+    pins.set(name, Buffer.from(pin.key, 'base64'));
+  return pins;
+}
+
 /** The senders of one room as this user knows them. */
 export class KnownSenders {
   private readonly pins = new Map<string, string>(); // name -> base64 key

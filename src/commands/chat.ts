@@ -20,11 +20,11 @@ import { abortOnSignals, interrupt } from '../cli/signals.js';
 import { colourFor, type Colour } from '../chat/colour.js';
 import type { CommandContext } from '../chat/context.js';
 import { withTimeout } from '../chat/deadline.js';
+import { memberLine, viewerOf, viewMember } from '../chat/members.js';
 import { Outbox } from '../chat/outbox.js';
 import { windowLine } from '../chat/render.js';
 import { visibleLine, visibleName } from '../chat/sanitise.js';
 import { ChatScreen } from '../chat/screen.js';
-import { pinnedFingerprints } from '../chat/senders.js';
 import { UnavailableError } from '../errors.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
 import { listen, type ListenerSession, type ListenerWindow, type ListenOptions } from './listen.js';
@@ -73,7 +73,7 @@ const WINDOW = 1000;
 
 const HELP = [
   'Type a line and press Enter to send it; a pasted block is sent line by line, in order.',
-  '/who   who is in the room now, with the keys you know them by',
+  '/who   who is in the room now, each by the key that signed its presence',
   '/help  this help',
   '/quit  leave the room (Ctrl-D and Ctrl-C too)',
   'A line that starts with // sends the rest starting with /.',
@@ -310,7 +310,7 @@ class RoomWindow implements ListenerWindow {
     }
   }
 
-  /** The room's live members, from the registry, with the keys this user knows them by. */
+  /** The room's live members, from the registry, each by the key that signed it (`members.ts`). */
   private async who(): Promise<void> {
     const session = this.session;
     const room = session?.target.room;
@@ -322,19 +322,17 @@ class RoomWindow implements ListenerWindow {
       session.senders?.save();
       const status = await session.store.status(room);
       const members = status?.members ?? [];
-      const keys = pinnedFingerprints(this.ctx.config.home, session.store.label, room);
-      const you = this.ctx.config.name;
-      const names = members.map((m) => {
-        const key = keys.get(m.name);
-        const mark = m.name === you ? ' (you)' : '';
-        return `${visibleName(m.name)}${mark}${key === undefined ? '' : ` [key ${key}]`}`;
-      });
-      // One name a line: a name is any text (the registry's), and one like "carol, dave" in a
+      const identity = session.target.identity;
+      const me = { name: this.ctx.config.name, publicKey: identity?.signer.publicKey };
+      const { home } = this.ctx.config;
+      const viewer = viewerOf(home, session.store.label, room, me, identity !== undefined);
+      // One member a line: a name is any text (the registry's), and one like "carol, dave" in a
       // list would pass for two members.
+      const lines = members.map((m) => `  ${memberLine(viewMember(m, viewer), this.colour)}`);
       this.say(
         members.length === 0
           ? `nobody is in room ${room}`
-          : [`in room ${room} (${members.length}):`, ...names.map((n) => `  ${n}`)].join('\n'),
+          : [`in room ${room} (${members.length}):`, ...lines].join('\n'),
       );
     } catch (err) {
       this.say(

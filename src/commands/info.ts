@@ -11,9 +11,9 @@ import { withStore, writeJson, type CommandContext } from '../chat/context.js';
 import { formatDuration } from './format.js';
 import { clockTime } from '../chat/render.js';
 import { checkRoomArg, roomNotFound } from '../chat/room-access.js';
+import { memberJson, memberLine, viewerOf, viewMember } from '../chat/members.js';
 import { visibleLine } from '../chat/sanitise.js';
 import { existsSync } from 'node:fs';
-import { pinnedFingerprints } from '../chat/senders.js';
 import { identityPath, loadIdentity } from '../home/identity.js';
 import { findRemembered } from '../home/remembered.js';
 import { recordedBrokerUrl } from '../broker-url.js';
@@ -49,19 +49,23 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
     const remembered = findRemembered(home, store.label, room);
     const mode = remembered?.mode ?? record.mode;
     const altered = remembered !== undefined && remembered.mode !== record.mode;
-    // Keys as this user knows them: pinned by its listeners, and its own.
-    const keys = pinnedFingerprints(home, store.label, room);
-    if (existsSync(identityPath(home))) keys.set(ctx.config.name, loadIdentity(home).fingerprint);
+    // Each membership by the key that signed it, against the keys this user knows (pinned by its
+    // listeners, and its own identity if it has one: `room info` makes none).
+    const publicKey = existsSync(identityPath(home))
+      ? loadIdentity(home).signer.publicKey
+      : undefined;
+    const me = { name: ctx.config.name, publicKey };
+    const viewer = viewerOf(home, store.label, room, me, mode === 'encrypted');
+    const views = members.map((m) => viewMember(m, viewer));
     // The registry's record, re-read as a broker address: never more than scheme, host and port.
     const recordedBroker = record.broker === null ? undefined : recordedBrokerUrl(record.broker);
-    const known = Object.fromEntries(names.flatMap((n) => (keys.has(n) ? [[n, keys.get(n)]] : [])));
     if (options.json) {
       writeJson(ctx.io, {
         room,
         state: record.state,
         members: members.length,
         names,
-        keys: known,
+        memberships: views.map(memberJson),
         mode,
         ...(altered ? { recordAltered: true, recordMode: record.mode } : {}),
         creator: record.creator,
@@ -72,11 +76,6 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
       });
       return;
     }
-    // Names come from the registry, which anyone with write access to it can fill.
-    const shown = names.map((n) => {
-      const key = keys.get(n);
-      return key === undefined ? visibleLine(n) : `${visibleLine(n)} [key ${key}]`;
-    });
     const colour = colourFor(ctx.io.stdout, ctx.io.env);
     const state = record.state === 'open' ? colour.green('open') : colour.red('closed');
     const lines = [
@@ -87,7 +86,9 @@ export async function roomInfo(ctx: CommandContext, options: InfoOptions): Promi
         (record.closedAt
           ? `, closed at ${clockTime(record.closedAt)}`
           : `; closes after ${formatDuration(record.idleSeconds)} without members`),
-      `members: ${members.length}${shown.length ? ` (${shown.join(', ')})` : ''}`,
+      `members: ${members.length}`,
+      // One a line, so that no name can pass for two.
+      ...views.map((v) => `  ${memberLine(v, colour)}`),
     ];
     ctx.io.stdout.write(`${lines.join('\n')}\n`);
   });

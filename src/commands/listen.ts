@@ -227,8 +227,9 @@ export async function listen(
     if (options.room !== undefined) {
       store = await openStore(ctx.config.db);
       target = await roomTarget(ctx, store, options.room, options);
-      const member = await store.addMember(options.room, name, ctx.config.lease);
-      presence = new Presence(store, options.room, name, ctx.config.lease, member);
+      const signer = target.identity?.signer;
+      const member = await store.addMember(options.room, name, ctx.config.lease, signer);
+      presence = new Presence(store, options.room, name, ctx.config.lease, member, signer);
     } else {
       target = rawTarget(options.topic!);
     }

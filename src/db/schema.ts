@@ -75,6 +75,20 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: ['ALTER TABLE rooms ADD COLUMN broker TEXT'],
     mysql: [`ALTER TABLE rooms ADD COLUMN broker VARCHAR(${MAX_RECORDED_BROKER_CHARS}) NULL`],
   },
+  {
+    // A member's Ed25519 public key and its signature of the membership (room, key, name, join
+    // time), so that a row proves who joined. Rows from before, and from listeners of an older
+    // sunoye, keep NULL: they still count as members, shown as unverified.
+    version: 3,
+    sqlite: [
+      'ALTER TABLE members ADD COLUMN public_key BLOB',
+      'ALTER TABLE members ADD COLUMN signature BLOB',
+    ],
+    mysql: [
+      'ALTER TABLE members ADD COLUMN public_key VARBINARY(32) NULL',
+      'ALTER TABLE members ADD COLUMN signature VARBINARY(64) NULL',
+    ],
+  },
 ];
 
 /** The newest schema version this build knows. */

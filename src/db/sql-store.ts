@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { recordedBrokerUrl } from '../broker-url.js';
 import { SunoyeError, ExitCode } from '../errors.js';
-import { checkKdfParams } from '../protocol/index.js';
+import { checkKdfParams, signMembership, type Signer } from '../protocol/index.js';
 import { randomRoomNumber } from './room-number.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
 import { DATABASE_CLOCK, RoomClosedError, RoomNotFoundError } from './store.js';
@@ -16,7 +16,7 @@ import type { Member, NewRoom, RegistryClock, RoomRecord, RoomStatus, RoomStore 
 
 const ROOM_COLUMNS =
   'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at, broker';
-const MEMBER_COLUMNS = 'id, room, name, joined_at, heartbeat_at, lease_ms';
+const MEMBER_COLUMNS = 'id, room, name, joined_at, heartbeat_at, lease_ms, public_key, signature';
 const CREATE_ATTEMPTS = 50;
 const MIN_BUDGET_MS = 250;
 
@@ -55,7 +55,14 @@ function toMember(row: Row): Member {
     joinedAt: new Date(Number(row.joined_at)),
     heartbeatAt: new Date(Number(row.heartbeat_at)),
     leaseSeconds: Number(row.lease_ms) / 1000,
+    key: bytes(row.public_key),
+    signature: bytes(row.signature),
   };
+}
+
+/** A column of bytes; null when it is anything else (NULL, or text an operator wrote there). */
+function bytes(value: unknown): Buffer | null {
+  return value instanceof Uint8Array ? Buffer.from(value) : null;
 }
 
 const expiresAt = (row: Row): number => Number(row.heartbeat_at) + Number(row.lease_ms);
@@ -117,7 +124,7 @@ export class SqlRoomStore implements RoomStore {
     if (row.state === 'closed') return { room: publicRoom(row), members: [], row };
 
     const memberRows = await tx.all(
-      `SELECT ${MEMBER_COLUMNS} FROM members WHERE room = ?${this.db.lockRows}`,
+      `SELECT ${MEMBER_COLUMNS} FROM members WHERE room = ? ORDER BY joined_at, id${this.db.lockRows}`,
       [number],
     );
     const live = memberRows.filter((m) => expiresAt(m) > now);
@@ -227,7 +234,12 @@ export class SqlRoomStore implements RoomStore {
     });
   }
 
-  async addMember(room: string, name: string, leaseSeconds: number): Promise<Member> {
+  async addMember(
+    room: string,
+    name: string,
+    leaseSeconds: number,
+    signer?: Signer,
+  ): Promise<Member> {
     // Chosen once, so that a retry after a commit whose answer was lost finds its own member.
     const id = randomBytes(16).toString('hex');
     const member = await this.db.transaction(async (tx) => {
@@ -238,15 +250,22 @@ export class SqlRoomStore implements RoomStore {
       if (mine) return mine;
       if (found.room.state === 'closed') throw new RoomClosedError(room);
       const leaseMs = Math.round(leaseSeconds * 1000);
-      await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [
+      const joinedAt = new Date(now);
+      // Signed here, at the time the registry gives the row: each attempt signs its own.
+      const { key, signature } = signer
+        ? signMembership(signer, { room, name, joinedAt })
+        : { key: null, signature: null };
+      await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
         id,
         room,
         name,
         now,
         now,
         leaseMs,
+        key,
+        signature,
       ]);
-      return { id, room, name, joinedAt: new Date(now), heartbeatAt: new Date(now), leaseSeconds };
+      return { id, room, name, joinedAt, heartbeatAt: joinedAt, leaseSeconds, key, signature };
     });
     this.leases.set(member.id, Math.round(leaseSeconds * 1000));
     return member;

@@ -4,7 +4,7 @@
  * from the database's clock.
  */
 import { RefusedError } from '../errors.js';
-import type { KdfParams, RoomMode } from '../protocol/index.js';
+import type { KdfParams, RoomMode, Signer } from '../protocol/index.js';
 
 export type RoomState = 'open' | 'closed';
 
@@ -47,9 +47,16 @@ export interface Member {
   joinedAt: Date;
   heartbeatAt: Date;
   leaseSeconds: number;
+  /**
+   * The member's Ed25519 public key and its signature of the membership (room, key, name and
+   * join time; see `membershipSigned`); null for an unsigned member (a plain room, a listener of
+   * an older sunoye). The registry stores them and checks nothing: whoever reads them checks.
+   */
+  key: Buffer | null;
+  signature: Buffer | null;
 }
 
-/** A room and its live members, read in one consistent step. */
+/** A room and its live members (in the order they joined), read in one consistent step. */
 export interface RoomStatus {
   room: RoomRecord;
   members: Member[];
@@ -95,8 +102,11 @@ export interface RoomStore {
   touch(room: string): Promise<RoomStatus | undefined>;
   /** Closes a room now; returns its record (already closed is fine), undefined if unknown. */
   closeRoom(room: string): Promise<RoomRecord | undefined>;
-  /** Registers a live member; refuses unknown and closed rooms. */
-  addMember(room: string, name: string, leaseSeconds: number): Promise<Member>;
+  /**
+   * Registers a live member, signed by `signer` when given (at the join time the registry picks);
+   * refuses unknown and closed rooms.
+   */
+  addMember(room: string, name: string, leaseSeconds: number, signer?: Signer): Promise<Member>;
   /** Renews a member's lease; false when the member is gone (expired, removed, room closed). */
   heartbeat(memberId: string): Promise<boolean>;
   /** Removes a member; false when it was already gone. */

@@ -2,6 +2,7 @@
 export * from './codec.js';
 export * from './envelope.js';
 export * from './keys.js';
+export * from './membership.js';
 export * from './payload.js';
 export * from './schema.js';
 export * from './signing.js';

@@ -28,9 +28,11 @@ describe('the demo', function () {
     expect(stdout).to.match(/alice's window +\| \d\d:\d\d:\d\d bob: Hi alice\./);
     expect(stdout.match(/alice's window +\| .*bob: Hi alice\./g)).to.have.length(1);
     expect(stdout).to.match(
-      /bob's window +\| in room \d{6} \(2\):\n.*bob's window +\| {3}alice \[key [0-9a-f-]{19}\]\n.*bob's window +\| {3}bob \(you\)\n/,
+      /bob's window +\| in room \d{6} \(2\):\n.*bob's window +\| {3}joined [\d:]+ {2}alice \[key [0-9a-f-]{19}\]\n.*bob's window +\| {3}joined [\d:]+ {2}bob \(you\) \[key [0-9a-f-]{19}\]\n/,
     );
-    expect(stdout).to.match(/members: 2 \(alice( \[key [0-9a-f-]{19}\])?, bob/);
+    expect(stdout).to.match(
+      /members: 2\n.* {2}joined [\d:]+ {2}alice (\(you\) )?\[key [0-9a-f-]{19}(, not seen yet)?\]\n.* {2}joined [\d:]+ {2}bob \[key/,
+    );
     // A pipe into the room shows in the windows; closing the room ends them.
     expect(stdout).to.match(/bob's window +\| .*alice: deploy finished/);
     expect(stdout).to.include('sent 3 messages');

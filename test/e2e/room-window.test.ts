@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
@@ -27,6 +28,11 @@ function inputBelow(screen: string[], match: (row: string) => boolean): string[]
   const below = screen.slice(at + 1).map((row) => row.trimEnd());
   while (below.at(-1) === '') below.pop();
   return below.some((row) => row.startsWith('>')) ? below : undefined;
+}
+
+/** A `/who` row without its indent and join time. */
+function member(row: string): string {
+  return row.trimEnd().replace(/^ {2}joined [\d:-]+( [\d:]+)? {2}/, '');
 }
 
 /** The row the cursor's line is on: the last non-empty row of the screen. */
@@ -238,9 +244,56 @@ describe('room chat: the room window in a real terminal', function () {
     );
     // One member a line, so that no name can pass for two.
     const at = rows.indexOf(`in room ${room} (2):`);
-    const who = rows.slice(at + 1, at + 3).sort();
-    expect(who[0]).to.equal('  bob (you)');
-    expect(who[1]).to.match(/^ {2}carol \[key [0-9a-f]{4}-[0-9a-f-]+\]$/);
+    const who = rows
+      .slice(at + 1, at + 3)
+      .map(member)
+      .sort();
+    expect(who[0]).to.match(/^bob \(you\) \[key [0-9a-f]{4}-[0-9a-f-]+\]$/);
+    expect(who[1]).to.match(/^carol \[key [0-9a-f]{4}-[0-9a-f-]+\]$/);
+  });
+
+  it('/who shows each member by its own key: another key under a known name, a row written into the database', async function () {
+    const bob = await chatWindow('bob');
+    await joinedListener(room, [], user('carol', { SUNOYE_PASSWORD: password }), running);
+    await bob.waitFor('carol joining', (rows) =>
+      rows.some((r) => /-- carol joined \[key /.test(r)),
+    );
+    // mallory, with her own SUNOYE_HOME, listens as carol; the database's writer adds a row.
+    const mallory = { SUNOYE_PASSWORD: password, SUNOYE_HOME: join(dir, 'home-mallory') };
+    await joinedListener(room, [], user('carol', mallory), running);
+    const registry = new Database(join(dir, 'registry.db'));
+    try {
+      registry
+        .prepare(
+          'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run('e'.repeat(32), room, 'carol, dave', Date.now(), Date.now(), 3_600_000);
+    } finally {
+      registry.close();
+    }
+    const [bobKey, carolKey, malloryKey] = await Promise.all(
+      [user('bob'), user('carol'), user('carol', mallory)].map(async (env) => {
+        const run = await runProgram('room', ['whoami', '--json'], { env });
+        return (JSON.parse(run.stdout) as { key: string }).key;
+      }),
+    );
+    await bob.type('/who');
+    await bob.press('Enter');
+    const rows = await bob.waitFor('the member list', (r) =>
+      r.some((row) => row === `in room ${room} (4):`),
+    );
+    const at = rows.indexOf(`in room ${room} (4):`);
+    expect(
+      rows
+        .slice(at + 1, at + 5)
+        .map(member)
+        .sort(),
+    ).to.deep.equal([
+      '"carol, dave" [unverified]',
+      `[key ${malloryKey}, NOT the "carol" you know]`,
+      `bob (you) [key ${bobKey}]`,
+      `carol [key ${carolKey}]`,
+    ]);
   });
 
   it('Ctrl-C leaves cleanly: exit 0, the others see "bob left", a half-typed line stays in sight', async function () {

@@ -8,7 +8,14 @@ import { ExitCode, SunoyeError } from '../../src/errors.js';
 import type { NewRoom, RoomStore } from '../../src/db/index.js';
 import { openStore, isRoomNumber } from '../../src/db/index.js';
 import { MIGRATIONS, SCHEMA_TABLE } from '../../src/db/schema.js';
-import { deriveRoomSecret, messageKey, newKdfParams, verifier } from '../../src/protocol/index.js';
+import {
+  deriveRoomSecret,
+  membershipSigned,
+  messageKey,
+  newKdfParams,
+  newSigner,
+  verifier,
+} from '../../src/protocol/index.js';
 import { TestClock } from '../helpers/clock.js';
 
 /** A backend under test: a fresh, empty registry URL, raw SQL access to it, and cleanup. */
@@ -106,7 +113,10 @@ export function roomStoreContract(
       try {
         const status = await upgraded.status(room);
         expect(status?.room).to.include({ creator: 'dora', state: 'open', broker: null });
-        expect(status?.members.map((m) => m.name)).to.deep.equal(['erin']);
+        // A member from before memberships were signed: still a member, with no key.
+        expect(status?.members.map((m) => [m.name, m.key, m.signature])).to.deep.equal([
+          ['erin', null, null],
+        ]);
         const made = await upgraded.createRoom({ ...(await newRoom()), broker: 'mqtt://b:1883' });
         expect((await upgraded.status(made.number))?.room.broker).to.equal('mqtt://b:1883');
       } finally {
@@ -124,6 +134,17 @@ export function roomStoreContract(
         await expectUpgraded(other, room);
         // Opening it again changes nothing.
         await (await openStore(other.url)).close();
+        await expectUpgraded(other, room);
+      } finally {
+        await other.cleanup();
+      }
+    });
+
+    it('upgrades a registry of schema version 1 from several processes at once', async function () {
+      const { other, room } = await versionOneRegistry();
+      try {
+        const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(other.url)));
+        await Promise.all(stores.map((s) => s.close()));
         await expectUpgraded(other, room);
       } finally {
         await other.cleanup();
@@ -241,6 +262,59 @@ export function roomStoreContract(
       expect(await store.removeMember(alice.id)).to.equal(false);
       expect(await store.heartbeat(alice.id)).to.equal(false);
       expect((await store.status(number))?.members.map((m) => m.name)).to.deep.equal(['bob']);
+    });
+
+    it("keeps a member's key and its signature of the room, key, name and join time", async function () {
+      const { number } = await store.createRoom(await newRoom());
+      const signer = newSigner();
+      const added = await store.addMember(number, 'bob, carol', 30, signer);
+      const plain = await store.addMember(number, 'dave', 30);
+      const members = (await store.status(number))!.members;
+      const bob = members.find((m) => m.id === added.id)!;
+      expect(bob).to.deep.equal(added);
+      expect(bob.key?.equals(signer.publicKey)).to.equal(true);
+      const claim = {
+        room: number,
+        name: 'bob, carol',
+        key: signer.publicKey,
+        joinedAt: bob.joinedAt,
+      };
+      expect(membershipSigned(claim, bob.signature!)).to.equal(true);
+      // The signature covers each field: another room, name, key or join time does not check.
+      expect(membershipSigned({ ...claim, room: '100000' }, bob.signature!)).to.equal(false);
+      expect(membershipSigned({ ...claim, name: 'bob' }, bob.signature!)).to.equal(false);
+      expect(membershipSigned({ ...claim, key: newSigner().publicKey }, bob.signature!)).to.equal(
+        false,
+      );
+      const later = new Date(bob.joinedAt.getTime() + 1);
+      expect(membershipSigned({ ...claim, joinedAt: later }, bob.signature!)).to.equal(false);
+      const dave = members.find((m) => m.id === plain.id)!;
+      expect([dave.key, dave.signature]).to.deep.equal([null, null]);
+      // A renewal after the lease lapsed is a new membership, signed at its own join time.
+      clock.advance(30_000);
+      const again = await store.addMember(number, 'bob, carol', 30, signer);
+      expect(again.joinedAt.getTime()).to.be.above(bob.joinedAt.getTime());
+      expect(membershipSigned({ ...claim, joinedAt: again.joinedAt }, again.signature!)).to.equal(
+        true,
+      );
+    });
+
+    it('counts a row written without a key (a listener of an older sunoye) as a member', async function () {
+      const { number } = await store.createRoom(await newRoom(60));
+      // The registry's time now, as a member's row gives it.
+      const probe = await store.addMember(number, 'probe', 1);
+      await store.removeMember(probe.id);
+      const now = probe.joinedAt.getTime();
+      await fx.raw(
+        'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        ['b'.repeat(32), number, 'old', now, now, 600_000],
+      );
+      clock.advance(120_000);
+      const status = await store.status(number);
+      expect(status?.room.state).to.equal('open');
+      expect(status?.members.map((m) => [m.name, m.key, m.signature])).to.deep.equal([
+        ['old', null, null],
+      ]);
     });
 
     it('stops counting a member whose lease ran out, and will not renew it', async function () {
