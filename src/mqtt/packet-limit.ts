@@ -33,6 +33,13 @@ class PacketLimit extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     let i = 0;
+    // Where in this chunk the current fixed header began (0: in an earlier chunk).
+    let headerAt = 0;
+    const fail = (message: string): void => {
+      // The packets before this one are the client's: passed on, as with any other chunk.
+      if (headerAt > 0) this.push(chunk.subarray(0, headerAt));
+      done(new PacketTooLargeError(message));
+    };
     while (i < chunk.length) {
       if (this.body > 0) {
         const n = Math.min(this.body, chunk.length - i);
@@ -42,18 +49,18 @@ class PacketLimit extends Transform {
         this.inHeader = true; // the type byte
         this.length = 0;
         this.lengthBytes = 0;
+        headerAt = i;
         i += 1;
       } else {
         const byte = chunk[i++]!;
         this.length += (byte & 0x7f) * 128 ** this.lengthBytes++;
         if (byte & 0x80) {
-          if (this.lengthBytes === 4) return done(new PacketTooLargeError('malformed length'));
+          if (this.lengthBytes === 4) return fail('malformed length');
           continue;
         }
         this.inHeader = false;
         const size = 1 + this.lengthBytes + this.length;
-        if (size > this.max)
-          return done(new PacketTooLargeError(`a packet of ${size} bytes (at most ${this.max})`));
+        if (size > this.max) return fail(`a packet of ${size} bytes (at most ${this.max})`);
         this.body = this.length;
       }
     }
