@@ -12,7 +12,12 @@ import {
 import { findRemembered, listRemembered, sameStore } from '../home/remembered.js';
 import { redactUrl } from '../redact.js';
 import type { RoomStatus, RoomStore } from '../db/index.js';
-import { isRoomNumber, RoomClosedError, RoomNotFoundError } from '../db/index.js';
+import {
+  isRoomNumber,
+  RecordAlteredError,
+  RoomClosedError,
+  RoomNotFoundError,
+} from '../db/index.js';
 import {
   asksAtTerminal,
   passwordReadings,
@@ -86,14 +91,12 @@ export interface UnlockedRoom {
   mode: RoomMode;
 }
 
-/** A registry record that no longer matches what its password or this machine vouches for. */
-export class RecordAlteredError extends RefusedError {
-  constructor(room: string, recorded: RoomMode, real: RoomMode) {
-    super(
-      `the registry record of room ${room} was altered: it says the room is ${recorded}, but the room was created ${real}; ` +
-        'nothing was sent or shown (someone who can write the database changed it)',
-    );
-  }
+/** A registry record whose mode is not the one its password or this machine vouches for. */
+function modeAltered(room: string, recorded: RoomMode, real: RoomMode): RecordAlteredError {
+  return new RecordAlteredError(
+    room,
+    `it says the room is ${recorded}, but the room was created ${real}`,
+  );
 }
 
 /** How many times a password asked for at the terminal may be mistyped. */
@@ -131,8 +134,7 @@ export async function unlockRoom(
   const explicit = flags.password !== undefined || flags.passwordFile !== undefined;
   const remembered = findRemembered(ctx.config.home, store.label, room);
   // The mode this machine remembers always wins over the registry's.
-  if (remembered && remembered.mode !== mode)
-    throw new RecordAlteredError(room, mode, remembered.mode);
+  if (remembered && remembered.mode !== mode) throw modeAltered(room, mode, remembered.mode);
   if (options.useRemembered && !explicit && remembered) {
     const secret = Buffer.from(remembered.secret, 'base64');
     if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
@@ -156,7 +158,7 @@ export async function unlockRoom(
       const secret = await deriveRoomSecret(reading, kdf);
       if (secretMatches(secret, verifier, room, mode)) return { status, secret, mode };
       if (secretMatches(secret, verifier, room, OTHER_MODE[mode]))
-        throw new RecordAlteredError(room, mode, OTHER_MODE[mode]);
+        throw modeAltered(room, mode, OTHER_MODE[mode]);
       if (isUnboundVerifier(secret, verifier)) throw olderRoom(room);
     }
     if (attempt >= tries) throw new RefusedError(`wrong password for room ${room}`);

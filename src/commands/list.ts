@@ -1,7 +1,7 @@
 /** `room list`: the rooms this user remembers, with their current state. */
 import { command } from '../cli/args.js';
 import { commandContext, jsonOption, commonOptionsOf } from '../cli/options.js';
-import { parseDbUrl } from '../db/index.js';
+import { parseDbUrl, RecordAlteredError } from '../db/index.js';
 import { listRemembered, sameStore } from '../home/remembered.js';
 import { redactUrl } from '../redact.js';
 import { withStore, writeJson, type CommandContext } from '../chat/context.js';
@@ -36,16 +36,22 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
   const remembered = listRemembered(ctx.config.home);
   const label = parseDbUrl(ctx.config.db).label;
   const here = remembered.filter((r) => sameStore(r.store, label));
-  const states = new Map<string, { state: string; members: number }>();
+  const states = new Map<string, { state: string; members: number | null }>();
   if (here.length > 0) {
     await withStore(ctx, async (store) => {
       for (const r of here) {
-        const status = await store.status(r.room);
+        // A record someone altered is marked, and the other rooms are listed still.
+        const status = await store.status(r.room).catch((err: unknown) => {
+          if (err instanceof RecordAlteredError) return 'altered' as const;
+          throw err;
+        });
         states.set(
           r.room,
-          status
-            ? { state: status.room.state, members: status.members.length }
-            : { state: 'gone', members: 0 },
+          status === 'altered'
+            ? { state: 'altered', members: null }
+            : status
+              ? { state: status.room.state, members: status.members.length }
+              : { state: 'gone', members: 0 },
         );
       }
     });
@@ -105,4 +111,9 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
       .join('\n') + '\n',
   );
   ctx.io.stderr.write(more);
+  for (const r of rows)
+    if (r.state === 'altered')
+      ctx.io.stderr.write(
+        `${visibleLine(`room ${r.room}: its registry record was altered; \`room info ${r.room}\` says how`)}\n`,
+      );
 }

@@ -31,6 +31,8 @@ import { keepYoungGenerationSmall } from '../cli/heap.js';
 import { openStore, type RoomStore } from '../db/index.js';
 import { InterruptedError, RefusedError, UsageError, type SunoyeError } from '../errors.js';
 import { brokerSettings } from '../config/broker.js';
+import { brokerUrls } from '../broker-url.js';
+import { redactUrl } from '../redact.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
 import { Outbox } from '../chat/outbox.js';
 
@@ -275,7 +277,9 @@ async function send(
     await publisher.end();
   } catch (err) {
     publisher.destroy();
-    if (!closed) failure = outbox.failure(settings.url, options.timeout) ?? (err as Error);
+    // Named as every message names a broker: no query (a token), one URL at a time.
+    const shown = brokerUrls(settings.url).map(redactUrl).join(',');
+    if (!closed) failure = outbox.failure(shown, options.timeout) ?? (err as Error);
   } finally {
     stopWatching();
     stopWatchingRoom?.();

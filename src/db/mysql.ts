@@ -45,6 +45,8 @@ const NETWORK_CODES = new Set([
   TIMEOUT,
   'PROTOCOL_CONNECTION_LOST',
   'ER_ACCESS_DENIED_ERROR',
+  // 1698: a user the server authenticates otherwise (MariaDB's unix_socket, for one).
+  'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
   'ER_DBACCESS_DENIED_ERROR',
   'ER_TABLEACCESS_DENIED_ERROR',
   'ER_COLUMNACCESS_DENIED_ERROR',
@@ -150,7 +152,7 @@ function mysqlError(err: unknown, label: string): unknown {
     const hint =
       e.code === 'ECONNREFUSED'
         ? ' (is MySQL/MariaDB running?)'
-        : e.code === 'ER_ACCESS_DENIED_ERROR'
+        : e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR'
           ? ' (check the user name and password in the database URL)'
           : e.code === 'ER_UNKNOWN_COM_ERROR'
             ? ' (a cluster node that is not in the primary component: more than half of the cluster must be running and connected)'

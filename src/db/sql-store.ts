@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { recordedBrokerUrl } from '../broker-url.js';
 import { SunoyeError, ExitCode } from '../errors.js';
-import { checkKdfParams, signMembership, type Signer } from '../protocol/index.js';
+import { signMembership, type Signer } from '../protocol/index.js';
 import { randomRoomNumber } from './room-number.js';
+import { toRoom, type RoomRow } from './room-row.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
 import { DATABASE_CLOCK, RoomClosedError, RoomNotFoundError } from './store.js';
 import type { Member, NewRoom, RegistryClock, RoomRecord, RoomStatus, RoomStore } from './store.js';
@@ -19,27 +20,6 @@ const ROOM_COLUMNS =
 const MEMBER_COLUMNS = 'id, room, name, joined_at, heartbeat_at, lease_ms, public_key, signature';
 const CREATE_ATTEMPTS = 50;
 const MIN_BUDGET_MS = 250;
-
-interface RoomRow extends RoomRecord {
-  activeAt: number;
-}
-
-function toRoom(row: Row): RoomRow {
-  const closedAt = row.closed_at === null ? null : new Date(Number(row.closed_at));
-  return {
-    number: String(row.number),
-    creator: String(row.creator),
-    state: row.state === 'closed' ? 'closed' : 'open',
-    mode: row.mode === 'plain' ? 'plain' : 'encrypted',
-    idleSeconds: Number(row.idle_seconds),
-    kdf: checkKdfParams(JSON.parse(String(row.kdf))),
-    verifier: Buffer.from(row.verifier as Uint8Array),
-    createdAt: new Date(Number(row.created_at)),
-    closedAt,
-    broker: typeof row.broker === 'string' ? row.broker : null,
-    activeAt: Number(row.active_at),
-  };
-}
 
 function publicRoom(row: RoomRow): RoomRecord {
   const room: RoomRecord & { activeAt?: number } = { ...row };

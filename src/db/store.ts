@@ -132,3 +132,20 @@ export class RoomClosedError extends RefusedError {
     super(`room ${room} is closed`);
   }
 }
+
+/**
+ * A room's record holds what no sunoye wrote, or what its password or this machine says it is
+ * not: someone who can write the database changed it (exit 3). `what` says how, e.g. "its
+ * key-derivation parameters are not JSON".
+ */
+export class RecordAlteredError extends RefusedError {
+  constructor(
+    readonly room: string,
+    what: string,
+  ) {
+    super(
+      `the registry record of room ${room} was altered: ${what}; ` +
+        'nothing was sent or shown (someone who can write the database changed it)',
+    );
+  }
+}

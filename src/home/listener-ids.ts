@@ -21,6 +21,9 @@ export interface ClaimedId {
   release(): void;
 }
 
+/** A listener's client id as `randomClientId('l')` makes it (src/mqtt/connection.ts). */
+const LISTENER_ID = /^sunoyel[0-9a-f]{16}$/;
+
 /** How long a broker keeps a listener's session after it is gone (its MQTT 5 session expiry). */
 const SESSION_KEPT_MS = 3_600_000;
 
@@ -107,7 +110,9 @@ export function claimListenerId(
     return unremembered(); // a read-only or full SUNOYE_HOME: a fresh id, remembered nowhere
   }
   const kept = readRoomFile(path) as { id?: unknown; since?: unknown } | undefined;
-  let id = typeof kept?.id === 'string' && /^[A-Za-z0-9]{8,23}$/.test(kept.id) ? kept.id : '';
+  // Only an id as sunoye makes them (64 random bits) is reused: whoever knows or guesses a
+  // listener's id can take its session on the broker.
+  let id = typeof kept?.id === 'string' && LISTENER_ID.test(kept.id) ? kept.id : '';
   let since =
     typeof kept?.since === 'number' && now - kept.since < SESSION_KEPT_MS ? kept.since : now;
   if (id === '') {

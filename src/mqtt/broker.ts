@@ -1,12 +1,16 @@
 /**
  * The embedded MQTT broker (aedes) of `room serve` and of the tests: plain TCP, and optionally
- * MQTT over WebSocket on a listener of its own.
+ * MQTT over WebSocket on a listener of its own. It keeps its users apart: aedes announces every
+ * client id on `$SYS/` topics, and whoever knows a listener's id can connect under it and take
+ * its session (its queued messages, its will), so no client may subscribe to `$` topics and none
+ * is delivered to one; and it takes no packet over `MAX_PACKET_BYTES` (see `packet-limit.ts`).
  */
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesOptions } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { ExitCode, SunoyeError } from '../errors.js';
+import { limitPackets } from './packet-limit.js';
 
 /** A running embedded broker. */
 export interface EmbeddedBroker {
@@ -64,7 +68,7 @@ function webSocketServer(broker: Aedes): { server: Server; closeClients(): void 
   });
   server.on('upgrade', (request, socket, head) =>
     sockets.handleUpgrade(request, socket, head, (ws) =>
-      broker.handle(createWebSocketStream(ws), request),
+      broker.handle(limitPackets(createWebSocketStream(ws)), request),
     ),
   );
   return {
@@ -77,6 +81,17 @@ function webSocketServer(broker: Aedes): { server: Server; closeClients(): void 
 }
 
 /**
+ * The broker's own topics (`$SYS/…`: its id, every client's id as it connects and leaves, every
+ * subscription) are for the broker: a subscription to a `$` topic is refused (MQTT's failure
+ * return code), and no `$` topic is delivered to any client.
+ */
+const ownTopicsKept: Pick<AedesOptions, 'authorizeSubscribe' | 'authorizeForward'> = {
+  authorizeSubscribe: (_client, subscription, done) =>
+    done(null, subscription.topic.startsWith('$') ? null : subscription),
+  authorizeForward: (_client, packet) => (packet.topic.startsWith('$') ? null : packet),
+};
+
+/**
  * Starts the embedded broker on host:port (port 0: a free one) and, with `wsPort`, on a WebSocket
  * listener of its own as well.
  */
@@ -85,8 +100,8 @@ export async function startBroker(
   port: number,
   wsPort?: number,
 ): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker();
-  const tcp = createServer((socket) => broker.handle(socket));
+  const broker = await Aedes.createBroker(ownTopicsKept);
+  const tcp = createServer((socket) => broker.handle(limitPackets(socket)));
   const web = wsPort === undefined ? undefined : webSocketServer(broker);
   const close = async (): Promise<void> => {
     await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -41,6 +41,7 @@ import {
 import { addressUrl, brokerAddress, brokerUrls } from '../broker-url.js';
 import { redactUrl } from '../redact.js';
 import { describeFailure } from './failure.js';
+import { MAX_PACKET_BYTES } from './packet-limit.js';
 
 /** How to reach the broker (resolved from flags, environment and config). */
 export interface BrokerSettings {
@@ -153,11 +154,8 @@ export const RECONNECT_MAX_MS = 8000;
  * finds it back soon after, where doubling to 8 s cost up to 8 s more.
  */
 export const RECONNECT_MAX_LIST_MS = 2000;
-/**
- * The largest packet sunoye accepts, announced in the CONNECT: well above the largest sealed
- * batch it makes (32 KiB of text, or one 64 KiB line, sealed and base64-encoded).
- */
-export const OWN_MAXIMUM_PACKET_SIZE = 1024 * 1024;
+/** The largest packet sunoye accepts, announced in the CONNECT (see `MAX_PACKET_BYTES`). */
+export const OWN_MAXIMUM_PACKET_SIZE = MAX_PACKET_BYTES;
 /** A connection the broker closes this soon after accepting it counts towards a fight. */
 const QUICK_CLOSE_MS = 5000;
 /** This many quick closes in a row: another client holds our id, or the broker rejects us. */

@@ -101,8 +101,9 @@ describe('a broker run with the repository mosquitto.conf', function () {
       'publish: the broker does not allow this user on elsewhere/x; check its ACL\n',
     );
 
-    // mosquitto grants a subscription to '#' but delivers only what the ACL lets the user read:
-    // the admin's message elsewhere never arrives, the marker in a room (sent after it) does.
+    // mosquitto grants a subscription to '#' or '$SYS/#' but delivers only what the ACL lets the
+    // user read: neither the admin's message elsewhere nor the broker's own retained $SYS topics
+    // arrive, the marker in a room (sent after them) does.
     const raw = await mqtt.connectAsync(broker.url, {
       reconnectPeriod: 0,
       username: broker.user.name,
@@ -110,7 +111,7 @@ describe('a broker run with the repository mosquitto.conf', function () {
     });
     const received: string[] = [];
     raw.on('message', (topic) => received.push(topic));
-    await raw.subscribeAsync('#', { qos: 1 });
+    await raw.subscribeAsync(['#', '$SYS/#'], { qos: 1 });
     const admin = await mqtt.connectAsync(broker.url, {
       reconnectPeriod: 0,
       username: broker.admin.name,

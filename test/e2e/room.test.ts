@@ -235,7 +235,7 @@ for (const backend of backends) {
       });
       expect(refused.code, refused.stderr).to.equal(3);
       expect(refused.stderr).to.match(
-        /^room: the room record has invalid key-derivation parameters: too costly \(scrypt N=1048576, r=32, p=4 needs 4096 MiB/,
+        /^room: the registry record of room \d{6} was altered: it has invalid key-derivation parameters: too costly \(scrypt N=1048576, r=32, p=4 needs 4096 MiB/,
       );
       expect(refused.stderr.split('\n')).to.have.length(2);
       expect(Date.now() - started).to.be.below(5_000);

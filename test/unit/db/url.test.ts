@@ -70,7 +70,10 @@ describe('database URLs', function () {
   it('redacts the whole user information of a URL, however malformed', function () {
     const cases: [string, string][] = [
       ['mqtt://u:secret@host:1883', 'mqtt://***@host:1883'],
-      ['mqtt://u@host:1883/x?y=1', 'mqtt://***@host:1883/x?y=1'],
+      ['mqtt://u@host:1883/x?y=1', 'mqtt://***@host:1883/x?***'],
+      ['ws://host:80/mqtt?token=t0k#f', 'ws://host:80/mqtt?***'],
+      ['wss://host/mqtt#t0k', 'wss://host/mqtt#***'],
+      ['mqtt://u:pa?ss@host/x', 'mqtt://***@host/x'],
       ['mysql://u:p@ss@host/db', 'mysql://***@host/db'],
       ['mysql://u:p/ss@host/db', 'mysql://***@host/db'],
       ['mysql//u:p@host/db', '***@host/db'],
