@@ -2,12 +2,14 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Config } from '../config/config.js';
 import { openStore, type RoomStore } from '../db/index.js';
+import { jsonText } from './sanitise.js';
 
 /** The streams a command talks through. */
 export interface Io {
   stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean };
+  /** `columns`: a terminal's width, where sunoye breaks long lines itself (wrap.ts). */
+  stdout: Writable & { isTTY?: boolean; columns?: number };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
   env: Record<string, string | undefined>;
 }
 
@@ -30,7 +32,7 @@ export async function withStore<T>(
   }
 }
 
-/** Writes one JSON document on stdout. */
+/** Writes one JSON document on stdout, its strings shown as in human output (see `jsonText`). */
 export function writeJson(io: Io, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value)}\n`);
+  io.stdout.write(`${jsonText(value)}\n`);
 }

@@ -6,7 +6,7 @@
 import type { Colour } from './colour.js';
 import type { ChatPayload } from '../protocol/index.js';
 import type { ShownWith } from './inbox.js';
-import { visible, visibleName } from './sanitise.js';
+import { AS_SENT, jsonText, visible, visibleName } from './sanitise.js';
 
 export { visible } from './sanitise.js';
 
@@ -35,7 +35,8 @@ export function timeOf(payload: ChatPayload, receivedAt: Date): Date {
  * The JSON line of a payload: type, room (a room number, or the raw topic), from, message or
  * notice, event, ts (the time it is about; `since` for a last will: when its listener started),
  * id, seq, the sender's key fingerprint and trust, `mine` (your own key under your name), and
- * `late` for a payload that came out of order.
+ * `late` for a payload that came out of order. The text is shown as in human output (control
+ * characters as visible escapes); when that changed it, `raw` holds it as sent.
  */
 export function jsonLine(
   payload: ChatPayload,
@@ -46,9 +47,10 @@ export function jsonLine(
   const out: Record<string, unknown> = { type: payload.type };
   if (room !== undefined) out.room = room;
   out.from = payload.from;
-  if (payload.type === 'message') out.message = payload.message;
+  const text = payload.type === 'message' ? payload.message : payload.notice;
+  if (payload.type === 'message') out.message = text;
   else {
-    out.notice = payload.notice;
+    out.notice = text;
     if (payload.event) out.event = payload.event;
   }
   out.ts = timeOf(payload, receivedAt).toISOString();
@@ -59,7 +61,8 @@ export function jsonLine(
   out.trust = how.sender.trust;
   out.mine = how.sender.trust === 'you';
   if (how.late) out.late = true;
-  return `${JSON.stringify(out)}\n`;
+  if (visible(text) !== text) out[AS_SENT] = text;
+  return `${jsonText(out)}\n`;
 }
 
 /** A time as HH:MM:SS, with its date (YYYY-MM-DD) when it is not today. */

@@ -3,7 +3,8 @@
  * network, names and labels from the database, error messages that quote them. Before such text
  * reaches a human, the protocol's control characters (C0, DEL, C1, bidirectional overrides and
  * isolates) are shown as visible escapes, so it cannot drive the terminal or disguise itself.
- * JSON output needs none of this: JSON.stringify escapes them already.
+ * JSON output goes through it too (`jsonText`): JSON.stringify escapes only C0, and `jq -r`
+ * decodes whatever it escapes.
  */
 import { CONTROL_CHARACTERS } from '../protocol/index.js';
 
@@ -43,4 +44,56 @@ const LOOKS_LIKE_MORE = /[()[\]:",]|^\s|\s$/u;
 export function visibleName(name: string): string {
   const shown = visibleLine(name).replace(FORMAT_CHARACTERS, escape);
   return LOOKS_LIKE_MORE.test(shown) ? JSON.stringify(shown).replace(/\\\\/g, '\\') : shown;
+}
+
+// What JSON.stringify leaves raw in its text (it escapes only C0) and no reader of the JSON should
+// get raw: the control characters, invisible format characters (\p{Cf}: zero-width, direction
+// marks, bidirectional overrides and isolates) and the line and paragraph separators.
+const RAW_IN_JSON = new RegExp(`[${CONTROL_CHARACTERS}\\p{Cf}\\u2028\\u2029]`, 'gu');
+// Whether a JSON text may hold any of those, in a value or in a name: raw, or as the escapes
+// JSON.stringify writes for C0 (\u001b, \b, \f, \n, \r, \t). An escaped backslash before one
+// of those letters matches too; it only takes the slower way, which finds nothing to change.
+const MAY_NEED_CARE = /[\u007F-\u009F\u2028\u2029\p{Cf}]|\\[bfnrtu]/u;
+
+/** `\uXXXX` for each UTF-16 unit of `c`, as JSON writes escapes. */
+function jsonEscape(c: string): string {
+  let out = '';
+  for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
+}
+
+/**
+ * The key whose string values are kept as they came (a listener's line keeps there the text of a
+ * message that `message` shows with escapes): still `\uXXXX`-escaped in the JSON text.
+ */
+export const AS_SENT = 'raw';
+
+/** The keys whose values are text, laid out in lines (a message, a notice); all else is one line. */
+const TEXT_KEYS = new Set(['message', 'notice']);
+
+/** JSON.stringify's replacer: every string value, and every name, shown as in human output. */
+function shownInJson(key: string, value: unknown): unknown {
+  if (typeof value === 'string') {
+    if (key === AS_SENT) return value;
+    return TEXT_KEYS.has(key) ? visible(value) : visibleLine(value);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const entries = Object.entries(value);
+  if (entries.every(([name]) => visibleLine(name) === name)) return value;
+  return Object.fromEntries(entries.map(([name, v]) => [visibleLine(name), v]));
+}
+
+/**
+ * The JSON text of a value, for stdout: the one way every `--json` document and line is written.
+ * Its strings decode to what human output shows (`jq -r` prints no control character and no
+ * bidirectional override: they are visible escapes such as `\x1B`, `\u202E`; only a message or
+ * notice keeps its tabs and newlines, every other string is one line); what is left that
+ * a reader would not see (zero-width and other format characters, line separators), and anything
+ * under `raw`, is written as `\uXXXX` escapes, so the bytes hold none of them raw. When there is
+ * nothing to escape (nearly always), it costs one regular-expression test over JSON.stringify's.
+ */
+export function jsonText(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined || !MAY_NEED_CARE.test(text)) return text;
+  return JSON.stringify(value, shownInJson).replace(RAW_IN_JSON, jsonEscape);
 }

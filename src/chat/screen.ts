@@ -16,6 +16,7 @@ import {
 } from 'node:readline';
 import stringWidth from 'string-width';
 import { Keyboard, type TerminalInput } from './keys.js';
+import { wrapToWidth } from './wrap.js';
 
 /** The terminal the window draws on. */
 export interface ScreenOutput {
@@ -146,16 +147,18 @@ export class ChatScreen {
     if (this.gone) return true;
     if (!this.interactive || this.closed) return this.output.write(text);
     const { output } = this;
+    // Long lines are broken at the window's width as it is now (after a resize, the new one).
+    const rows = wrapToWidth(text, output.columns);
     // Up to the prompt's first row, clear the prompt and the typed line, print the text there;
     // then step down as many rows as readline believes the cursor is below the prompt, so that
     // its own redraw (`prompt(true)`) lands on the new rows below the text.
     // All of it goes to the terminal in one write: the typed line never flickers away.
     output.cork?.();
-    const rows = this.rl.getCursorPos().rows;
-    moveCursor(output as NodeJS.WritableStream, 0, -rows);
+    const below = this.rl.getCursorPos().rows;
+    moveCursor(output as NodeJS.WritableStream, 0, -below);
     cursorTo(output as NodeJS.WritableStream, 0);
     clearScreenDown(output as NodeJS.WritableStream);
-    const ok = output.write(rows > 0 ? text + '\n'.repeat(rows) : text);
+    const ok = output.write(below > 0 ? rows + '\n'.repeat(below) : rows);
     this.rl.prompt(true);
     output.uncork?.();
     return ok;

@@ -23,6 +23,7 @@ import { withTimeout } from '../chat/deadline.js';
 import { memberLine, viewerOf, viewMember } from '../chat/members.js';
 import { Outbox } from '../chat/outbox.js';
 import { windowLine } from '../chat/render.js';
+import { wrapToWidth } from '../chat/wrap.js';
 import { visibleLine, visibleName } from '../chat/sanitise.js';
 import { ChatScreen } from '../chat/screen.js';
 import { UnavailableError } from '../errors.js';
@@ -142,6 +143,7 @@ class RoomWindow implements ListenerWindow {
     if (stdout.isTTY && env.TERM !== 'dumb') {
       cursorTo(stdout, 0);
       clearLine(stdout, 0);
+      return stdout.write(wrapToWidth(text, stdout.columns));
     }
     return stdout.write(text);
   }

@@ -25,6 +25,7 @@ import { Inbox } from '../chat/inbox.js';
 import { LineBatcher } from '../chat/output.js';
 import { Presence } from '../chat/presence.js';
 import { clockTime, humanLine, jsonLine, WarningLimiter } from '../chat/render.js';
+import { wrapToWidth } from '../chat/wrap.js';
 import { ReplayGuard, seenPath } from '../chat/replay.js';
 import { KnownSenders, pinsPath } from '../chat/senders.js';
 import { Sender } from '../chat/sender.js';
@@ -306,10 +307,13 @@ async function runListener(
   const colour = colourFor(stdout, ctx.io.env);
   // A reader that cannot keep up pauses the subscription rather than filling memory.
   const out = new LineBatcher(stdout, client);
+  // At a terminal, lines longer than it are broken by sunoye, their later rows indented.
+  const width = (stream: typeof stdout): number | undefined =>
+    stream.isTTY ? stream.columns : undefined;
   // Printed lines go out first, so warnings keep their place in the conversation.
   const warnings = new WarningLimiter((line) => {
     out.flush();
-    stderr.write(line);
+    stderr.write(wrapToWidth(line, width(stderr)));
   });
   type Reason = 'signal' | 'count' | 'timeout' | 'closed' | 'fatal' | 'output';
   let stopWith: ((reason: Reason) => void) | undefined;
@@ -351,7 +355,7 @@ async function runListener(
             ? jsonLine(payload, at, how, where)
             : window
               ? window.render(payload, at, how)
-              : humanLine(payload, colour, at, how),
+              : wrapToWidth(humanLine(payload, colour, at, how), width(stdout)),
         );
         if (payload.type === 'message') quiet?.refresh();
       },

@@ -158,13 +158,17 @@ describe('room chat: the room window in a real terminal', function () {
   });
 
   it('keys arriving in one chunk, the cursor moved across rows, a paste mid-line and a resize leave one whole typed line', async function () {
-    const alice = await chatWindow('alice');
+    // Wide enough for bob's whole line on one row (a longer one is broken over rows).
+    const alice = await chatWindow('alice', { columns: 100, rows: 24 });
     const bob = await chatWindow('bob', { columns: 30, rows: 14 });
     /** Bob's screen once `text` has arrived: the typed line is below it, whole, and only there. */
     const typedLineUnder = async (text: string, typed: string): Promise<void> => {
       await alice.type(text);
       await alice.press('Enter');
-      const from = (row: string): boolean => row.includes(' alice') && row.endsWith(`: ${text}`);
+      // alice's lines are broken over rows at this width: the last one ends with the text, which
+      // may be on an indented row of its own.
+      const from = (row: string): boolean =>
+        row.endsWith(`: ${text}`) || row === `${' '.repeat(9)}${text}`;
       const rows = await bob.waitFor(text, (r) => inputBelow(r, from) !== undefined);
       expect(inputBelow(rows, from), rows.join('\n')).to.deep.equal([`> ${typed}`]);
       expect(occurrences(rows, 'start'), rows.join('\n')).to.equal(1);

@@ -281,12 +281,14 @@ for (const backend of backends) {
         'tab\\x09here\\x9B31m [unverified]',
       ]);
       expect(info.stdout.split('\n')).to.have.length(7);
-      // JSON stays JSON: the names as they are, escaped by JSON itself.
+      // In JSON the names read as they show (`jq -r` prints them safely), each on one line.
       const asJson = json<{ creator: string; names: string[] }>(
         await room(['info', created.room, '--json']),
       );
-      expect(asJson.creator).to.equal('mallory\x1b[2J\x1b]0;pwned\x07');
-      expect([...asJson.names].sort()).to.deep.equal([...names].sort());
+      expect(asJson.creator).to.equal('mallory\\x1B[2J\\x1B]0;pwned\\x07');
+      expect([...asJson.names].sort()).to.deep.equal(
+        ['eve\\u202Eevil', 'trudy\\x0Amembers: 99', 'tab\\x09here\\x9B31m'].sort(),
+      );
 
       // A registry whose file name would drive the terminal: in `room list`, and in an error.
       const hostileDb = `sqlite:${join(dir, 'evil\x1b[31m\u202Edb.sqlite')}`;

@@ -37,6 +37,8 @@ export interface Terminal {
    * stripped unless `escapes`.
    */
   screen(escapes?: boolean): Promise<string[]>;
+  /** The visible screen row by row, as it shows (rows the terminal wrapped are not joined). */
+  rows(): Promise<string[]>;
   /** Everything printed so far, scrollback included, wrapped rows joined into their lines. */
   history(): Promise<string[]>;
   /** Waits until the visible screen or the history satisfies `check`. */
@@ -116,6 +118,7 @@ export async function openTerminal(
       await tmux('paste-buffer', '-d', '-b', `b${buffers}`, '-t', 't');
     },
     screen: (escapes = false) => capture(escapes ? ['-J', '-e'] : ['-J']),
+    rows: () => capture([]),
     history: () => capture(['-J', '-S', '-']),
     waitFor: async (what, check, options = {}) =>
       waitFor(

@@ -1,7 +1,8 @@
 // The one sanitiser: text from the database or the network never drives the terminal.
+import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { visible, visibleLine } from '../../../src/chat/sanitise.js';
+import { jsonText, visible, visibleLine } from '../../../src/chat/sanitise.js';
 import { visible as fromRender } from '../../../src/chat/render.js';
 import { reportError } from '../../../src/cli/report.js';
 import { RefusedError } from '../../../src/errors.js';
@@ -37,5 +38,51 @@ describe('sanitising text for the terminal', function () {
     );
     expect(code).to.equal(3);
     expect(written).to.equal('room: room 482913 belongs to mallory\\x1B[2J\\x0Aforged line\n');
+  });
+});
+
+describe('sanitising JSON output', function () {
+  // Raw in the bytes of a JSON text: control characters (C0 but newline, DEL, C1), format
+  // characters (bidirectional, zero-width...), line and paragraph separators.
+  // eslint-disable-next-line no-control-regex
+  const UNSAFE = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\p{Cf}\u2028\u2029]/u;
+  const evil = 'a\u001b[2J\u009b31m\u202eb\u2066c\u200bd\u2028e\u00ad\u{E0041}\t\n';
+
+  it('writes values as human output shows them, and what is left unseen as \\u escapes', function () {
+    const text = jsonText({ message: evil, names: [evil], keys: { [evil]: 'k' }, n: 1 });
+    expect(text).to.not.match(UNSAFE);
+    const shown = visible(evil);
+    // Only a message (or notice) keeps its lines: any other string is one line.
+    const line = visibleLine(evil);
+    expect(JSON.parse(text)).to.deep.equal({
+      message: shown,
+      names: [line],
+      keys: { [line]: 'k' },
+      n: 1,
+    });
+    // `jq -r` prints no control character or override: they are visible, as at a terminal.
+    // eslint-disable-next-line no-control-regex
+    expect(shown).to.not.match(/[\u001b\u009b\u202e\u2066]/u);
+  });
+
+  it('keeps text as sent under "raw", escaped in the JSON text but decoding to the original', function () {
+    const text = jsonText({ message: visible(evil), raw: evil });
+    expect(text).to.not.match(UNSAFE);
+    expect((JSON.parse(text) as { raw: string }).raw).to.equal(evil);
+  });
+
+  it('leaves plain values as JSON.stringify writes them', function () {
+    for (const value of [{ a: 'zoë 😀 名前', b: 'C:\\users\\bob', c: [1, null, true] }, 'x', 3])
+      expect(jsonText(value)).to.equal(JSON.stringify(value));
+  });
+
+  it('is the one way commands and the chat layers write JSON', function () {
+    const root = new URL('../../../../', import.meta.url);
+    for (const dir of ['src/commands', 'src/chat'])
+      for (const file of readdirSync(new URL(dir, root)).filter((f) => f.endsWith('.ts'))) {
+        if (file === 'sanitise.ts') continue;
+        const text = readFileSync(new URL(`${dir}/${file}`, root), 'utf8');
+        expect(text, `${dir}/${file}`).to.not.include('JSON.stringify');
+      }
   });
 });
