@@ -190,7 +190,7 @@ export class Inbox {
         return;
       }
       if (highest !== undefined && payload.seq > highest + 1)
-        this.reportMissing(name, highest + 1, payload.seq - 1);
+        this.reportMissing(key, name, highest + 1, payload.seq - 1);
       this.note(state, payload, name);
     }
     const how: ShownWith = { sender, late };
@@ -215,11 +215,17 @@ export class Inbox {
     return notice.notice === noticeText(notice.event, notice.from, this.options.topic, room);
   }
 
-  private reportMissing(name: string, from: number, to: number): void {
+  /**
+   * Reports lines of `key` that never arrived: as a loss report, never summed up, for a key that
+   * showed lines (or unsigned); for a key on probation, as a warning like others (a member minting
+   * keys could otherwise fill the terminal with reports about streams made up for it).
+   */
+  private reportMissing(key: string, name: string, from: number, to: number): void {
     const n = to - from + 1;
+    const kind = key === 'plain' || this.book.isEstablished(key) ? 'loss' : undefined;
     this.handlers.warn(
       `${n} message${n === 1 ? '' : 's'} from ${name} did not arrive (seq ${from === to ? from : `${from}-${to}`})`,
-      'loss',
+      kind,
     );
   }
 
@@ -245,8 +251,8 @@ export class Inbox {
     this.note(s, end, name);
     s.ended = true;
     if (highest !== undefined) {
-      if (last > highest) this.reportMissing(name, highest + 1, last);
-    } else if (last > 0 && this.startedAfterUs(end.since)) this.reportMissing(name, 1, last);
+      if (last > highest) this.reportMissing(key, name, highest + 1, last);
+    } else if (last > 0 && this.startedAfterUs(end.since)) this.reportMissing(key, name, 1, last);
   }
 
   private startedAfterUs(since: string | undefined): boolean {
