@@ -4,7 +4,8 @@
 // the same run, because the machine is shared and absolute times drift. Prints a Markdown table
 // with each target and whether it was met, and writes bench-results.json (targets included).
 //
-// Sections (BENCH_ONLY=throughput,latency,cold,signing,memory,registry,scale,cluster runs a subset):
+// Sections (BENCH_ONLY=throughput,latency,cold,signing,memory,flood,registry,scale,cluster runs a
+// subset):
 //   throughput  50,000 piped lines, publish → listen --json in an encrypted and in a plain room, vs
 //               mosquitto_pub -l → mosquitto_sub and mqtt pub -s -M → mqtt sub
 //   latency     a steady 1,000 lines/s for 10 s, publish-to-print p50/p99/max, each tool
@@ -12,6 +13,8 @@
 //               `room info R`
 //   memory      peak RSS of each producer fed 500 MB in 32 KiB lines; of each consumer after
 //               100,000 messages (sunoye in an encrypted and in a plain room)
+//   flood       a listener's peak RSS while a member sends 10 million crafted silent notices
+//               (scattered numbers, made-up streams, many keys), and another member's lines shown
 //   signing     sealing and opening one signed message of 1 line and of 1,000; loading the identity
 //   registry    create/join/info p50/p99 at 10,000 rooms and 1,000 members, SQLite and MySQL
 //   scale       sunoye's and mosquitto's throughput over 1, 10 and 100 rooms at once
@@ -19,7 +22,7 @@
 //               and consumer on node 1, each tool; failover time when the node of listen and
 //               publish dies, and every line shown once (skipped, and said so, without nats-server)
 // Sizes: BENCH_RUNS, BENCH_LINES, BENCH_LATENCY_SECONDS, BENCH_MEMORY_MB, BENCH_LISTEN_MESSAGES,
-// BENCH_ROOMS, BENCH_MEMBERS, BENCH_SCALE (e.g. 1,10,100); MySQL at BENCH_MYSQL_URL
+// BENCH_FLOOD_NOTICES, BENCH_ROOMS, BENCH_MEMBERS, BENCH_SCALE (e.g. 1,10,100); MySQL at BENCH_MYSQL_URL
 // (default mysql://root@127.0.0.1:3306; skipped, and said so, when unreachable). Cluster:
 // BENCH_CLUSTER_LINES (sunoye, 20,000), BENCH_CLUSTER_PEER_LINES (mosquitto's and MQTT.js's
 // clients, 5,000: a replicated write each line, 10-30 s a run on this machine's disk; compared
@@ -52,6 +55,7 @@ import { peers, sunoyeBin } from './peers.js';
 import { Report } from './report.js';
 import { benchRegistry, kdfMilliseconds, type RegistryResult } from './registry.js';
 import { benchSigning } from './signing.js';
+import { benchFlood } from './flood.js';
 
 const num = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const RUNS = num('BENCH_RUNS', 3);
@@ -59,6 +63,7 @@ const LINES = num('BENCH_LINES', 50_000);
 const LATENCY_SECONDS = num('BENCH_LATENCY_SECONDS', 10);
 const MEMORY_MB = num('BENCH_MEMORY_MB', 500);
 const LISTEN_MESSAGES = num('BENCH_LISTEN_MESSAGES', 100_000);
+const FLOOD_NOTICES = num('BENCH_FLOOD_NOTICES', 10_000_000);
 const ROOMS = num('BENCH_ROOMS', 10_000);
 const MEMBERS = num('BENCH_MEMBERS', 1_000);
 const SCALE = (process.env.BENCH_SCALE ?? '1,10,100').split(',').map(Number);
@@ -277,6 +282,36 @@ try {
       ),
     );
     row('`room info R`, ms', result.roomInfo);
+  }
+
+  if (wanted('flood')) {
+    progress(`flood: ${FLOOD_NOTICES} crafted notices into a running listen`);
+    const flood = await benchFlood(FLOOD_NOTICES);
+    results.flood = flood;
+    row(
+      `listen peak RSS, MB, under ${flood.notices.toLocaleString('en')} crafted silent notices`,
+      flood.peakMb,
+      '',
+      '',
+      '',
+      '',
+      report.target('listen peak RSS under a flood, MB', flood.peakMb, '<', 150),
+    );
+    row(
+      "another member's lines shown meanwhile",
+      `${flood.shown} of ${flood.lines}`,
+      '',
+      '',
+      '',
+      '',
+      report.check(
+        'lines shown under a flood',
+        flood.shown,
+        `${flood.lines}`,
+        flood.shown === flood.lines,
+      ),
+    );
+    row('crafted notices per second taken by listen', flood.noticesPerSecond);
   }
 
   if (wanted('signing')) {

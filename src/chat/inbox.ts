@@ -13,7 +13,8 @@ import type { ChatNotice, ChatPayload, RoomCodec } from '../protocol/index.js';
 import type { ReplayGuard } from './replay.js';
 import type { KnownSenders, SenderView } from './senders.js';
 import { noticeText } from './sender.js';
-import { RecentIds, SeenSequences, senderOf, SequenceTracker } from './tracker.js';
+import { StreamBook, type StreamState } from './streams.js';
+import { senderOf } from './tracker.js';
 
 /** What is shown with a payload: who sent it, and whether it came out of order. */
 export interface ShownWith {
@@ -61,34 +62,15 @@ export interface InboxOptions {
   replay?: ReplayGuard | undefined;
 }
 
-/** What the inbox knows of one sender stream, for reports after a reconnect. */
-interface StreamState {
-  name: string;
-  seq: number;
-  at: number;
-  messages: boolean;
-  ended: boolean;
-}
-
 const UNSIGNED: SenderView = { trust: 'unsigned' };
-/** Sender streams remembered at most: in all, and per signing key (one per sending program). */
-const MAX_STREAMS = 10_000;
-const MAX_STREAMS_PER_KEY = 64;
 
 /** Receives one topic's payloads and hands on what should be shown, once and in order. */
 export class Inbox {
   /** Chat messages shown so far. */
   messages = 0;
   private joined: boolean;
-  private readonly seen = new RecentIds(); // payloads with an id and no seq
-  // The inbox forgets streams itself (below), before these would.
-  private readonly seenSeq = new SeenSequences(2 * MAX_STREAMS); // sunoye's payloads: id and seq
-  private readonly sequences = new SequenceTracker(2 * MAX_STREAMS);
-  private readonly streams = new Map<string, StreamState>();
-  /** Each signing key's streams, oldest first. */
-  private readonly keyStreams = new Map<string, string[]>();
-  /** When a stream of a key (or, for `''`, of anyone) was last forgotten. */
-  private readonly forgotAt = new Map<string, number>();
+  /** The sender streams, bounded per signing key (see streams.ts). */
+  private readonly book: StreamBook;
   private retainedWarned = false;
 
   constructor(
@@ -96,6 +78,8 @@ export class Inbox {
     private readonly handlers: InboxHandlers,
   ) {
     this.joined = options.joinId === undefined;
+    const { senders } = options;
+    this.book = new StreamBook((key) => senders?.hasKey(key) === true);
   }
 
   /** Whether our join notice came round (or waiting for it was given up). */
@@ -133,14 +117,14 @@ export class Inbox {
 
   /** The streams that carried messages and have not ended, as they stand now. */
   openStreams(): { stream: string; name: string; seq: number; at: number }[] {
-    return [...this.streams]
+    return [...this.book.all()]
       .filter(([, s]) => s.messages && !s.ended)
-      .map(([stream, s]) => ({ stream, name: s.name, seq: s.seq, at: s.at }));
+      .map(([stream, s]) => ({ stream, name: s.name, seq: s.highest ?? 0, at: s.at }));
   }
 
   /** When `stream` last delivered anything (ms since the epoch). */
   lastHeard(stream: string): number | undefined {
-    return this.streams.get(stream)?.at;
+    return this.book.get(stream.slice(0, stream.indexOf('/')), stream)?.at;
   }
 
   private handle(
@@ -153,13 +137,10 @@ export class Inbox {
     const sender = this.options.senders?.classify(payload.from, signer) ?? UNSIGNED;
     const stream = payload.id === undefined ? undefined : `${key}/${senderOf(payload.id)}`;
     const name = sender.trust === 'changed' ? `key ${sender.key}` : payload.from;
-    // A last will signed before we started, of a listener we never heard from: shown as late.
-    let oldWill = false;
-    if (signer && this.options.replay) {
-      const heard = stream !== undefined && this.streams.has(stream);
-      const verdict = this.options.replay.check(stream, payload, heard);
-      if (verdict?.replay === 'old will') oldWill = true;
-      else if (verdict) {
+    const will = payload.type === 'notice' && payload.event === 'lost';
+    if (signer && this.options.replay && !will) {
+      const verdict = this.options.replay.check(stream, payload);
+      if (verdict) {
         this.handlers.warn(
           verdict.replay === 'shown before'
             ? `ignored a replayed message from ${name}: it was shown before`
@@ -168,34 +149,49 @@ export class Inbox {
         return;
       }
     }
-    if (signer && stream !== undefined && payload.seq !== undefined && !this.streams.has(stream)) {
-      // A stream forgotten to make room (a member flooding made-up streams) must not come back
-      // as new: what it signed before it was forgotten is taken for a replay.
-      const forgot = Math.max(this.forgotAt.get(key) ?? 0, this.forgotAt.get('') ?? 0);
+    let state = stream === undefined ? undefined : this.book.get(key, stream);
+    if (signer && stream !== undefined && payload.seq !== undefined && !state) {
+      // A stream forgotten to make room (its key made too many) must not come back as new:
+      // what that key signed before it was forgotten is taken for a replay.
+      const forgot = this.book.forgotAt(key);
       const signedAt = payload.ts === undefined ? NaN : Date.parse(payload.ts);
       if (forgot > 0 && !(signedAt >= forgot)) {
         this.handlers.warn(`ignored an old message from ${name}: sent again, or too late to tell`);
         return;
       }
-      this.track(stream, key);
+    }
+    if (stream !== undefined && payload.seq !== undefined) state = this.book.open(key, stream);
+    // A last will is live news only for the connection it was made with, whose join notice this
+    // listener heard and that has not left since; any other is old (or a replay).
+    let oldWill = false;
+    if (will && signer) {
+      if (state?.ended && payload.seq !== undefined && !state.seen.has(payload.seq)) {
+        this.handlers.warn(
+          `ignored a last will of ${name}: that listener had left (an old will sent again)`,
+        );
+        return;
+      }
+      oldWill = !(state?.conn !== undefined && state.conn === payload.conn);
     }
     let late = false;
     if (stream !== undefined) {
       const isNew =
-        payload.seq !== undefined ? this.seenSeq.add(stream, payload.seq) : this.seen.add(stream);
+        state && payload.seq !== undefined
+          ? this.book.addSeq(key, state, payload.seq)
+          : this.book.addId(key, stream);
       if (!isNew) return;
     }
-    if (stream !== undefined && payload.seq !== undefined) {
-      const highest = this.sequences.highest(stream);
-      const lost = payload.type === 'notice' && payload.event === 'lost';
-      late = (highest !== undefined && payload.seq < highest && !lost) || oldWill;
+    if (state && payload.seq !== undefined) {
+      const { highest } = state;
+      // Before our join came round, a will is marked as such (it is not news of now either).
+      late = (highest !== undefined && payload.seq < highest && !will) || (oldWill && this.joined);
       if (payload.type === 'notice' && payload.event === 'end') {
-        this.ended(stream, payload, name, highest);
+        this.ended(key, stream!, state, payload, name);
         return;
       }
-      const gap = this.sequences.note(stream, payload.seq);
-      if (gap) this.reportMissing(name, gap.from, gap.to);
-      this.note(stream, payload, name);
+      if (highest !== undefined && payload.seq > highest + 1)
+        this.reportMissing(key, name, highest + 1, payload.seq - 1);
+      this.note(state, payload, name);
     }
     const how: ShownWith = { sender, late };
     if (signer && payload.type === 'notice' && !this.isOwnSentence(payload)) how.ownWords = true;
@@ -205,7 +201,11 @@ export class Inbox {
       if (payload.id === this.options.joinId) this.joined = true;
       else how.beforeJoin = true;
     }
-    this.show(payload, at, how, stream);
+    if (!this.show(payload, at, how, stream)) return;
+    if (signer) {
+      this.book.shown(key);
+      if (sender.trust === 'new') this.options.senders?.pin(payload.from, signer);
+    }
     if (payload.type === 'notice' && payload.event === 'closed') this.handlers.closedNotice();
   }
 
@@ -215,84 +215,54 @@ export class Inbox {
     return notice.notice === noticeText(notice.event, notice.from, this.options.topic, room);
   }
 
-  private reportMissing(name: string, from: number, to: number): void {
+  /**
+   * Reports lines of `key` that never arrived: as a loss report, never summed up, for a key that
+   * showed lines (or unsigned); for a key on probation, as a warning like others (a member minting
+   * keys could otherwise fill the terminal with reports about streams made up for it).
+   */
+  private reportMissing(key: string, name: string, from: number, to: number): void {
     const n = to - from + 1;
+    const kind = key === 'plain' || this.book.isEstablished(key) ? 'loss' : undefined;
     this.handlers.warn(
       `${n} message${n === 1 ? '' : 's'} from ${name} did not arrive (seq ${from === to ? from : `${from}-${to}`})`,
-      'loss',
+      kind,
     );
   }
 
-  /**
-   * Starts tracking a new stream of `key`, forgetting the oldest past the limits: that key's own
-   * first (a member flooding made-up streams forgets only theirs), or anyone's past the total.
-   */
-  private track(stream: string, key: string): void {
-    this.streams.set(stream, { name: '', seq: 0, at: 0, messages: false, ended: false });
-    const mine = this.keyStreams.get(key) ?? [];
-    mine.push(stream);
-    this.keyStreams.set(key, mine);
-    if (mine.length > MAX_STREAMS_PER_KEY) this.forget(mine.shift()!, key);
-    if (this.streams.size > MAX_STREAMS) {
-      const oldest = this.streams.keys().next().value!;
-      const owner = oldest.slice(0, oldest.indexOf('/'));
-      const list = this.keyStreams.get(owner);
-      list?.splice(list.indexOf(oldest), 1);
-      if (list?.length === 0) this.keyStreams.delete(owner);
-      this.forget(oldest, '');
-    }
-  }
-
-  /**
-   * Forgets a stream; what `key` (or anyone, for `''`) signed up to its last line may no longer
-   * be told from a replay.
-   */
-  private forget(stream: string, key: string): void {
-    const last = this.streams.get(stream)?.at ?? 0;
-    this.forgotAt.set(key, Math.max(this.forgotAt.get(key) ?? 0, last));
-    this.streams.delete(stream);
-    this.seenSeq.forget(stream);
-    this.sequences.forget(stream);
-  }
-
-  private note(stream: string, payload: ChatPayload, name: string): void {
-    let s = this.streams.get(stream);
-    if (!s) {
-      s = { name, seq: 0, at: 0, messages: false, ended: false };
-      this.streams.set(stream, s);
-      if (this.streams.size > MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
-    }
+  private note(s: StreamState, payload: ChatPayload, name: string): void {
     s.name = name;
-    s.seq = Math.max(s.seq, payload.seq ?? 0);
+    s.highest = Math.max(s.highest ?? 0, payload.seq ?? 0);
     s.at = Date.now();
     if (payload.type === 'message') s.messages = true;
-    if (payload.type === 'notice' && (payload.event === 'leave' || payload.event === 'lost'))
-      s.ended = true;
+    if (payload.type !== 'notice') return;
+    if (payload.event === 'join' && payload.seq !== undefined) s.conn = payload.conn;
+    if (payload.event === 'leave' || payload.event === 'lost') s.ended = true;
   }
 
   /**
    * A sender's stream ended at `end.seq`: what it sent after the last payload we saw never
    * arrived. A stream we never saw counts from its first payload, if that was after we started.
    */
-  private ended(stream: string, end: ChatNotice, name: string, highest: number | undefined): void {
+  private ended(key: string, stream: string, s: StreamState, end: ChatNotice, name: string): void {
     const last = end.seq! - 1;
-    this.options.replay?.shown(stream, end.seq!);
-    this.note(stream, end, name);
-    this.streams.get(stream)!.ended = true;
+    const { highest } = s;
+    // Written down only for a key that showed lines: a key on probation is forgotten whole.
+    if (this.book.isEstablished(key)) this.options.replay?.shown(stream, end.seq!);
+    this.note(s, end, name);
+    s.ended = true;
     if (highest !== undefined) {
-      if (last > highest) this.reportMissing(name, highest + 1, last);
-    } else if (last > 0 && this.startedAfterUs(end.since)) this.reportMissing(name, 1, last);
-    this.sequences.note(stream, end.seq!);
+      if (last > highest) this.reportMissing(key, name, highest + 1, last);
+    } else if (last > 0 && this.startedAfterUs(end.since)) this.reportMissing(key, name, 1, last);
   }
 
   private startedAfterUs(since: string | undefined): boolean {
     return since !== undefined && this.options.replay?.startedBefore(Date.parse(since)) === true;
   }
 
-  private show(payload: ChatPayload, at: Date, how: ShownWith, stream?: string): void {
+  /** Hands a payload on to be shown; false when --count was reached (nothing more is shown). */
+  private show(payload: ChatPayload, at: Date, how: ShownWith, stream?: string): boolean {
     const { count } = this.options;
-    // --count reached: nothing more is shown (a batch may hold more than was asked for).
-    if (count !== undefined && this.messages >= count) return;
+    if (count !== undefined && this.messages >= count) return false;
     this.handlers.show(payload, at, how);
     if (stream !== undefined && payload.seq !== undefined && how.sender.trust !== 'unsigned')
       this.options.replay?.shown(stream, payload.seq);
@@ -300,5 +270,6 @@ export class Inbox {
       this.messages += 1;
       if (count !== undefined && this.messages >= count) this.handlers.countReached();
     }
+    return true;
   }
 }

@@ -2,15 +2,21 @@
  * No replay shown as new. A listener keeps, per room and sender stream (a signing key and one
  * sending program), the highest sequence number it has shown, in `$SUNOYE_HOME/seen/`, so a
  * restarted listener rejects what it showed before; and it rejects a message signed before it
- * started (less a clock-skew allowance), which can only be an old message sent again.
+ * started (less a clock-skew allowance), which can only be an old message sent again. Both are
+ * bounded per key.
  */
 import { fileProblem, readRoomFile, roomFilePath, updateRoomFile } from '../home/room-files.js';
 import type { ChatPayload } from '../protocol/index.js';
 
 /** How far a sender's clock may be behind ours before its messages look old. */
 export const CLOCK_SKEW_MS = 120_000;
-/** Streams remembered per room, at most (the least recently seen are forgotten first). */
-const MAX_STREAMS = 10_000;
+/**
+ * What is kept, per room: the streams of at most 1024 keys (those that showed a line most
+ * recently), and at most 16 streams per key (the most recently shown), so that a key making up
+ * streams forgets only its own; only keys that showed a line are written (see streams.ts).
+ */
+const MAX_KEYS = 1024;
+const MAX_STREAMS_PER_KEY = 16;
 const FORMAT = 1;
 
 interface SeenFile {
@@ -19,8 +25,25 @@ interface SeenFile {
 }
 
 /** Why a payload was rejected, if it was. */
-export type Verdict =
-  { replay: 'shown before' } | { replay: 'signed before start' | 'old will'; ageMs: number };
+export type Verdict = { replay: 'shown before' } | { replay: 'signed before start'; ageMs: number };
+
+/** The key part of a stream `<key>/<sender>`. */
+const keyOf = (stream: string): string => stream.slice(0, stream.indexOf('/'));
+
+/** The entries to keep of `streams`: per key and in all, the most recently shown. */
+function bounded(streams: SeenFile['streams']): SeenFile['streams'] {
+  const entries = Object.entries(streams).sort((a, b) => b[1].at - a[1].at);
+  const perKey = new Map<string, number>();
+  const kept = Object.create(null) as SeenFile['streams'];
+  for (const [stream, s] of entries) {
+    const key = keyOf(stream);
+    const n = perKey.get(key) ?? 0;
+    if (n >= MAX_STREAMS_PER_KEY || (n === 0 && perKey.size >= MAX_KEYS)) continue;
+    perKey.set(key, n + 1);
+    kept[stream] = s;
+  }
+  return kept;
+}
 
 /** The well-formed entries of a seen file (a damaged entry is dropped, never trusted or thrown on). */
 function streamsOf(value: unknown): SeenFile['streams'] {
@@ -43,7 +66,8 @@ export function seenPath(home: string, store: string, room: string): string {
 /** A listener's defence against replays in one room. */
 export class ReplayGuard {
   private readonly before = new Map<string, number>(); // shown by earlier listeners
-  private readonly shownNow = new Map<string, { seq: number; at: number }>();
+  /** Per key (least recently shown first), its streams (least recently shown first). */
+  private readonly shownNow = new Map<string, Map<string, { seq: number; at: number }>>();
   private dirty = false;
 
   private writeFailed = false;
@@ -56,32 +80,22 @@ export class ReplayGuard {
     private readonly warn: (line: string) => void = () => undefined,
   ) {
     if (path)
-      for (const [stream, s] of Object.entries(streamsOf(readRoomFile(path))))
+      for (const [stream, s] of Object.entries(bounded(streamsOf(readRoomFile(path)))))
         this.before.set(stream, s.seq);
   }
 
-  /** Whether a signed payload of `stream` is a replay; undefined when it may be shown. */
-  check(
-    stream: string | undefined,
-    payload: ChatPayload,
-    /** The stream was heard from by this listener. */
-    heard = false,
-  ): Verdict | undefined {
-    // A last will is signed (and numbered first) when its listener starts, and sent by the
-    // broker when it dies: it counts as live for a listener that heard from that listener, here
-    // or before a restart; for others it is as old as any message signed before they started.
-    const will = payload.type === 'notice' && payload.event === 'lost';
-    if (will) {
-      if (heard || (stream !== undefined && this.before.has(stream))) return undefined;
-    } else if (stream !== undefined && payload.seq !== undefined) {
+  /**
+   * Whether a signed payload of `stream` is a replay; undefined when it may be shown. Last wills
+   * are not judged here: one is live only for a connection the inbox heard join.
+   */
+  check(stream: string | undefined, payload: ChatPayload): Verdict | undefined {
+    if (stream !== undefined && payload.seq !== undefined) {
       const shown = this.before.get(stream);
       if (shown !== undefined && payload.seq <= shown) return { replay: 'shown before' };
     }
     const signedAt = payload.ts === undefined ? NaN : Date.parse(payload.ts);
     const ageMs = this.since - signedAt;
-    if (!(ageMs <= CLOCK_SKEW_MS))
-      // A will of a listener that was there before us may be news: shown, marked as old.
-      return will ? { replay: 'old will', ageMs } : { replay: 'signed before start', ageMs };
+    if (!(ageMs <= CLOCK_SKEW_MS)) return { replay: 'signed before start', ageMs };
     return undefined;
   }
 
@@ -92,13 +106,18 @@ export class ReplayGuard {
 
   /** Notes that `seq` of `stream` was shown. */
   shown(stream: string, seq: number): void {
-    const s = this.shownNow.get(stream);
+    const key = keyOf(stream);
+    const streams = this.shownNow.get(key) ?? new Map<string, { seq: number; at: number }>();
+    const s = streams.get(stream);
     if (s && s.seq >= seq) return;
-    // Most recently shown last: past the cap, the stream shown least recently is forgotten (the
-    // file keeps no more either), so a member making up streams cannot fill memory.
-    this.shownNow.delete(stream);
-    this.shownNow.set(stream, { seq, at: Date.now() });
-    if (this.shownNow.size > MAX_STREAMS) this.shownNow.delete(this.shownNow.keys().next().value!);
+    // Most recently shown last: past the caps, the key's own stream shown least recently is
+    // forgotten, and past the keys, the key that showed least recently (the file keeps no more).
+    this.shownNow.delete(key);
+    this.shownNow.set(key, streams);
+    streams.delete(stream);
+    streams.set(stream, { seq, at: Date.now() });
+    if (streams.size > MAX_STREAMS_PER_KEY) streams.delete(streams.keys().next().value!);
+    if (this.shownNow.size > MAX_KEYS) this.shownNow.delete(this.shownNow.keys().next().value!);
     this.dirty = true;
   }
 
@@ -121,15 +140,11 @@ export class ReplayGuard {
   private write(path: string): void {
     updateRoomFile(path, (current) => {
       const streams = streamsOf(current);
-      for (const [stream, s] of this.shownNow)
-        if (!(streams[stream]?.seq !== undefined && streams[stream].seq >= s.seq))
-          streams[stream] = s;
-      const entries = Object.entries(streams);
-      if (entries.length > MAX_STREAMS) {
-        entries.sort((a, b) => b[1].at - a[1].at);
-        return { format: FORMAT, streams: Object.fromEntries(entries.slice(0, MAX_STREAMS)) };
-      }
-      return { format: FORMAT, streams };
+      for (const kept of this.shownNow.values())
+        for (const [stream, s] of kept)
+          if (!(streams[stream]?.seq !== undefined && streams[stream].seq >= s.seq))
+            streams[stream] = s;
+      return { format: FORMAT, streams: bounded(streams) };
     });
   }
 }

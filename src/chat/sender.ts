@@ -9,6 +9,11 @@ import type { ChatMessage, ChatNotice, NoticeEvent } from '../protocol/index.js'
 export class Sender {
   private seq = 0;
   readonly id = randomBytes(6).toString('base64url');
+  /**
+   * This sender's connection: carried by its join notice and by the last will made with it, so
+   * a will counts as live only for the connection a listener heard join.
+   */
+  readonly connection = randomBytes(9).toString('base64url');
   /** When the first payload was stamped. */
   private since: string | undefined;
 
@@ -50,13 +55,15 @@ export class Sender {
 
   /** A presence notice, with MQTT-Chat's wording so its clients read it too. */
   notice(event: NoticeEvent, topic: string, room?: string): ChatNotice {
-    return {
+    const notice: ChatNotice = {
       type: 'notice',
       from: this.name,
       notice: noticeText(event, this.name, topic, room),
       event,
       ...this.stamp(),
     };
+    if (event === 'join' || event === 'lost') notice.conn = this.connection;
+    return notice;
   }
 }
 

@@ -26,6 +26,11 @@ const UNSIGNED: SenderView = { trust: 'unsigned' };
 const FORMAT = 1;
 /** Names pinned per room, at most (a room flooded with names stops pinning, never forgets). */
 const MAX_PINS = 10_000;
+/**
+ * Names one key pins, at most: the first few it shows lines under. Its other names are never
+ * pinned (shown as first seen on every line), so one key flooding names cannot fill the pins.
+ */
+export const MAX_PINS_PER_KEY = 4;
 
 interface PinFile {
   format: number;
@@ -45,6 +50,25 @@ function pinsOf(value: unknown): PinFile['names'] {
   return names;
 }
 
+/**
+ * The pins to keep of `names`: per key the first few pinned (by their time), and no more than
+ * the room's limit, so a file filled by an older version's flood of names is cut back.
+ */
+function bounded(names: PinFile['names']): PinFile['names'] {
+  const entries = Object.entries(names).sort((a, b) => a[1].since.localeCompare(b[1].since));
+  const perKey = new Map<string, number>();
+  const kept = Object.create(null) as PinFile['names'];
+  let n = 0;
+  for (const [name, pin] of entries) {
+    const mine = perKey.get(pin.key) ?? 0;
+    if (mine >= MAX_PINS_PER_KEY || n >= MAX_PINS) continue;
+    perKey.set(pin.key, mine + 1);
+    kept[name] = pin;
+    n += 1;
+  }
+  return kept;
+}
+
 /** Where a room's pins are kept. */
 export function pinsPath(home: string, store: string, room: string): string {
   return roomFilePath(home, 'pins', store, room);
@@ -53,7 +77,8 @@ export function pinsPath(home: string, store: string, room: string): string {
 /** The pinned keys of a room, name -> fingerprint. */
 export function pinnedFingerprints(home: string, store: string, room: string): Map<string, string> {
   const pins = new Map<string, string>();
-  for (const [name, pin] of Object.entries(pinsOf(readRoomFile(pinsPath(home, store, room)))))
+  const names = bounded(pinsOf(readRoomFile(pinsPath(home, store, room))));
+  for (const [name, pin] of Object.entries(names))
     if (typeof pin?.key === 'string') pins.set(name, fingerprint(Buffer.from(pin.key, 'base64')));
   return pins;
 }
@@ -69,6 +94,7 @@ export function pinnedKeys(home: string, store: string, room: string): Map<strin
 /** The senders of one room as this user knows them. */
 export class KnownSenders {
   private readonly pins = new Map<string, string>(); // name -> base64 key
+  private readonly perKey = new Map<string, number>(); // base64 key -> names pinned to it
   private readonly views = new Map<string, SenderView>(); // `${key} ${name}` -> view
 
   private writeFailed = false;
@@ -82,8 +108,20 @@ export class KnownSenders {
     private readonly warn: (line: string) => void = () => undefined,
   ) {
     if (path)
-      for (const [name, pin] of Object.entries(pinsOf(readRoomFile(path))))
-        if (typeof pin?.key === 'string') this.pins.set(name, pin.key);
+      for (const [name, pin] of Object.entries(bounded(pinsOf(readRoomFile(path)))))
+        this.setPin(name, pin.key);
+  }
+
+  private setPin(name: string, key: string): void {
+    const before = this.pins.get(name);
+    if (before !== undefined) this.perKey.set(before, (this.perKey.get(before) ?? 1) - 1);
+    this.pins.set(name, key);
+    this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
+  }
+
+  /** Whether a name is pinned to `key` (base64url, as the inbox writes it). */
+  hasKey(key: string): boolean {
+    return (this.perKey.get(Buffer.from(key, 'base64url').toString('base64')) ?? 0) > 0;
   }
 
   /** Where the pins are kept (undefined: nowhere, a raw topic). */
@@ -91,14 +129,17 @@ export class KnownSenders {
     return this.path;
   }
 
-  /** How far `name` signed by `signer` can be trusted (pinning it on first sight). */
+  /**
+   * How far `name` signed by `signer` can be trusted. A name seen for the first time is `new`
+   * until `pin` is told that a line of it was shown.
+   */
   classify(name: string, signer: Buffer | undefined): SenderView {
     if (!signer) return UNSIGNED;
     const key = signer.toString('base64');
     const cacheKey = `${key} ${name}`;
     const cached = this.views.get(cacheKey);
     // `new` is new once: later payloads of the same key and name are `known`.
-    if (cached) return cached.trust === 'new' ? this.remember(cacheKey, 'known', signer) : cached;
+    if (cached) return cached;
     const mine = this.me.publicKey?.equals(signer) === true;
     if (name === this.me.name)
       return mine
@@ -108,18 +149,24 @@ export class KnownSenders {
     if (pinned === key) return this.remember(cacheKey, 'known', signer);
     if (pinned !== undefined)
       return this.remember(cacheKey, 'changed', signer, Buffer.from(pinned, 'base64'));
-    return this.pin(name, key, cacheKey, signer);
+    return { trust: 'new', key: fingerprint(signer) };
   }
 
-  private pin(name: string, key: string, cacheKey: string, signer: Buffer): SenderView {
-    // Full: the name is not pinned, so it stays `new` on every line (never `known`: another key
-    // could claim it just the same), and nothing is remembered for it.
-    if (this.pins.size >= MAX_PINS) return { trust: 'new', key: fingerprint(signer) };
-    this.pins.set(name, key);
+  /**
+   * A line of `name` signed by `signer` was shown as new: the name is pinned to that key (only a
+   * shown line pins, so silent payloads pin nothing). Past the limits (the key's, the room's)
+   * the name is not pinned: it stays `new` on every line, never `known`, since another key could
+   * claim it just the same.
+   */
+  pin(name: string, signer: Buffer): void {
+    const key = signer.toString('base64');
+    if (this.pins.has(name) || this.pins.size >= MAX_PINS) return;
+    if ((this.perKey.get(key) ?? 0) >= MAX_PINS_PER_KEY) return;
+    this.setPin(name, key);
+    this.views.delete(`${key} ${name}`);
     // Written with the others at the next save: a flood of new names costs one write, not one
     // rewrite of the whole file per name.
     if (this.path) this.unsaved.set(name, { key, since: new Date().toISOString() });
-    return this.remember(cacheKey, 'new', signer);
   }
 
   /**
@@ -139,7 +186,7 @@ export class KnownSenders {
           if (theirs === undefined) names[name] = pin;
           else if (theirs !== pin.key) overruled.push([name, theirs]);
         }
-        return { format: FORMAT, names };
+        return { format: FORMAT, names: bounded(names) };
       });
     } catch (err) {
       if (!this.writeFailed)
@@ -149,7 +196,7 @@ export class KnownSenders {
       this.writeFailed = true;
     }
     for (const [name, theirs] of overruled) {
-      this.pins.set(name, theirs);
+      this.setPin(name, theirs);
       for (const cacheKey of this.views.keys())
         if (cacheKey.slice(cacheKey.indexOf(' ') + 1) === name) this.views.delete(cacheKey);
     }

@@ -1,109 +1,91 @@
 /**
- * What a listener remembers about what it has seen: message ids (so a redelivered message is
- * shown once) and, per sender, the last `seq` (so a gap can be reported).
+ * What a listener remembers about what it has seen of one sender: message ids (so a redelivered
+ * message is shown once) and which sequence numbers arrived, as a watermark and sorted ranges
+ * above it, so that its size depends on the gaps, never on how many numbers were sent.
  */
 
 /** A set of recently seen ids with a fixed capacity (oldest forgotten first). */
 export class RecentIds {
   private readonly ids = new Set<string>();
 
-  constructor(private readonly capacity = 20_000) {}
+  /** How many are kept (it may be raised later: the oldest beyond it go at the next add). */
+  constructor(public capacity = 20_000) {}
 
   /** Records `id`; false when it was already there. */
   add(id: string): boolean {
     if (this.ids.has(id)) return false;
     this.ids.add(id);
-    if (this.ids.size > this.capacity) {
-      const oldest = this.ids.values().next();
-      if (!oldest.done) this.ids.delete(oldest.value);
-    }
+    while (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value!);
     return true;
   }
 }
 
 /**
- * Which of each sender's sequence numbers were seen, exactly, whatever the volume: everything up
- * to a watermark, plus the numbers seen above it (out of order, after a redelivery). A broker
- * may redeliver a whole window of batches after a restart, so dedupe by a fixed number of recent
- * ids is not enough. Numbers above the watermark are capped; past the cap the oldest gap is given
- * up as lost, and the sender as a whole is forgotten (oldest first) past `senders`.
+ * Which of one sender's sequence numbers were seen, exactly, whatever the volume: everything up
+ * to a watermark, plus the runs of numbers seen above it (out of order, after a redelivery), kept
+ * sorted and merged. A broker may redeliver a whole window of batches after a restart, so dedupe
+ * by a fixed number of recent ids is not enough. Past `maxRuns` runs the lowest gap is given up
+ * as lost (the watermark moves over it), so numbers sent in any order cost at most `maxRuns`
+ * pairs of numbers.
  */
-export class SeenSequences {
-  private readonly bySender = new Map<string, { upTo: number; above: Set<number> }>();
+export class SeqRanges {
+  /** Every number up to here was seen (numbering starts at 1). */
+  private upTo = 0;
+  /** Runs above the watermark, `[first, last, first, last, ...]`, sorted, apart by a gap. */
+  private readonly runs: number[] = [];
 
-  constructor(
-    private readonly senders = 10_000,
-    private readonly maxAbove = 10_000,
-  ) {}
-
-  /** Forgets everything about `sender`. */
-  forget(sender: string): void {
-    this.bySender.delete(sender);
+  /** The runs above the watermark (for tests and bounds). */
+  get size(): number {
+    return this.runs.length / 2;
   }
 
-  /** Records `seq` from `sender`; false when it was seen before. */
-  add(sender: string, seq: number): boolean {
-    let s = this.bySender.get(sender);
-    if (!s) {
-      // Numbering starts at 1; what a sender sent before we came is simply not seen yet (a last
-      // will is numbered before the join notice that is usually seen first).
-      s = { upTo: 0, above: new Set() };
-      this.bySender.set(sender, s);
-      if (this.bySender.size > this.senders)
-        this.bySender.delete(this.bySender.keys().next().value!);
+  /** Whether `seq` was seen. */
+  has(seq: number): boolean {
+    if (seq <= this.upTo) return true;
+    for (let i = 0; i < this.runs.length && this.runs[i]! <= seq; i += 2)
+      if (seq <= this.runs[i + 1]!) return true;
+    return false;
+  }
+
+  /** Records `seq`; false when it was seen before. `maxRuns` bounds the runs kept above the watermark. */
+  add(seq: number, maxRuns: number): boolean {
+    if (seq <= this.upTo) return false;
+    const runs = this.runs;
+    // The first run that ends at or after seq - 1 (it may hold seq or touch it from below).
+    let lo = 0;
+    let hi = runs.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (runs[2 * mid + 1]! < seq - 1) lo = mid + 1;
+      else hi = mid;
     }
-    if (seq <= s.upTo || s.above.has(seq)) return false;
-    if (seq === s.upTo + 1) {
-      s.upTo = seq;
-      while (s.above.delete(s.upTo + 1)) s.upTo += 1;
-    } else {
-      s.above.add(seq);
-      if (s.above.size > this.maxAbove) {
-        // Give up the oldest gap: move the watermark to the lowest number seen above it.
-        let lowest = Infinity;
-        for (const n of s.above) if (n < lowest) lowest = n;
-        s.upTo = lowest;
-        s.above.delete(lowest);
-        while (s.above.delete(s.upTo + 1)) s.upTo += 1;
-      }
+    const i = 2 * lo;
+    if (i < runs.length && runs[i]! <= seq && seq <= runs[i + 1]!) return false;
+    const joinsBelow = i < runs.length && runs[i + 1] === seq - 1;
+    const next = joinsBelow ? i + 2 : i;
+    const joinsAbove = next < runs.length && runs[next] === seq + 1;
+    if (joinsBelow && joinsAbove)
+      runs.splice(i + 1, 2); // seq fills the gap between two runs
+    else if (joinsBelow) runs[i + 1] = seq;
+    else if (joinsAbove) runs[next] = seq;
+    else if (seq === this.upTo + 1) this.upTo = seq;
+    else runs.splice(i, 0, seq, seq);
+    this.lift();
+    while (runs.length > 2 * maxRuns) {
+      // Give up the lowest gap: the watermark moves to the end of the lowest run.
+      this.upTo = runs[1]!;
+      runs.splice(0, 2);
+      this.lift();
     }
     return true;
   }
-}
 
-/** A gap in one sender's sequence: messages `from`..`to` never arrived (yet). */
-export interface Gap {
-  sender: string;
-  from: number;
-  to: number;
-}
-
-/** Tracks each sender's highest `seq` and reports jumps. */
-export class SequenceTracker {
-  private readonly last = new Map<string, number>();
-
-  constructor(private readonly capacity = 10_000) {}
-
-  /** Forgets `sender`. */
-  forget(sender: string): void {
-    this.last.delete(sender);
-  }
-
-  /** The highest `seq` noted from `sender`, if any. */
-  highest(sender: string): number | undefined {
-    return this.last.get(sender);
-  }
-
-  /** Notes `seq` from `sender` (the id's prefix); returns the gap it reveals, if any. */
-  note(sender: string, seq: number): Gap | undefined {
-    const previous = this.last.get(sender);
-    if (previous !== undefined && seq <= previous) return undefined; // late or redelivered
-    this.last.delete(sender);
-    this.last.set(sender, seq);
-    if (this.last.size > this.capacity) this.last.delete(this.last.keys().next().value!);
-    if (previous !== undefined && seq > previous + 1)
-      return { sender, from: previous + 1, to: seq - 1 };
-    return undefined;
+  /** Folds a run that starts right after the watermark into it. */
+  private lift(): void {
+    if (this.runs.length > 0 && this.runs[0] === this.upTo + 1) {
+      this.upTo = this.runs[1]!;
+      this.runs.splice(0, 2);
+    }
   }
 }
 

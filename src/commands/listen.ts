@@ -328,12 +328,17 @@ async function runListener(
     stop('output');
   });
 
-  const onClosedNotice = async (): Promise<void> => {
+  // Anyone in the room can send a "closed" notice: its line (`held`) is printed once the
+  // registry says the room is closed, never before; else the listener warns that it ignored it.
+  const onClosedNotice = async (held: string | undefined): Promise<void> => {
     if (!store || !target.room) return;
     const status = await store.status(target.room).catch(() => undefined);
-    if (status?.room.state === 'closed') stop('closed');
-    else warnings.warn(`ignored a "closed" notice for room ${target.room}, which is still open`);
+    if (status?.room.state === 'closed') {
+      if (held !== undefined) out.write(held);
+      stop('closed');
+    } else warnings.warn(`ignored a "closed" notice for room ${target.room}, which is still open`);
   };
+  let held: string | undefined;
   const joinId = sender.notice('join', target.topic, target.room);
   const { senders, replay } = guards(ctx, target, run.startedAt, (line) => warnings.report(line));
   // --timeout: the wait for a chat message starts once we have joined, and again at each one.
@@ -350,18 +355,23 @@ async function runListener(
     },
     {
       show: (payload, at, how) => {
-        out.write(
-          options.json
-            ? jsonLine(payload, at, how, where)
-            : window
-              ? window.render(payload, at, how)
-              : wrapToWidth(humanLine(payload, colour, at, how), width(stdout)),
-        );
+        const line = options.json
+          ? jsonLine(payload, at, how, where)
+          : window
+            ? window.render(payload, at, how)
+            : wrapToWidth(humanLine(payload, colour, at, how), width(stdout));
+        const closing = payload.type === 'notice' && payload.event === 'closed';
+        if (closing && !how.ownWords && store && target.room) held = line;
+        else out.write(line);
         if (payload.type === 'message') quiet?.refresh();
       },
       warn: (message, kind) =>
         kind === 'loss' ? warnings.report(message) : warnings.warn(message),
-      closedNotice: () => void onClosedNotice(),
+      closedNotice: () => {
+        const line = held;
+        held = undefined;
+        void onClosedNotice(line);
+      },
       countReached: () => stop('count'),
     },
   );

@@ -21,6 +21,11 @@ export interface ChatNotice extends PayloadBase {
   event?: NoticeEvent;
   /** On an `end` notice: when the sender's first payload was stamped. */
   since?: string;
+  /**
+   * On a join notice and the last will made with it: the random id of that connection, so a will
+   * is live news only for the connection a listener heard join (older versions send none).
+   */
+  conn?: string;
 }
 /** One chat payload as sunoye understands it. */
 export type ChatPayload = ChatMessage | ChatNotice;
@@ -72,6 +77,7 @@ export function checkPayload(value: unknown): DecodeResult {
   const notice: ChatNotice = { type: 'notice', ...base, notice: v.notice };
   if (v.event !== undefined) notice.event = v.event;
   if (v.since !== undefined) notice.since = v.since;
+  if (v.conn !== undefined) notice.conn = v.conn;
   return { ok: true, payload: notice };
 }
 

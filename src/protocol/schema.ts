@@ -1,7 +1,8 @@
 /**
  * The chat payload schema: MQTT-Chat's `{type, from, message|notice}` core plus sunoye's optional
  * `id`, `seq`, `ts` and `event` (and `since` on the `end` notice that closes a sender's stream: when
- * its first payload was stamped). Unknown extra fields are allowed (and dropped when decoding) so
+ * its first payload was stamped; `conn` on a join notice and the last will made with it: the id of
+ * that connection). Unknown extra fields are allowed (and dropped when decoding) so
  * MQTT-Chat's clients and sunoye understand each other.
  */
 
@@ -43,6 +44,7 @@ export const payloadSchema = {
     seq: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     ts: TIMESTAMP,
     since: TIMESTAMP,
+    conn: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' },
     event: { enum: [...NOTICE_EVENTS] },
   },
   allOf: [

@@ -103,9 +103,10 @@ describe('attacks on a listener', function () {
   });
 
   it('a name that could not be pinned (the pins are full) is never shown as known', function () {
-    // 10,000 names pinned already (a member flooded the room with made-up names).
+    // 10,000 names pinned already, each to its own key (members flooded the room with names).
     const names: Record<string, { key: string; since: string }> = {};
-    for (let i = 0; i < 10_000; i++) names[`x${i}`] = { key: 'AAAA', since: '' };
+    for (let i = 0; i < 10_000; i++)
+      names[`x${i}`] = { key: randomBytes(32).toString('base64'), since: '' };
     mkdirSync(join(home, 'pins'), { recursive: true });
     writeFileSync(pinsPath(home, STORE, ROOM), JSON.stringify({ format: 1, names }));
     const { inbox, shown } = listener();

@@ -54,6 +54,15 @@ describe('payload decoding', function () {
     });
   });
 
+  it("keeps a join notice's connection id, and refuses one that is not an id", function () {
+    const join = { type: 'notice', from: 'a', notice: 'a joined', event: 'join', conn: 'Ab_-9' };
+    expect(decodePlain(JSON.stringify(join))).to.deep.equal({ ok: true, payload: join });
+    expect(reason(decodePlain(JSON.stringify({ ...join, conn: 'a b' })))).to.match(/^\/conn/);
+    expect(reason(decodePlain(JSON.stringify({ ...join, conn: 'x'.repeat(33) })))).to.match(
+      /^\/conn/,
+    );
+  });
+
   it('round-trips through the plain codec', function () {
     const payload = {
       type: 'message' as const,
