@@ -50,7 +50,7 @@ describe('members shown by their keys', function () {
       name: 'me',
       publicKey: me.publicKey,
     });
-    senders.classify('bob', bob.publicKey);
+    senders.pin('bob', bob.publicKey);
     senders.save();
   });
   afterEach(() => rmSync(home, { recursive: true, force: true }));
