@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { ROOM, roomInbox, sealer, STORE, TOPIC } from '../../helpers/inbox.js';
 import { colourFor } from '../../../src/chat/colour.js';
-import { Inbox, type ShownWith } from '../../../src/chat/inbox.js';
 import { humanLine } from '../../../src/chat/render.js';
-import { ReplayGuard, seenPath } from '../../../src/chat/replay.js';
+import { seenPath } from '../../../src/chat/replay.js';
 import { Sender } from '../../../src/chat/sender.js';
 import {
   KnownSenders,
@@ -17,11 +17,7 @@ import {
   pinsPath,
 } from '../../../src/chat/senders.js';
 import { identityPath, loadIdentity } from '../../../src/home/identity.js';
-import { encryptedCodec, newSigner, type ChatPayload } from '../../../src/protocol/index.js';
-
-const ROOM = '123456';
-const TOPIC = `sunoye/room/${ROOM}`;
-const STORE = 'sqlite:/tmp/test.db';
+import { newSigner } from '../../../src/protocol/index.js';
 
 describe('authentic rooms: the inbox', function () {
   let home: string;
@@ -34,29 +30,7 @@ describe('authentic rooms: the inbox', function () {
   afterEach(() => rmSync(home, { recursive: true, force: true }));
 
   function listener(startedAt = Date.now()) {
-    const replay = new ReplayGuard(seenPath(home, STORE, ROOM), startedAt);
-    const senders = new KnownSenders(pinsPath(home, STORE, ROOM), {
-      name: 'me',
-      publicKey: me.publicKey,
-    });
-    const shown: { payload: ChatPayload; how: ShownWith }[] = [];
-    const warnings: string[] = [];
-    const inbox = new Inbox(
-      {
-        topic: TOPIC,
-        codec: encryptedCodec(ROOM, key, me),
-        joinId: undefined,
-        count: undefined,
-        senders,
-        replay,
-      },
-      {
-        show: (payload, _at, how) => shown.push({ payload, how }),
-        warn: (line) => warnings.push(line),
-        closedNotice: () => undefined,
-        countReached: () => undefined,
-      },
-    );
+    const { inbox, shown, warnings, senders, replay } = roomInbox(home, key, me, startedAt);
     const texts = () =>
       shown.map(({ payload, how }) =>
         [
@@ -67,11 +41,7 @@ describe('authentic rooms: the inbox', function () {
       );
     return { inbox, replay, senders, shown, warnings, texts };
   }
-  const sealed = (signer = alice) => {
-    const codec = encryptedCodec(ROOM, key, signer);
-    return (p: ChatPayload | ChatPayload[]) =>
-      Buffer.from(Array.isArray(p) ? codec.encodeBatch(p) : codec.encode(p));
-  };
+  const sealed = (signer = alice) => sealer(key, signer);
 
   it('pins a name to its first key, marks another key under it, and keeps the pin on disk', function () {
     const { inbox, texts, warnings, senders } = listener();

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
-import { Inbox, type ShownWith } from '../../../src/chat/inbox.js';
+import { ROOM, roomInbox, sealer, STORE, TOPIC } from '../../helpers/inbox.js';
+import { Inbox } from '../../../src/chat/inbox.js';
 import { ReplayGuard, seenPath } from '../../../src/chat/replay.js';
 import { Sender } from '../../../src/chat/sender.js';
 import { KnownSenders, pinnedFingerprints, pinsPath } from '../../../src/chat/senders.js';
@@ -18,10 +19,6 @@ import {
   type ChatNotice,
   type ChatPayload,
 } from '../../../src/protocol/index.js';
-
-const ROOM = '123456';
-const TOPIC = `sunoye/room/${ROOM}`;
-const STORE = 'sqlite:/tmp/test.db';
 
 /** A silent notice: the end of a stream, numbered `seq` (nothing of it is shown). */
 function silentEnd(stream: string, seq: number): ChatNotice {
@@ -48,29 +45,7 @@ describe('fair and bounded listener state', function () {
   afterEach(() => rmSync(home, { recursive: true, force: true }));
 
   function listener(since = Date.now()) {
-    const shown: { payload: ChatPayload; how: ShownWith }[] = [];
-    const warnings: string[] = [];
-    const senders = new KnownSenders(pinsPath(home, STORE, ROOM), {
-      name: 'me',
-      publicKey: me.publicKey,
-    });
-    const replay = new ReplayGuard(seenPath(home, STORE, ROOM), since);
-    const inbox = new Inbox(
-      {
-        topic: TOPIC,
-        codec: encryptedCodec(ROOM, key, me),
-        joinId: undefined,
-        count: undefined,
-        senders,
-        replay,
-      },
-      {
-        show: (payload, _at, how) => shown.push({ payload, how }),
-        warn: (line) => warnings.push(line),
-        closedNotice: () => undefined,
-        countReached: () => undefined,
-      },
-    );
+    const { inbox, shown, warnings, senders, replay } = roomInbox(home, key, me, since);
     const texts = (): string[] =>
       shown.map(({ payload, how }) =>
         payload.type === 'message'
@@ -79,11 +54,7 @@ describe('fair and bounded listener state', function () {
       );
     return { inbox, shown, warnings, senders, replay, texts };
   }
-  const sealed = (signer = bob) => {
-    const codec = encryptedCodec(ROOM, key, signer);
-    return (p: ChatPayload | ChatPayload[]) =>
-      Buffer.from(Array.isArray(p) ? codec.encodeBatch(p) : codec.encode(p));
-  };
+  const sealed = (signer = bob) => sealer(key, signer);
 
   it('a member flooding made-up streams over many keys cannot silence another', function () {
     const { inbox, texts } = listener();
