@@ -19,6 +19,36 @@ const COLOUR_CODE = /(\x1b\[[0-9;]*m)/;
 /** Anything but printable ASCII and newlines: a tab, a colour code, a wide or combining character. */
 const NOT_PLAIN = /[^\n\x20-\x7e]/;
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+/** Code units segmented at a time (see `graphemesOf`). */
+const WINDOW = 256;
+
+/**
+ * The graphemes of `text`, found a window at a time: Intl.Segmenter (ICU) takes time in the
+ * square of the text's length to walk it whole (a 64 KiB message of accented letters took
+ * 20 s). A break never depends on what follows the character after it, so each window's breaks
+ * hold but its last: its last grapheme is looked at again from where it starts.
+ */
+function* graphemesOf(text: string): Generator<string> {
+  let start = 0;
+  let size = WINDOW;
+  while (start < text.length) {
+    const end = Math.min(text.length, start + size);
+    const found = [...graphemes.segment(text.slice(start, end))];
+    if (end === text.length) {
+      for (const { segment } of found) yield segment;
+      return;
+    }
+    const last = found[found.length - 1]!;
+    // One grapheme fills the window: a longer window may find where it ends.
+    if (found.length === 1) {
+      size *= 2;
+      continue;
+    }
+    for (const { segment } of found.slice(0, -1)) yield segment;
+    start += last.index;
+    size = WINDOW;
+  }
+}
 
 /**
  * `text` (whole lines, each ending in a newline) with every row that would pass `columns` broken
@@ -49,7 +79,7 @@ function wrapRow(row: string, columns: number): string {
       current += piece;
       continue;
     }
-    for (const { segment: grapheme } of graphemes.segment(piece)) {
+    for (const grapheme of graphemesOf(piece)) {
       // A tab is laid out as the blanks up to the next tab stop, so the row's width is known.
       const each =
         grapheme === '\t' ? Array<string>(TAB_STOP - (width % TAB_STOP)).fill(' ') : [grapheme];

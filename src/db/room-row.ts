@@ -20,8 +20,8 @@ const MAX_SALT_BYTES = 64;
 /** The latest time a JavaScript date can hold (ms since the epoch). */
 const MAX_TIME_MS = 8.64e15;
 
-/** A time column (ms since the epoch): a whole number that is a date. */
-function time(value: unknown, column: string, room: string): number {
+/** A time column (ms since the epoch) of a room's row or a member's: a whole number that is a date. */
+export function time(value: unknown, column: string, room: string): number {
   const ms = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0 || ms > MAX_TIME_MS)
     throw new RecordAlteredError(room, `its ${column} is not a time`);

@@ -10,7 +10,7 @@ import { recordedBrokerUrl } from '../broker-url.js';
 import { SunoyeError, ExitCode } from '../errors.js';
 import { signMembership, type Signer } from '../protocol/index.js';
 import { randomRoomNumber } from './room-number.js';
-import { toRoom, type RoomRow } from './room-row.js';
+import { time, toRoom, type RoomRow } from './room-row.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
 import { DATABASE_CLOCK, RoomClosedError, RoomNotFoundError } from './store.js';
 import type { Member, NewRoom, RegistryClock, RoomRecord, RoomStatus, RoomStore } from './store.js';
@@ -27,13 +27,16 @@ function publicRoom(row: RoomRow): RoomRecord {
   return room;
 }
 
+/** A member's row as sunoye wrote it, or `RecordAlteredError` for a time no date has. */
 function toMember(row: Row): Member {
+  const room = String(row.room);
   return {
     id: String(row.id),
-    room: String(row.room),
+    room,
     name: String(row.name),
-    joinedAt: new Date(Number(row.joined_at)),
-    heartbeatAt: new Date(Number(row.heartbeat_at)),
+    // Shown (`room info`, `/who`) and signed: a time no date has would throw there.
+    joinedAt: new Date(time(row.joined_at, "member's join time", room)),
+    heartbeatAt: new Date(time(row.heartbeat_at, "member's heartbeat time", room)),
     leaseSeconds: Number(row.lease_ms) / 1000,
     key: bytes(row.public_key),
     signature: bytes(row.signature),

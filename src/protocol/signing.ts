@@ -7,6 +7,7 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
+  diffieHellman,
   generateKeyPairSync,
   sign,
   verify,
@@ -56,10 +57,45 @@ export function newSigner(): Signer {
 const KEY_CACHE_SIZE = 1024;
 const keyCache = new Map<string, KeyObject>();
 
+// Ed25519's field prime, and an X25519 key to test points with (made when first needed).
+const P = 2n ** 255n - 19n;
+let probe: KeyObject | undefined;
+
+function power(base: bigint, exponent: bigint): bigint {
+  let result = 1n;
+  for (let b = base % P, e = exponent; e > 0n; e >>= 1n, b = (b * b) % P)
+    if (e & 1n) result = (result * b) % P;
+  return result;
+}
+
+/**
+ * Whether a raw Ed25519 public key is one of the points of small order (the identity, the zero
+ * key…). Nobody holds their private key and anyone can sign for them: the identity key and the
+ * signature "identity, 0" verify for every message, so such a key would be a name anyone in the
+ * room could speak under. The point's Montgomery u = (1 + y) / (1 - y) is of small order exactly
+ * when X25519 (whose scalars are multiples of 8) takes it to zero, which node:crypto refuses.
+ */
+function smallOrder(raw: Buffer): boolean {
+  const y = BigInt(`0x${Buffer.from(raw).reverse().toString('hex')}`) & ((1n << 255n) - 1n);
+  const denominator = (((1n - y) % P) + P) % P;
+  if (denominator === 0n) return true; // the identity
+  const u = ((1n + y) * power(denominator, P - 2n)) % P;
+  const x = Buffer.from(u.toString(16).padStart(64, '0'), 'hex').reverse().toString('base64url');
+  probe ??= generateKeyPairSync('x25519').privateKey;
+  try {
+    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+    diffieHellman({ privateKey: probe, publicKey });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 function publicKeyObject(raw: Buffer): KeyObject {
   const x = raw.toString('base64url');
   let key = keyCache.get(x);
   if (key === undefined) {
+    if (smallOrder(raw)) throw new Error('a public key of small order');
     key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
     keyCache.set(x, key);
     if (keyCache.size > KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value!);

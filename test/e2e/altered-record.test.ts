@@ -138,6 +138,25 @@ for (const backend of backends) {
       }
     });
 
+    it("refuses a member's row whose join time is no date in room info (text and JSON), never a stack trace", async function () {
+      const { room } = await create();
+      // A live row (its heartbeat now, as the registry's clock has it), joined at 9e15 ms.
+      const now = backend.name === 'SQLite' ? Date.now() : 'UNIX_TIMESTAMP(NOW(3)) * 1000';
+      await registry.tamper(
+        'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) ' +
+          `VALUES ('forged', ?, 'mallory', ?, ${now}, 3600000)`,
+        [room, 9_000_000_000_000_000],
+      );
+      for (const args of [
+        ['info', room],
+        ['info', room, '--json'],
+      ]) {
+        const info = await runProgram('room', args, { env });
+        expectRefused(info, room, "its member's join time is not a time", args.join(' '));
+        expect(info.stdout, args.join(' ')).to.equal('');
+      }
+    });
+
     it('refuses it from every command that reads the room: join, info, listen, publish, chat, close', async function () {
       const { room, password } = await create();
       await registry.tamper("UPDATE rooms SET kdf = 'not json' WHERE number = ?", [room]);

@@ -163,8 +163,12 @@ for (const registry of REGISTRIES) {
       // A row with bob's key and a signature that is not his.
       await write('bob', readPublicKey(dir, 'bob'), randomBytes(64));
       expect((await shownAs(6)).filter((m) => m === 'bob [unverified]')).to.have.length(2);
+      // The identity key, nobody's: its signature (identity, 0) holds for every statement.
+      const identity = Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]);
+      await write('zed', identity, Buffer.concat([identity, Buffer.alloc(32)]));
+      expect(await shownAs(7)).to.include('zed [unverified]');
       const shown = await info(room);
-      expect(shown.members).to.equal(6);
+      expect(shown.members).to.equal(7);
       const written = shown.memberships
         .filter((m) => m.trust === 'unverified')
         .map((m) => [m.name, m.key])
@@ -174,6 +178,7 @@ for (const registry of REGISTRIES) {
         ['bob', null],
         ['carol, dave', null],
         ['dave', null],
+        ['zed', null],
       ]);
     });
 

@@ -52,4 +52,25 @@ describe('wrapping lines at a terminal', function () {
     ]);
     expect(rowsOf(wrapToWidth('abcdefghij\n', 6))).to.deep.equal(['abcdef', '  ghij']);
   });
+
+  it('breaks a 64 KiB message of any characters in a fraction of a second (walked whole: 10 to 20 s)', function () {
+    // Walked whole by Intl.Segmenter, each took 10 to 20 s (here: about 0.5 s at most): a member
+    // could stall the terminal of everyone in the room.
+    const hostile = {
+      accented: 'a\u0301'.repeat(21_845),
+      escaped: '\\x01'.repeat(65_536),
+      emoji: '\u{1F468}\u200D\u{1F469}\u200D\u{1F467} '.repeat(3_000),
+      flags: '\u{1F1EB}\u{1F1F7}'.repeat(8_000),
+    };
+    for (const [what, text] of Object.entries(hostile)) {
+      const line = `12:00:00 bob: ${text}\n`;
+      const started = performance.now();
+      const rows = rowsOf(wrapToWidth(line, 80));
+      expect(performance.now() - started, what).to.be.below(3_000);
+      for (const row of rows) expect(stringWidth(row), what).to.be.at.most(80);
+      // Nothing lost and no grapheme split: the rows, their indents taken out, are the line.
+      const joined = rows.map((r, i) => (i === 0 ? r : r.slice(9))).join('');
+      expect(joined, what).to.equal(line.slice(0, -1));
+    }
+  });
 });
