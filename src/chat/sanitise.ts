@@ -37,12 +37,20 @@ const FORMAT_CHARACTERS = /\p{Cf}/gu;
 const LOOKS_LIKE_MORE = /[()[\]:",]|^\s|\s$/u;
 
 /**
+ * Makes every control character and every invisible format character visible: for a name, a
+ * label or a path, which must not look like another (`mal\u200Bory` is not `malory`).
+ */
+export function visibleLabel(text: string): string {
+  return visibleLine(text).replace(FORMAT_CHARACTERS, escape);
+}
+
+/**
  * A sender's name as shown in the conversation: made visible like a line, with invisible format
  * characters escaped too, and in quotes when it holds what could pass for sunoye's own marks
  * (`"me (you)"`), so no name can look like another or like a line of its own.
  */
 export function visibleName(name: string): string {
-  const shown = visibleLine(name).replace(FORMAT_CHARACTERS, escape);
+  const shown = visibleLabel(name);
   return LOOKS_LIKE_MORE.test(shown) ? JSON.stringify(shown).replace(/\\\\/g, '\\') : shown;
 }
 
@@ -75,21 +83,22 @@ const TEXT_KEYS = new Set(['message', 'notice']);
 function shownInJson(key: string, value: unknown): unknown {
   if (typeof value === 'string') {
     if (key === AS_SENT) return value;
-    return TEXT_KEYS.has(key) ? visible(value) : visibleLine(value);
+    return TEXT_KEYS.has(key) ? visible(value) : visibleLabel(value);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
   const entries = Object.entries(value);
-  if (entries.every(([name]) => visibleLine(name) === name)) return value;
-  return Object.fromEntries(entries.map(([name, v]) => [visibleLine(name), v]));
+  if (entries.every(([name]) => visibleLabel(name) === name)) return value;
+  return Object.fromEntries(entries.map(([name, v]) => [visibleLabel(name), v]));
 }
 
 /**
  * The JSON text of a value, for stdout: the one way every `--json` document and line is written.
  * Its strings decode to what human output shows (`jq -r` prints no control character and no
  * bidirectional override: they are visible escapes such as `\x1B`, `\u202E`; only a message or
- * notice keeps its tabs and newlines, every other string is one line); what is left that
- * a reader would not see (zero-width and other format characters, line separators), and anything
- * under `raw`, is written as `\uXXXX` escapes, so the bytes hold none of them raw. When there is
+ * notice keeps its tabs and newlines, and its zero-width and other format characters (emoji are
+ * joined by them); every other string is one line, with those visible too, as a name is shown);
+ * what is left that a reader would not see (format characters and line separators in a message),
+ * and anything under `raw`, is written as `\uXXXX` escapes, so the bytes hold none of them raw. When there is
  * nothing to escape (nearly always), it costs one regular-expression test over JSON.stringify's.
  */
 export function jsonText(value: unknown): string {

@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { jsonText, visible, visibleLine } from '../../../src/chat/sanitise.js';
+import { jsonText, visible, visibleLabel, visibleLine } from '../../../src/chat/sanitise.js';
 import { visible as fromRender } from '../../../src/chat/render.js';
 import { reportError } from '../../../src/cli/report.js';
 import { RefusedError } from '../../../src/errors.js';
@@ -52,8 +52,10 @@ describe('sanitising JSON output', function () {
     const text = jsonText({ message: evil, names: [evil], keys: { [evil]: 'k' }, n: 1 });
     expect(text).to.not.match(UNSAFE);
     const shown = visible(evil);
-    // Only a message (or notice) keeps its lines: any other string is one line.
-    const line = visibleLine(evil);
+    // Only a message (or notice) keeps its lines: any other string is one line, and shows its
+    // invisible characters as a name does (`mal\u200Bory` is not `malory` under `jq -r`).
+    const line = visibleLabel(evil);
+    expect(line).to.not.match(/\p{Cf}/u);
     expect(JSON.parse(text)).to.deep.equal({
       message: shown,
       names: [line],
