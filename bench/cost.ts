@@ -33,7 +33,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { DEFAULT_LEASE, resolveConfig } from '../src/config/config.js';
-import type { CommandContext } from '../src/chat/context.js';
+import type { CommandContext } from '../src/room/context.js';
 import { listen } from '../src/commands/listen.js';
 import { publish } from '../src/commands/publish.js';
 import { openStore } from '../src/db/index.js';

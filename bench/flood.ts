@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { Sender } from '../src/chat/sender.js';
+import { Sender } from '../src/conversation/sender.js';
 import {
   encryptedCodec,
   messageKey,

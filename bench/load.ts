@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { resolveConfig } from '../src/config/config.js';
-import type { CommandContext } from '../src/chat/context.js';
+import type { CommandContext } from '../src/room/context.js';
 import { createRoom } from '../src/commands/create.js';
 import { listen } from '../src/commands/listen.js';
 import { publish } from '../src/commands/publish.js';

@@ -84,6 +84,36 @@ export async function pipe(peer: Peer, rooms: number, perRoom: number, env: Env)
   };
 }
 
+/**
+ * The whole pipeline, as someone at a shell runs it: the consumer of `peer` started, the producer
+ * started as soon as the consumer receives (`ready`: the peer's own way unless given), `count`
+ * lines written into it; timed from starting the consumer to its last line printed, so both
+ * programs' start is included.
+ */
+export async function wholePipeline(
+  peer: Peer,
+  count: number,
+  env: Env,
+  ready: Peer['ready'] = (c, t) => peer.ready(c, t),
+): Promise<Pipe> {
+  const target = await peer.target();
+  const started = process.hrtime.bigint();
+  const consumer = peer.consumer(target, count);
+  await ready(consumer, target);
+  const producer = startProducer(peer.producer(target), env);
+  producer.stdin!.end(lines(0, count));
+  const timeout = setTimeout(() => consumer.child.kill('SIGTERM'), 300_000);
+  await consumer.exit();
+  clearTimeout(timeout);
+  await closed(producer);
+  const seconds = Number(consumer.lastMessageAt - started) / 1e9;
+  return {
+    seconds: round(seconds, 3),
+    received: consumer.messages,
+    messagesPerSecond: consumer.messages > 0 ? Math.round(consumer.messages / seconds) : 0,
+  };
+}
+
 // -------------------------------------------------------------------------------------- latency
 
 export interface Latency {

@@ -113,7 +113,8 @@ export function mqttCliPath(): string {
 export const sunoyeBin = (p: string): string =>
   fileURLToPath(new URL(`../bin/${p}.js`, import.meta.url));
 
-const PROBE = 'bench-ready';
+/** What a probe publishes to learn that a consumer receives (mosquitto_sub, `mqtt sub`). */
+export const PROBE = 'bench-ready';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The four peers, on the broker of `ctx`. */

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Sender } from '../src/chat/sender.js';
+import { Sender } from '../src/conversation/sender.js';
 import { loadIdentity } from '../src/home/identity.js';
 import { encryptedCodec, type ChatPayload } from '../src/protocol/index.js';
 

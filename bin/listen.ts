@@ -12,6 +12,8 @@ void runCli(
     main: listenCommand,
     examples: [
       ['$0 482913', 'Follow room 482913 (remembered by room create or room join)'],
+      ['$0 482913 --last 20', 'The last 20 messages of the room history, then live'],
+      ['$0 482913 --since 2h', 'What was said in the last two hours, then live'],
       ['$0 482913 --json --count 10', 'Ten messages as JSON lines, then exit'],
       ['$0 482913 --json --timeout 60', 'JSON lines until a minute passes without a message'],
       ['$0 --topic chat/lobby --plain', 'Chat with MQTT-Chat clients on a raw topic'],

@@ -7,7 +7,7 @@ import { runCli } from '../src/cli/program.js';
 void runCli(
   {
     name: 'publish',
-    usage: '$0 <room> [words.. | -m TEXT]',
+    usage: '$0 <room> [words.. | -m TEXT]\n$0 --topic T --plain [words.. | -m TEXT]',
     description:
       'Send one message, or every line of stdin, to a room. Exits 0 only when all were delivered; stops with exit 3 when the room is closed.',
     main: publishCommand,

@@ -32,6 +32,7 @@ void runCli(
     examples: [
       ['$0 create', 'New encrypted room, with a generated password'],
       ['$0 create --idle 3600 --json', 'Room kept for an hour without members; JSON output'],
+      ['$0 create --history 1h', 'A room that keeps an hour of sealed history (24h by default)'],
       ['$0 join 482913', 'Asks for the password, remembers the room'],
       ['$0 chat 482913', 'The room window: read and type in one terminal'],
       ['$0 join 482913 --password-file ~/.room-pass', 'Password from a file'],

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { colourFor } from '../src/chat/colour.js';
+import { colourFor } from '../src/terminal/colour.js';
 import { startBroker } from '../src/mqtt/broker.js';
 
 const bin = (program: string): string =>
@@ -155,7 +155,7 @@ try {
   await bob.until((text) => text.includes(`closed by alice`));
   if ((await bob.done) !== 0) throw new Error(`bob's window failed: ${bob.errors()}`);
 
-  step('That was sunoye. Try it for real: see the README quick start.');
+  step('That was sunoye. Try it for real: see "Two people chatting" in the README.');
 } catch (err) {
   process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
   exitCode = 1;

@@ -13,7 +13,8 @@
  *
  * The cache lives in `$XDG_CACHE_HOME/sunoye` (else `~/.cache/sunoye`). It holds compiled code, so
  * it is used only from a folder that belongs to the user and that nobody else can write to;
- * anything odd (no home, a read-only disk, another owner) means no cache, never an error.
+ * anything odd (no home, a read-only disk, another owner) means no cache, never an error, and
+ * nothing made outside that folder but `.cache` in an existing home.
  * `NODE_DISABLE_COMPILE_CACHE=1` turns it off, as it does Node's own. On Node 20, a program that
  * changes V8's settings first calls `globalThis[Symbol.for('sunoye.saveCompileCache')]`
  * (src/cli/heap.ts). Node's own cache needs no such call for the bundle: Node makes a module's
@@ -131,13 +132,23 @@ function runCached(
   return module.exports;
 }
 
-/** The cache folder if it is usable: ours, and writable by nobody else. Created if missing. */
+/**
+ * The cache folder if it is usable: ours, and writable by nobody else. Created if missing, and
+ * `~/.cache` (or `$XDG_CACHE_HOME`) with it, but never the folder that holds that: a home that
+ * does not exist (`HOME=/nonexistent`, as services and sandboxes have) gets no cache, not a home.
+ */
 function privateCacheDir(): string | undefined {
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return undefined;
   try {
     const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
     const dir = join(base, 'sunoye');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const folder of [base, dir]) {
+      try {
+        mkdirSync(folder, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
     const st = statSync(dir);
     const uid = process.getuid?.();
     if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0)

@@ -6,17 +6,26 @@
  * Rules, as getopt and most CLIs have them:
  * - `--name VALUE`, `--name=VALUE`, `-m VALUE`; an option that takes a value takes the next
  *   argument whatever it looks like (`-m -h` sends "-h", `--password-file -` reads stdin).
- * - `--flag`, `--flag=true|false` for switches. `--` ends the options.
+ * - `--flag`, `--flag=true|false` for switches. `--` ends the options, except first: npx passes
+ *   on the `--` it is told to stop at (`npx listen -- --help` runs `listen -- --help`), and a
+ *   `--` before any argument has no options to end, so it is dropped there.
  * - Giving an option twice is an error; unknown options and commands are errors, with the
  *   nearest known name suggested.
  * - Numbers are converted with Number(); the commands check ranges and say what they expect.
  *   Positionals stay strings (room 012345 keeps its zero).
  */
 import yargs, { type Argv, type CommandModule, type Options } from 'yargs';
-import type { Io } from '../chat/context.js';
+import type { Io } from '../room/context.js';
 import { UsageError } from '../errors.js';
-import { valueColumn, version, withValueNames } from './help.js';
-import { commandList, explain, refuseRepeats, usagePrefix, type Scope } from './usage-errors.js';
+import { valueColumn, version, withCommandUsage, withValueNames } from './help.js';
+import {
+  COMPLETION,
+  commandList,
+  explain,
+  refuseRepeats,
+  usagePrefix,
+  type Scope,
+} from './usage-errors.js';
 
 /** One option, declared for yargs, with the name its value has in help (URL, FILE...). */
 export interface OptionSpec {
@@ -66,6 +75,12 @@ export interface Shell {
   readonly io: Io;
   /** Ends the process now with `code` (a second Ctrl-C); bin/ passes `process.exit`. */
   readonly exit: (code: number) => void;
+  /**
+   * Asks that the process end through `exit` once the command is done and its output written,
+   * rather than once nothing holds it: what the process's end lets go of (a SQLite registry's
+   * file) then need not be let go of first. Only where the command runs as the whole process.
+   */
+  readonly exitWhenDone?: () => void;
 }
 
 /** A command: what it takes, and what runs it. */
@@ -74,6 +89,11 @@ export interface Command {
   readonly describe: string;
   readonly options: OptionSpecs;
   readonly positionals: readonly PositionalSpec[];
+  /**
+   * A named command's usage lines in its help (`$0` standing for the program's name), when its
+   * positionals do not say it: a room that may be left out only for --topic is still `<room>`.
+   */
+  readonly usage?: string;
   /** A named command's own examples for its help: a command line and what it does. */
   readonly examples?: readonly (readonly [string, string])[];
   /** More about the command, shown in its own help before the program's epilogue. */
@@ -88,6 +108,7 @@ export function command<const O extends OptionSpecs, const P extends readonly Po
     describe: string;
     options: O;
     positionals: P;
+    usage?: string;
     examples?: readonly (readonly [string, string])[];
     details?: string;
   },
@@ -132,7 +153,8 @@ const PARSER = {
   'strip-dashed': true,
 } as const;
 
-const COMPLETION = 'completion';
+/** What the completion script runs on Tab, for the words to offer. */
+const COMPLETIONS = '--get-yargs-completions';
 
 /** Receives the command the command line chose, with its arguments. */
 type Choose = (command: Command, args: Record<string, unknown>) => void;
@@ -188,12 +210,45 @@ function helpAsked(program: Program, argv: readonly string[]): readonly string[]
   if (argv.length === 0) return ['--help'];
   if (argv[0] !== 'help') return argv;
   const [, name, ...rest] = argv;
-  if (name === undefined) return ['--help'];
-  if (rest.length > 0 || !program.commands.some((c) => c.name === name))
+  // `room help --help` and `room help help`: help is all there is to say about help.
+  if (name === undefined || (rest.length === 0 && ['--help', '-h', 'help'].includes(name)))
+    return ['--help'];
+  const named = name === COMPLETION || program.commands.some((c) => c.name === name);
+  if (rest.length > 0 || !named)
     throw new UsageError(
       `\`${program.name} help\` takes one command: ${commandList(program, ' or ')}`,
     );
   return [name, '--help'];
+}
+
+/**
+ * `room completion --help` (`-h`): the completion command's help, rather than the script yargs
+ * prints whatever follows its name.
+ */
+function completionHelpAsked(program: Program, argv: readonly string[]): string | undefined {
+  if (argv[0] !== COMPLETION || !argv.slice(1).some((a) => a === '--help' || a === '-h'))
+    return undefined;
+  const name = program.name;
+  return [
+    `${name} ${COMPLETION}`,
+    '',
+    `Print a bash/zsh completion script: with it, Tab completes ${name}'s ${program.commands ? 'commands and ' : ''}options.`,
+    '',
+    'Examples:',
+    `  ${name} ${COMPLETION} >> ~/.bashrc  For new bash shells`,
+    `  ${name} ${COMPLETION} >> ~/.zshrc   For new zsh shells`,
+  ].join('\n');
+}
+
+/** A program of several commands given none: its command came after `--`, or not at all. */
+function noCommand(program: Program, argv: readonly string[]): UsageError {
+  const end = argv.indexOf('--');
+  const after = end === -1 ? undefined : argv[end + 1];
+  return new UsageError(
+    after === undefined
+      ? `name a command: ${commandList(program, ' or ')}`
+      : `"${after}" comes after --, where no command is looked for; name a command before it: ${commandList(program, ' or ')}`,
+  );
 }
 
 /** Parses `argv` for `program`: help, version or completion text, or the command to run. */
@@ -202,7 +257,9 @@ export async function parseCommandLine(
   given: readonly string[],
   width = 80,
 ): Promise<Invocation> {
-  const argv = helpAsked(program, given);
+  const argv = helpAsked(program, given[0] === '--' ? given.slice(1) : given);
+  const completionHelp = completionHelpAsked(program, argv);
+  if (completionHelp) return { kind: 'output', text: completionHelp };
   let chosen: { command: Command; args: Record<string, unknown> } | undefined;
   let output = '';
   // yargs only chooses the command; it runs after parsing, outside yargs.
@@ -211,7 +268,10 @@ export async function parseCommandLine(
     output = text;
   });
   // Output (help, version, completion) is all that was asked for when there is any.
-  if (output || !chosen) return { kind: 'output', text: withValueNames(output, program) };
+  if (output || (!chosen && argv.includes(COMPLETIONS)))
+    return { kind: 'output', text: withCommandUsage(withValueNames(output, program), program) };
+  // What follows a `--` is no command (`room -- create`): yargs chooses none, and says nothing.
+  if (!chosen) throw noCommand(program, argv);
   return { kind: 'run', ...chosen };
 }
 
@@ -236,6 +296,7 @@ function yargsCommand(c: Command, scope: Scope, choose: Choose): CommandModule {
       if (!main) {
         const epilogue = [c.details, scope.program.epilogue].filter(Boolean).join('\n\n');
         declareOptions(y, c.options).epilogue(epilogue).hide('version');
+        if (c.usage) y.usage(`${c.usage}\n\n${c.describe}`);
         for (const [line, what] of c.examples ?? []) y.example(line, what);
       }
       y.check((args) => refuseRepeats(args, scope, variadic));

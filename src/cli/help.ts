@@ -44,6 +44,31 @@ export function withValueNames(help: string, program: Program): string {
     .join('\n');
 }
 
+/**
+ * A program's list of commands with each command as its own usage says it: yargs shows `room chat
+ * [room]` for a room that may be left out only for --topic, which `room chat --help` calls `<room>`.
+ */
+export function withCommandUsage(help: string, program: Program): string {
+  let inCommands = false;
+  return help
+    .split('\n')
+    .map((line) => {
+      if (/^\S/.test(line)) inCommands = line === 'Commands:';
+      if (!inCommands) return line;
+      for (const c of program.commands ?? []) {
+        const usage = c.usage?.split('\n')[0]?.replace('$0', program.name);
+        const row = new RegExp(`^(\\s+)${program.name} ${c.name}(?: \\S+)*( +)(.*)$`).exec(line);
+        if (usage === undefined || !row) continue;
+        const [, indent, gap, rest] = row as unknown as [string, string, string, string];
+        const width = line.length - indent.length - gap.length - rest.length;
+        const pad = ' '.repeat(Math.max(2, gap.length + width - usage.length));
+        return `${indent}${usage}${pad}${rest}`;
+      }
+      return line;
+    })
+    .join('\n');
+}
+
 /** The version in package.json, two folders above the program (dist/bin or dist/src/cli). */
 export function version(): string {
   for (const up of ['../../package.json', '../../../package.json']) {

@@ -3,7 +3,7 @@
  * of parsed flags into the resolved configuration.
  */
 import type { OptionSpecs, PositionalSpec, Shell } from './args.js';
-import type { CommandContext } from '../chat/context.js';
+import type { CommandContext } from '../room/context.js';
 import { resolveConfig, type Config, type ConfigFlags } from '../config/config.js';
 
 /** Options every program accepts. */
@@ -59,7 +59,7 @@ export const passwordOptions = {
 /** Text for the end of every program's --help. */
 export const EPILOGUE = [
   'Configuration: flag > environment > $SUNOYE_HOME/config.json > default.',
-  'Environment: SUNOYE_DB, SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_MQTT_VERSION, SUNOYE_CONNECT_TIMEOUT, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD.',
+  'Environment: SUNOYE_DB, SUNOYE_BROKER, SUNOYE_BROKER_USER, SUNOYE_BROKER_PASSWORD, SUNOYE_BROKER_CA, SUNOYE_BROKER_CERT, SUNOYE_BROKER_KEY, SUNOYE_MQTT_VERSION, SUNOYE_CONNECT_TIMEOUT, SUNOYE_KEEPALIVE, SUNOYE_LEASE, SUNOYE_TOPIC_PREFIX, SUNOYE_NAME, SUNOYE_HOME, SUNOYE_PASSWORD, SUNOYE_DEBUG (1: stack traces).',
   'Exit codes: 0 ok, 1 anything else, 2 usage error, 3 refused (no such room, wrong password, room closed, session taken over), 4 database or broker unreachable (or publish could not deliver), 130 interrupted (Ctrl-C) with work undone.',
 ].join('\n');
 

@@ -1,9 +1,9 @@
 /** Turns an error that reached the top of a program into one stderr line and an exit code. */
 import type { Writable } from 'node:stream';
 import { ExitCode, SunoyeError } from '../errors.js';
-import { colourFor } from '../chat/colour.js';
-import { visible, visibleLine } from '../chat/sanitise.js';
-import { RoomClosedError, RoomNotFoundError } from '../db/store.js';
+import { colourFor } from '../terminal/colour.js';
+import { visible, visibleLine } from '../protocol/sanitise.js';
+import { RegistryNotFoundError, RoomClosedError, RoomNotFoundError } from '../db/store.js';
 
 /** Reports `err` on `stderr` as `program: message` and returns the exit code for it. */
 export function reportError(
@@ -30,6 +30,8 @@ export function reportError(
 export function userMessage(err: SunoyeError): string {
   if (err instanceof RoomNotFoundError)
     return `${err.message}; check the number, or create one with \`room create\``;
+  if (err instanceof RegistryNotFoundError)
+    return `${err.message}; check --db (or SUNOYE_DB, "db" in config.json): \`room create\` makes one`;
   if (err instanceof RoomClosedError)
     return `${err.message}; create a new one with \`room create\``;
   return err.message;

@@ -73,15 +73,27 @@ export function refuseRepeats(
   lists: readonly string[] = [],
 ): true {
   const options = optionsOf(scope);
-  for (const [name, value] of Object.entries(args))
-    if (Array.isArray(value) && name !== '_' && !lists.includes(name))
-      throw new UsageError(`${flagOf(name)} was given twice; give it once`);
+  // Named as typed (`-m was given twice`); a switch given twice is no array for yargs (`--json
+  // --json` is true), so the arguments as given are counted.
+  const given = new Map<string, string>();
   for (const token of tokens(scope)) {
-    if (token.kind !== 'option' || token.inline === undefined) continue;
+    if (token.kind !== 'option') continue;
     const known = options.get(token.name);
+    const first = known && given.get(known.key);
+    if (first !== undefined)
+      throw new UsageError(
+        first === token.flag
+          ? `${token.flag} was given twice; give it once`
+          : `${first} and ${token.flag} are one option, given twice; give it once`,
+      );
+    if (known) given.set(known.key, token.flag);
+    if (token.inline === undefined) continue;
     if (known?.spec.type === 'boolean' && token.inline !== 'true' && token.inline !== 'false')
       throw new UsageError(`${token.flag} is a switch; it takes no value (or =true, =false)`);
   }
+  for (const [name, value] of Object.entries(args))
+    if (Array.isArray(value) && name !== '_' && !lists.includes(name))
+      throw new UsageError(`${flagOf(name)} was given twice; give it once`);
   return true;
 }
 
@@ -135,8 +147,12 @@ export function explain(msg: string | null, err: Error | undefined, scope: Scope
   return new UsageError(text.charAt(0).toLowerCase() + text.slice(1));
 }
 
+/** The command yargs adds to every program of several commands: it prints a completion script. */
+export const COMPLETION = 'completion';
+
+/** The commands of a program of several, `completion` last, as its help lists them too. */
 export function commandList(program: Program, last: string): string {
-  const names = (program.commands ?? []).map((c) => c.name);
+  const names = [...(program.commands ?? []).map((c) => c.name), COMPLETION];
   return last === ', '
     ? names.join(', ')
     : `${names.slice(0, -1).join(', ')}${last}${names.at(-1)}`;

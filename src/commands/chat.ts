@@ -17,15 +17,25 @@ import {
   targetOptions,
 } from '../cli/options.js';
 import { abortOnSignals, interrupt } from '../cli/signals.js';
-import { colourFor, type Colour } from '../chat/colour.js';
-import type { CommandContext } from '../chat/context.js';
-import { withTimeout } from '../chat/deadline.js';
-import { memberLine, viewerOf, viewMember } from '../chat/members.js';
-import { Outbox } from '../chat/outbox.js';
-import { windowLine } from '../chat/render.js';
-import { wrapToWidth } from '../chat/wrap.js';
-import { visibleLine, visibleName } from '../chat/sanitise.js';
-import { ChatScreen } from '../chat/screen.js';
+import { colourFor, type Colour } from '../terminal/colour.js';
+import type { CommandContext } from '../room/context.js';
+import { withTimeout } from '../conversation/deadline.js';
+import { BurstFolder, BURST_GAP_MS } from '../terminal/bursts.js';
+import { Echoes } from '../conversation/echoes.js';
+import { ownLinesInHistory } from '../history/recovery.js';
+import { keepsHistory } from '../history/writer.js';
+import {
+  memberLine,
+  presentLine,
+  viewerOf,
+  viewMember,
+  type MemberView,
+} from '../terminal/members.js';
+import { Outbox } from '../conversation/outbox.js';
+import { ACTION_PREFIX, windowLine } from '../terminal/render.js';
+import { wrapToWidth } from '../terminal/wrap.js';
+import { visibleLine, visibleName } from '../protocol/sanitise.js';
+import { ChatScreen, PASTE_ASK_LINES } from '../terminal/screen.js';
 import { UnavailableError } from '../errors.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
 import { listen, type ListenerSession, type ListenerWindow, type ListenOptions } from './listen.js';
@@ -36,6 +46,8 @@ export const chatCommand = command(
     name: 'chat',
     describe: 'Chat in a room: read and type in one terminal',
     positionals: [roomPositional],
+    // The room may be left out only for --topic.
+    usage: '$0 chat <room>\n$0 chat --topic T --plain',
     options: {
       ...commonOptions,
       ...brokerOptions,
@@ -50,8 +62,8 @@ export const chatCommand = command(
     ],
     details: [
       'In the window: type a line and press Enter to send it. /who lists who is in the room,',
-      '/help the commands, /quit (or Ctrl-D, Ctrl-C) leaves. // at the start sends a line that',
-      'starts with /.',
+      '/me waves says what you do, /help the commands, /quit (or Ctrl-D, Ctrl-C) leaves. // at',
+      'the start sends a line that starts with /.',
     ].join('\n'),
   },
   (args, shell) =>
@@ -72,13 +84,29 @@ const FINISH_TIMEOUT_MS = 500;
 /** Most messages typed and not yet acknowledged (a paste of more waits for acknowledgements). */
 const WINDOW = 1000;
 
+/** Lines of a burst shown: a screenful, less the prompt and the lines about the burst. */
+function burstShown(rows: number | undefined): number {
+  return Math.max(10, (rows ?? 24) - 4);
+}
+
+/** Messages of history the window opens with: a screenful, less the lines below them. */
+function historyShown(rows: number | undefined): number {
+  return Math.max(10, (rows ?? 24) - 5);
+}
+
+/** The line under the history the window opens with. */
+export const HISTORY_DIVIDER = '── earlier messages above ──';
+
 const HELP = [
-  'Type a line and press Enter to send it; a pasted block is sent line by line, in order.',
+  'Type a line and press Enter to send it; a pasted block is sent line by line, in order',
+  `(one of more than ${PASTE_ASK_LINES} lines is asked about first: y sends it, n drops it).`,
+  '/me waves  says what you do: "* bob waves" (MQTT-Chat clients show "/me waves")',
   '/who   who is in the room now, each by the key that signed its presence',
   '/help  this help',
   '/quit  leave the room (Ctrl-D and Ctrl-C too)',
   'A line that starts with // sends the rest starting with /.',
   'Up and Down recall the lines you typed here.',
+  `A sender's burst (lines each within ${BURST_GAP_MS / 1000} s of the last) shows a screenful, then a count.`,
 ];
 
 /** Opens the room window in the terminal and runs it until you leave or the room closes. */
@@ -91,7 +119,9 @@ export async function chat(
   try {
     // The listener writes through the window: above the line being typed.
     const io = { ...ctx.io, stdout: window.stream(), stderr: window.stream() };
-    await listen({ ...ctx, io }, options, signal, window);
+    // Like any chat program, the window opens with the room's last screenful of history.
+    const opening = historyShown((ctx.io.stdout as { rows?: number }).rows);
+    await listen({ ...ctx, io }, { ...options, openingScreen: opening }, signal, window);
   } finally {
     window.close();
   }
@@ -105,6 +135,8 @@ class RoomWindow implements ListenerWindow {
   private readonly colour: Colour;
   private session: ListenerSession | undefined;
   private outbox: Outbox | undefined;
+  /** Our own lines until they come back from the broker. */
+  private echoes: Echoes | undefined;
   /** Lines entered in one go (a paste) go out as one batch, in order. */
   private pending: string[] = [];
   private flushing: Promise<void> = Promise.resolve();
@@ -114,6 +146,8 @@ class RoomWindow implements ListenerWindow {
   /** The registry asked whether the room is closed, after a "closed" notice. */
   private closing: Promise<void> | undefined;
   private undelivered = 0;
+  /** Others' bursts of lines, folded after a screenful. */
+  private bursts: BurstFolder | undefined;
 
   constructor(private readonly ctx: CommandContext) {
     this.colour = colourFor(ctx.io.stdout, ctx.io.env);
@@ -163,6 +197,17 @@ class RoomWindow implements ListenerWindow {
       payload.id?.startsWith(`${own}-`) === true
     )
       return `${this.colour.dim('-- the broker told the room that you lost connection (you are back)')}\n`;
+    // One of our lines, back from the broker (in a plain room, unsigned: known by its id).
+    if (
+      payload.type === 'message' &&
+      (how.sender.trust === 'you' || how.sender.trust === 'unsigned') &&
+      own !== undefined &&
+      payload.id?.startsWith(`${own}-`) === true
+    )
+      this.echoes?.back(payload.id);
+    const mine = own !== undefined && payload.id?.startsWith(`${own}-`) === true;
+    const folded = mine ? undefined : this.bursts?.fold(payload, how);
+    if (folded !== undefined) return folded;
     const line = windowLine(payload, this.colour, at, how, room ?? '');
     if (payload.type !== 'notice' || payload.event !== 'closed' || how.ownWords) return line;
     if (room === undefined || store === undefined) return line;
@@ -177,6 +222,10 @@ class RoomWindow implements ListenerWindow {
     return '';
   }
 
+  historyEnd(shown: number): string {
+    return shown > 0 ? `${this.colour.dim(HISTORY_DIVIDER)}\n` : '';
+  }
+
   start(session: ListenerSession): void {
     this.session = session;
     const { stdin, stdout, env } = this.ctx.io;
@@ -186,12 +235,45 @@ class RoomWindow implements ListenerWindow {
       interrupt: () => this.leave(),
     });
     this.outbox = new Outbox(session.client, session.target, session.sender, WINDOW);
+    this.bursts = new BurstFolder(
+      () => burstShown((stdout as { rows?: number }).rows),
+      (line) => session.say(line),
+      this.colour,
+    );
+    const { client, target, store } = session;
+    // A room that may keep a history: a line not sent back is looked for there before it is
+    // reported (the sender stores what the broker acknowledged).
+    const inHistory =
+      store && target.room !== undefined && target.identity && keepsHistory(target)
+        ? ownLinesInHistory(
+            { store, room: target.room, codec: target.codec },
+            target.identity.signer.publicKey,
+            session.sender.id,
+          )
+        : undefined;
+    const echoes = new Echoes(
+      // A line sent again is kept in the history once acknowledged, as the first sending is (a
+      // row kept already stays as it is).
+      (payload, onAck, payloads) =>
+        client.publish(target.topic, payload, (err) => {
+          if (!err) session.history?.acked(payload, payloads);
+          onAck(err);
+        }),
+      (line) => this.say(this.colour.yellow(line)),
+      {},
+      inHistory,
+    );
+    this.echoes = echoes;
+    this.outbox.observe((payload, payloads) => echoes.published(payload, payloads));
+    // What the broker acknowledged is kept in the room's history (a room that keeps one).
+    if (session.history) this.outbox.observe(session.history.observer());
     const where = session.target.room ? `room ${session.target.room}` : session.target.topic;
     this.say(
       this.colour.dim(
         `You are in ${where} as ${visibleName(session.sender.name)}. /help lists the commands.`,
       ),
     );
+    void this.present();
     if (this.pending.length > 0) this.flush();
   }
 
@@ -199,6 +281,7 @@ class RoomWindow implements ListenerWindow {
     this.online = up;
     this.screen?.setPrompt(this.prompt());
     if (!up) {
+      this.echoes?.offline();
       this.offlineSince ??= Date.now();
       this.say(
         this.colour.yellow('connection lost; reconnecting (what you type is sent when it is back)'),
@@ -211,14 +294,18 @@ class RoomWindow implements ListenerWindow {
     this.say(
       this.colour.green(`connection back${where} after ${away} s; what was sent meanwhile follows`),
     );
+    this.echoes?.reconnected(this.session?.client.sessionPresent !== true);
   }
 
   async finish(): Promise<void> {
     this.leaving = true;
+    this.bursts?.flush();
     const outbox = this.outbox;
     const sent = this.flushing.then(async () => {
       await outbox?.end();
       await outbox?.drained();
+      // And back from the broker: what is not, is reported as not delivered.
+      await this.echoes?.allBack();
     });
     // Offline, nothing more is acknowledged: what was typed and not sent is counted at once.
     await Promise.all([
@@ -226,6 +313,7 @@ class RoomWindow implements ListenerWindow {
       // The room closed: who closed it shows before the window ends.
       withTimeout(this.closing ?? Promise.resolve(), FINISH_TIMEOUT_MS),
     ]);
+    this.echoes?.stop();
     // A half-typed line is not lost from sight: it stays on the screen, marked as never sent.
     const unsent = this.screen?.close() ?? '';
     if (unsent.trim() !== '')
@@ -303,6 +391,13 @@ class RoomWindow implements ListenerWindow {
         return this.leave();
       case 'help':
         return this.say(HELP.join('\n'));
+      case 'me': {
+        const does = text.slice(1 + name.length).replace(/^ /, '');
+        if (does.trim() === '')
+          return this.say(this.colour.yellow('/me needs what you do: /me waves'));
+        // "//" sends a line that starts with "/": the action as it travels.
+        return this.entered(`/${ACTION_PREFIX}${does}`);
+      }
       case 'who':
         return void this.who();
       default:
@@ -312,13 +407,16 @@ class RoomWindow implements ListenerWindow {
     }
   }
 
-  /** The room's live members, from the registry, each by the key that signed it (`members.ts`). */
-  private async who(): Promise<void> {
+  /**
+   * The room's live members, from the registry, each by the key that signed it (`members.ts`);
+   * undefined (and said why) when there is no room or the registry does not answer.
+   */
+  private async members(): Promise<{ room: string; views: MemberView[] } | undefined> {
     const session = this.session;
     const room = session?.target.room;
     if (!session?.store || room === undefined) {
       this.say('/who needs a room: on a raw topic nobody is registered');
-      return;
+      return undefined;
     }
     try {
       session.senders?.save();
@@ -328,20 +426,47 @@ class RoomWindow implements ListenerWindow {
       const me = { name: this.ctx.config.name, publicKey: identity?.signer.publicKey };
       const { home } = this.ctx.config;
       const viewer = viewerOf(home, session.store.label, room, me, identity !== undefined);
-      // One member a line: a name is any text (the registry's), and one like "carol, dave" in a
-      // list would pass for two members.
-      const lines = members.map((m) => `  ${memberLine(viewMember(m, viewer), this.colour)}`);
-      this.say(
-        members.length === 0
-          ? `nobody is in room ${room}`
-          : [`in room ${room} (${members.length}):`, ...lines].join('\n'),
-      );
+      return { room, views: members.map((m) => viewMember(m, viewer)) };
     } catch (err) {
       this.say(
         this.colour.yellow(
           `cannot ask the registry who is here: ${visibleLine((err as Error).message)}`,
         ),
       );
+      return undefined;
     }
+  }
+
+  /** /who: one member a line (a name like "carol, dave" in a list would pass for two members). */
+  private async who(): Promise<void> {
+    const found = await this.members();
+    if (!found) return;
+    const { room, views } = found;
+    const lines = views.map((view) => `  ${memberLine(view, this.colour)}`);
+    this.say(
+      views.length === 0
+        ? `nobody is in room ${room}`
+        : [`in room ${room} (${views.length}):`, ...lines].join('\n'),
+    );
+  }
+
+  /**
+   * On entering a room: who else is there (IRC's NAMES on join), as /who checks them. Our own
+   * rows are "you": in a signed room the rows under our key, in a plain one our name's first row.
+   */
+  private async present(): Promise<void> {
+    if (this.session?.target.room === undefined) return; // a raw topic: nobody is registered
+    const found = await this.members();
+    if (!found || this.leaving) return;
+    let others = found.views;
+    let mine = 1;
+    if (this.session.target.identity !== undefined) {
+      others = found.views.filter((v) => v.trust !== 'you');
+      mine = Math.max(1, found.views.length - others.length);
+    } else {
+      const at = others.findIndex((v) => v.name === this.ctx.config.name);
+      if (at >= 0) others = others.filter((_, i) => i !== at);
+    }
+    this.say(this.colour.dim(presentLine(others, mine, this.colour)));
   }
 }

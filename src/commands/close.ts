@@ -9,8 +9,8 @@ import {
 } from '../cli/options.js';
 import { UnavailableError } from '../errors.js';
 import { RoomNotFoundError } from '../db/index.js';
-import { withStore, writeJson, type CommandContext } from '../chat/context.js';
-import { checkRoomArg, unlockRoom, type PasswordFlags } from '../chat/room-access.js';
+import { withStore, writeJson, type CommandContext } from '../room/context.js';
+import { checkRoomArg, roomContext, unlockRoom, type PasswordFlags } from '../room/room-access.js';
 
 export interface CloseOptions extends PasswordFlags {
   room: string;
@@ -29,42 +29,47 @@ export const closeCommand = command(
 );
 
 /** Closes a room, proving the right to it with the remembered secret or the password. */
-export async function closeRoom(ctx: CommandContext, options: CloseOptions): Promise<void> {
+export async function closeRoom(given: CommandContext, options: CloseOptions): Promise<void> {
   const room = checkRoomArg(options.room);
-  await withStore(ctx, async (store) => {
-    const { status, secret, mode } = await unlockRoom(ctx, store, room, options, {
-      useRemembered: true,
-      touch: false,
-      refuseClosed: false,
-    });
-    const wasOpen = status.room.state === 'open';
-    const closed = wasOpen ? await store.closeRoom(room) : status.room;
-    if (!closed) throw new RoomNotFoundError(room, store.label);
-    let unannounced: string | undefined;
-    if (wasOpen) {
-      // Tell running listeners at once; if the broker is away they notice at their next heartbeat.
-      // MQTT.js loads only here, not on every start of `room`.
-      const { announceClosed } = await import('../chat/announce.js');
-      await announceClosed(ctx.config, room, mode, secret).catch((err: unknown) => {
-        unannounced = err instanceof Error ? err.message : String(err);
+  const ctx = roomContext(given, room);
+  await withStore(
+    ctx,
+    async (store) => {
+      const { status, secret, mode } = await unlockRoom(ctx, store, room, options, {
+        useRemembered: true,
+        touch: false,
+        refuseClosed: false,
       });
-    }
-    if (unannounced !== undefined) {
-      throw new UnavailableError(
-        `closed room ${room}, but could not tell its listeners over the broker (${unannounced}); they stop at their next heartbeat`,
-      );
-    }
-    if (options.json) {
-      writeJson(ctx.io, {
-        room,
-        state: closed.state,
-        closedAt: closed.closedAt?.toISOString() ?? null,
-        wasOpen,
-      });
-    } else {
-      ctx.io.stderr.write(
-        wasOpen ? `Closed room ${room}.\n` : `Room ${room} was already closed.\n`,
-      );
-    }
-  });
+      const wasOpen = status.room.state === 'open';
+      const closed = wasOpen ? await store.closeRoom(room) : status.room;
+      if (!closed) throw new RoomNotFoundError(room, store.label);
+      let unannounced: string | undefined;
+      if (wasOpen) {
+        // Tell running listeners at once; if the broker is away they notice at their next heartbeat.
+        // MQTT.js loads only here, not on every start of `room`.
+        const { announceClosed } = await import('../conversation/announce.js');
+        await announceClosed(ctx.config, room, mode, secret).catch((err: unknown) => {
+          unannounced = err instanceof Error ? err.message : String(err);
+        });
+      }
+      if (unannounced !== undefined) {
+        throw new UnavailableError(
+          `closed room ${room}, but could not tell its listeners over the broker (${unannounced}); they stop at their next heartbeat`,
+        );
+      }
+      if (options.json) {
+        writeJson(ctx.io, {
+          room,
+          state: closed.state,
+          closedAt: closed.closedAt?.toISOString() ?? null,
+          wasOpen,
+        });
+      } else {
+        ctx.io.stderr.write(
+          wasOpen ? `Closed room ${room}.\n` : `Room ${room} was already closed.\n`,
+        );
+      }
+    },
+    { room },
+  );
 }

@@ -1,11 +1,18 @@
 /** `room list`: the rooms this user remembers, with their current state. */
 import { command } from '../cli/args.js';
 import { commandContext, jsonOption, commonOptionsOf } from '../cli/options.js';
-import { parseDbUrl, RecordAlteredError } from '../db/index.js';
-import { listRemembered, sameStore } from '../home/remembered.js';
+import {
+  openStore,
+  parseDbUrl,
+  RecordAlteredError,
+  RegistryNotFoundError,
+  type RoomStore,
+} from '../db/index.js';
+import { SunoyeError } from '../errors.js';
+import { listRemembered, registryUrl, sameStore, type RememberedRoom } from '../home/remembered.js';
 import { redactUrl } from '../redact.js';
-import { withStore, writeJson, type CommandContext } from '../chat/context.js';
-import { visibleLine } from '../chat/sanitise.js';
+import { writeJson, type CommandContext } from '../room/context.js';
+import { visibleLine } from '../protocol/sanitise.js';
 
 export interface ListOptions {
   json: boolean;
@@ -28,25 +35,48 @@ export const listCommand = command(
   (args, shell) => listRooms(commandContext(args, shell), args),
 );
 
+/** Opens the registry at `url` (never making one), runs `fn`, and always closes it. */
+async function readStates(url: string, fn: (store: RoomStore) => Promise<void>): Promise<void> {
+  const store = await openStore(url, { create: false });
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
 /**
- * Lists remembered rooms; rooms of the configured registry show their live state. Closed rooms
- * are left out unless `all`.
+ * Lists remembered rooms with their live state, each read from its own registry (the configured
+ * one as configured, the others as they were joined with). Closed rooms are left out unless `all`.
  */
 export async function listRooms(ctx: CommandContext, options: ListOptions): Promise<void> {
   const remembered = listRemembered(ctx.config.home);
   const label = parseDbUrl(ctx.config.db).label;
-  const here = remembered.filter((r) => sameStore(r.store, label));
-  const states = new Map<string, { state: string; members: number | null }>();
-  if (here.length > 0) {
-    await withStore(ctx, async (store) => {
-      for (const r of here) {
+  const states = new Map<RememberedRoom, { state: string; members: number | null }>();
+  // Why the rooms of a registry that could not be read show no state, by registry.
+  const unread = new Map<string, string>();
+  // Each registry once: the configured one as configured, the others as they were joined with.
+  const registries = new Map<string, RememberedRoom[]>();
+  for (const r of remembered) {
+    const key = sameStore(r.store, label) ? label : r.store;
+    registries.set(key, [...(registries.get(key) ?? []), r]);
+  }
+  for (const [store, rooms] of registries) {
+    const here = store === label;
+    const url = here ? ctx.config.db : registryUrl(rooms[0]!);
+    if (url === undefined || (!here && rooms[0]!.dbPassword)) {
+      unread.set(store, 'this machine does not keep its password; give it with --db');
+      continue;
+    }
+    await readStates(url, async (registry) => {
+      for (const r of rooms) {
         // A record someone altered is marked, and the other rooms are listed still.
-        const status = await store.status(r.room).catch((err: unknown) => {
+        const status = await registry.status(r.room).catch((err: unknown) => {
           if (err instanceof RecordAlteredError) return 'altered' as const;
           throw err;
         });
         states.set(
-          r.room,
+          r,
           status === 'altered'
             ? { state: 'altered', members: null }
             : status
@@ -54,20 +84,33 @@ export async function listRooms(ctx: CommandContext, options: ListOptions): Prom
               : { state: 'gone', members: 0 },
         );
       }
+    }).catch((err: unknown) => {
+      if (err instanceof RegistryNotFoundError) {
+        for (const r of rooms) states.set(r, { state: 'gone', members: 0 });
+        return;
+      }
+      // The configured registry must answer; another one is reported, and the rest listed.
+      if (here || !(err instanceof SunoyeError)) throw err;
+      unread.set(store, err.message);
     });
   }
+  const shown = (store: string) => (store.startsWith('mysql:') ? redactUrl(store) : store);
   const every = remembered.map((r) => {
-    const live = sameStore(r.store, label) ? states.get(r.room) : undefined;
+    const live = states.get(r);
     return {
       room: r.room,
       state: live?.state ?? 'unknown',
       members: live?.members ?? null,
       mode: r.mode,
       // Rooms remembered by older versions name a MySQL registry with its user name.
-      db: r.store.startsWith('mysql:') ? redactUrl(r.store) : r.store,
+      db: shown(r.store),
     };
   });
   const rows = options.all ? every : every.filter((r) => r.state !== 'closed');
+  for (const [store, why] of unread)
+    ctx.io.stderr.write(
+      `${visibleLine(`the rooms of the registry ${shown(store)} show no state: it could not be read (${why})`)}\n`,
+    );
   if (options.json) {
     writeJson(ctx.io, rows);
     return;

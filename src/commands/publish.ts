@@ -14,27 +14,29 @@ import {
   targetOptions,
 } from '../cli/options.js';
 import { abortOnSignals } from '../cli/signals.js';
-import { watchClosure } from '../chat/closure.js';
-import { writeJson, type CommandContext } from '../chat/context.js';
-import { withTimeout } from '../chat/deadline.js';
-import { readLineGroups } from '../chat/lines.js';
-import { SendStatus } from '../chat/status.js';
-import { Sender } from '../chat/sender.js';
+import { watchClosure } from '../room/closure.js';
+import { openRegistry, writeJson, type CommandContext } from '../room/context.js';
+import { withTimeout } from '../conversation/deadline.js';
+import { readLineGroups } from '../conversation/lines.js';
+import { SendStatus } from '../terminal/status.js';
+import { Sender } from '../conversation/sender.js';
 import {
   checkTargetFlags,
   rawTarget,
   roomTarget,
   type ChatTarget,
   type TargetFlags,
-} from '../chat/target.js';
+} from '../room/target.js';
+import { roomContext } from '../room/room-access.js';
 import { keepYoungGenerationSmall } from '../cli/heap.js';
-import { openStore, type RoomStore } from '../db/index.js';
+import type { RoomStore } from '../db/index.js';
 import { InterruptedError, RefusedError, UsageError, type SunoyeError } from '../errors.js';
 import { brokerSettings } from '../config/broker.js';
 import { brokerUrls } from '../broker-url.js';
 import { redactUrl } from '../redact.js';
 import { MAX_TEXT_BYTES } from '../protocol/index.js';
-import { Outbox } from '../chat/outbox.js';
+import { Outbox } from '../conversation/outbox.js';
+import { historyWriter, keepsHistory } from '../history/writer.js';
 
 export interface PublishOptions extends TargetFlags {
   message?: string | undefined;
@@ -92,13 +94,22 @@ export const publishCommand = command(
       ...targetOptions,
     },
   },
-  (args, shell) => publish(commandContext(args, shell), args, abortOnSignals(shell.exit)),
+  (args, shell) => {
+    // The process ends through exit once this is done: its registry need not be closed first.
+    shell.exitWhenDone?.();
+    const exiting = shell.exitWhenDone !== undefined;
+    return publish(commandContext(args, shell), args, abortOnSignals(shell.exit), exiting);
+  },
 );
 
 /** After Ctrl-C or the room's closing, how long acknowledgements of what was sent are waited for. */
 const ABORT_GRACE_MS = 1200;
 /** How long the database may take to let go on the way out. */
 const EXIT_DB_TIMEOUT_MS = 800;
+/** On the way out, how long what is left of the room's history may take to be written. */
+const HISTORY_EXIT_MS = 2000;
+/** The same after Ctrl-C, whose whole way out has 1.9 s (src/cli/signals.ts). */
+const HISTORY_ABORT_MS = 500;
 
 /**
  * The command line's message in one place: the words after the room become the message (with
@@ -130,21 +141,25 @@ function checkOptions(options: PublishOptions): void {
   }
 }
 
-/** The target, and the registry kept open (`keepStore`, a room) to learn of its closing. */
+/**
+ * The target, and the registry kept open (a room) to learn of its closing (`keepStore`) or to
+ * keep what is sent in the room's history. `exiting`: see `RoomStore.close`.
+ */
 async function resolveTarget(
   ctx: CommandContext,
   options: PublishOptions,
   keepStore: boolean,
+  exiting: boolean,
 ): Promise<{ target: ChatTarget; store: RoomStore | undefined }> {
   if (options.room === undefined) return { target: rawTarget(options.topic!), store: undefined };
-  const store = await openStore(ctx.config.db);
+  const store = await openRegistry(ctx, { room: options.room });
   let kept = false;
   try {
     const target = await roomTarget(ctx, store, options.room, options);
-    kept = keepStore;
+    kept = keepStore || keepsHistory(target);
     return { target, store: kept ? store : undefined };
   } finally {
-    if (!kept) await store.close();
+    if (!kept) await store.close({ exiting });
   }
 }
 
@@ -153,20 +168,31 @@ function lines(n: number): string {
   return `${n} line${n === 1 ? '' : 's'}`;
 }
 
-/** Publishes and returns once every message is acknowledged; throws if any could not be. */
+/**
+ * Publishes and returns once every message is acknowledged; throws if any could not be. With
+ * `exiting`, the process ends through \`process.exit\` right after (see \`RoomStore.close\`).
+ */
 export async function publish(
-  ctx: CommandContext,
+  context: CommandContext,
   given: PublishOptions,
   signal: AbortSignal,
+  exiting = false,
 ): Promise<void> {
   const options = withWords(given);
   checkOptions(options);
+  // A remembered room: the registry and broker it was joined with, unless others are given.
+  const ctx = roomContext(context, options.room);
   const settings = brokerSettings(ctx.config);
-  const { target, store } = await resolveTarget(ctx, options, options.message === undefined);
+  const { target, store } = await resolveTarget(
+    ctx,
+    options,
+    options.message === undefined,
+    exiting,
+  );
   try {
-    await send(ctx, options, signal, settings, target, store);
+    await send(ctx, options, signal, settings, target, store, exiting);
   } finally {
-    if (store) await withTimeout(store.close(), EXIT_DB_TIMEOUT_MS);
+    if (store) await withTimeout(store.close({ exiting }), EXIT_DB_TIMEOUT_MS);
   }
 }
 
@@ -178,6 +204,7 @@ async function send(
   settings: ReturnType<typeof brokerSettings>,
   target: ChatTarget,
   store: RoomStore | undefined,
+  exiting: boolean,
 ): Promise<void> {
   const where = target.room ? `room ${target.room}` : target.topic;
   const sender = new Sender(ctx.config.name);
@@ -207,12 +234,29 @@ async function send(
     timeoutSeconds: options.timeout,
     delivered: () => flight.acked,
   });
-  publisher.onOffline = () => status.lost();
-  publisher.onReconnect = () => {
-    status.back();
-    // A cluster's node: which one took over (what was not acknowledged is sent there again).
+  // What the broker acknowledged is kept in the room's history, off the sending path.
+  const history = historyWriter(store, target, (message) => status.say(`warning: ${message}`));
+  if (history) {
+    outbox.observe(history.observer());
+    history.start();
+  }
+  // A cluster's node: which one took over (what was not acknowledged is sent there again). Said
+  // once back, or at the end when the acknowledgements sent again there came first (the end
+  // then came before the connection was back for good).
+  let unsaid = false;
+  const sayVia = (): void => {
+    if (!unsaid) return;
+    unsaid = false;
     if (publisher.via !== undefined)
       status.say(`connection lost; reconnected via ${publisher.via}`);
+  };
+  publisher.onOffline = () => {
+    unsaid = true;
+    status.lost();
+  };
+  publisher.onReconnect = () => {
+    status.back();
+    sayVia();
   };
   // Ctrl-C: a moment for the acknowledgements of what was sent, then stop (exit 130).
   const interrupted = new InterruptedError('interrupted');
@@ -225,8 +269,9 @@ async function send(
   const stopWatching = outbox.watch(options.timeout);
   // The room closed under us: nothing more is read or sent.
   let closed = false;
+  // (Not for -m: one message goes at once; the registry is kept open then only for its history.)
   const stopWatchingRoom =
-    store && target.room !== undefined
+    store && target.room !== undefined && reading
       ? watchClosure(
           publisher,
           store,
@@ -274,7 +319,9 @@ async function send(
     }
     if (closed) await withTimeout(outbox.drained(), ABORT_GRACE_MS);
     else await outbox.drained();
-    await publisher.end();
+    // Every line acknowledged after the connection was lost: it was back, on the node named.
+    if (!flight.failed && !closed) sayVia();
+    await publisher.end({ exiting });
   } catch (err) {
     publisher.destroy();
     // Named as every message names a broker: no query (a token), one URL at a time.
@@ -286,6 +333,8 @@ async function send(
     status.end();
     clearTimeout(grace);
     signal.removeEventListener('abort', onAbort);
+    // What the broker acknowledged and is not in the history yet: written now, within a bound.
+    await history?.close(signal.aborted ? HISTORY_ABORT_MS : HISTORY_EXIT_MS);
   }
   if (options.json) {
     const { sent, acked: delivered } = flight;

@@ -3,7 +3,7 @@ import { command } from '../cli/args.js';
 import { commandContext } from '../cli/options.js';
 import { abortOnSignals } from '../cli/signals.js';
 import { ExitCode, SunoyeError, UsageError } from '../errors.js';
-import type { CommandContext } from '../chat/context.js';
+import type { CommandContext } from '../room/context.js';
 
 export interface ServeOptions {
   host: string;

@@ -1,7 +1,7 @@
 /** `room whoami`: your name and the fingerprint of your signing key, to compare out of band. */
 import { command } from '../cli/args.js';
 import { commandContext, jsonOption, commonOptionsOf } from '../cli/options.js';
-import { writeJson, type CommandContext } from '../chat/context.js';
+import { writeJson, type CommandContext } from '../room/context.js';
 import { loadIdentity } from '../home/identity.js';
 
 export interface WhoamiOptions {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from './config.js';
 import { brokerUrls } from '../broker-url.js';
 import { UsageError } from '../errors.js';
+import { fileProblem } from '../file-problem.js';
 import { mqttVersions } from '../home/mqtt-versions.js';
 import type { BrokerSettings } from '../mqtt/connection.js';
 
@@ -11,9 +12,7 @@ function readPem(path: string | undefined, what: string): Buffer | undefined {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new UsageError(
-      `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
+    throw new UsageError(`cannot read the ${what} ${path}: ${fileProblem(err)}`);
   }
 }
 

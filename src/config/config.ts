@@ -7,6 +7,8 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { brokerUrls } from '../broker-url.js';
 import { UsageError } from '../errors.js';
+import { fileProblem } from '../file-problem.js';
+import { jsonProblem } from './json-problem.js';
 import { DEFAULT_TOPIC_PREFIX } from '../mqtt/topics.js';
 import { CONTROL_CHARACTERS, MAX_NAME_CHARS } from '../protocol/schema.js';
 
@@ -37,6 +39,8 @@ export interface Config {
   readonly lease: number;
   /** The user's display name in rooms. */
   readonly name: string;
+  /** Whether the registry and the broker were given (flag, environment or config file), not defaults. */
+  readonly given: { readonly db: boolean; readonly broker: boolean };
 }
 
 /** Settings given as flags (undefined when not given). */
@@ -106,13 +110,15 @@ function readConfigFile(path: string): FileSettings {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new UsageError(`cannot read the config file ${path}: ${(err as Error).message}`);
+    throw new UsageError(`cannot read the config file ${path}: ${fileProblem(err)}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
-    throw new UsageError(`the config file ${path} is not valid JSON`);
+  } catch (err) {
+    throw new UsageError(
+      `the config file ${path} is not valid JSON: ${jsonProblem(text, (err as Error).message)}; fix it there, or move the file away to use the defaults`,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UsageError(`the config file ${path} must hold a JSON object like {"name": "alice"}`);
@@ -223,10 +229,13 @@ export function resolveConfig(flags: ConfigFlags, env: Env): Config {
     envName: string,
     key: keyof FileSettings,
   ): string | undefined => nonEmpty(flag) ?? nonEmpty(env[envName]) ?? nonEmpty(file[key]);
+  const db = pick(flags.db, 'SUNOYE_DB', 'db');
+  const broker = pick(flags.broker, 'SUNOYE_BROKER', 'broker');
   return Object.freeze({
     home,
-    db: pick(flags.db, 'SUNOYE_DB', 'db') ?? defaultDbUrl(env),
-    broker: brokerUrl(pick(flags.broker, 'SUNOYE_BROKER', 'broker') ?? DEFAULT_BROKER),
+    db: db ?? defaultDbUrl(env),
+    broker: brokerUrl(broker ?? DEFAULT_BROKER),
+    given: Object.freeze({ db: db !== undefined, broker: broker !== undefined }),
     name: checkName(pick(flags.name, 'SUNOYE_NAME', 'name') ?? osUserName(env)),
     brokerUser: nonEmpty(env.SUNOYE_BROKER_USER),
     brokerPassword: nonEmpty(env.SUNOYE_BROKER_PASSWORD),

@@ -12,16 +12,18 @@
  */
 import { connect, type Socket } from 'node:net';
 import mysql from 'mysql2/promise';
-import { UnavailableError } from '../errors.js';
+import { RefusedError, UnavailableError } from '../errors.js';
 import { backoffMs, isTransient, MAX_ATTEMPTS } from './retry.js';
 import {
   applyMigrations,
+  hasRooms,
   recordedVersion,
   SCHEMA_VERSION,
   type MigrationRunner,
 } from './schema.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
 import { SqlRoomStore } from './sql-store.js';
+import { RegistryNotFoundError } from './store.js';
 import type { MysqlTarget } from './url.js';
 
 /** How long `close` lets connections say goodbye before cutting them. */
@@ -147,16 +149,34 @@ function withoutUser(message: string): string {
  * its label; neither says the user name or password.
  */
 function mysqlError(err: unknown, label: string): unknown {
-  const e = err as { code?: string; fatal?: boolean; message?: string } | null;
+  const e = err as {
+    code?: string;
+    fatal?: boolean;
+    message?: string;
+    address?: string;
+    port?: number;
+    hostname?: string;
+  } | null;
   if (e && (NETWORK_CODES.has(e.code ?? '') || e.fatal === true)) {
+    // Worded as for the broker (src/mqtt/failure.ts), with the address that failed.
+    if (e.code === 'ECONNREFUSED')
+      return new UnavailableError(
+        `cannot reach the database ${label}: connection refused` +
+          `${e.address === undefined ? '' : ` at ${e.address.includes(':') ? `[${e.address}]` : e.address}${e.port === undefined ? '' : `:${e.port}`}`}; ` +
+          'is MySQL/MariaDB running there?',
+        { cause: err },
+      );
+    if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN')
+      return new UnavailableError(
+        `cannot reach the database ${label}: unknown host${e.hostname === undefined ? '' : ` ${e.hostname}`}; check the host name in --db`,
+        { cause: err },
+      );
     const hint =
-      e.code === 'ECONNREFUSED'
-        ? ' (is MySQL/MariaDB running?)'
-        : e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR'
-          ? ' (check the user name and password in the database URL)'
-          : e.code === 'ER_UNKNOWN_COM_ERROR'
-            ? ' (a cluster node that is not in the primary component: more than half of the cluster must be running and connected)'
-            : '';
+      e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR'
+        ? ' (check the user name and password in the database URL)'
+        : e.code === 'ER_UNKNOWN_COM_ERROR'
+          ? ' (a cluster node that is not in the primary component: more than half of the cluster must be running and connected)'
+          : '';
     const verb = e.code?.startsWith('ER_') ? 'use' : 'reach';
     const what =
       e.code === 'POOL_NONEONLINE'
@@ -167,6 +187,22 @@ function mysqlError(err: unknown, label: string): unknown {
     });
   }
   return err;
+}
+
+/**
+ * The refusal (exit 3) for a database this user may not use (ER_DBACCESS_DENIED_ERROR, 1044): what
+ * a user with rights on their own databases gets for one that is not there, misspelt or not theirs.
+ */
+function deniedDatabase(target: MysqlTarget, create: boolean, cause: unknown): RefusedError {
+  const at = `${target.database} at ${target.hosts.map((h) => `${h.host}:${h.port}`).join(',')}`;
+  return new RefusedError(
+    create
+      ? `this database user may not create or use the database ${at}: check the database name in --db, ` +
+          "or ask the database's admin to create it and give this user access to it"
+      : `this database user may not use the database ${at}: check the database name in --db ` +
+          "(a misspelt name reads the same), or ask the database's admin for access",
+    { cause },
+  );
 }
 
 /** A node's name in the PoolCluster: its place in the URL's list, from 1. */
@@ -349,6 +385,7 @@ class MysqlDriver implements SqlDriver {
   readonly kind = 'mysql' as const;
   readonly nowSql = 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)';
   readonly lockRows = ' FOR UPDATE';
+  readonly shareRows = ' LOCK IN SHARE MODE';
 
   constructor(
     private readonly pool: Pool,
@@ -424,10 +461,10 @@ async function ensureDatabase(target: MysqlTarget): Promise<void> {
  * migrations are idempotent, so nodes that run them at the same moment, or a server without the
  * lock, are safe too. Retried, as a whole, on the same passing failures as any transaction.
  */
-async function migrate(pool: Pool): Promise<void> {
+async function migrate(pool: Pool, create: boolean, label: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await migrateOnce(pool);
+      return await migrateOnce(pool, create, label);
     } catch (err) {
       if (!isTransient(err) || attempt >= MAX_ATTEMPTS) throw err;
       await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
@@ -454,8 +491,12 @@ async function schemaLock(conn: mysql.PoolConnection, timeoutMs: number): Promis
   return true;
 }
 
-async function migrateOnce(pool: Pool): Promise<void> {
-  if ((await recordedVersion(pool.direct())) === SCHEMA_VERSION) return;
+async function migrateOnce(pool: Pool, create: boolean, label: string): Promise<void> {
+  const version = await recordedVersion(pool.direct());
+  if (version === SCHEMA_VERSION) return;
+  // A database without sunoye's tables (another program's, or an empty one) is no registry.
+  if (version === 0 && !create && !(await hasRooms(pool.direct())))
+    throw new RegistryNotFoundError(label, 'the database holds no registry');
   const conn = await pool.checkout(new Deadline(pool.timeoutMs));
   // Each statement gets the full timeout; waiting for the lock gets its wait on top.
   const tx = runner(on(conn), () => new Deadline(pool.timeoutMs));
@@ -478,21 +519,32 @@ async function migrateOnce(pool: Pool): Promise<void> {
   }
 }
 
-/** Connects to a MySQL/MariaDB registry, creating its database and schema if needed. */
-export async function openMysqlStore(target: MysqlTarget, label: string): Promise<SqlRoomStore> {
+/**
+ * Connects to a MySQL/MariaDB registry and brings its schema up to date; with `create`, makes its
+ * database and tables where they are not, else refuses a database that is not there or holds none.
+ */
+export async function openMysqlStore(
+  target: MysqlTarget,
+  label: string,
+  create = true,
+): Promise<SqlRoomStore> {
   let pool = new Pool(target, target.database, target.timeoutMs);
   try {
     try {
-      await migrate(pool);
+      await migrate(pool, create, label);
     } catch (err) {
       if ((err as { errno?: number }).errno !== 1049 /* unknown database */) throw err;
+      if (!create)
+        throw new RegistryNotFoundError(label, `no database ${target.database} on that server`);
       await pool.end();
       await ensureDatabase(target);
       pool = new Pool(target, target.database, target.timeoutMs);
-      await migrate(pool);
+      await migrate(pool, create, label);
     }
   } catch (err) {
     await pool.end();
+    if ((err as { errno?: number }).errno === 1044 /* ER_DBACCESS_DENIED_ERROR */)
+      throw deniedDatabase(target, create, err);
     throw mysqlError(isTimeout(err) ? timedOut(target.timeoutMs, err) : err, label);
   }
   return new SqlRoomStore(new MysqlDriver(pool, label));

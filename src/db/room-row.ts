@@ -5,8 +5,16 @@
  * refusal `RecordAlteredError`, never a crash further on.
  */
 import { checkKdfParams, type KdfParams } from '../protocol/index.js';
+import { wholeNumber } from './history-rows.js';
 import type { Row } from './sql.js';
-import { IDLE_SECONDS_RANGE, RecordAlteredError, type RoomRecord } from './store.js';
+import {
+  HISTORY_BYTES_RANGE,
+  HISTORY_SECONDS_RANGE,
+  IDLE_SECONDS_RANGE,
+  RecordAlteredError,
+  type HistoryRetention,
+  type RoomRecord,
+} from './store.js';
 
 /** A room's row: its record, and when it was last active (ms since the epoch). */
 export interface RoomRow extends RoomRecord {
@@ -59,6 +67,28 @@ function oneOf<T extends string>(
   return value as T;
 }
 
+/**
+ * What a room keeps of its history: none (0 seconds, 0 bytes), or a time and a size within the
+ * bounds `room create` allows. (A plain room whose record says it keeps some keeps none all the
+ * same: the store keeps history for encrypted rooms only. Its record says plain because it was
+ * altered, which the room's remembered mode tells; see src/room/room-access.ts.)
+ */
+function historyOf(row: Row, room: string): HistoryRetention {
+  const seconds = wholeNumber(row.history_seconds);
+  const bytes = wholeNumber(row.history_bytes);
+  if (seconds === 0 && bytes === 0) return { seconds, bytes };
+  if (
+    seconds === undefined ||
+    seconds < HISTORY_SECONDS_RANGE.min ||
+    seconds > HISTORY_SECONDS_RANGE.max ||
+    bytes === undefined ||
+    bytes < HISTORY_BYTES_RANGE.min ||
+    bytes > HISTORY_BYTES_RANGE.max
+  )
+    throw new RecordAlteredError(room, 'its history retention is out of range');
+  return { seconds, bytes };
+}
+
 /** A room's row as sunoye wrote it, or `RecordAlteredError` for a value it never writes. */
 export function toRoom(row: Row): RoomRow {
   const number = String(row.number);
@@ -81,8 +111,9 @@ export function toRoom(row: Row): RoomRow {
     verifier: Buffer.from(row.verifier),
     createdAt: new Date(time(row.created_at, 'creation time', number)),
     closedAt: row.closed_at === null ? null : new Date(time(row.closed_at, 'closing time', number)),
-    // Advice only, shown as scheme, host and port or not at all (see src/chat/sharing.ts).
+    // Advice only, shown as scheme, host and port or not at all (see src/room/sharing.ts).
     broker: typeof row.broker === 'string' ? row.broker : null,
     activeAt: time(row.active_at, 'last activity time', number),
+    history: historyOf(row, number),
   };
 }

@@ -89,6 +89,49 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE members ADD COLUMN signature VARBINARY(64) NULL',
     ],
   },
+  {
+    // Each room's sealed history: the MQTT payloads its senders stored once the broker took them,
+    // and how much of it the room keeps. Rooms from before keep none (0 seconds, 0 bytes).
+    // Two indexes keep reading, pruning and counting off the payloads: one in the order rows
+    // are read (time, then stream and sequence), one by signing key (its bytes and oldest rows);
+    // both end with the bytes column, so sums and counts read the index alone.
+    version: 4,
+    sqlite: [
+      'ALTER TABLE rooms ADD COLUMN history_seconds INTEGER NOT NULL DEFAULT 0',
+      'ALTER TABLE rooms ADD COLUMN history_bytes INTEGER NOT NULL DEFAULT 0',
+      `CREATE TABLE IF NOT EXISTS room_history (
+        room TEXT NOT NULL REFERENCES rooms (number),
+        signer BLOB NOT NULL,
+        sender TEXT NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        sent_at INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        payload BLOB NOT NULL,
+        PRIMARY KEY (room, signer, sender, first_seq)
+      ) STRICT`,
+      'CREATE INDEX IF NOT EXISTS room_history_sent ON room_history (room, sent_at, signer, sender, first_seq, bytes)',
+      'CREATE INDEX IF NOT EXISTS room_history_signer ON room_history (room, signer, sent_at, bytes)',
+    ],
+    mysql: [
+      'ALTER TABLE rooms ADD COLUMN history_seconds INT NOT NULL DEFAULT 0',
+      'ALTER TABLE rooms ADD COLUMN history_bytes BIGINT NOT NULL DEFAULT 0',
+      `CREATE TABLE IF NOT EXISTS room_history (
+        room CHAR(6) NOT NULL,
+        signer VARBINARY(32) NOT NULL,
+        sender VARCHAR(32) NOT NULL,
+        first_seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        sent_at BIGINT NOT NULL,
+        bytes INT NOT NULL,
+        payload MEDIUMBLOB NOT NULL,
+        PRIMARY KEY (room, signer, sender, first_seq),
+        KEY room_history_sent (room, sent_at, signer, sender, first_seq, bytes),
+        KEY room_history_signer (room, signer, sent_at, bytes),
+        CONSTRAINT room_history_room_fk FOREIGN KEY (room) REFERENCES rooms (number)
+      ) ${MYSQL_TABLE}`,
+    ],
+  },
 ];
 
 /** The newest schema version this build knows. */
@@ -111,6 +154,18 @@ export async function recordedVersion(db: MigrationRunner): Promise<number> {
   } catch (err) {
     const e = err as { errno?: number; message?: string };
     if (e.errno === 1146 || /no such table/.test(e.message ?? '')) return 0;
+    throw err;
+  }
+}
+
+/** Whether the database has a rooms table: a registry, however old its schema. */
+export async function hasRooms(db: MigrationRunner): Promise<boolean> {
+  try {
+    await db.all('SELECT 1 FROM rooms LIMIT 1');
+    return true;
+  } catch (err) {
+    const e = err as { errno?: number; message?: string };
+    if (e.errno === 1146 || /no such table/.test(e.message ?? '')) return false;
     throw err;
   }
 }

@@ -2,6 +2,7 @@
  * What the shared registry logic needs from a SQL backend. Both backends use `?` placeholders and
  * store times as milliseconds since the epoch (BIGINT), read from the database's own clock.
  */
+import type { CloseOptions } from './store.js';
 
 /** A row as the driver returns it. */
 export type Row = Record<string, unknown>;
@@ -20,6 +21,8 @@ export interface SqlDriver {
   readonly nowSql: string;
   /** Suffix that locks the selected rows until the transaction ends (empty where the whole database is locked). */
   readonly lockRows: string;
+  /** Suffix that keeps the selected rows from changing until the transaction ends (a shared lock). */
+  readonly shareRows: string;
   /**
    * Runs `fn` in a read-write transaction, running it again (a bounded number of times) when it
    * failed for a passing reason: a deadlock, a lock wait timeout, a lost connection. `fn` must
@@ -30,5 +33,6 @@ export interface SqlDriver {
   transaction<T>(fn: (tx: SqlTx) => Promise<T>, timeoutMs?: number): Promise<T>;
   /** Whether an error is a primary-key collision. */
   isDuplicateKey(err: unknown): boolean;
-  close(): Promise<void>;
+  /** See \`RoomStore.close\`. */
+  close(options?: CloseOptions): Promise<void>;
 }

@@ -3,12 +3,13 @@
  * writer holds the file's write lock from its first read; other processes wait (busy timeout),
  * and within this process transactions run one after another.
  */
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { UnavailableError } from '../errors.js';
-import { applyMigrations, recordedVersion, SCHEMA_VERSION } from './schema.js';
+import { RefusedError, UnavailableError } from '../errors.js';
+import { applyMigrations, hasRooms, recordedVersion, SCHEMA_VERSION } from './schema.js';
+import { RegistryNotFoundError, type CloseOptions } from './store.js';
 import type { Row, SqlDriver, SqlTx } from './sql.js';
 import { SqlRoomStore } from './sql-store.js';
 
@@ -26,6 +27,7 @@ class SqliteDriver implements SqlDriver {
   readonly kind = 'sqlite' as const;
   readonly nowSql = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
   readonly lockRows = '';
+  readonly shareRows = '';
   private readonly statements = new Map<string, Database.Statement>();
   /** Runs statements directly; used only before any transaction can be pending. */
   readonly direct: SqlTx = {
@@ -79,16 +81,28 @@ class SqliteDriver implements SqlDriver {
     return (err as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
   }
 
-  close(): Promise<void> {
+  /**
+   * Closes the file once the transactions under way are done; with \`exiting\`, only waits for
+   * them (see \`RoomStore.close\`). A process that ends through \`process.exit\` lets go of the
+   * file without a checkpoint (better-sqlite3 closes what is still open only at a natural end),
+   * as a crash would: SQLite's log then holds the last transactions, committed, and the next
+   * connection reads them from it.
+   */
+  close(options?: CloseOptions): Promise<void> {
     return (fileQueues.get(this.path) ?? Promise.resolve()).then(() => {
-      this.db.close();
+      if (!options?.exiting) this.db.close();
     });
   }
 }
 
-/** Maps a busy or unopenable database to a clear, exit-4 error; other errors pass through. */
+/**
+ * Maps a busy or unopenable database to a clear, exit-4 error, and a file that is no database or
+ * that this user may not open to an exit-3 refusal; other errors pass through.
+ */
 function sqliteError(err: unknown, label: string): unknown {
   const code = (err as { code?: string } | null)?.code ?? '';
+  const refusal = refused(err, label);
+  if (refusal) return refusal;
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
     return new UnavailableError(
       `the database ${label} stayed locked by another process for ${BUSY_TIMEOUT_MS / 1000} s; try again`,
@@ -101,6 +115,60 @@ function sqliteError(err: unknown, label: string): unknown {
     });
   }
   return err;
+}
+
+/**
+ * The refusal (exit 3) for a registry file this user may not read or write, or one that is not a
+ * SQLite database at all; undefined for other failures.
+ */
+function refused(err: unknown, label: string): RefusedError | undefined {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  const path = label.slice('sqlite:'.length);
+  if (code === 'SQLITE_NOTADB')
+    return new RefusedError(
+      `${path} is not a sunoye registry (not a SQLite database); check --db (or SUNOYE_DB, "db" in config.json)`,
+      { cause: err },
+    );
+  if (code === 'EACCES' || code === 'EPERM')
+    return new RefusedError(
+      `you may not read and write the registry ${path} (permission denied): ask its owner for access, ` +
+        `or check its group and mode (ls -l ${path}): the people who share it need to be in its group, ` +
+        'with mode 660, in a folder that group can write',
+      { cause: err },
+    );
+  if (code === 'SQLITE_READONLY_DIRECTORY')
+    return new RefusedError(
+      `you may not write the folder ${dirname(path)} of the registry ${path}, where SQLite keeps its journal: ` +
+        `ask its owner for access, or check the folder's group and mode (ls -ld ${dirname(path)}): ` +
+        'the people who share the registry need to be in its group, with mode 2770',
+      { cause: err },
+    );
+  return undefined;
+}
+
+/**
+ * Makes a new registry file: readable and writable by its owner only (it holds password
+ * verifiers), or by its group too where the folder is group-writable, as a folder set up for
+ * sharing is (`install -d -m 2770 -g GROUP DIR`): who may write the folder may replace the file
+ * anyway. Never readable by others. The mode is set past the umask; SQLite gives its journal and
+ * WAL files the mode of the database file. An existing file is left as it is.
+ */
+function makeFile(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // There already: opened for writing, to learn now whether this user may.
+    closeSync(openSync(path, 'a'));
+    return;
+  }
+  try {
+    const groupWritable = (statSync(dirname(path)).mode & 0o020) !== 0;
+    fchmodSync(fd, groupWritable ? 0o660 : 0o600);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -118,24 +186,49 @@ function nativeBinding(): string | undefined {
   }
 }
 
-/** Opens (creating if needed) the SQLite registry at `path` and brings its schema up to date. */
-export async function openSqliteStore(path: string, label: string): Promise<SqlRoomStore> {
+/**
+ * Opens the SQLite registry at `path` and brings its schema up to date; with `create`, makes its
+ * folders and file where they are not, else refuses a file that is not there or holds no registry.
+ */
+export async function openSqliteStore(
+  path: string,
+  label: string,
+  create = true,
+): Promise<SqlRoomStore> {
+  if (!create) {
+    // Refused before opening, which would write to the file.
+    let size: number | undefined;
+    try {
+      size = statSync(path).size;
+    } catch (err) {
+      // A folder this user may not enter hides the file: that is no typo.
+      const refusal = refused(err, label);
+      if (refusal) throw refusal;
+    }
+    if (size === undefined) throw new RegistryNotFoundError(label, 'no such file');
+    if (size === 0) throw new RegistryNotFoundError(label, 'the file holds no registry');
+  }
   let db: Database.Database;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    // Create the file readable by its owner only: it holds password verifiers.
-    closeSync(openSync(path, 'a', 0o600));
+    if (create) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makeFile(path);
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS, nativeBinding: nativeBinding() });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
   } catch (err) {
+    const refusal = refused(err, label);
+    if (refusal) throw refusal;
     const reason = (err as Error).message;
     throw new UnavailableError(`cannot open the database ${label}: ${reason}`, { cause: err });
   }
   const driver = new SqliteDriver(db, path, label);
   try {
-    if ((await recordedVersion(driver.direct)) !== SCHEMA_VERSION) {
+    const version = await recordedVersion(driver.direct);
+    // A file without sunoye's tables (an empty file, another program's database) is no registry.
+    if (version === 0 && !create && !(await hasRooms(driver.direct)))
+      throw new RegistryNotFoundError(label, 'the file holds no registry');
+    if (version !== SCHEMA_VERSION) {
       await driver.transaction((tx) => applyMigrations(tx, 'sqlite'));
     }
   } catch (err) {

@@ -141,6 +141,15 @@ export function parseDbUrl(url: string): DbTarget {
       label,
     };
   }
+  // A file's path, given as is: the SQLite URL it meant.
+  if (
+    !/^[a-z][a-z0-9+.-]*:/i.test(url) &&
+    !url.includes('@') &&
+    (url.includes('/') || /\.(db|sqlite3?)$/i.test(url))
+  )
+    throw new UsageError(
+      `unsupported database URL "${url}"; did you mean sqlite:${resolve(url)}? A SQLite registry is given as sqlite:/path/to/file.db`,
+    );
   throw new UsageError(`unsupported database URL "${redactUrl(url)}"; ${HELP}`);
 }
 

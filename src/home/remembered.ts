@@ -27,6 +27,15 @@ export interface RememberedRoom {
   mode: RoomMode;
   /** The room secret (scrypt output), base64: it derives the message key and the verifier. */
   secret: string;
+  /**
+   * The registry's URL as the room was joined or created with it, without its password (a MySQL
+   * URL keeps its user name); absent in rooms remembered by older versions.
+   */
+  db?: string | undefined;
+  /** Whether that URL had a password, left out here: it must come from --db, SUNOYE_DB or config. */
+  dbPassword?: boolean | undefined;
+  /** The broker it was joined or created with, when one was given (no user name or password). */
+  broker?: string | undefined;
   rememberedAt: string;
 }
 
@@ -87,8 +96,20 @@ function parse(path: string): RememberedRoom | undefined {
     store: v.store,
     mode: v.mode,
     secret: v.secret,
+    ...(typeof v.db === 'string' ? { db: v.db, dbPassword: v.dbPassword === true } : {}),
+    ...(typeof v.broker === 'string' ? { broker: v.broker } : {}),
     rememberedAt: String(v.rememberedAt),
   };
+}
+
+/**
+ * The URL to open a remembered room's registry with: the one it was joined with, or for rooms
+ * remembered by older versions the label, where it is one (a SQLite file, a MySQL URL without
+ * user name); undefined when there is none.
+ */
+export function registryUrl(entry: RememberedRoom): string | undefined {
+  if (entry.db !== undefined) return entry.db;
+  return entry.store.startsWith('sqlite:') || !entry.store.includes('@') ? entry.store : undefined;
 }
 
 /** Saves a room, replacing what was remembered about it. The file is created with mode 0600. */
@@ -140,7 +161,7 @@ export function listRemembered(home: string): RememberedRoom[] {
     .sort((a, b) => a.room.localeCompare(b.room) || a.store.localeCompare(b.store));
 }
 
-/** Forgets a room; false when it was not remembered. */
+/** Forgets a room of registry `store`; false when it was not remembered. */
 export function forgetRoom(home: string, store: string, room: string): boolean {
   try {
     unlinkSync(roomFile(home, store, room));

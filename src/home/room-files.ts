@@ -43,6 +43,4 @@ export function updateRoomFile(path: string, merge: (current: unknown) => unknow
 }
 
 /** The reason an error of the file system gives, for a warning. */
-export function fileProblem(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-}
+export { fileProblem } from '../file-problem.js';

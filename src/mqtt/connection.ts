@@ -16,6 +16,9 @@
  *   instead of a reconnect loop. A reconnect without the session is reported (`onSessionLost`).
  * - Every publish is checked against the broker's Maximum Packet Size before it is sent, and the
  *   CONNECT announces sunoye's own, so brokers drop oversize junk before it reaches a listener.
+ * - The CONNECT opens the window of unacknowledged messages the broker may send us (MQTT 5
+ *   Receive Maximum) as wide as MQTT allows, so a burst streams instead of waiting on round trips,
+ *   and a stock mosquitto does not drop past its small queue while a listener keeps up.
  * - A reader that cannot keep up holds MQTT.js's `handleMessage` callback (`pause`): MQTT.js then
  *   reads nothing more, the broker keeps the messages, and pings keep the connection alive.
  * - Packets written in one turn of the event loop leave in one system call (the socket is corked
@@ -40,7 +43,7 @@ import {
 } from '../errors.js';
 import { addressUrl, brokerAddress, brokerUrls } from '../broker-url.js';
 import { redactUrl } from '../redact.js';
-import { describeFailure } from './failure.js';
+import { describeFailure, failureWords, isSilence } from './failure.js';
 import { MAX_PACKET_BYTES } from './packet-limit.js';
 
 /** How to reach the broker (resolved from flags, environment and config). */
@@ -95,8 +98,13 @@ export interface QosPublisher {
   publish(topic: string, payload: string, onAck: AckCallback): void;
   /** The connection ended for good (taken over, refused, the broker keeps closing it). */
   onFatal: ((err: SunoyeError) => void) | undefined;
-  /** Disconnects cleanly (after what was written), within half a second. */
-  end(): Promise<void>;
+  /**
+   * Disconnects cleanly (after what was written), within half a second. With `exiting` (the
+   * process ends right after), done once the DISCONNECT and the end of our side of the socket
+   * are handed to the system, which delivers them whether the process is still there or not,
+   * rather than once the broker has closed its side too.
+   */
+  end(options?: { exiting?: boolean }): Promise<void>;
   /** Drops the connection at once. */
   destroy(): void;
 }
@@ -114,9 +122,10 @@ export interface ChatConnection extends QosPublisher {
   /**
    * Subscribes at QoS 1, now and after every reconnect without the session. Resolves with the
    * SUBACK's codes: 0-2 granted, 0x80 and above refused. `noLocal`: not our own messages (MQTT 5;
-   * under 3.1.1 they still come).
+   * under 3.1.1 they still come). `retained`: the broker's retained message too (always under
+   * 3.1.1), marked as such, for a listener that must say it dropped one.
    */
-  subscribe(topic: string, options?: { noLocal?: boolean }): Promise<number[]>;
+  subscribe(topic: string, options?: { noLocal?: boolean; retained?: boolean }): Promise<number[]>;
   /** Receives every message; those that arrive before it is set wait for it (unacknowledged). */
   onMessage: MessageReceiver | undefined;
   /** An established connection was lost (the client reconnects by itself). */
@@ -125,8 +134,8 @@ export interface ChatConnection extends QosPublisher {
   onSessionLost: (() => void) | undefined;
   /** A lost connection is back. */
   onReconnect: (() => void) | undefined;
-  /** Disconnects cleanly; `endSession` also ends a kept session. */
-  end(options?: { endSession?: boolean }): Promise<void>;
+  /** Disconnects cleanly; `endSession` also ends a kept session; `exiting`: see QosPublisher. */
+  end(options?: { endSession?: boolean; exiting?: boolean }): Promise<void>;
   /** Stops taking messages (the broker keeps them; the connection is kept alive) until `resume`. */
   pause(): void;
   resume(): void;
@@ -156,6 +165,17 @@ export const RECONNECT_MAX_MS = 8000;
 export const RECONNECT_MAX_LIST_MS = 2000;
 /** The largest packet sunoye accepts, announced in the CONNECT (see `MAX_PACKET_BYTES`). */
 export const OWN_MAXIMUM_PACKET_SIZE = MAX_PACKET_BYTES;
+/**
+ * How many QoS 1 messages the broker may send us before we acknowledge any (MQTT 5 Receive
+ * Maximum, announced in the CONNECT): the most MQTT allows. Left unsaid, mosquitto keeps its own
+ * `max_inflight_messages` (20 by default) in flight and queues the rest, up to its
+ * `max_queued_messages` (1000), dropping what comes beyond: a burst of a few thousand messages
+ * from a fast publisher then loses messages whenever the listener answers a round trip late
+ * (scheduling on a busy machine), although it reads far faster than the burst comes. With the
+ * window open, the broker streams what it holds instead of waiting for acknowledgements, and a
+ * paused reader (see `pause`) leaves them in the socket and the broker, not in our memory.
+ */
+export const OWN_RECEIVE_MAXIMUM = 65_535;
 /** A connection the broker closes this soon after accepting it counts towards a fight. */
 const QUICK_CLOSE_MS = 5000;
 /** This many quick closes in a row: another client holds our id, or the broker rejects us. */
@@ -223,14 +243,20 @@ function clientOptions(
     connectTimeout: connectTimeoutMs,
     reconnectPeriod: 0, // no retry until the first connection succeeded
     reconnectOnConnackError: true, // transient refusals are retried; the others end it (below)
-    resubscribe: true,
+    // Subscribed again by `Connection` itself, before anything published meanwhile goes out.
+    resubscribe: false,
     writeCache: false,
+    // Pings on the keepalive's own schedule: by default MQTT.js stops and starts its keepalive
+    // timer again at every acknowledgement, which costs `publish` two timer operations a line
+    // in a plain room (a message a line). The broker sees a ping each keepalive period instead.
+    reschedulePings: false,
     username: settings.username,
     password: settings.password,
     ...(version === 5
       ? {
           properties: {
             maximumPacketSize: OWN_MAXIMUM_PACKET_SIZE,
+            receiveMaximum: OWN_RECEIVE_MAXIMUM,
             ...(options.clean ? {} : { sessionExpiryInterval: SESSION_EXPIRY_SECONDS }),
           },
         }
@@ -381,6 +407,15 @@ function worthRetrying(err: Failure): boolean {
   return err.message === 'connack timeout';
 }
 
+/**
+ * The part of a node's connect time an MQTT 5 CONNECT gets in automatic mode before it is asked
+ * again under 3.1.1: a quarter (2.5 s of the default 10 s), at least a second where there is
+ * time for both. Brokers answer in milliseconds; some never answer a version they do not speak.
+ */
+export function v5Share(nodeTimeoutMs: number): number {
+  return Math.max(Math.floor(nodeTimeoutMs / 4), Math.min(1000, Math.floor(nodeTimeoutMs / 2)));
+}
+
 /** First-connection retries: from this, doubling up to the maximum, within the connect timeout. */
 export const FIRST_RETRY_MIN_MS = 250;
 export const FIRST_RETRY_MAX_MS = 2000;
@@ -435,7 +470,8 @@ export async function openConnection(
   );
   const fixed = settings.mqttVersion;
   const deadline = Date.now() + timeoutMs;
-  const tryVersion = (index: number, version: 4 | 5): Promise<Connection> =>
+  /** Asks node `index` under `version`, for at most `limitMs` (its share of the timeout). */
+  const tryVersion = (index: number, version: 4 | 5, limitMs = ring.nodeTimeoutMs) =>
     attempt(
       ring,
       index,
@@ -443,7 +479,7 @@ export async function openConnection(
         settings,
         options,
         version,
-        Math.max(Math.min(deadline - Date.now(), ring.nodeTimeoutMs), 250),
+        Math.max(Math.min(deadline - Date.now(), limitMs), 250),
       ),
       options,
     );
@@ -461,15 +497,18 @@ export async function openConnection(
     const node = ring.nodes[index]!;
     const usual = fixed === undefined ? firsts[index]! : fixed;
     const first = firsts[index]!;
+    // Some brokers never answer an MQTT 5 CONNECT: in automatic mode, 5 gets a share of the
+    // time, and silence then is asked again under 3.1.1 with the rest.
+    const probing = fixed === undefined && first === 5;
     try {
-      return await tryVersion(index, first);
+      return await tryVersion(index, first, probing ? v5Share(ring.nodeTimeoutMs) : undefined);
     } catch (err) {
       const failure = err as Failure;
       if (fixed !== undefined && refusesVersion(failure))
         throw versionRefusal(node.label, fixed, failure);
       const refused = refusesVersion(failure);
-      if (fixed !== undefined || !(refused || (first === 5 && closedWithoutConnack(failure))))
-        throw err;
+      const closed = first === 5 && (closedWithoutConnack(failure) || isSilence(failure));
+      if (fixed !== undefined || !(refused || closed)) throw err;
       if (deadline - Date.now() <= 0) throw err;
       const other = first === 5 ? 4 : 5;
       // A refusal by CONNACK is the broker's answer; a closed connection may have been chance.
@@ -510,10 +549,13 @@ export async function openConnection(
         if (err instanceof SunoyeError || !worthRetrying(err as Failure)) throw err;
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw err;
-        if (backoff === FIRST_RETRY_MIN_MS)
+        if (backoff === FIRST_RETRY_MIN_MS) {
+          const { reason, advice } = failureWords(err as Failure);
           options.onRetry?.(
-            `cannot reach the broker ${label} yet (${describeFailure(err as Failure)}); trying again for up to ${Math.ceil(remaining / 1000)} s`,
+            `cannot reach the broker ${label} yet: ${reason}; trying again for up to ${Math.ceil(remaining / 1000)} s` +
+              (advice === undefined ? '' : ` (${advice})`),
           );
+        }
         await sleep(Math.min(backoff, remaining), undefined, { signal: options.signal });
         backoff = Math.min(backoff * 2, FIRST_RETRY_MAX_MS);
       }
@@ -522,14 +564,15 @@ export async function openConnection(
     if (err instanceof SunoyeError) throw err;
     if ((err as Failure).code === 'ABORT_ERR')
       throw new InterruptedError('interrupted while connecting to the broker');
-    const hint =
-      fixed === 5 && closedWithoutConnack(err as Failure)
-        ? ' (a broker that speaks only MQTT 3.1.1 may do that: try --mqtt-version 3.1.1)'
-        : '';
-    throw new UnavailableError(
-      `cannot connect to the broker ${label}: ${describeFailure(err as Failure)}${hint}`,
-      { cause: err },
-    );
+    const failure = err as Failure;
+    let words = describeFailure(failure);
+    if (fixed === 5 && closedWithoutConnack(failure))
+      words += '; a broker that speaks only MQTT 3.1.1 may do that: try --mqtt-version 3.1.1';
+    else if (fixed === undefined && isSilence(failure))
+      words =
+        `${failureWords(failure).reason}, under MQTT 5 or 3.1.1; is this an MQTT broker? ` +
+        'If it is a slow one, --mqtt-version 5 (or 3.1.1) gives that version the whole timeout';
+    throw new UnavailableError(`cannot connect to the broker ${label}: ${words}`, { cause: err });
   }
 }
 
@@ -587,6 +630,17 @@ class Connection implements ChatConnection {
   /** The last error of the current connection, to tell why it closed. */
   private lastError: Failure | undefined;
   private backoff = RECONNECT_MIN_MS;
+  /** What was subscribed to: subscribed again after a reconnect that found no session. */
+  private readonly subscriptions = new Map<string, { noLocal: boolean }>();
+  /**
+   * False from a lost connection until the next one is back and subscribed again: messages
+   * published meanwhile wait here (`waiting`), and go out after the subscriptions.
+   */
+  private ready = true;
+  private waiting: { topic: string; payload: string; done: (err: Error | undefined) => void }[] =
+    [];
+  /** Counts connections, so that the subscriptions made again for an earlier one are ignored. */
+  private generation = 0;
 
   constructor(
     private readonly client: MqttClient,
@@ -709,7 +763,32 @@ class Connection implements ChatConnection {
     if (!this.active) return;
     this.client.options.reconnectPeriod = this.backoff;
     if (!this.options.clean && !connack.sessionPresent) this.onSessionLost?.();
-    this.onReconnect?.();
+    this.resubscribe(connack.sessionPresent && !this.options.clean);
+  }
+
+  /**
+   * After a reconnect: a broker that kept no session (it restarted, or the session is clean) has
+   * no subscription of ours either. Subscribed again first, and only then what was published
+   * while the connection was down goes out: else the broker takes a message before anyone
+   * (the sender's own window among them) is subscribed again, and delivers it to nobody.
+   * (MQTT.js's own resubscription comes after what it sends again from its store.)
+   */
+  private resubscribe(sessionKept: boolean): void {
+    const generation = ++this.generation;
+    const topics = sessionKept ? [] : [...this.subscriptions];
+    let left = topics.length;
+    const back = (): void => {
+      if (generation !== this.generation || this.ending || !this.client.connected) return;
+      this.ready = true;
+      for (const m of this.waiting.splice(0)) this.send(m.topic, m.payload, m.done);
+      this.onReconnect?.();
+    };
+    if (left === 0) return back();
+    for (const [topic, { noLocal }] of topics)
+      this.client.subscribe(topic, { qos: 1, rh: 2, nl: noLocal }, () => {
+        left -= 1;
+        if (left === 0) back();
+      });
   }
 
   private disconnected(packet: IDisconnectPacket): void {
@@ -749,6 +828,7 @@ class Connection implements ChatConnection {
   private closed(): void {
     this.stopPinging();
     this.corked = false;
+    if (this.active) this.ready = false;
     // The packets MQTT.js was working through belong to the lost connection: the broker sends
     // the messages again, and their go-ahead must not acknowledge anything on the next one.
     this.held = undefined;
@@ -802,11 +882,17 @@ class Connection implements ChatConnection {
     this.fatalListener?.(err);
   }
 
-  subscribe(topic: string, options: { noLocal?: boolean } = {}): Promise<number[]> {
+  subscribe(
+    topic: string,
+    options: { noLocal?: boolean; retained?: boolean } = {},
+  ): Promise<number[]> {
     return new Promise((resolve, reject) => {
-      // MQTT 5: the broker sends no retained message on subscribing (rh 2); they are old anyway.
+      // MQTT 5: the broker sends no retained message on subscribing (rh 2) unless asked; they
+      // are old, and a listener asks only to say that it dropped one.
       const nl = options.noLocal === true;
-      this.client.subscribe(topic, { qos: 1, rh: 2, nl }, (err, granted) => {
+      const rh = options.retained === true ? 0 : 2;
+      this.subscriptions.set(topic, { noLocal: nl });
+      this.client.subscribe(topic, { qos: 1, rh, nl }, (err, granted) => {
         if (err && !(granted && granted.length > 0)) reject(err);
         else resolve((granted ?? []).map((g) => g.qos));
       });
@@ -828,12 +914,15 @@ class Connection implements ChatConnection {
     if (this.unacked === 0) this.ackedAt = Date.now();
     this.unacked += 1;
     this.watchAcks();
-    this.send(topic, payload, (err) => {
+    const done = (err: Error | undefined): void => {
       this.unacked -= 1;
       this.ackedAt = Date.now();
       if (this.unacked === 0) this.stopWatchingAcks();
       onAck(err);
-    });
+    };
+    // Connection down (or being set up again): sent once it is back and subscribed again.
+    if (!this.ready && !this.ending) this.waiting.push({ topic, payload, done });
+    else this.send(topic, payload, done);
   }
 
   /**
@@ -849,9 +938,10 @@ class Connection implements ChatConnection {
         return done(err ?? undefined);
       // Later, not now: MQTT.js fails them while it walks its queue, and a message queued again
       // at once would be walked, and failed, again, without end. Once it is done, a message
-      // published while disconnected is kept for the next connection.
+      // published while disconnected waits for the next connection (`waiting`).
       setImmediate(() => {
         if (this.ending) done(err);
+        else if (!this.ready) this.waiting.push({ topic, payload, done });
         else this.send(topic, payload, done);
       });
     });
@@ -911,7 +1001,7 @@ class Connection implements ChatConnection {
     this.ackWatch = undefined;
   }
 
-  async end(options: { endSession?: boolean } = {}): Promise<void> {
+  async end(options: { endSession?: boolean; exiting?: boolean } = {}): Promise<void> {
     if (this.ending) return;
     this.ending = true;
     this.stopPinging();
@@ -922,6 +1012,7 @@ class Connection implements ChatConnection {
       endSession && this.protocolVersion === 5
         ? { properties: { sessionExpiryInterval: 0 } }
         : undefined,
+      options.exiting === true && !endSession,
     );
     // MQTT 3.1.1 has no session expiry: a kept session is ended by connecting once with a clean
     // session under the same id (when the broker is answering at all).
@@ -953,11 +1044,13 @@ class Connection implements ChatConnection {
 
   /**
    * A clean DISCONNECT, or the socket dropped when the broker does not let it go in time.
-   * Resolves true when the disconnect was clean.
+   * Resolves true when the disconnect was clean; with `exiting`, as soon as our side of the
+   * socket is ended after the DISCONNECT (see `QosPublisher.end`).
    */
   private disconnect(
     client: MqttClient,
     packet: Partial<IDisconnectPacket> | undefined,
+    exiting = false,
   ): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
@@ -975,6 +1068,12 @@ class Connection implements ChatConnection {
         clearTimeout(timer);
         resolve(true);
       });
+      // MQTT.js ends the stream once the DISCONNECT is written: both are then the system's.
+      if (exiting)
+        client.stream?.once('finish', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
     });
   }
 

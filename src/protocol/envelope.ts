@@ -8,6 +8,7 @@
  * signature proves which member. Neither the key nor the signature is visible to the broker.
  */
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { MAX_TEXT_BYTES } from './schema.js';
 import {
   MAX_PLAIN_PAYLOAD_BYTES,
   byteSize,
@@ -17,17 +18,126 @@ import {
   type ChatPayload,
   type DecodeResult,
 } from './payload.js';
-import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from './signing.js';
+import {
+  PUBLIC_KEY_BYTES,
+  SIGNATURE_BYTES,
+  verifySignature,
+  verifySignatureAsync,
+  type Signer,
+} from './signing.js';
 
 /** Envelope format version. */
 export const ENVELOPE_VERSION = 2;
+/**
+ * The envelope version of a compact batch: the messages one sender stamped together (one time,
+ * consecutive numbers), as their sender, first number, time and texts, not an object each. It is
+ * bound into the associated data like the version of any envelope, so no body sealed as one
+ * version opens as the other.
+ */
+export const COMPACT_VERSION = 3;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** Largest envelope accepted before parsing (base64 of the largest payload, plus framing). */
 export const MAX_ENVELOPE_BYTES = Math.ceil((MAX_PLAIN_PAYLOAD_BYTES + TAG_BYTES) / 3) * 4 + 256;
 
-function associatedData(room: string): Buffer {
-  return Buffer.from(`sunoye/v${ENVELOPE_VERSION}/room/${room}`, 'utf8');
+function associatedData(room: string, version = ENVELOPE_VERSION): Buffer {
+  return Buffer.from(`sunoye/v${version}/room/${room}`, 'utf8');
+}
+
+/** The associated data of each envelope version a room's envelopes may have. */
+interface RoomAad {
+  v2: Buffer;
+  v3: Buffer;
+}
+
+function roomAad(room: string): RoomAad {
+  return { v2: associatedData(room), v3: associatedData(room, COMPACT_VERSION) };
+}
+
+/** A compact batch, as sealed (see COMPACT_VERSION). */
+interface CompactBatch {
+  from: string;
+  /** The sender part of the messages' ids (`<sender>-<seq>`). */
+  sender: string;
+  /** The first message's number; the others follow it one by one. */
+  seq: number;
+  ts: string;
+  lines: string[];
+}
+
+/**
+ * The compact form of a batch: two messages or more, of one sender and name, stamped at one time
+ * with consecutive numbers and ids `<sender>-<seq>`; else undefined (it goes as an array). It
+ * opens (`expand`) to exactly these payloads.
+ */
+function compactOf(payloads: ChatPayload[]): CompactBatch | undefined {
+  const first = payloads[0];
+  if (payloads.length < 2 || first?.type !== 'message') return undefined;
+  const { from, id, seq, ts } = first;
+  if (id === undefined || seq === undefined || ts === undefined) return undefined;
+  const sender = id.slice(0, id.length - String(seq).length - 1);
+  const lines: string[] = [];
+  for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i]!;
+    if (p.type !== 'message' || p.from !== from || p.ts !== ts || p.seq !== seq + i)
+      return undefined;
+    if (p.id !== `${sender}-${seq + i}`) return undefined;
+    lines.push(p.message);
+  }
+  return { from, sender, seq, ts, lines };
+}
+
+const COMPACT_KEYS = ['from', 'sender', 'seq', 'ts', 'lines'];
+
+/**
+ * The payloads of a compact batch, with every check the same payloads get in an array (and
+ * the same reasons): the schema checks the first and the last as whole payloads (the others
+ * differ from them only in a number between theirs, its id, and the text), and every text is
+ * checked as a message's text is.
+ */
+function expand(
+  content: unknown,
+): { ok: true; payloads: ChatPayload[] } | { ok: false; reason: string } {
+  const c = content as Partial<CompactBatch> | null;
+  if (
+    c === null ||
+    typeof c !== 'object' ||
+    Array.isArray(c) ||
+    Object.keys(c).length !== COMPACT_KEYS.length ||
+    !COMPACT_KEYS.every((k) => Object.hasOwn(c, k))
+  )
+    return { ok: false, reason: 'malformed batch' };
+  const { from, sender, seq, ts, lines } = c as CompactBatch;
+  if (!Array.isArray(lines) || lines.length === 0 || lines.length > MAX_BATCH)
+    return { ok: false, reason: `a batch must hold 1 to ${MAX_BATCH} payloads` };
+  if (typeof sender !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq))
+    return { ok: false, reason: 'malformed batch' };
+  const last = lines.length - 1;
+  for (const i of last === 0 ? [0] : [0, last]) {
+    const one = checkPayload({
+      type: 'message',
+      from,
+      id: `${sender}-${seq + i}`,
+      seq: seq + i,
+      ts,
+      message: lines[i],
+    });
+    if (!one.ok) return { ok: false, reason: `batch item ${i}: ${one.reason}` };
+  }
+  const payloads: ChatPayload[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const message = lines[i];
+    if (typeof message !== 'string')
+      return { ok: false, reason: `batch item ${i}: /message: must be string` };
+    if (message.length * 3 > MAX_TEXT_BYTES && Buffer.byteLength(message) > MAX_TEXT_BYTES)
+      return {
+        ok: false,
+        reason: `batch item ${i}: /message: must be at most ${MAX_TEXT_BYTES} bytes of UTF-8`,
+      };
+    const n = seq + i;
+    payloads.push({ type: 'message', from, id: `${sender}-${n}`, seq: n, ts, message });
+  }
+  return { ok: true, payloads };
 }
 
 // Nonces are random (many senders share a room key, so a counter could repeat). They are cut
@@ -57,8 +167,9 @@ export function seal(key: Uint8Array, room: string, payload: ChatPayload, signer
 function sealWith(
   key: Uint8Array,
   aad: Buffer,
-  content: ChatPayload | ChatPayload[],
+  content: ChatPayload | ChatPayload[] | CompactBatch,
   signer: Signer,
+  version = ENVELOPE_VERSION,
 ): string {
   const json = Buffer.from(JSON.stringify(content), 'utf8');
   const signature = signer.sign(Buffer.concat([aad, json]));
@@ -73,7 +184,7 @@ function sealWith(
     cipher.getAuthTag(),
   ]);
   // Base64 needs no JSON escaping, so the envelope is written out directly.
-  return `{"sunoye":${ENVELOPE_VERSION},"n":"${nonce.toString('base64')}","c":"${body.toString('base64')}"}`;
+  return `{"sunoye":${version},"n":"${nonce.toString('base64')}","c":"${body.toString('base64')}"}`;
 }
 
 /** Most payloads in one sealed batch. */
@@ -95,7 +206,7 @@ function strictBase64(s: string): Buffer | undefined {
 
 /** Opens an envelope sealed for `room` holding one payload; never throws. */
 export function open(key: Uint8Array, room: string, raw: Uint8Array | string): DecodeResult {
-  return single(openWith(key, associatedData(room), raw));
+  return single(openWith(key, roomAad(room), raw));
 }
 
 function single(result: BatchResult): DecodeResult {
@@ -115,19 +226,62 @@ export function roomSealer(
   sealBatch: (payloads: ChatPayload[]) => string;
   open: (raw: Uint8Array | string) => DecodeResult;
   openAll: (raw: Uint8Array | string) => BatchResult;
+  openAllAsync: (raw: Uint8Array | string) => Promise<BatchResult>;
 } {
-  const aad = associatedData(room);
+  const aad = roomAad(room);
   return {
-    seal: (payload) => sealWith(key, aad, payload, signer),
-    sealBatch: (payloads) =>
-      sealWith(key, aad, payloads.length === 1 ? payloads[0]! : payloads, signer),
+    seal: (payload) => sealWith(key, aad.v2, payload, signer),
+    sealBatch: (payloads) => {
+      const compact = compactOf(payloads);
+      if (compact) return sealWith(key, aad.v3, compact, signer, COMPACT_VERSION);
+      return sealWith(key, aad.v2, payloads.length === 1 ? payloads[0]! : payloads, signer);
+    },
     open: (raw) => single(openWith(key, aad, raw)),
     openAll: (raw) => openWith(key, aad, raw),
+    openAllAsync: (raw) => openWithAsync(key, aad, raw),
   };
 }
 
 /** Opens an envelope: its one payload or its batch, all valid, or the reason why not. */
-function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): BatchResult {
+function openWith(key: Uint8Array, aad: RoomAad, raw: Uint8Array | string): BatchResult {
+  const opened = unseal(key, aad, raw);
+  if (!opened.ok) return opened;
+  if (!verifySignature(opened.signer, opened.signed, opened.signature))
+    return { ok: false, reason: 'bad signature' };
+  return payloadsOf(opened);
+}
+
+/** `openWith`, its signature checked on Node's thread pool (many envelopes at once). */
+async function openWithAsync(
+  key: Uint8Array,
+  aad: RoomAad,
+  raw: Uint8Array | string,
+): Promise<BatchResult> {
+  const opened = unseal(key, aad, raw);
+  if (!opened.ok) return opened;
+  if (!(await verifySignatureAsync(opened.signer, opened.signed, opened.signature)))
+    return { ok: false, reason: 'bad signature' };
+  return payloadsOf(opened);
+}
+
+/** A decrypted envelope before its signature is checked: the signer, what it signed, the body. */
+interface Unsealed {
+  ok: true;
+  signer: Buffer;
+  signature: Buffer;
+  /** The associated data and the JSON body: what the signature covers. */
+  signed: Buffer;
+  json: Buffer;
+  /** The envelope's version: what the JSON body is (ENVELOPE_VERSION or COMPACT_VERSION). */
+  version: number;
+}
+
+/** Decrypts an envelope and splits its plaintext; checks no signature. */
+function unseal(
+  key: Uint8Array,
+  aads: RoomAad,
+  raw: Uint8Array | string,
+): Unsealed | { ok: false; reason: string } {
   if (byteSize(raw) > MAX_ENVELOPE_BYTES) return { ok: false, reason: 'too large' };
   const text = decodeText(raw);
   if (!text.ok) return text;
@@ -141,7 +295,7 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Batch
   if (e === null || typeof e !== 'object' || !('sunoye' in e)) {
     return { ok: false, reason: 'not encrypted (plain payload in an encrypted room)' };
   }
-  if (e.sunoye !== ENVELOPE_VERSION)
+  if (e.sunoye !== ENVELOPE_VERSION && e.sunoye !== COMPACT_VERSION)
     return {
       ok: false,
       reason: `unsupported envelope version ${JSON.stringify(e.sunoye)} (sunoye speaks ${ENVELOPE_VERSION}: the sender may run another version)`,
@@ -149,6 +303,8 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Batch
   if (typeof e.n !== 'string' || typeof e.c !== 'string' || !BASE64.test(e.n)) {
     return { ok: false, reason: 'malformed envelope' };
   }
+  const version = e.sunoye;
+  const aad = version === COMPACT_VERSION ? aads.v3 : aads.v2;
   const nonce = Buffer.from(e.n, 'base64');
   const body = strictBase64(e.c);
   if (nonce.length !== NONCE_BYTES || body === undefined || body.length < TAG_BYTES)
@@ -167,12 +323,19 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Batch
   }
   const signed = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
   if (plain.length <= signed) return { ok: false, reason: 'malformed envelope' };
-  const signer = plain.subarray(0, PUBLIC_KEY_BYTES);
   const json = plain.subarray(signed);
-  if (
-    !verifySignature(signer, Buffer.concat([aad, json]), plain.subarray(PUBLIC_KEY_BYTES, signed))
-  )
-    return { ok: false, reason: 'bad signature' };
+  return {
+    ok: true,
+    signer: plain.subarray(0, PUBLIC_KEY_BYTES),
+    signature: plain.subarray(PUBLIC_KEY_BYTES, signed),
+    signed: Buffer.concat([aad, json]),
+    json,
+    version,
+  };
+}
+
+/** The payloads of an envelope whose signature held. */
+function payloadsOf({ json, signer, version }: Unsealed): BatchResult {
   const inner = decodeText(json);
   if (!inner.ok) return inner;
   let content: unknown;
@@ -180,6 +343,10 @@ function openWith(key: Uint8Array, aad: Buffer, raw: Uint8Array | string): Batch
     content = JSON.parse(inner.text);
   } catch {
     return { ok: false, reason: 'not JSON' };
+  }
+  if (version === COMPACT_VERSION) {
+    const batch = expand(content);
+    return batch.ok ? { ...batch, signer: Buffer.from(signer) } : batch;
   }
   if (!Array.isArray(content)) {
     const one = checkPayload(content);

@@ -65,9 +65,23 @@ export function checkPayload(value: unknown): DecodeResult {
   if (problem) return { ok: false, reason: problem };
   const v = value as Record<string, unknown> & ChatPayload;
   const text = v.type === 'message' ? v.message : v.notice;
-  if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a short text needs no counting.
+  if (text.length * 3 > MAX_TEXT_BYTES && Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
     return { ok: false, reason: `/${v.type}: must be at most ${MAX_TEXT_BYTES} bytes of UTF-8` };
   }
+  // The usual message (every field sunoye stamps) made in one go, fields in the usual order.
+  if (v.type === 'message' && v.id !== undefined && v.seq !== undefined && v.ts !== undefined)
+    return {
+      ok: true,
+      payload: {
+        type: 'message',
+        from: v.from,
+        id: v.id,
+        seq: v.seq,
+        ts: v.ts,
+        message: v.message,
+      },
+    };
   const base: PayloadBase = { from: v.from };
   if (v.id !== undefined) base.id = v.id;
   if (v.seq !== undefined) base.seq = v.seq;
@@ -104,7 +118,26 @@ export function decodePlain(raw: Uint8Array | string): DecodeResult {
   if (!decoded.ok) return decoded;
   const will = MQTT_CHAT_WILL.exec(decoded.text);
   if (will) return checkPayload(lostNotice(will[1] ?? ''));
-  return decodeJson(decoded.text);
+  const result = decodeJson(decoded.text);
+  if (result.ok && result.payload.type === 'notice' && result.payload.event === undefined) {
+    const event = mqttChatEvent(result.payload);
+    if (event !== undefined) result.payload.event = event;
+  }
+  return result;
+}
+
+/**
+ * The presence event of MQTT-Chat's own notices, which its listener sends without one: `User
+ * NAME is now subscribed to TOPIC .` is a join, `User NAME disconnecting from TOPIC .` a leave,
+ * when NAME is the notice's sender. Plain rooms only: unauthenticated words, like all there.
+ */
+function mqttChatEvent(notice: ChatNotice): NoticeEvent | undefined {
+  const { from, notice: text } = notice;
+  const says = (start: string): boolean =>
+    text.length > start.length + 2 && text.startsWith(start) && text.endsWith(' .');
+  if (says(`User ${from} is now subscribed to `)) return 'join';
+  if (says(`User ${from} disconnecting from `)) return 'leave';
+  return undefined;
 }
 
 function lostNotice(name: string): ChatNotice {

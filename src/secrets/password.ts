@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { ExitCode, InterruptedError, SunoyeError, UsageError } from '../errors.js';
+import { fileProblem } from '../file-problem.js';
 
 /** No look-alike characters (0/o, 1/l/i): easy to read aloud and type. */
 const ALPHABET = '23456789abcdefghjkmnpqrstuvwxyz';
@@ -111,11 +112,32 @@ function readPasswordFile(path: string, stdin: Readable): Promise<string> {
   try {
     text = readFileSync(path);
   } catch (err) {
-    throw new UsageError(
-      `cannot read the password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new UsageError(`cannot read the password file ${path}: ${fileProblem(err)}`);
   }
   return Promise.resolve(fromText(text.subarray(0, MAX_PASSWORD_FILE_BYTES).toString('utf8')));
+}
+
+/**
+ * What to check of a password the room refused, for its message: where it came from, what of
+ * it commonly goes wrong (spaces at either end, capitals), and the forms it was tried in.
+ */
+export function wrongPasswordAdvice(
+  sources: PasswordSources,
+  password: string,
+  tries: number,
+): string {
+  let from: string;
+  if (sources.flag !== undefined) from = 'from --password';
+  else if (sources.file === '-') from = 'from the first line of standard input';
+  else if (sources.file !== undefined) from = `from the first line of ${sources.file}`;
+  else if (sources.env !== undefined && sources.env !== '') from = 'from SUNOYE_PASSWORD';
+  else from = tries > 1 ? `typed ${tries} times` : 'typed';
+  const spaced = password.trim() !== password ? ', which begins or ends with a space' : '';
+  const cases =
+    passwordReadings(password).length > 1
+      ? 'it was tried as given and in lower case'
+      : 'passwords are case-sensitive, except generated ones, which may be typed in capitals';
+  return `${from}${spaced}; check it with whoever shared the room (${cases})`;
 }
 
 /** Reads a line from a terminal without echoing it. */
@@ -123,8 +145,9 @@ export function promptHidden(question: string, sources: PasswordSources): Promis
   const { stdin, stderr } = sources;
   return new Promise((resolve, reject) => {
     let value = '';
-    stderr.write(question);
+    // Raw before the question shows: a key typed as soon as it does (Ctrl-C) is read as a key.
     stdin.setRawMode?.(true);
+    stderr.write(question);
     stdin.setEncoding('utf8');
     const finish = (err?: Error): void => {
       stdin.setRawMode?.(false);

@@ -408,7 +408,7 @@ describe('chat without a broker', function () {
         const run = await runProgram(program, [...args], { env });
         expect(run.code, run.stderr).to.equal(4);
         expect(run.stderr).to.equal(
-          `${program}: cannot connect to the broker mqtt://127.0.0.1:1: connection refused (is a broker running? \`room serve\` starts one)\n`,
+          `${program}: cannot connect to the broker mqtt://127.0.0.1:1: connection refused; is a broker running there? \`room serve\` starts one\n`,
         );
       }
       expect(Date.now() - started).to.be.below(15_000);

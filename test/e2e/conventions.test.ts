@@ -75,6 +75,22 @@ describe('conventions from mosquitto_sub and friends', function () {
     }
   });
 
+  it('refuses a switch given twice (exit 2), as any other option, and does nothing', async function () {
+    const cases: ['room' | 'listen' | 'publish', string[], string][] = [
+      ['room', ['create', '--json', '--json'], '--json'],
+      ['room', ['create', '--plain', '--json', '--plain=true'], '--plain'],
+      ['room', ['list', '--all', '--json', '--all'], '--all'],
+      ['listen', ['--topic', 't', '--plain', '--plain'], '--plain'],
+      ['publish', ['--topic', 't', '--plain', '--json', '--json=false', '-m', 'hi'], '--json'],
+    ];
+    for (const [program, args, flag] of cases) {
+      const run = await runProgram(program, args, { env: user('alice') });
+      expect(run.code, `${program} ${args.join(' ')}`).to.equal(2);
+      expect(run.stderr).to.equal(`${program}: ${flag} was given twice; give it once\n`);
+      expect(run.stdout).to.equal('');
+    }
+  });
+
   it('`listen --json` names the room (or the topic) and says which lines are yours', async function () {
     const created = await runProgram('room', ['create', '--json'], { env: user('bob') });
     const { room, password } = JSON.parse(created.stdout) as { room: string; password: string };

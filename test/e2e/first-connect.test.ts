@@ -1,5 +1,6 @@
 // The built programs' first connection: a 3.1.1-only broker that closes the connection on an
 // MQTT 5 CONNECT (3.1.1 after one refused attempt, then straight away, remembered in the home);
+// a broker that never answers an MQTT 5 CONNECT (3.1.1 asked well within the connect timeout);
 // a broker whose port opens only after a few seconds (retried within the connect timeout); a
 // port that never opens (exit 4 at about the connect timeout).
 import { expect } from 'chai';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
+import { startSilentOnV5Proxy } from '../helpers/proxy.js';
 import {
   createRoom,
   joinedListener,
@@ -127,11 +129,33 @@ describe('the first connection of the built programs', function () {
     );
     expect(five.code).to.equal(4);
     expect(five.stderr).to.match(
-      /^publish: cannot connect to the broker mqtt:\/\/127\.0\.0\.1:\d+: the broker closed the connection \(a broker that speaks only MQTT 3\.1\.1 may do that: try --mqtt-version 3\.1\.1\)\n$/,
+      /^publish: cannot connect to the broker mqtt:\/\/127\.0\.0\.1:\d+: the broker closed the connection; a broker that speaks only MQTT 3\.1\.1 may do that: try --mqtt-version 3\.1\.1\n$/,
     );
     const attempts = front.versions.slice(before);
     expect(attempts.length).to.be.above(1);
     expect(attempts.every((v) => v === 5)).to.equal(true);
+  });
+
+  it('publish reaches a broker that never answers an MQTT 5 CONNECT well within the connect timeout', async function () {
+    const proxy = await startSilentOnV5Proxy(broker.port);
+    try {
+      const env = {
+        HOME: dir,
+        SUNOYE_HOME: join(dir, 'home-silent'),
+        SUNOYE_DB: `sqlite:${join(dir, 'r.db')}`,
+        SUNOYE_BROKER: proxy.url,
+      };
+      const room = await createRoom(env);
+      // The default connect timeout, 10 s: MQTT 5 has 2.5 s of it, then 3.1.1 is asked.
+      const started = Date.now();
+      const sent = await runProgram('publish', [room, '-m', 'past the silence'], { env });
+      const took = Date.now() - started;
+      expect(sent.code, sent.stderr).to.equal(0);
+      expect(proxy.levels).to.deep.equal([5, 4]);
+      expect(took).to.be.below(7000);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('publish retries a port that opens only after a few seconds, and delivers (exit 0)', async function () {
@@ -178,7 +202,7 @@ describe('the first connection of the built programs', function () {
       const took = (Date.now() - started) / 1000;
       expect(run.code).to.equal(4);
       expect(run.stderr).to.equal(
-        `publish: cannot connect to the broker mqtt://127.0.0.1:${port}: connection refused (is a broker running? \`room serve\` starts one)\n`,
+        `publish: cannot connect to the broker mqtt://127.0.0.1:${port}: connection refused; is a broker running there? \`room serve\` starts one\n`,
       );
       expect(took, args.join(' ')).to.be.within(seconds - 0.1, seconds + 2);
     }

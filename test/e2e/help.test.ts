@@ -48,7 +48,17 @@ describe('help', function () {
       '--connect-timeout',
     ];
     const expected: Record<string, string[]> = {
-      create: [...registry, '--broker', '--name', ...password, '--json', '--idle', '--plain'],
+      create: [
+        ...registry,
+        '--broker',
+        '--name',
+        ...password,
+        '--json',
+        '--idle',
+        '--plain',
+        '--history',
+        '--history-size',
+      ],
       join: [...registry, '--broker', ...password, '--json'],
       info: [...registry, '--broker', '--name', '--json'],
       list: [...registry, '--json', '--all'],
@@ -91,6 +101,8 @@ describe('help', function () {
     for (const option of [
       '--count',
       '--timeout',
+      '--since',
+      '--last',
       '--json',
       '--topic',
       '--plain',
@@ -120,6 +132,46 @@ describe('help', function () {
     const wrong = await runProgram('room', ['help', 'crate'], { env });
     expect(wrong.code).to.equal(2);
     expect(wrong.stderr).to.match(/^room: `room help` takes one command: create, join, /);
+  });
+
+  it('shows <room> in the usage of every command that needs a room, and answers --help everywhere', async function () {
+    const needsRoom = ['join', 'chat', 'info', 'leave', 'close'];
+    for (const name of [
+      'create',
+      'join',
+      'chat',
+      'info',
+      'list',
+      'leave',
+      'close',
+      'serve',
+      'whoami',
+    ]) {
+      const first = (await help('room', [name, '--help'])).split('\n')[0];
+      expect(first, name).to.equal(
+        needsRoom.includes(name) ? `room ${name} <room>` : `room ${name}`,
+      );
+    }
+    expect(await help('room', ['chat', '--help'])).to.match(
+      /^room chat <room>\nroom chat --topic T --plain\n/,
+    );
+    expect(await help('listen', ['--help'])).to.match(/^listen <room>\nlisten --topic T --plain\n/);
+    expect(await help('publish', ['--help'])).to.match(
+      /^publish <room> \[words\.\. \| -m TEXT\]\npublish --topic T --plain /,
+    );
+    // `completion --help` is help, not the script; `room help --help` is room's help.
+    for (const program of ['room', 'listen', 'publish'] as const) {
+      const text = await help(program, ['completion', '--help']);
+      expect(text).to.match(new RegExp(`^${program} completion\n\nPrint a bash/zsh completion`));
+      expect(text).to.include(`${program} completion >> ~/.bashrc`);
+      expect(text).to.not.include('yargs command completion script');
+    }
+    expect(await help('room', ['help', 'completion'])).to.equal(
+      await help('room', ['completion', '-h']),
+    );
+    const top = await help('room', ['--help']);
+    expect(await help('room', ['help', '--help'])).to.equal(top);
+    expect(await help('room', ['help', 'help'])).to.equal(top);
   });
 
   it('says what --json prints: one document, or one object per line for listen', async function () {

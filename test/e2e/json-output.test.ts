@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
-import { visible } from '../../src/chat/sanitise.js';
+import { visible } from '../../src/protocol/sanitise.js';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import { joinedListener, jsonLines, stopAll, type RunningProgram } from '../helpers/programs.js';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -73,6 +74,27 @@ describe(`compile cache of the programs (${nodeKeepsIt ? "Node's own" : "the lau
     expect(await list()).to.equal(first);
     // Read, not written again.
     expect(cached('room')).to.deep.equal(written);
+  });
+
+  it('makes its folder in an existing home, and no home that does not exist', async function () {
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    const withHome = await runProgram('room', ['--version'], { env: { HOME: home } });
+    expect(withHome.code, withHome.stderr).to.equal(0);
+    expect(statSync(join(home, '.cache', 'sunoye')).isDirectory()).to.equal(true);
+    // HOME=/nonexistent (services, sandboxes) or a cache folder in a missing one: no cache, and
+    // nothing made.
+    const missing = join(dir, 'nonexistent');
+    const cases: Record<string, string>[] = [
+      { HOME: missing },
+      { XDG_CACHE_HOME: join(missing, 'cache') },
+    ];
+    for (const extra of cases) {
+      const run = await runProgram('room', ['--version'], { env: { HOME: home, ...extra } });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.match(/^\d+\.\d+\.\d+\n$/);
+      expect(existsSync(missing), JSON.stringify(extra)).to.equal(false);
+    }
   });
 
   it('replaces a cache this Node does not accept, and runs anyway', async function () {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
-import { Sender } from '../../src/chat/sender.js';
+import { Sender } from '../../src/conversation/sender.js';
 import {
   encryptedCodec,
   messageKey,

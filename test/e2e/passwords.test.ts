@@ -101,7 +101,9 @@ describe('room passwords', function () {
       upper.replace(/.$/, (c) => (c === 'Z' ? 'Y' : 'Z')),
     );
     expect(wrong.code).to.equal(3);
-    expect(wrong.stderr).to.equal(`room: wrong password for room ${number}\n`);
+    expect(wrong.stderr).to.equal(
+      `room: wrong password for room ${number}: from SUNOYE_PASSWORD; check it with whoever shared the room (it was tried as given and in lower case)\n`,
+    );
     const closed = await room('carol', ['close', number], mixed);
     expect(closed.code, closed.stderr).to.equal(0);
     expect(closed.stderr).to.equal(`Closed room ${number}.\n`);

@@ -100,8 +100,8 @@ for (const registry of REGISTRIES) {
       const human = await runProgram('room', ['info', room], { env: user('alice') });
       expect(human.code, human.stderr).to.equal(0);
       const lines = human.stdout.trimEnd().split('\n');
-      expect(lines[2]).to.equal('members: 3');
-      const members = lines.slice(3).map((l) => l.replace(/^ {2}joined [\d:-]+( [\d:]+)? {2}/, ''));
+      expect(lines[3]).to.equal('members: 3');
+      const members = lines.slice(4).map((l) => l.replace(/^ {2}joined [\d:-]+( [\d:]+)? {2}/, ''));
       expect(members.sort()).to.deep.equal([
         `[key ${malloryKey}, NOT the "bob" you know]`,
         `alice (you) [key ${aliceKey}]`,
@@ -147,7 +147,7 @@ for (const registry of REGISTRIES) {
       const shownAs = async (count: number): Promise<string[]> => {
         const human = await runProgram('room', ['info', room], { env: user('alice') });
         expect(human.code, human.stderr).to.equal(0);
-        const lines = human.stdout.trimEnd().split('\n').slice(2);
+        const lines = human.stdout.trimEnd().split('\n').slice(3); // after the room, creator and history lines
         expect(lines[0]).to.equal(`members: ${count}`);
         expect(lines).to.have.length(count + 1);
         // bob's key is shown once: for bob's own row only.
@@ -205,7 +205,7 @@ for (const registry of REGISTRIES) {
         ['alice', 'unsigned', null],
       ]);
       const human = await runProgram('room', ['info', plainRoom], { env: user('alice') });
-      const lines = human.stdout.trimEnd().split('\n').slice(2);
+      const lines = human.stdout.trimEnd().split('\n').slice(3); // after the room, creator and history lines
       expect(lines).to.have.length(2);
       expect(lines[0]).to.equal('members: 1');
       expect(lines[1]).to.match(/^ {2}joined [\d:]+ {2}alice$/);

@@ -21,6 +21,7 @@ import {
   type RunningProgram,
 } from '../helpers/programs.js';
 import { elapse, waitFor } from '../helpers/wait.js';
+import { scratchUser } from '../helpers/window.js';
 import { openStore } from '../../src/db/index.js';
 import { startBroker } from '../../src/mqtt/broker.js';
 import { encodePlain, type ChatPayload } from '../../src/protocol/index.js';
@@ -74,14 +75,8 @@ describe('publish, as a newcomer meets it', function () {
   let broker: TestBroker;
   const running: RunningProgram[] = [];
   const terminals: Terminal[] = [];
-  const user = (name: string, extra: Record<string, string> = {}): Record<string, string> => ({
-    HOME: dir,
-    SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
-    SUNOYE_BROKER: broker.url,
-    SUNOYE_NAME: name,
-    SUNOYE_HOME: join(dir, `home-${name}`),
-    ...extra,
-  });
+  const user = (name: string, extra: Record<string, string> = {}) =>
+    scratchUser(dir, broker.url, name, extra);
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'sunoye-publish-newcomer-'));
@@ -345,8 +340,11 @@ describe('publish, as a newcomer meets it', function () {
           [room, 'hello', '-m', 'hi'],
           'give the message as words after the room or with -m, not both',
         ],
-        [[room, '-m', 'a', '-m', 'b'], '--message was given twice; give it once'],
-        [[room, '-m', 'a', '--message', 'b'], '--message was given twice; give it once'],
+        [[room, '-m', 'a', '-m', 'b'], '-m was given twice; give it once'],
+        [
+          [room, '-m', 'a', '--message', 'b'],
+          '-m and --message are one option, given twice; give it once',
+        ],
       ] as const) {
         const run = await runProgram('publish', [...args], { env: user('alice') });
         expect(run.code, run.stderr).to.equal(2);

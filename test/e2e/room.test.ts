@@ -128,12 +128,20 @@ for (const backend of backends) {
       });
       expect(wrong.code).to.equal(3);
       expect(wrong.stderr.trim().split('\n')).to.deep.equal([
-        `room: wrong password for room ${created.room}`,
+        `room: wrong password for room ${created.room}: from SUNOYE_PASSWORD; check it with whoever shared the room (passwords are case-sensitive, except generated ones, which may be typed in capitals)`,
       ]);
       const fromFile = join(dir, 'wrong-pw');
-      writeFileSync(fromFile, 'also wrong\n');
-      expect((await room(['join', created.room, '--password-file', fromFile], bob)).code).to.equal(
-        3,
+      writeFileSync(fromFile, 'also wrong \n');
+      const fromFileRun = await room(['join', created.room, '--password-file', fromFile], bob);
+      expect(fromFileRun.code).to.equal(3);
+      // It says where the password came from and what commonly goes wrong there.
+      expect(fromFileRun.stderr).to.equal(
+        `room: wrong password for room ${created.room}: from the first line of ${fromFile}, which begins or ends with a space; check it with whoever shared the room (passwords are case-sensitive, except generated ones, which may be typed in capitals)\n`,
+      );
+      const missing = await room(['join', created.room, '--password-file', join(dir, 'nope')], bob);
+      expect(missing.code).to.equal(2);
+      expect(missing.stderr).to.equal(
+        `room: cannot read the password file ${join(dir, 'nope')}: no such file\n`,
       );
       expect(
         (await room(['join', created.room, '--password-file', '-'], bob, 'still wrong\n')).code,
@@ -269,18 +277,19 @@ for (const backend of backends) {
       expect(info.stdout.split('\n')[1]).to.match(
         /^created by mallory\\x1B\[2J\\x1B\]0;pwned\\x07 at /,
       );
-      expect(info.stdout.split('\n')[2]).to.equal('members: 3');
+      expect(info.stdout.split('\n')[2]).to.match(/^history: /);
+      expect(info.stdout.split('\n')[3]).to.equal('members: 3');
       // One a line, after its join time; rows nobody signed are unverified.
       const members = info.stdout
         .split('\n')
-        .slice(3, 6)
+        .slice(4, 7)
         .map((l) => l.replace(/^ {2}joined [\d:-]+( [\d:]+)? {2}/, ''));
       expect(members.sort()).to.deep.equal([
         '"trudy\\x0Amembers: 99" [unverified]',
         'eve\\u202Eevil [unverified]',
         'tab\\x09here\\x9B31m [unverified]',
       ]);
-      expect(info.stdout.split('\n')).to.have.length(7);
+      expect(info.stdout.split('\n')).to.have.length(8);
       // In JSON the names read as they show (`jq -r` prints them safely), each on one line.
       const asJson = json<{ creator: string; names: string[] }>(
         await room(['info', created.room, '--json']),
@@ -371,12 +380,23 @@ for (const backend of backends) {
         [
           ['info', '999999'],
           3,
-          /^room: there is no room 999999 in .*; check the number, or create one with `room create`\n$/,
+          // The default SQLite file is the user's own: a room someone else made is elsewhere.
+          /^room: there is no room 999999 in (your own registry \(.*\); check the number; a room someone else created is in their registry: .*"Sharing a room".*|mysql:.*; check the number, or create one with `room create`)\n$/,
         ],
         [
           ['info', '12345'],
           2,
-          /^room: "12345" is not a room number; a room number is six digits, like 482913\n$/,
+          /^room: "12345" is not a room number: it has 5 digits, and a room number has six, like 482913\n$/,
+        ],
+        [
+          ['info', '012345'],
+          2,
+          /^room: "012345" is not a room number: room numbers never start with 0 \(they run from 100000 to 999999\)\n$/,
+        ],
+        [
+          ['info', 'room-1'],
+          2,
+          /^room: "room-1" is not a room number: a room number is six digits, like 482913\n$/,
         ],
         [['join', 'abcdef'], 2, /not a room number/],
         [['create', '--idle', '0'], 2, /--idle must be a whole number of seconds from 1 to/],

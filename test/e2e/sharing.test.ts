@@ -7,9 +7,15 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
-import { runProgram, type Run } from '../helpers/cli.js';
+import { ownAccount, runProgram, type Run } from '../helpers/cli.js';
 import { MYSQL_TEST_URL, requireMysql, scratchDatabase } from '../helpers/mysql.js';
-import { joinedListener, jsonLines, startProgram, stopAll } from '../helpers/programs.js';
+import {
+  createRoomWithPassword,
+  joinedListener,
+  jsonLines,
+  startProgram,
+  stopAll,
+} from '../helpers/programs.js';
 import type { RunningProgram } from '../helpers/programs.js';
 
 describe('sharing a room', function () {
@@ -20,23 +26,11 @@ describe('sharing a room', function () {
   const running: RunningProgram[] = [];
 
   /** A person with an account of their own (own HOME and XDG folders) and nothing configured. */
-  const person = (name: string, settings: Record<string, string> = {}) => ({
-    HOME: join(dir, name),
-    XDG_CONFIG_HOME: join(dir, name, 'config'),
-    XDG_DATA_HOME: join(dir, name, 'data'),
-    SUNOYE_NAME: name,
-    ...settings,
-  });
+  const person = (name: string, settings: Record<string, string> = {}) =>
+    ownAccount(dir, name, settings);
 
   /** The address a broker's URL names, as the warnings print it. */
   const address = (broker: TestBroker) => `mqtt://127.0.0.1:${broker.port}`;
-
-  /** `room create --json` as `env` says; its number and generated password. */
-  async function create(env: Record<string, string>): Promise<{ room: string; password: string }> {
-    const made = await runProgram('room', ['create', '--json'], { env });
-    expect(made.code, made.stderr).to.equal(0);
-    return JSON.parse(made.stdout) as { room: string; password: string };
-  }
 
   /** The `room join` line of `room create`'s output, and the notes after it. */
   function joinLine(made: Run): { args: string[]; notes: string } {
@@ -65,7 +59,7 @@ describe('sharing a room', function () {
       SUNOYE_DB: db,
       SUNOYE_BROKER: `mqtt://bob:Broker-Pw-5521@127.0.0.1:${brokerB.port}`,
     });
-    const { room, password } = await create(alice);
+    const { room, password } = await createRoomWithPassword(alice);
     const listener = await joinedListener(room, [], alice, running);
     expect(listener.stderr()).to.equal('');
 
@@ -150,7 +144,7 @@ describe('sharing a room', function () {
   it('takes an altered broker record as advice: named without its credentials or controls, never connected to', async function () {
     const path = join(dir, 'shared-2.db');
     const alice = person('alice', { SUNOYE_DB: `sqlite:${path}`, SUNOYE_BROKER: brokerA.url });
-    const { room } = await create(alice);
+    const { room } = await createRoomWithPassword(alice);
     const listener = await joinedListener(room, [], alice, running);
     const tamper = (broker: string) => {
       const db = new Database(path);
@@ -193,7 +187,7 @@ describe('sharing a room', function () {
       const { args, notes } = joinLine(made);
       expect(args).to.deep.equal(['join', room, '--broker', brokerA.url, '--db', db.url]);
       expect(notes).to.include(
-        `Then \`room chat ${room}\` opens the room window, and \`listen ${room}\` and \`publish ${room}\` read and write it in pipes, given the same --broker, --db`,
+        `Then \`room chat ${room}\` opens the room window, and \`listen ${room}\` and \`publish ${room}\` read and write it in pipes; --broker and --db are remembered with the room.`,
       );
       expect(notes).to.include(
         'The broker (mqtt://127.0.0.1:' +
@@ -212,10 +206,8 @@ describe('sharing a room', function () {
       expect(joined.code, joined.stderr).to.equal(0);
       expect(joined.stderr).to.include(`Joined encrypted room ${room}`);
       expect(joined.stderr).to.not.include('warning');
-      const flags = args.slice(2);
-      const sent = await runProgram('publish', [room, '-m', 'hello from bob', ...flags], {
-        env: bob,
-      });
+      // Without the flags: the room is remembered with them.
+      const sent = await runProgram('publish', [room, '-m', 'hello from bob'], { env: bob });
       expect(sent.code, sent.stderr).to.equal(0);
       const line = await listener.line('bob', (l) => l.includes('hello from bob'));
       expect(JSON.parse(line)).to.include({ from: 'bob' });
@@ -289,61 +281,57 @@ describe('sharing a room', function () {
     expect(other.stdout).to.not.include('Sharing a room');
   });
 
-  it('room create on the default SQLite file says that others need --db to a file they can use, or MySQL', async function () {
+  it('room create on the default SQLite file says that nobody else can join; with the file given, later commands need no --db', async function () {
     const alice = person('alice', { SUNOYE_BROKER: brokerA.url });
     const made = await runProgram('room', ['create'], { env: alice });
-    const { args, notes } = joinLine(made);
-    const room = args[1]!;
+    expect(made.code, made.stderr).to.equal(0);
+    const room = /^Room number: (\d{6})$/m.exec(made.stdout)![1]!;
     const path = join(dir, 'alice', 'data', 'sunoye', 'sunoye.db');
-    expect(args).to.deep.equal(['join', room, '--broker', brokerA.url]);
-    expect(notes).to.include(
-      `The room is in your own registry, the SQLite file ${path}: others on this machine can join it with ` +
-        `--db sqlite:${path} only if they can read and write that file and its folder; ` +
-        'people on other machines need a shared MySQL/MariaDB registry',
+    expect(made.stderr).to.include(
+      `The room is in your own registry, the SQLite file ${path}, which only you can open: nobody else can join it.`,
+    );
+    expect(made.stderr).to.include(
+      `You join it from elsewhere on this account with:\n  room join ${room} --broker ${brokerA.url}\n`,
     );
     const password = /^Password: +(\S+)$/m.exec(made.stdout)![1]!;
     // Someone else with the line alone finds no such room: their default registry is their own.
     const carol = person('carol');
     const stdin = ['--password-file', '-'];
-    const alone = await runProgram('room', [...args, ...stdin], {
+    const line = ['join', room, '--broker', brokerA.url];
+    const alone = await runProgram('room', [...line, ...stdin], {
       env: carol,
       input: `${password}\n`,
     });
     expect(alone.code).to.equal(3);
-    expect(alone.stderr).to.include(`there is no room ${room}`);
-    // With the file (which this test's account can read), as the note says.
-    const withFile = await runProgram('room', [...args, ...stdin, '--db', `sqlite:${path}`], {
+    expect(alone.stderr).to.include(`there is no room ${room} in your own registry`);
+    // With the file (which this test's account, root, can read all the same).
+    const withFile = await runProgram('room', [...line, ...stdin, '--db', `sqlite:${path}`], {
       env: carol,
       input: `${password}\n`,
     });
     expect(withFile.code, withFile.stderr).to.equal(0);
-    // The join says what the room window and the pipes need too; without it, the registry is named.
     expect(withFile.stderr).to.include(
       `\`room chat ${room}\` opens the room window, and \`listen ${room}\` and \`publish ${room}\` ` +
-        'read and write it in pipes, given the same --broker, --db (or once for all: SUNOYE_BROKER, SUNOYE_DB',
+        'read and write it in pipes; --broker and --db are remembered with the room.',
     );
-    const own = join(dir, 'carol', 'data', 'sunoye', 'sunoye.db');
     for (const [program, rest] of [
-      ['listen', ['--timeout', '1']],
       ['publish', ['-m', 'hi']],
       ['room', ['info']],
     ] as const) {
       const args = program === 'room' ? [...rest, room] : [room, ...rest];
-      const forgot = await runProgram(program, args, { env: carol });
-      expect(forgot.code, `${program} ${forgot.stderr}`).to.equal(3);
-      expect(forgot.stderr).to.include(
-        `there is no room ${room} in sqlite:${own}; you joined or created it in the registry sqlite:${path}: ` +
-          'use that one (--db, SUNOYE_DB or "db" in config.json)',
-      );
+      const later = await runProgram(program, args, { env: carol });
+      expect(later.code, `${program} ${later.stderr}`).to.equal(0);
+      expect(later.stderr).to.not.include('warning');
     }
-    const leave = await runProgram('room', ['leave', room], { env: carol });
-    expect(leave.code).to.equal(3);
-    expect(leave.stderr).to.include(
-      `room ${room} is remembered from the registry sqlite:${path}, not sqlite:${own}: give that one with --db`,
+    // Given another registry, that one is used: the room is not there, and the remembered one is named.
+    const own = join(dir, 'carol', 'data', 'sunoye', 'sunoye.db');
+    await runProgram('room', ['create'], { env: carol });
+    const other = await runProgram('room', ['info', room, '--db', `sqlite:${own}`], { env: carol });
+    expect(other.code).to.equal(3);
+    expect(other.stderr).to.include(
+      `there is no room ${room} in sqlite:${own}; you joined or created it in the registry sqlite:${path}`,
     );
-    const left = await runProgram('room', ['leave', room, '--db', `sqlite:${path}`], {
-      env: carol,
-    });
+    const left = await runProgram('room', ['leave', room], { env: carol });
     expect(left.code, left.stderr).to.equal(0);
   });
 });

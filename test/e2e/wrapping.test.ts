@@ -8,7 +8,9 @@ import { expect } from 'chai';
 import stringWidth from 'string-width';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { openTerminal, tmuxInstalled, type Terminal } from '../helpers/terminal.js';
+import { createRoomWithPassword } from '../helpers/programs.js';
+import { openTerminal, requireTmux, type Terminal } from '../helpers/terminal.js';
+import { openChatWindow, scratchUser } from '../helpers/window.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Where a message's text starts on its row: after "HH:MM:SS bob: ". */
@@ -26,15 +28,8 @@ describe('long messages at a terminal', function () {
   let room: string;
   let password: string;
   const terminals: Terminal[] = [];
-  const user = (name: string, extra: Record<string, string> = {}): Record<string, string> => ({
-    HOME: dir,
-    SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
-    SUNOYE_BROKER: broker.url,
-    SUNOYE_NAME: name,
-    SUNOYE_HOME: join(dir, `home-${name}`),
-    SUNOYE_PASSWORD: password,
-    ...extra,
-  });
+  const user = (name: string, extra: Record<string, string> = {}) =>
+    scratchUser(dir, broker.url, name, { SUNOYE_PASSWORD: password, ...extra });
 
   /** bob says `text` in the room (with `publish`, from a pipe). */
   async function bobSays(text: string): Promise<void> {
@@ -77,21 +72,13 @@ describe('long messages at a terminal', function () {
   }
 
   before(async function () {
-    if (!(await tmuxInstalled())) {
-      if (process.env.CI) throw new Error('tmux is not installed: .ci/run installs it');
-      console.warn('    SKIPPED: the terminal tests need tmux');
-      this.skip();
-    }
+    await requireTmux(this, 'the terminal tests');
     dir = mkdtempSync(join(tmpdir(), 'sunoye-wrap-'));
     broker = await startAedes();
   });
   beforeEach(async function () {
     // Made without a password in the environment: it would be the new room's.
-    const creator = user('alice');
-    delete creator.SUNOYE_PASSWORD;
-    const created = await runProgram('room', ['create', '--json'], { env: creator });
-    expect(created.code, created.stderr).to.equal(0);
-    ({ room, password } = JSON.parse(created.stdout) as { room: string; password: string });
+    ({ room, password } = await createRoomWithPassword(scratchUser(dir, broker.url, 'alice')));
   });
   afterEach(async function () {
     for (const t of terminals.splice(0)) await t.close();
@@ -102,14 +89,7 @@ describe('long messages at a terminal', function () {
   });
 
   it('in the room window: the next row of a padded message is indented, at the new width after a resize', async function () {
-    const alice = await openTerminal('room', ['chat', room], user('alice'), {
-      columns: 80,
-      rows: 24,
-    });
-    terminals.push(alice);
-    await alice.waitFor("alice's window", (rows) =>
-      rows.some((r) => r.includes('-- alice joined (you)')),
-    );
+    const alice = await openChatWindow(room, user('alice'), terminals);
     await bobSeenBy(alice);
     await bobSays(padded(80, '12:00:01 carol: I resign'));
     indentedUnder(await rowsOnceShown(alice, 'I resign', 80), 'I resign');

@@ -46,6 +46,24 @@ export function record(program: string, args: string[], ...outputs: string[]): v
   transcript.push(...outputs);
 }
 
+/**
+ * The environment of a person with an account of their own on this machine (HOME and XDG folders
+ * under `dir`/`name`) and nothing configured but `settings`.
+ */
+export function ownAccount(
+  dir: string,
+  name: string,
+  settings: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    HOME: join(dir, name),
+    XDG_CONFIG_HOME: join(dir, name, 'config'),
+    XDG_DATA_HOME: join(dir, name, 'data'),
+    SUNOYE_NAME: name,
+    ...settings,
+  };
+}
+
 /** Runs `program` (room, listen or publish) with `args`, an environment and optional stdin. */
 export function runProgram(
   program: 'room' | 'listen' | 'publish',
@@ -56,6 +74,9 @@ export function runProgram(
     timeoutMs?: number;
     /** Another copy of dist/bin to run the program from. */
     bin?: string;
+    /** Another user and group to run it as (the tests must run as root to give them). */
+    uid?: number;
+    gid?: number;
   },
 ): Promise<Run> {
   noteSecrets(options.env);
@@ -64,6 +85,8 @@ export function runProgram(
     const child = spawn(process.execPath, [launcher, ...args], {
       env: { PATH: process.env.PATH ?? '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
     let stdout = '';
     let stderr = '';

@@ -1,8 +1,8 @@
 // An inbox as a listener of one encrypted room runs it (pins and replay record kept in a real
 // SUNOYE_HOME folder), recording what it shows and warns; and payloads sealed for that room.
-import { Inbox, type ShownWith } from '../../src/chat/inbox.js';
-import { ReplayGuard, seenPath } from '../../src/chat/replay.js';
-import { KnownSenders, pinsPath } from '../../src/chat/senders.js';
+import { Inbox, type ShownWith } from '../../src/conversation/inbox.js';
+import { ReplayGuard, seenPath } from '../../src/conversation/replay.js';
+import { KnownSenders, pinsPath } from '../../src/conversation/senders.js';
 import { encryptedCodec, type ChatPayload, type Signer } from '../../src/protocol/index.js';
 
 export const ROOM = '123456';

@@ -23,17 +23,20 @@ export function startProgram(
   program: 'room' | 'listen' | 'publish',
   args: string[],
   env: Record<string, string>,
-  options: { raw?: boolean; bin?: string } = {},
+  options: { raw?: boolean; bin?: string; cwd?: string; detached?: boolean } = {},
 ): RunningProgram {
   noteSecrets(env);
   // raw: `program` is any command on the PATH, run as it is (for wrappers such as `script`);
-  // bin: another copy of dist/bin to run the program from.
+  // bin: another copy of dist/bin to run the program from; cwd: the folder it runs in;
+  // detached: in a process group of its own (to be signalled as a whole, as a shell job is).
   const [command, argv] = options.raw
     ? [program as string, args]
     : [process.execPath, [join(options.bin ?? binDir, `${program}.js`), ...args]];
   const child = spawn(command, argv, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: options.cwd,
+    detached: options.detached,
   });
   const stdoutLines: string[] = [];
   let partial = '';
@@ -91,6 +94,16 @@ export async function createRoom(
   const created = await runProgram('room', ['create', '--json', ...args], { env });
   if (created.code !== 0) throw new Error(`room create failed: ${created.stderr}`);
   return (JSON.parse(created.stdout) as { room: string }).room;
+}
+
+/** Makes a room with `room create --json` (and `args`); its number and generated password. */
+export async function createRoomWithPassword(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ room: string; password: string }> {
+  const created = await runProgram('room', ['create', '--json', ...args], { env });
+  if (created.code !== 0) throw new Error(`room create failed: ${created.stderr}`);
+  return JSON.parse(created.stdout) as { room: string; password: string };
 }
 
 /** Starts `listen ROOM --json ARGS` (added to `running`) and waits for its own join notice. */

@@ -25,13 +25,31 @@ export async function tmuxInstalled(): Promise<boolean> {
   }
 }
 
+/**
+ * Skips the suite of `ctx` where tmux is missing, saying so (`what` names the tests); on CI, where
+ * .ci/run installs tmux, fails instead.
+ */
+export async function requireTmux(
+  ctx: Mocha.Context,
+  what = 'the room window tests',
+): Promise<void> {
+  if (await tmuxInstalled()) return;
+  if (process.env.CI) throw new Error('tmux is not installed: .ci/run installs it');
+  console.warn(`    SKIPPED: ${what} need tmux`);
+  ctx.skip();
+}
+
 export interface Terminal {
   /** Types text as keys, exactly (no key names). */
   type(text: string): Promise<void>;
   /** Presses named keys: Enter, C-c, C-d, BSpace... */
   press(...keys: string[]): Promise<void>;
-  /** Pastes text the way a terminal does (each newline arrives as Enter). */
-  paste(text: string): Promise<void>;
+  /**
+   * Pastes text the way a terminal does (each newline arrives as Enter), bracketed by the paste
+   * markers when the program asked for bracketed paste mode, unless `bracketed` is false (as a
+   * terminal without that mode pastes).
+   */
+  paste(text: string, options?: { bracketed?: boolean }): Promise<void>;
   /**
    * The visible screen, one string per line (a line wrapped over several rows is joined); colours
    * stripped unless `escapes`.
@@ -60,11 +78,37 @@ export interface Terminal {
  * Runs `program args` (room, listen or publish, from dist/bin) in a new terminal of `columns` by
  * `rows`, with exactly the environment `env` (and PATH).
  */
-export async function openTerminal(
+export function openTerminal(
   program: 'room' | 'listen' | 'publish',
   args: string[],
   env: Record<string, string>,
   size: { columns: number; rows: number } = { columns: 80, rows: 24 },
+): Promise<Terminal> {
+  const command = [process.execPath, join(binDir, `${program}.js`), ...args]
+    .map((w) => `'${w.replace(/'/g, "'\\''")}'`)
+    .join(' ');
+  return openPane(command, program, args, env, size);
+}
+
+/**
+ * Runs a shell command line, as a user types it (`~`, pipes, programs found on the PATH of `env`),
+ * in a new terminal of `columns` by `rows`.
+ */
+export function openShellTerminal(
+  commandLine: string,
+  env: Record<string, string>,
+  size: { columns: number; rows: number } = { columns: 80, rows: 24 },
+): Promise<Terminal> {
+  const command = `bash -c '${commandLine.replace(/'/g, "'\\''")}'`;
+  return openPane(command, 'room', [commandLine], env, size);
+}
+
+async function openPane(
+  command: string,
+  program: 'room' | 'listen' | 'publish',
+  args: string[],
+  env: Record<string, string>,
+  size: { columns: number; rows: number },
 ): Promise<Terminal> {
   noteSecrets(env);
   const dir = mkdtempSync(join(tmpdir(), 'sunoye-tty-'));
@@ -73,9 +117,6 @@ export async function openTerminal(
   const tmux = async (...words: string[]): Promise<string> =>
     (await run('tmux', ['-S', socket, ...words], { maxBuffer: 64 * 1024 * 1024 })).stdout;
   const vars = { PATH: process.env.PATH ?? '', ...env };
-  const command = [process.execPath, join(binDir, `${program}.js`), ...args]
-    .map((w) => `'${w.replace(/'/g, "'\\''")}'`)
-    .join(' ');
   // The pane stays after the program exits, so its last screen and exit code can be read.
   await tmux(
     '-f',
@@ -111,11 +152,12 @@ export async function openTerminal(
   const terminal: Terminal = {
     type: async (text) => void (await tmux('send-keys', '-t', 't', '-l', text)),
     press: async (...keys) => void (await tmux('send-keys', '-t', 't', ...keys)),
-    paste: async (text) => {
+    paste: async (text, options = {}) => {
       const file = join(dir, `paste-${++buffers}`);
       writeFileSync(file, text);
       await tmux('load-buffer', '-b', `b${buffers}`, file);
-      await tmux('paste-buffer', '-d', '-b', `b${buffers}`, '-t', 't');
+      const bracketed = options.bracketed === false ? [] : ['-p'];
+      await tmux('paste-buffer', '-d', ...bracketed, '-b', `b${buffers}`, '-t', 't');
     },
     screen: (escapes = false) => capture(escapes ? ['-J', '-e'] : ['-J']),
     rows: () => capture([]),

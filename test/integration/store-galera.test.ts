@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import mysql from 'mysql2/promise';
-import { openStore, type RoomStore } from '../../src/db/index.js';
+import { randomBytes } from 'node:crypto';
+import { openStore, type HistoryRow, type RoomStore } from '../../src/db/index.js';
 import { MIGRATIONS, SCHEMA_TABLE } from '../../src/db/schema.js';
 import { newKdfParams } from '../../src/protocol/index.js';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
@@ -168,5 +169,75 @@ describe('registry on a 3-node Galera cluster', function () {
     expect(new Set(rooms).size).to.equal(12);
     const expected = { rooms, versions: MIGRATIONS.map((m) => m.version) };
     expect(await views(urls)).to.deep.equal([expected, expected, expected]);
+  });
+
+  // Last: it kills a node of the cluster the tests above share.
+  it('keeps every acknowledged history append, once, when the node in use is killed mid-way', async function () {
+    const name = 'sunoye_history_failover';
+    const list = `mysql://root@${cluster!.hosts.join(',')}/${name}?timeout=20`;
+    const store = await openStore(list);
+    const signer = randomBytes(32);
+    const acknowledged: HistoryRow[] = [];
+    const failed: HistoryRow[][] = [];
+    let killing: Promise<void> | undefined;
+    try {
+      const { number } = await store.createRoom({
+        creator: 'alice',
+        mode: 'encrypted',
+        idleSeconds: 600,
+        kdf: newKdfParams({ N: 1024, r: 8, p: 1 }),
+        verifier: () => Buffer.alloc(32),
+        history: { seconds: 3600, bytes: 64 * 2 ** 20 },
+      });
+      // 60 batches of 10 rows from one sender; node 1 (the store's first, so the one in use)
+      // dies as in a crash after the 20th, while the next ones are being written.
+      let seq = 0;
+      for (let batch = 0; batch < 60; batch++) {
+        const rows = Array.from({ length: 10 }, () => {
+          const row = {
+            signer,
+            sender: 'writer',
+            firstSeq: seq,
+            lastSeq: seq,
+            payload: randomBytes(1024),
+          };
+          seq += 1;
+          return row;
+        });
+        if (batch === 20) killing = cluster!.kill(0);
+        try {
+          await store.appendHistory(number, rows);
+          acknowledged.push(...rows);
+        } catch (err) {
+          // Not acknowledged: a sender keeps such a batch and writes it again later.
+          failed.push(rows);
+          process.stderr.write(`    (batch ${batch} failed: ${(err as Error).message})\n`);
+        }
+      }
+      await killing;
+      // The batches that failed, written again: those that did commit store nothing twice.
+      for (const rows of failed) {
+        await store.appendHistory(number, rows);
+        acknowledged.push(...rows);
+      }
+      expect(acknowledged).to.have.length(600);
+      for (const url of cluster!.urls.slice(1)) {
+        const node = await openStore(`${url}/${name}`);
+        try {
+          const read = await node.readHistory(number, { maxRows: 10_000, maxBytes: 64 * 2 ** 20 });
+          const seqs = read.map((r) => r.firstSeq).sort((a, b) => a - b);
+          expect(seqs, url).to.deep.equal(Array.from({ length: 600 }, (_, i) => i));
+          const sent = new Map(acknowledged.map((r) => [r.firstSeq, r.payload]));
+          for (const row of read)
+            expect(row.payload.equals(sent.get(row.firstSeq)!)).to.equal(true);
+          expect(await node.historyStats(number)).to.include({ rows: 600, bytes: 600 * 1024 });
+        } finally {
+          await node.close();
+        }
+      }
+    } finally {
+      await killing?.catch(() => undefined);
+      await store.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-// The layers run one way (README, "Development"): every import in bin/ and src/ points to its own
+// The layers run one way (docs/development.md): every import in bin/ and src/ points to its own
 // folder or to a lower layer, and no folders import each other in a circle.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -12,7 +12,10 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['bin'],
   ['src/commands'],
   ['src/cli'],
-  ['src/chat'],
+  ['src/terminal'],
+  ['src/history'],
+  ['src/conversation'],
+  ['src/room'],
   ['src/config'],
   ['src/mqtt', 'src/db', 'src/home', 'src/secrets'],
   ['src/protocol'],

@@ -1,4 +1,4 @@
-// The repository's mosquitto.conf and mosquitto.acl keep the limits the README promises: no
+// The repository's mosquitto.conf and mosquitto.acl keep the limits docs/deployment.md promises: no
 // anonymous clients, ordinary users on sunoye's rooms only (so none reads another's client id on
 // $SYS), no packet larger than sunoye takes, bounded queues. (test/e2e/broker-security.test.ts
 // runs mosquitto with them.)

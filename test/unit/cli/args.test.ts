@@ -150,15 +150,33 @@ describe('command line (yargs)', function () {
 
   it('refuses an option given twice, and lets `--` end the options', async function () {
     expect(await usageError(single, ['-m', 'a', '-m', 'b'])).to.equal(
-      '--message was given twice; give it once',
+      '-m was given twice; give it once',
     );
     expect(await usageError(single, ['-m', 'a', '--message', 'b'])).to.equal(
-      '--message was given twice; give it once',
+      '-m and --message are one option, given twice; give it once',
     );
     expect(await usageError(single, ['--timeout', '1', '--timeout', '2'])).to.match(
       /--timeout was given twice/,
     );
-    expect(await args(single, ['--', '--json'])).to.include({ room: '--json', json: false });
+    expect(await args(single, ['-m', 'x', '--', '--json'])).to.include({
+      room: '--json',
+      json: false,
+    });
+    // A switch given twice is refused too, however it is spelled.
+    expect(await usageError(single, ['--json', '--json'])).to.equal(
+      '--json was given twice; give it once',
+    );
+    expect(await usageError(single, ['--json=false', '--json'])).to.equal(
+      '--json was given twice; give it once',
+    );
+  });
+
+  it('drops a `--` that comes first, as npx passes it on (`npx listen -- --help`)', async function () {
+    expect(await args(single, ['--', '--json', 'R'])).to.include({ room: 'R', json: true });
+    expect(await output(single, ['--', '--help'])).to.equal(await output(single, ['--help']));
+    expect(await usageError(several, ['--', '--', 'create'])).to.match(
+      /^"create" comes after --, where no command is looked for/,
+    );
   });
 
   it('gives a last positional that takes the rest (publish R some words) every argument left', async function () {
@@ -189,7 +207,7 @@ describe('command line (yargs)', function () {
     });
     expect(await args(withWords, ['R', '007'])).to.deep.include({ words: ['007'] });
     expect(await usageError(withWords, ['R', 'a', '-m', 'x', '-m', 'y'])).to.equal(
-      '--message was given twice; give it once',
+      '-m was given twice; give it once',
     );
   });
 
@@ -210,7 +228,7 @@ describe('command line (yargs)', function () {
       'unknown command "jion"; did you mean join?',
     );
     expect(await usageError(several, ['zzzzzz'])).to.equal(
-      'unknown command "zzzzzz"; commands: create, join, serve',
+      'unknown command "zzzzzz"; commands: create, join, serve, completion',
     );
     expect(await usageError(several, ['join'])).to.equal(
       'missing <room> (the six-digit room number); see room join --help',
@@ -249,8 +267,9 @@ describe('command line (yargs)', function () {
       expect(await output(single, argv), argv.join(' ')).to.include('Options:');
     expect(await output(single, ['--version'])).to.match(/^\d+\.\d+\.\d+$/);
     expect(await output(several, ['--version'])).to.match(/^\d+\.\d+\.\d+$/);
-    // After `--`, --help is a value.
-    expect(await args(single, ['--', '--help'])).to.include({ room: '--help' });
+    // After `--` (but a first one, npx's), --help is a value.
+    expect(await args(single, ['--', '--', '--help'])).to.include({ room: '--help' });
+    expect(await args(single, ['-m', 'x', '--', '--help'])).to.include({ room: '--help' });
   });
 
   it('writes help with value names, defaults, examples and the epilogue, within the width', async function () {
@@ -296,8 +315,10 @@ describe('command line (yargs)', function () {
       await output(several, ['join', '--help']),
     );
     expect(await usageError(several, ['help', 'jion'])).to.equal(
-      '`room help` takes one command: create, join or serve',
+      '`room help` takes one command: create, join, serve or completion',
     );
+    expect(await output(several, ['help', '--help'])).to.equal(top);
+    expect(await output(several, ['help', 'help'])).to.equal(top);
     expect(await usageError(several, ['help', 'join', 'create'])).to.match(/takes one command/);
     // The program's --version is not one of a command's options.
     expect(top).to.include('--version');
@@ -329,6 +350,14 @@ describe('command line (yargs)', function () {
       expect(script).to.include(`${program.name} --get-yargs-completions`);
       expect(script).to.match(new RegExp(`^complete .* ${program.name}$`, 'm'));
     }
+    // Its help is help, not the script.
+    for (const args of [
+      ['completion', '--help'],
+      ['completion', '-h'],
+      ['help', 'completion'],
+    ])
+      expect(await output(several, args)).to.match(/^room completion\n\nPrint a bash\/zsh/);
+    expect(await output(single, ['completion', '--help'])).to.match(/^publish completion\n/);
     const words = await output(several, ['--get-yargs-completions', 'room', 'create', '--i']);
     expect(words.split('\n')).to.include('--idle');
   });

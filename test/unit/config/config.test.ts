@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { visible } from '../../../src/chat/render.js';
+import { visible } from '../../../src/terminal/render.js';
 import { brokerSettings } from '../../../src/config/broker.js';
 import { DEFAULT_BROKER, brokerUrl, checkName, resolveConfig } from '../../../src/config/config.js';
 import { UsageError } from '../../../src/errors.js';
@@ -172,12 +172,35 @@ describe('configuration', function () {
       );
   });
 
-  it('refuses a broken config file with a message naming it', function () {
+  it('refuses a broken config file with a message naming it, and where it is broken', function () {
     writeFileSync(join(home, 'config.json'), '{ name: ');
     expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(
       UsageError,
-      /config\.json is not valid JSON/,
+      /config\.json is not valid JSON: expected property name or '}' at line 1, column 3; fix it there/,
     );
+    // A character JSON.parse names without its place (Node 20): found, and the text not quoted.
+    writeFileSync(
+      join(home, 'config.json'),
+      '{\n  "db": "mysql://u:hunter2@db/sunoye",\n  "name": @alice\n}\n',
+    );
+    let message = '';
+    try {
+      resolveConfig({}, { HOME: dir, SUNOYE_HOME: home });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).to.equal(
+      `the config file ${join(home, 'config.json')} is not valid JSON: unexpected token '@' at line 3, column 11; fix it there, or move the file away to use the defaults`,
+    );
+    expect(message).to.not.include('hunter2');
+    // A folder where the file should be: said in words, not as EISDIR.
+    rmSync(join(home, 'config.json'));
+    mkdirSync(join(home, 'config.json'));
+    expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(
+      UsageError,
+      /cannot read the config file .*config\.json: it is a folder, not a file$/,
+    );
+    rmSync(join(home, 'config.json'), { recursive: true });
     writeFile({ nmae: 'typo' });
     expect(() => resolveConfig({}, { HOME: dir, SUNOYE_HOME: home })).to.throw(
       UsageError,

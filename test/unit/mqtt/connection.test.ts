@@ -194,6 +194,40 @@ describe('the broker connection (MQTT.js) against scripted peers', function () {
     expect(third.map((x) => x.subscriptions[0]!.topic)).to.deep.equal(['u']);
   });
 
+  it('after a reconnect without the session, sends what was published meanwhile only once subscribed again', async function () {
+    let suback: (() => void) | undefined;
+    const p = await scriptedPeer((c, packet) => {
+      if (packet.cmd === 'connect') c.send(connack(c));
+      if (packet.cmd === 'subscribe') {
+        const ack = (): void =>
+          c.send({ cmd: 'suback', messageId: packet.messageId, granted: [1] });
+        // The broker restarted: the second connection's subscription is acknowledged on cue.
+        if (c.n === 1) ack();
+        else suback = ack;
+      }
+      if (packet.cmd === 'publish')
+        c.send({ cmd: 'puback', messageId: packet.messageId, reasonCode: 0 });
+    });
+    const client = await open(p);
+    await client.subscribe('t');
+    let offline = false;
+    let back = false;
+    client.onOffline = () => (offline = true);
+    client.onReconnect = () => (back = true);
+    p.connections[0]!.socket.destroy();
+    await waitFor('the connection lost', () => offline);
+    const acked = publishAcked(client, 't', 'typed while offline');
+    await waitFor('the subscription made again', () => suback);
+    const second = p.connections[1]!;
+    // Nothing went before the subscription: the broker would have delivered it to nobody.
+    expect(second.received.map((x) => x.cmd)).to.deep.equal(['connect', 'subscribe']);
+    expect(back).to.equal(false);
+    suback!();
+    await acked;
+    expect(second.received.map((x) => x.cmd)).to.deep.equal(['connect', 'subscribe', 'publish']);
+    expect(back).to.equal(true);
+  });
+
   it('stops with exit 4 when a reconnect is refused for credentials, instead of retrying', async function () {
     const p = await scriptedPeer((c, packet) => {
       if (packet.cmd !== 'connect') return;

@@ -18,6 +18,7 @@ import {
 } from '../../../src/mqtt/connection.js';
 import { freePort } from '../../helpers/brokers.js';
 import { connack, scriptedPeer, type ScriptedPeer } from '../../helpers/peer.js';
+import { startSilentOnV5Proxy } from '../../helpers/proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** A peer that speaks only 3.1.1 and, like many deployed ones, closes on an MQTT 5 CONNECT. */
@@ -86,6 +87,41 @@ describe('the first connection to the broker', function () {
     const second = await open(settings(peer.url));
     expect(second.protocolVersion).to.equal(4);
     expect(versionsOf(peer)).to.deep.equal([5, 4, 4]);
+  });
+
+  it('asks again under 3.1.1 a broker that never answers an MQTT 5 CONNECT, well within the timeout', async function () {
+    broker = await startBroker('127.0.0.1', 0);
+    const proxy = await startSilentOnV5Proxy(broker.port);
+    try {
+      // The default connect timeout (10 s): MQTT 5 gets a quarter of it, 3.1.1 the rest.
+      let started = Date.now();
+      const first = await open(settings(proxy.url));
+      const took = Date.now() - started;
+      expect(first.protocolVersion).to.equal(4);
+      expect(proxy.levels).to.deep.equal([5, 4]);
+      expect(took).to.be.within(2000, 5000);
+      // Remembered: the next start asks 3.1.1 at once.
+      started = Date.now();
+      expect((await open(settings(proxy.url))).protocolVersion).to.equal(4);
+      expect(Date.now() - started).to.be.below(1500);
+      expect(proxy.levels).to.deep.equal([5, 4, 4]);
+    } finally {
+      for (const c of connections.splice(0)) c.destroy();
+      await proxy.close();
+    }
+  });
+
+  it('names --mqtt-version when nothing answers under either version', async function () {
+    peer = await scriptedPeer(() => undefined);
+    const started = Date.now();
+    const err = await open(settings(peer.url), 2000).catch((e: SunoyeError) => e);
+    expect(Date.now() - started).to.be.within(1500, 4000);
+    expect(err).to.have.property('exitCode', ExitCode.unavailable);
+    expect((err as Error).message).to.equal(
+      `cannot connect to the broker ${peer.url}: no answer within the connect timeout, under MQTT 5 or 3.1.1; ` +
+        'is this an MQTT broker? If it is a slow one, --mqtt-version 5 (or 3.1.1) gives that version the whole timeout',
+    );
+    expect(versionsOf(peer)).to.deep.equal([5, 4]);
   });
 
   it('falls back on CONNACK 0x84 (MQTT 5) and 1 (3.1.1) as well', async function () {
@@ -161,7 +197,7 @@ describe('the first connection to the broker', function () {
     expect(told).to.have.length(1);
     expect(told[0]).to.match(
       new RegExp(
-        `^cannot reach the broker mqtt://127\\.0\\.0\\.1:${port} yet \\(connection refused.*\\); trying again for up to [12] s$`,
+        `^cannot reach the broker mqtt://127\\.0\\.0\\.1:${port} yet: connection refused; trying again for up to [12] s \\(is a broker running there\\? \`room serve\` starts one\\)$`,
       ),
     );
   });

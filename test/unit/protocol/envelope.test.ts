@@ -1,5 +1,5 @@
 // The encryption envelope: sealed payloads open only in their own room, with their own key, unaltered.
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import {
   encryptedCodec,
@@ -10,6 +10,10 @@ import {
   type Signer,
 } from '../../../src/protocol/index.js';
 import { TEST_SIGNER } from '../../helpers/signer.js';
+import { Sender } from '../../../src/conversation/sender.js';
+
+const CONTROL = '\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069';
+const TS = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$';
 
 const payload: ChatPayload = {
   type: 'message',
@@ -148,5 +152,160 @@ describe('encryption envelope', function () {
     expect(
       encryptedCodec('482913', key, forger).decodeAll(seal(key, '482913', payload, forger)),
     ).to.deep.equal({ ok: false, reason: 'bad signature' });
+  });
+
+  describe('compact batches (envelope version 3)', function () {
+    const room = '482913';
+    const codec = encryptedCodec(room, key, TEST_SIGNER);
+    const signer = TEST_SIGNER.publicKey;
+    const lines = (n: number): { text: string }[] =>
+      Array.from({ length: n }, (_, i) => ({ text: `line ${i} zoë "q" \\ \u0007` }));
+
+    /** Seals `json` as a member would, under envelope `version`, signed by `by`. */
+    function sealRaw(json: string, version: number, by: Signer = TEST_SIGNER): string {
+      const aad = Buffer.from(`sunoye/v${version}/room/${room}`);
+      const body = Buffer.from(json);
+      const signature = by.sign(Buffer.concat([aad, body]));
+      const nonce = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: 16 });
+      cipher.setAAD(aad);
+      const c = Buffer.concat([
+        cipher.update(by.publicKey),
+        cipher.update(signature),
+        cipher.update(body),
+        cipher.final(),
+        cipher.getAuthTag(),
+      ]);
+      return JSON.stringify({
+        sunoye: version,
+        n: nonce.toString('base64'),
+        c: c.toString('base64'),
+      });
+    }
+
+    it('carries the lines one sender stamped together, opening to the very same payloads', function () {
+      const batch = new Sender('alice').messages(lines(300));
+      const sealed = codec.encodeBatch(batch);
+      expect((JSON.parse(sealed) as { sunoye: number }).sunoye).to.equal(3);
+      expect(codec.decodeAll(sealed)).to.deep.equal({ ok: true, payloads: batch, signer });
+      // An object and an id per line are gone from what is sealed, signed and stored.
+      const asArray = sealRaw(JSON.stringify(batch), 2);
+      expect(codec.decodeAll(asArray)).to.deep.equal({ ok: true, payloads: batch, signer });
+      expect(sealed.length).to.be.lessThan(asArray.length * 0.6);
+    });
+
+    it('goes as an array when the payloads are not one stamping of messages', function () {
+      const sender = new Sender('alice');
+      const mixed = [...sender.messages(lines(3)), sender.end()];
+      const apart = [
+        sender.message('one'),
+        { ...sender.message('two'), ts: '2020-01-01T00:00:00Z' },
+      ];
+      const renamed = [sender.message('one'), { ...sender.message('two'), from: 'bob' }];
+      for (const batch of [mixed, apart, renamed]) {
+        const sealed = codec.encodeBatch(batch);
+        expect((JSON.parse(sealed) as { sunoye: number }).sunoye).to.equal(2);
+        expect(codec.decodeAll(sealed)).to.deep.include({ ok: true, payloads: batch });
+      }
+    });
+
+    it('does not open altered, moved to another version, or signed by another key', function () {
+      const sealed = codec.encodeBatch(new Sender('alice').messages(lines(20)));
+      const env = JSON.parse(sealed) as { sunoye: number; n: string; c: string };
+      for (const field of ['n', 'c'] as const) {
+        const bytes = Buffer.from(env[field], 'base64');
+        for (let bit = 0; bit < bytes.length * 8; bit += 5) {
+          const flipped = Buffer.from(bytes);
+          flipped[bit >> 3]! ^= 1 << (bit & 7);
+          const tampered = JSON.stringify({ ...env, [field]: flipped.toString('base64') });
+          expect(codec.decodeAll(tampered).ok, `${field} bit ${bit}`).to.equal(false);
+        }
+      }
+      // The version is bound in the associated data: neither form opens as the other.
+      expect(codec.decodeAll(JSON.stringify({ ...env, sunoye: 2 }))).to.deep.equal({
+        ok: false,
+        reason: 'cannot decrypt',
+      });
+      const v2 = JSON.parse(codec.encode(new Sender('alice').message('hi'))) as object;
+      expect(codec.decodeAll(JSON.stringify({ ...v2, sunoye: 3 }))).to.deep.equal({
+        ok: false,
+        reason: 'cannot decrypt',
+      });
+      expect(encryptedCodec('482914', key, TEST_SIGNER).decodeAll(sealed)).to.deep.equal({
+        ok: false,
+        reason: 'cannot decrypt',
+      });
+      // Another member cannot sign under this one's key.
+      const mallory = newSigner();
+      const forger: Signer = { publicKey: signer, sign: (d) => mallory.sign(d) };
+      const compact = { from: 'alice', sender: 'abc', seq: 1, ts: '2026-12-05T10:00:00.000Z' };
+      expect(
+        codec.decodeAll(sealRaw(JSON.stringify({ ...compact, lines: ['a', 'b'] }), 3, forger)),
+      ).to.deep.equal({ ok: false, reason: 'bad signature' });
+    });
+
+    it('checks every line as the same payloads are checked in an array, and says why not', function () {
+      const base = {
+        from: 'alice',
+        sender: 'abc',
+        seq: 5,
+        ts: '2026-12-05T10:00:00.000Z',
+        lines: ['a', 'b', 'c'],
+      };
+      const long = 'x'.repeat(64 * 1024 + 1);
+      const cases: [Record<string, unknown>, string][] = [
+        [{ ...base, lines: [] }, 'a batch must hold 1 to 1000 payloads'],
+        [{ ...base, lines: Array(1001).fill('x') }, 'a batch must hold 1 to 1000 payloads'],
+        [{ ...base, lines: 'abc' }, 'a batch must hold 1 to 1000 payloads'],
+        [{ ...base, extra: 1 }, 'malformed batch'],
+        [{ ...base, seq: undefined }, 'malformed batch'],
+        [{ ...base, seq: 1.5 }, 'malformed batch'],
+        [{ ...base, seq: -1 }, 'batch item 0: /seq: must be >= 0'],
+        [
+          { ...base, seq: Number.MAX_SAFE_INTEGER - 1 },
+          `batch item 2: /seq: must be <= ${Number.MAX_SAFE_INTEGER}`,
+        ],
+        [{ ...base, sender: 'a b' }, 'batch item 0: /id: must match pattern "^[A-Za-z0-9_-]+$"'],
+        [
+          { ...base, sender: 'a'.repeat(62), seq: 8 },
+          'batch item 2: /id: must NOT have more than 64 characters',
+        ],
+        [{ ...base, from: '' }, 'batch item 0: /from: must NOT have fewer than 1 characters'],
+        [
+          { ...base, from: 'a\u001bb' },
+          `batch item 0: /from: must match pattern "^[^${CONTROL}]+$"`,
+        ],
+        [{ ...base, ts: 'yesterday' }, `batch item 0: /ts: must match pattern "${TS}"`],
+        [{ ...base, lines: ['a', 7, 'c'] }, 'batch item 1: /message: must be string'],
+        [
+          { ...base, lines: ['a', long, 'c'] },
+          'batch item 1: /message: must be at most 65536 bytes of UTF-8',
+        ],
+        [{ ...base, lines: ['a', 'b', null] }, 'batch item 2: /message: must be string'],
+      ];
+      for (const [content, why] of cases) {
+        expect(codec.decodeAll(sealRaw(JSON.stringify(content), 3)), why).to.deep.equal({
+          ok: false,
+          reason: why,
+        });
+        // The same payloads in an array are refused as well.
+        const c = content as typeof base;
+        if (!Array.isArray(c.lines) || c.lines.length === 0 || 'extra' in c) continue;
+        const payloads = c.lines.map((message, i) => ({
+          type: 'message',
+          from: c.from,
+          id: `${c.sender}-${c.seq + i}`,
+          seq: c.seq + i,
+          ts: c.ts,
+          message,
+        }));
+        expect(codec.decodeAll(sealRaw(JSON.stringify(payloads), 2)).ok, why).to.equal(false);
+      }
+      expect(codec.decodeAll(sealRaw(JSON.stringify(base), 3))).to.deep.include({ ok: true });
+      expect(codec.decodeAll(sealRaw('[1,2]', 3))).to.deep.equal({
+        ok: false,
+        reason: 'malformed batch',
+      });
+    });
   });
 });

@@ -25,8 +25,39 @@ describe('payload decoding', function () {
       ),
     ).to.deep.equal({
       ok: true,
-      payload: { type: 'notice', from: 'bob', notice: 'User bob is now subscribed to test/ .' },
+      payload: {
+        type: 'notice',
+        from: 'bob',
+        notice: 'User bob is now subscribed to test/ .',
+        event: 'join',
+      },
     });
+  });
+
+  it("takes MQTT-Chat's own join and leave sentences for presence, only of their sender", function () {
+    const notice = (from: string, text: string): unknown => {
+      const decoded = decodePlain(JSON.stringify({ type: 'notice', from, notice: text }));
+      return decoded.ok ? decoded.payload : decoded.reason;
+    };
+    expect(notice('bob', 'User bob disconnecting from chat .')).to.have.property('event', 'leave');
+    expect(notice('bob', 'User bob is now subscribed to chat .')).to.have.property('event', 'join');
+    // Not about its sender, not the whole sentence, or an event given: left as it is.
+    for (const [from, text] of [
+      ['mallory', 'User bob disconnecting from chat .'],
+      ['bob', 'User bob disconnecting from chat . (not really)'],
+      ['bob', 'User bob is now subscribed to  .'],
+      ['bob', 'the server restarts at noon'],
+    ])
+      expect(notice(from!, text!)).to.not.have.property('event');
+    const given = decodePlain(
+      JSON.stringify({
+        type: 'notice',
+        from: 'bob',
+        notice: 'User bob disconnecting from chat .',
+        event: 'closed',
+      }),
+    );
+    expect(given.ok && given.payload).to.have.property('event', 'closed');
   });
 
   it("keeps sunoye's optional fields and drops unknown ones", function () {

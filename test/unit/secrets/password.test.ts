@@ -11,6 +11,7 @@ import {
   passwordProblem,
   passwordReadings,
   readPassword,
+  wrongPasswordAdvice,
   type PasswordSources,
 } from '../../../src/secrets/password.js';
 
@@ -136,6 +137,26 @@ describe('passwords', function () {
     }
   });
 
+  it('says of a refused password where it came from and what to check', function () {
+    const typical =
+      'passwords are case-sensitive, except generated ones, which may be typed in capitals';
+    expect(wrongPasswordAdvice(sources(), 'hunter2', 3)).to.equal(
+      `typed 3 times; check it with whoever shared the room (${typical})`,
+    );
+    expect(wrongPasswordAdvice(sources({ file: '/tmp/pw' }), ' hunter2', 1)).to.equal(
+      `from the first line of /tmp/pw, which begins or ends with a space; check it with whoever shared the room (${typical})`,
+    );
+    expect(
+      wrongPasswordAdvice(sources({ env: 'K7MP-X3QA-9TZE-WH2D' }), 'K7MP-X3QA-9TZE-WH2D', 1),
+    ).to.equal(
+      'from SUNOYE_PASSWORD; check it with whoever shared the room (it was tried as given and in lower case)',
+    );
+    // The password itself is never in the advice.
+    expect(wrongPasswordAdvice(sources({ flag: 'hunter2' }), 'hunter2', 1)).to.not.include(
+      'hunter2',
+    );
+  });
+
   it('refuses ambiguous, empty and missing sources', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'sunoye-pw-'));
     try {
@@ -143,7 +164,7 @@ describe('passwords', function () {
       const cases: [Partial<PasswordSources>, RegExp][] = [
         [{ flag: 'a', file: 'b' }, /either --password or --password-file/],
         [{ file: join(dir, 'empty') }, /is empty/],
-        [{ file: join(dir, 'missing') }, /cannot read the password file .*ENOENT/],
+        [{ file: join(dir, 'missing') }, /cannot read the password file .*missing: no such file$/],
         [{ flag: '' }, /--password is empty/],
       ];
       for (const [given, message] of cases) {
