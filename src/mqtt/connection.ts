@@ -178,7 +178,12 @@ export const OWN_MAXIMUM_PACKET_SIZE = MAX_PACKET_BYTES;
 export const OWN_RECEIVE_MAXIMUM = 65_535;
 /** A connection the broker closes this soon after accepting it counts towards a fight. */
 const QUICK_CLOSE_MS = 5000;
-/** This many quick closes in a row: another client holds our id, or the broker rejects us. */
+/**
+ * This many quick closes in a row from one broker: another client holds our id, or the broker
+ * rejects us. With a broker list, this many rounds of the list: a cluster that lost a node
+ * accepts connections and closes them again while it elects leaders (about 4 s on NATS), on
+ * every node in turn, and that is no fight.
+ */
 const QUICK_CLOSES_FATAL = 3;
 /** How long a clean disconnect may take before the socket is dropped. */
 const END_TIMEOUT_MS = 500;
@@ -842,7 +847,7 @@ class Connection implements ChatConnection {
       err !== undefined && (typeof err.code === 'string' || /keepalive/i.test(err.message));
     const quick = Date.now() - this.connectedAt < QUICK_CLOSE_MS && !network;
     this.quickCloses = quick ? this.quickCloses + 1 : 0;
-    if (this.quickCloses >= QUICK_CLOSES_FATAL) {
+    if (this.quickCloses >= QUICK_CLOSES_FATAL * this.ring.size) {
       this.fatal(
         err
           ? new UnavailableError(
