@@ -9,6 +9,7 @@ import { resolveConfig } from '../src/config/config.js';
 import { rememberJoined } from '../src/commands/join.js';
 import { openStore } from '../src/db/index.js';
 import { readHistory } from '../src/history/reader.js';
+import { HistorySealer } from '../src/history/seal.js';
 import { Sender } from '../src/conversation/sender.js';
 import {
   deriveRoomSecret,
@@ -58,19 +59,25 @@ export async function benchLateJoiner(
     const signer = newSigner();
     const codec = roomCodec(room, 'encrypted', secret, signer);
     const sender = new Sender('early');
+    // Sealed as a writer seals them: typed lines each in a transaction of their own.
+    const sealer = new HistorySealer(room, signer);
     for (let at = 0; at < lines; at += 500) {
       const rows = [];
       for (let i = at; i < Math.min(lines, at + 500); i += perRow) {
         const ps = Array.from({ length: Math.min(perRow, lines - i) }, (_, j) =>
           sender.message(`${String(i + j + 1).padStart(8, '0')} the quick brown fox jumps`),
         );
-        rows.push({
-          signer: signer.publicKey,
-          sender: sender.id,
-          firstSeq: ps[0]!.seq!,
-          lastSeq: ps[ps.length - 1]!.seq!,
-          payload: Buffer.from(ps.length === 1 ? codec.encode(ps[0]!) : codec.encodeBatch(ps)),
-        });
+        const sealed = sealer.seal([
+          {
+            signer: signer.publicKey,
+            sender: sender.id,
+            firstSeq: ps[0]!.seq!,
+            lastSeq: ps[ps.length - 1]!.seq!,
+            payload: Buffer.from(ps.length === 1 ? codec.encode(ps[0]!) : codec.encodeBatch(ps)),
+          },
+        ]);
+        sealed.commit();
+        rows.push(...sealed.rows);
       }
       await store.appendHistory(room, rows);
     }

@@ -109,7 +109,7 @@ export async function benchHistoryWrites(
     }
     const rowBytes = Buffer.byteLength(messages[0]!.payload);
     let lost = '';
-    const writer = new HistoryWriter(store, room, signer.publicKey, (m) => (lost = m));
+    const writer = new HistoryWriter(store, room, signer, (m) => (lost = m));
     const started = process.hrtime.bigint();
     // As a sender would: messages arrive as the broker acknowledges them, never more than the
     // queue takes; here as fast as the writer drains.

@@ -6,7 +6,12 @@
  */
 import { MAX_BATCH } from '../protocol/index.js';
 import type { Row } from './sql.js';
-import { MAX_HISTORY_PAYLOAD_BYTES, type HistoryQuery, type HistoryRow } from './store.js';
+import {
+  MAX_HISTORY_PAYLOAD_BYTES,
+  MAX_HISTORY_SEAL_BYTES,
+  type HistoryQuery,
+  type HistoryRow,
+} from './store.js';
 
 /** The length of an Ed25519 public key, the `signer` of every row. */
 export const SIGNER_BYTES = 32;
@@ -48,6 +53,11 @@ export function checkHistoryRow(row: HistoryRow): void {
     refuse(`its sequence numbers are not a range of 1 to ${MAX_BATCH} whole numbers`);
   if (!Buffer.isBuffer(row.payload) || row.payload.length > MAX_HISTORY_PAYLOAD_BYTES)
     refuse(`its payload is not bytes, or larger than ${MAX_HISTORY_PAYLOAD_BYTES} bytes`);
+  if (
+    row.seal !== undefined &&
+    (!Buffer.isBuffer(row.seal) || row.seal.length > MAX_HISTORY_SEAL_BYTES)
+  )
+    refuse(`its seal is not bytes, or larger than ${MAX_HISTORY_SEAL_BYTES} bytes`);
 }
 
 /** Throws for a query no caller should make: unbounded, or with values that are no numbers. */

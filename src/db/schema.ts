@@ -94,7 +94,8 @@ export const MIGRATIONS: readonly Migration[] = [
     // and how much of it the room keeps. Rooms from before keep none (0 seconds, 0 bytes).
     // Two indexes keep reading, pruning and counting off the payloads: one in the order rows
     // are read (time, then stream and sequence), one by signing key (its bytes and oldest rows);
-    // both end with the bytes column, so sums and counts read the index alone.
+    // both end with the bytes column, so sums and counts read the index alone. A row's seal
+    // (src/history/seal.ts) vouches for it and the rows before it.
     version: 4,
     sqlite: [
       'ALTER TABLE rooms ADD COLUMN history_seconds INTEGER NOT NULL DEFAULT 0',
@@ -108,6 +109,7 @@ export const MIGRATIONS: readonly Migration[] = [
         sent_at INTEGER NOT NULL,
         bytes INTEGER NOT NULL,
         payload BLOB NOT NULL,
+        seal BLOB,
         PRIMARY KEY (room, signer, sender, first_seq)
       ) STRICT`,
       'CREATE INDEX IF NOT EXISTS room_history_sent ON room_history (room, sent_at, signer, sender, first_seq, bytes)',
@@ -125,6 +127,7 @@ export const MIGRATIONS: readonly Migration[] = [
         sent_at BIGINT NOT NULL,
         bytes INT NOT NULL,
         payload MEDIUMBLOB NOT NULL,
+        seal VARBINARY(128) NULL,
         PRIMARY KEY (room, signer, sender, first_seq),
         KEY room_history_sent (room, sent_at, signer, sender, first_seq, bytes),
         KEY room_history_signer (room, signer, sent_at, bytes),

@@ -28,6 +28,7 @@ import {
   DATABASE_CLOCK,
   HISTORY_BYTES_RANGE,
   HISTORY_SECONDS_RANGE,
+  MAX_HISTORY_SEAL_BYTES,
   NO_HISTORY,
   RoomClosedError,
   RoomNotFoundError,
@@ -50,7 +51,7 @@ import type {
 const ROOM_COLUMNS =
   'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at, broker, ' +
   'history_seconds, history_bytes';
-const HISTORY_COLUMNS = 'room, signer, sender, first_seq, last_seq, sent_at, bytes, payload';
+const HISTORY_COLUMNS = 'room, signer, sender, first_seq, last_seq, sent_at, bytes, payload, seal';
 const HISTORY_KEY_COLUMNS = 'signer, sender, first_seq, last_seq, sent_at, bytes';
 /** The order history is read in: registry time, then stream and sequence number. */
 const HISTORY_ORDER = ['sent_at', 'signer', 'sender', 'first_seq'];
@@ -421,7 +422,7 @@ export class SqlRoomStore implements RoomStore {
       for (const group of insertGroups(rows, this.db.kind === 'sqlite')) {
         await tx.run(
           `${insert} INTO room_history (${HISTORY_COLUMNS}) VALUES ` +
-            group.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ') +
+            group.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ') +
             keep,
           group.flatMap((r) => [
             room,
@@ -432,6 +433,7 @@ export class SqlRoomStore implements RoomStore {
             now,
             r.payload.length,
             r.payload,
+            r.seal ?? null,
           ]),
         );
       }
@@ -479,25 +481,41 @@ export class SqlRoomStore implements RoomStore {
         payloads += key.lastSeq - key.firstSeq + 1;
         if (newest && payloads >= query.last!) break;
       }
-      const found = new Map<string, Buffer>();
+      const found = new Map<string, { payload: Buffer; seal: Buffer | undefined }>();
       for (const slice of slices(chosen, KEYS_PER_STATEMENT)) {
         const match = keysMatch(slice, this.db.kind);
         // A payload whose length is not its `bytes` (an operator's) is not fetched at all.
         const got = await tx.all(
-          'SELECT signer, sender, first_seq, CASE WHEN LENGTH(payload) = bytes THEN payload END AS payload ' +
+          'SELECT signer, sender, first_seq, CASE WHEN LENGTH(payload) = bytes THEN payload END AS payload, seal ' +
             `FROM room_history WHERE room = ? AND (${match.sql})`,
           [room, ...match.params],
         );
         for (const row of got)
           if (row.signer instanceof Uint8Array && row.payload instanceof Uint8Array)
-            found.set(keyName(row.signer, row.sender, row.first_seq), Buffer.from(row.payload));
+            found.set(keyName(row.signer, row.sender, row.first_seq), {
+              payload: Buffer.from(row.payload),
+              // Anything but bytes of a seal's size (an operator's) is no seal.
+              seal:
+                row.seal instanceof Uint8Array && row.seal.length <= MAX_HISTORY_SEAL_BYTES
+                  ? Buffer.from(row.seal)
+                  : undefined,
+            });
       }
       const result: StoredHistoryRow[] = [];
       for (const key of chosen) {
-        const payload = found.get(keyName(key.signer, key.sender, key.firstSeq));
-        if (payload === undefined || payload.length !== key.bytes) continue;
+        const got = found.get(keyName(key.signer, key.sender, key.firstSeq));
+        if (got === undefined || got.payload.length !== key.bytes) continue;
         const { signer, sender, firstSeq, lastSeq } = key;
-        result.push({ signer, sender, firstSeq, lastSeq, payload, sentAt: new Date(key.sentAt) });
+        const row: StoredHistoryRow = {
+          signer,
+          sender,
+          firstSeq,
+          lastSeq,
+          payload: got.payload,
+          sentAt: new Date(key.sentAt),
+        };
+        if (got.seal) row.seal = got.seal;
+        result.push(row);
       }
       return newest ? result.reverse() : result;
     });

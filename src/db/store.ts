@@ -53,6 +53,11 @@ export interface HistoryRow {
   lastSeq: number;
   /** The MQTT payload as sent. */
   payload: Buffer;
+  /**
+   * The sender's seal over this row and the rows of its stream before it (src/history/seal.ts):
+   * at most MAX_HISTORY_SEAL_BYTES, opaque to the registry. Absent on most rows.
+   */
+  seal?: Buffer;
 }
 
 /** A history row as read back, with the registry's time of writing it. */
@@ -152,6 +157,8 @@ export const NO_HISTORY: HistoryRetention = { seconds: 0, bytes: 0 };
 export const HISTORY_SECONDS_RANGE = { min: 60, max: 30 * 24 * 3600 } as const;
 /** Bounds of a room's history size cap. */
 export const HISTORY_BYTES_RANGE = { min: 2 ** 20, max: 4 * 2 ** 30 } as const;
+/** The largest seal a history row may hold. */
+export const MAX_HISTORY_SEAL_BYTES = 128;
 /** The largest payload a history row may hold (MQTT packets sunoye sends are at most 1 MiB). */
 export const MAX_HISTORY_PAYLOAD_BYTES = 2 * 2 ** 20;
 

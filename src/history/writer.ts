@@ -6,11 +6,12 @@
  * written in time, is counted and reported as not kept in the history.
  */
 import type { HistoryRow, RoomStore } from '../db/index.js';
-import type { ChatPayload } from '../protocol/index.js';
+import type { ChatPayload, Signer } from '../protocol/index.js';
 import { visibleLine } from '../protocol/sanitise.js';
 import type { PublishObserver } from '../conversation/outbox.js';
 import { senderOf } from '../conversation/tracker.js';
 import type { ChatTarget } from '../room/target.js';
+import { HistorySealer } from './seal.js';
 
 /** How often, and how much at most in one transaction, the registry is written; the bounds. */
 export interface HistoryLimits {
@@ -125,17 +126,23 @@ export class HistoryWriter {
   /** Lines (chat messages) acknowledged in all. */
   private sentLines = 0;
   private readonly limits: HistoryLimits;
+  /** The public key that signs what this program sends. */
+  private readonly signer: Buffer;
+  /** Seals each transaction's rows (seal.ts), so that readers check one signature for many. */
+  private readonly sealer: HistorySealer;
 
   constructor(
     private readonly store: RoomStore,
     readonly room: string,
-    /** The public key that signs what this program sends. */
-    private readonly signer: Buffer,
+    /** What signs what this program sends (and the seals over its rows). */
+    signer: Signer,
     /** A warning for the user (one line, no newline, no "warning: "). */
     private readonly warn: (message: string) => void,
     limits: Partial<HistoryLimits> = {},
   ) {
     this.limits = { ...HISTORY_LIMITS, ...limits };
+    this.signer = signer.publicKey;
+    this.sealer = new HistorySealer(room, signer);
   }
 
   /** Rows waiting to be written (for tests and the bench). */
@@ -334,10 +341,9 @@ export class HistoryWriter {
     const batch = this.queue.slice(0, count);
     this.flushing = true;
     try {
-      await this.store.appendHistory(
-        this.room,
-        batch.map((q) => q.row),
-      );
+      const sealed = this.sealer.seal(batch.map((q) => q.row));
+      await this.store.appendHistory(this.room, sealed.rows);
+      sealed.commit();
       this.failures = 0;
       this.retryAt = 0;
       this.lastError = undefined;
@@ -438,7 +444,7 @@ export function historyWriter(
   limits?: Partial<HistoryLimits>,
 ): HistoryWriter | undefined {
   if (!keepsHistory(target) || !store) return undefined;
-  return new HistoryWriter(store, target.room!, target.identity!.signer.publicKey, warn, limits);
+  return new HistoryWriter(store, target.room!, target.identity!.signer, warn, limits);
 }
 
 /** Whether what is sent to `target` is kept in the room's history. */

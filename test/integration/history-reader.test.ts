@@ -4,10 +4,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { openStore, type RoomStore } from '../../src/db/index.js';
 import { Sender } from '../../src/conversation/sender.js';
 import { readHistory } from '../../src/history/reader.js';
+import { HistorySealer } from '../../src/history/seal.js';
 import {
   deriveRoomSecret,
   newKdfParams,
@@ -132,6 +134,46 @@ describe('reading history from the registry', function () {
     expect(read.cut).to.equal(true);
     expect(texts(read.lines)).to.deep.equal(
       said.slice(30).map((p) => (p as { message: string }).message),
+    );
+  });
+
+  it('opens sealed rows as any rows: a row the operator swapped or forged is still ignored, the rest shown', async function () {
+    const aliceKey = newSigner();
+    const alice = new Sender('alice');
+    const said = Array.from({ length: 300 }, (_, i) => alice.message(`a${i + 1}`));
+    // Typed lines: a transaction, and a seal, each.
+    const sealer = new HistorySealer(room, aliceKey);
+    for (const row of rows(aliceKey, alice, said)) {
+      const sealed = sealer.seal([row]);
+      await store.appendHistory(room, sealed.rows);
+      sealed.commit();
+    }
+    const intact = await readHistory(store, room, codecOf(reader), {});
+    expect(texts(intact.lines)).to.deep.equal(said.map((p) => (p as { message: string }).message));
+    // The operator puts line 101 in place of line 100, and a line mallory signed (in the room,
+    // with the room's key) in place of line 200, each under alice's key and numbers.
+    const mallory = newSigner();
+    const forged = rows(mallory, new Sender('mallory'), [alice.message('I owe mallory 100')]);
+    const raw = new Database(join(dir, 'registry.db'));
+    const payloadOf = (seq: number): Buffer =>
+      (
+        raw
+          .prepare(
+            'SELECT payload FROM room_history WHERE room = ? AND sender = ? AND first_seq = ?',
+          )
+          .get(room, alice.id, seq) as { payload: Buffer }
+      ).payload;
+    const put = raw.prepare(
+      'UPDATE room_history SET payload = ?, bytes = ? WHERE room = ? AND sender = ? AND first_seq = ?',
+    );
+    const line101 = payloadOf(said[100]!.seq!);
+    put.run(line101, line101.length, room, alice.id, said[99]!.seq!);
+    put.run(forged[0]!.payload, forged[0]!.payload.length, room, alice.id, said[199]!.seq!);
+    raw.close();
+    const read = await readHistory(store, room, codecOf(reader), {});
+    expect(read.altered).to.have.length(2);
+    expect(texts(read.lines)).to.deep.equal(
+      said.filter((_, i) => i !== 99 && i !== 199).map((p) => (p as { message: string }).message),
     );
   });
 });

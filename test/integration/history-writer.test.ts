@@ -8,8 +8,9 @@ import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { openStore, type RoomStore } from '../../src/db/index.js';
 import { Sender } from '../../src/conversation/sender.js';
+import { SEAL_ROWS, vouchedRows } from '../../src/history/seal.js';
 import { HistoryWriter } from '../../src/history/writer.js';
-import { newSigner, roomCodec, type ChatPayload } from '../../src/protocol/index.js';
+import { newSigner, roomCodec, type ChatPayload, type Signer } from '../../src/protocol/index.js';
 import { createHistoryRoom } from '../helpers/history.js';
 import {
   MYSQL_TEST_URL,
@@ -25,7 +26,7 @@ function messages(
   room: string,
   count: number,
   lines: number,
-): { payload: string; payloads: ChatPayload[]; signer: Buffer }[] {
+): { payload: string; payloads: ChatPayload[]; signer: Signer }[] {
   const signer = newSigner();
   const codec = roomCodec(room, 'encrypted', Buffer.alloc(32, 1), signer);
   const sender = new Sender('alice');
@@ -34,7 +35,7 @@ function messages(
       sender.message(`${i}.${j} ${'x'.repeat(1000)}`),
     );
     const payload = lines === 1 ? codec.encode(payloads[0]!) : codec.encodeBatch(payloads);
-    return { payload, payloads, signer: signer.publicKey };
+    return { payload, payloads, signer };
   });
 }
 
@@ -106,6 +107,47 @@ describe('the history writer', function () {
         new RegExp(`^500 lines \\(of 600 sent\\) were not kept in room ${room}'s history: `),
       );
       expect(warnings.join('\n')).not.to.include('root@');
+    });
+  });
+
+  describe('sealing what it writes', function () {
+    let dir: string;
+    before(function () {
+      dir = mkdtempSync(join(tmpdir(), 'sunoye-writer-seal-'));
+    });
+    after(function () {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('seals typed lines (a transaction each) and a pipe, so that a reader checks a signature a segment', async function () {
+      const url = `sqlite:${join(dir, 'registry.db')}`;
+      const { room } = await createHistoryRoom(url, { seconds: 3600, bytes: 64 * 1024 * 1024 });
+      const store = await openStore(url, { create: false });
+      try {
+        const sent = messages(room, 2 * SEAL_ROWS + 20, 1);
+        const writer = new HistoryWriter(store, room, sent[0]!.signer, () => undefined, {
+          flushMs: 0,
+        });
+        // Typed: each line written before the next comes.
+        for (const m of sent.slice(0, SEAL_ROWS + 10)) {
+          writer.acked(m.payload, m.payloads);
+          await waitFor('the line written', () => writer.waiting === 0, 10_000, 2);
+        }
+        // Piped: the rest at once.
+        for (const m of sent.slice(SEAL_ROWS + 10)) writer.acked(m.payload, m.payloads);
+        await writer.close(5000);
+        const rows = await store.readHistory(room, { maxRows: 10_000, maxBytes: 1e9 });
+        expect(rows).to.have.length(sent.length);
+        const sealed = rows.filter((r) => r.seal !== undefined).length;
+        expect(sealed).to.be.within(SEAL_ROWS + 10, SEAL_ROWS + 14);
+        expect((await vouchedRows(room, rows)).size).to.equal(sent.length);
+        // The newest 100 rows only, as a late joiner reads them: the segment the read cuts (rows
+        // 129 to 256) is not vouched for; the last one (257 to 276) is.
+        const last = await store.readHistory(room, { maxRows: 10_000, maxBytes: 1e9, last: 100 });
+        expect((await vouchedRows(room, last)).size).to.equal(sent.length - 2 * SEAL_ROWS);
+      } finally {
+        await store.close();
+      }
     });
   });
 
