@@ -462,60 +462,84 @@ export class SqlRoomStore implements RoomStore {
       // `last`: the newest rows, read newest first and turned round at the end.
       const newest = query.last !== undefined;
       const order = HISTORY_ORDER.map((c) => (newest ? `${c} DESC` : c)).join(', ');
-      // First the keys and sizes, then the payloads of the rows that fit the bounds: never
-      // more payload bytes than asked for (one row at least), whatever maxRows allows.
-      const keys = await tx.all(
-        `SELECT ${HISTORY_KEY_COLUMNS} FROM ${query.stream ? this.historyBy('primary key') : 'room_history'} ` +
-          `WHERE ${where} ORDER BY ${order} LIMIT ?`,
-        [...params, query.maxRows],
-      );
-      const chosen: HistoryKey[] = [];
+      const table = query.stream ? this.historyBy('primary key') : 'room_history';
+      // The rows in order, as long as they fit the bounds: never more payload bytes than asked
+      // for (one row at least), whatever maxRows allows.
       let bytes = 0;
       let payloads = 0;
-      for (const row of keys) {
-        const key = historyKey(row);
-        if (!key) continue; // values no sunoye writes: an operator's row, passed over
-        if (chosen.length > 0 && bytes + key.bytes > query.maxBytes) break;
-        chosen.push(key);
+      let fitting = 0;
+      const fits = (key: HistoryKey): boolean => {
+        if (fitting > 0 && bytes + key.bytes > query.maxBytes) return false;
+        fitting += 1;
         bytes += key.bytes;
         payloads += key.lastSeq - key.firstSeq + 1;
-        if (newest && payloads >= query.last!) break;
-      }
-      const found = new Map<string, { payload: Buffer; seal: Buffer | undefined }>();
-      for (const slice of slices(chosen, KEYS_PER_STATEMENT)) {
-        const match = keysMatch(slice, this.db.kind);
-        // A payload whose length is not its `bytes` (an operator's) is not fetched at all.
-        const got = await tx.all(
-          'SELECT signer, sender, first_seq, CASE WHEN LENGTH(payload) = bytes THEN payload END AS payload, seal ' +
-            `FROM room_history WHERE room = ? AND (${match.sql})`,
-          [room, ...match.params],
-        );
-        for (const row of got)
-          if (row.signer instanceof Uint8Array && row.payload instanceof Uint8Array)
-            found.set(keyName(row.signer, row.sender, row.first_seq), {
-              payload: Buffer.from(row.payload),
-              // Anything but bytes of a seal's size (an operator's) is no seal.
-              seal:
-                row.seal instanceof Uint8Array && row.seal.length <= MAX_HISTORY_SEAL_BYTES
-                  ? Buffer.from(row.seal)
-                  : undefined,
-            });
-      }
+        return true;
+      };
+      const enough = (): boolean => newest && payloads >= query.last!;
       const result: StoredHistoryRow[] = [];
-      for (const key of chosen) {
-        const got = found.get(keyName(key.signer, key.sender, key.firstSeq));
-        if (got === undefined || got.payload.length !== key.bytes) continue;
+      const keep = (key: HistoryKey, payload: unknown, seal: unknown): void => {
+        // A payload whose length is not its `bytes` (an operator's) is not taken.
+        if (!(payload instanceof Uint8Array) || payload.length !== key.bytes) return;
         const { signer, sender, firstSeq, lastSeq } = key;
         const row: StoredHistoryRow = {
           signer,
           sender,
           firstSeq,
           lastSeq,
-          payload: got.payload,
+          payload: Buffer.from(payload),
           sentAt: new Date(key.sentAt),
         };
-        if (got.seal) row.seal = got.seal;
+        // Anything but bytes of a seal's size (an operator's) is no seal.
+        if (seal instanceof Uint8Array && seal.length <= MAX_HISTORY_SEAL_BYTES)
+          row.seal = Buffer.from(seal);
         result.push(row);
+      };
+      const payloadColumns = 'CASE WHEN LENGTH(payload) = bytes THEN payload END AS payload, seal';
+      if (tx.each) {
+        // SQLite: one statement whose rows are read one at a time, payloads and all, up to the
+        // bounds (what lies beyond is never read).
+        await tx.each(
+          `SELECT ${HISTORY_KEY_COLUMNS}, ${payloadColumns} FROM ${table} ` +
+            `WHERE ${where} ORDER BY ${order} LIMIT ?`,
+          [...params, query.maxRows],
+          (row) => {
+            const key = historyKey(row);
+            if (!key) return true; // values no sunoye writes: an operator's row, passed over
+            if (!fits(key)) return false;
+            keep(key, row.payload, row.seal);
+            return !enough();
+          },
+        );
+        return newest ? result.reverse() : result;
+      }
+      // MySQL: first the keys and sizes, then the payloads of the rows that fit the bounds.
+      const keys = await tx.all(
+        `SELECT ${HISTORY_KEY_COLUMNS} FROM ${table} WHERE ${where} ORDER BY ${order} LIMIT ?`,
+        [...params, query.maxRows],
+      );
+      const chosen: HistoryKey[] = [];
+      for (const row of keys) {
+        const key = historyKey(row);
+        if (!key) continue; // values no sunoye writes: an operator's row, passed over
+        if (!fits(key)) break;
+        chosen.push(key);
+        if (enough()) break;
+      }
+      const found = new Map<string, Row>();
+      for (const slice of slices(chosen, KEYS_PER_STATEMENT)) {
+        const match = keysMatch(slice, this.db.kind);
+        const got = await tx.all(
+          `SELECT signer, sender, first_seq, ${payloadColumns} ` +
+            `FROM room_history WHERE room = ? AND (${match.sql})`,
+          [room, ...match.params],
+        );
+        for (const row of got)
+          if (row.signer instanceof Uint8Array)
+            found.set(keyName(row.signer, row.sender, row.first_seq), row);
+      }
+      for (const key of chosen) {
+        const row = found.get(keyName(key.signer, key.sender, key.firstSeq));
+        if (row) keep(key, row.payload, row.seal);
       }
       return newest ? result.reverse() : result;
     });

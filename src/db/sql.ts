@@ -11,6 +11,11 @@ export type Row = Record<string, unknown>;
 export interface SqlTx {
   all(sql: string, params?: unknown[]): Promise<Row[]>;
   run(sql: string, params?: unknown[]): Promise<{ changes: number }>;
+  /**
+   * Reads the rows of a query one at a time, while `take` returns true; the rest are never read
+   * (SQLite only: a MySQL result comes whole).
+   */
+  each?(sql: string, params: unknown[], take: (row: Row) => boolean): Promise<void>;
 }
 
 /** One database connection (or pool) with the dialect details the shared logic needs. */

@@ -34,6 +34,11 @@ class SqliteDriver implements SqlDriver {
     all: (sql, params = []) => Promise.resolve(this.statement(sql).all(...params) as Row[]),
     run: (sql, params = []) =>
       Promise.resolve({ changes: this.statement(sql).run(...params).changes }),
+    each: (sql, params, take) => {
+      for (const row of this.statement(sql).iterate(...params) as IterableIterator<Row>)
+        if (!take(row)) break;
+      return Promise.resolve();
+    },
   };
 
   constructor(
