@@ -146,7 +146,14 @@ export function historyKey(row: Row): HistoryKey | undefined {
     bytes > MAX_HISTORY_PAYLOAD_BYTES
   )
     return undefined;
-  return { signer: Buffer.from(signer), sender, firstSeq, lastSeq, sentAt, bytes };
+  return {
+    signer: Buffer.isBuffer(signer) ? signer : Buffer.from(signer),
+    sender,
+    firstSeq,
+    lastSeq,
+    sentAt,
+    bytes,
+  };
 }
 
 /** A string naming a row by its primary key (within one room). */

@@ -48,6 +48,10 @@ import type {
   StoredHistoryRow,
 } from './store.js';
 
+/** Bytes a driver gave as a Buffer (better-sqlite3, mysql2) are taken as they are, not copied. */
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
+
 const ROOM_COLUMNS =
   'number, creator, state, mode, idle_seconds, kdf, verifier, created_at, closed_at, active_at, broker, ' +
   'history_seconds, history_bytes';
@@ -486,12 +490,12 @@ export class SqlRoomStore implements RoomStore {
           sender,
           firstSeq,
           lastSeq,
-          payload: Buffer.from(payload),
+          payload: asBuffer(payload),
           sentAt: new Date(key.sentAt),
         };
         // Anything but bytes of a seal's size (an operator's) is no seal.
         if (seal instanceof Uint8Array && seal.length <= MAX_HISTORY_SEAL_BYTES)
-          row.seal = Buffer.from(seal);
+          row.seal = asBuffer(seal);
         result.push(row);
       };
       const payloadColumns = 'CASE WHEN LENGTH(payload) = bytes THEN payload END AS payload, seal';

@@ -129,7 +129,7 @@ async function openAll(
   rows: StoredHistoryRow[],
   among: readonly StoredHistoryRow[],
 ): Promise<(OpenedRow | AlteredRow)[]> {
-  const vouched = await vouchedRows(room, among);
+  const vouched = vouchedRows(room, among);
   const opened: (OpenedRow | AlteredRow)[] = [];
   for (let i = 0; i < rows.length; i += OPEN_AT_ONCE)
     opened.push(

@@ -265,7 +265,7 @@ function openVouched(
 function openWith(key: Uint8Array, aad: RoomAad, raw: Uint8Array | string): BatchResult {
   const opened = unseal(key, aad, raw);
   if (!opened.ok) return opened;
-  if (!verifySignature(opened.signer, opened.signed, opened.signature))
+  if (!verifySignature(opened.signer, signedPart(opened), opened.signature))
     return { ok: false, reason: 'bad signature' };
   return payloadsOf(opened);
 }
@@ -278,7 +278,7 @@ async function openWithAsync(
 ): Promise<BatchResult> {
   const opened = unseal(key, aad, raw);
   if (!opened.ok) return opened;
-  if (!(await verifySignatureAsync(opened.signer, opened.signed, opened.signature)))
+  if (!(await verifySignatureAsync(opened.signer, signedPart(opened), opened.signature)))
     return { ok: false, reason: 'bad signature' };
   return payloadsOf(opened);
 }
@@ -288,11 +288,16 @@ interface Unsealed {
   ok: true;
   signer: Buffer;
   signature: Buffer;
-  /** The associated data and the JSON body: what the signature covers. */
-  signed: Buffer;
+  /** The associated data it was sealed with. */
+  aad: Buffer;
   json: Buffer;
   /** The envelope's version: what the JSON body is (ENVELOPE_VERSION or COMPACT_VERSION). */
   version: number;
+}
+
+/** What an envelope's signature covers: the associated data, then the JSON body. */
+function signedPart(opened: Unsealed): Buffer {
+  return Buffer.concat([opened.aad, opened.json]);
 }
 
 /** Decrypts an envelope and splits its plaintext; checks no signature. */
@@ -347,7 +352,7 @@ function unseal(
     ok: true,
     signer: plain.subarray(0, PUBLIC_KEY_BYTES),
     signature: plain.subarray(PUBLIC_KEY_BYTES, signed),
-    signed: Buffer.concat([aad, json]),
+    aad,
     json,
     version,
   };
