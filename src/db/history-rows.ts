@@ -156,6 +156,20 @@ export function historyKey(row: Row): HistoryKey | undefined {
   };
 }
 
+/**
+ * The checks of `historyKey` in SQLite's SQL, as near as it can say them (a sender id's length in
+ * characters, never more than in UTF-16 units): a row's payload is read with its key (one
+ * statement, see SqlRoomStore.readHistory) only where they hold, so that rows passed over cost
+ * no payload read.
+ */
+export const SQLITE_KEY_HOLDS =
+  `(LENGTH(signer) = ${SIGNER_BYTES} AND LENGTH(sender) BETWEEN 1 AND ${MAX_SENDER_CHARS} ` +
+  `AND first_seq BETWEEN 0 AND ${Number.MAX_SAFE_INTEGER} ` +
+  `AND last_seq BETWEEN first_seq AND first_seq + ${MAX_BATCH - 1} ` +
+  `AND last_seq <= ${Number.MAX_SAFE_INTEGER} ` +
+  `AND sent_at BETWEEN 0 AND ${MAX_TIME_MS} ` +
+  `AND bytes BETWEEN 0 AND ${MAX_HISTORY_PAYLOAD_BYTES})`;
+
 /** A string naming a row by its primary key (within one room). */
 export function keyName(signer: Uint8Array, sender: unknown, firstSeq: unknown): string {
   return `${Buffer.from(signer).toString('hex')}/${String(sender)}/${String(firstSeq)}`;

@@ -18,6 +18,7 @@ import {
   keysMatch,
   KEYS_PER_STATEMENT,
   slices,
+  SQLITE_KEY_HOLDS,
   wholeNumber,
   type HistoryKey,
 } from './history-rows.js';
@@ -501,14 +502,22 @@ export class SqlRoomStore implements RoomStore {
       const payloadColumns = 'CASE WHEN LENGTH(payload) = bytes THEN payload END AS payload, seal';
       if (tx.each) {
         // SQLite: one statement whose rows are read one at a time, payloads and all, up to the
-        // bounds (what lies beyond is never read).
+        // bounds (what lies beyond is never read). A row passed over is read without its
+        // payload (SQLITE_KEY_HOLDS); should SQL and JavaScript judge a row differently, its
+        // payload counts against the bound all the same.
+        let passedOver = 0;
         await tx.each(
-          `SELECT ${HISTORY_KEY_COLUMNS}, ${payloadColumns} FROM ${table} ` +
-            `WHERE ${where} ORDER BY ${order} LIMIT ?`,
+          `SELECT ${HISTORY_KEY_COLUMNS}, ` +
+            `CASE WHEN LENGTH(payload) = bytes AND ${SQLITE_KEY_HOLDS} THEN payload END AS payload, ` +
+            `seal FROM ${table} WHERE ${where} ORDER BY ${order} LIMIT ?`,
           [...params, query.maxRows],
           (row) => {
             const key = historyKey(row);
-            if (!key) return true; // values no sunoye writes: an operator's row, passed over
+            if (!key) {
+              // Values no sunoye writes: an operator's row, passed over.
+              if (row.payload instanceof Uint8Array) passedOver += row.payload.length;
+              return passedOver <= query.maxBytes;
+            }
             if (!fits(key)) return false;
             keep(key, row.payload, row.seal);
             return !enough();

@@ -108,6 +108,12 @@ export class HistorySealer {
   }
 }
 
+/** A seal and the rows of its range, as a reader holds them: `check` verifies the seal (once). */
+export interface SealRange {
+  rows: StoredHistoryRow[];
+  check(): boolean;
+}
+
 /**
  * The rows whose payloads a seal vouches for (see the top of this file): for each sender stream,
  * from its newest seal down, each seal whose range the rows hold whole, from its first sequence
@@ -117,6 +123,20 @@ export function vouchedRows(
   room: string,
   rows: readonly StoredHistoryRow[],
 ): Set<StoredHistoryRow> {
+  const vouched = new Set<StoredHistoryRow>();
+  for (const range of sealRanges(room, rows))
+    if (range.check()) for (const row of range.rows) vouched.add(row);
+  return vouched;
+}
+
+/**
+ * The seals `vouchedRows` would check, each with the rows of its range, unchecked: a reader
+ * checks a seal only where it spares work (its rows open with the room's key, by the key that
+ * sealed them), so that seals of rows nobody in the room wrote (an operator's, under keys it
+ * made up: a key new to the reader costs far more to check with than a row that does not
+ * decrypt) cost nothing.
+ */
+export function sealRanges(room: string, rows: readonly StoredHistoryRow[]): SealRange[] {
   const streams = new Map<string, StoredHistoryRow[]>();
   for (const row of rows) {
     const name = `${row.signer.toString('hex')}/${row.sender}`;
@@ -124,7 +144,7 @@ export function vouchedRows(
     if (!stream) streams.set(name, (stream = []));
     stream.push(row);
   }
-  const vouched = new Set<StoredHistoryRow>();
+  const ranges: SealRange[] = [];
   for (const stream of streams.values()) {
     stream.sort((a, b) => a.firstSeq - b.firstSeq);
     // Below `floor`, rows still need a seal; each row is in at most one range checked.
@@ -144,17 +164,24 @@ export function vouchedRows(
       if (range[0]!.firstSeq !== fromSeq) continue;
       if (start > 0 && stream[start - 1]!.lastSeq >= fromSeq) continue;
       floor = fromSeq;
-      const entries = range.map((r) => ({
-        firstSeq: r.firstSeq,
-        lastSeq: r.lastSeq,
-        digest: digestOf(r.payload),
-      }));
-      // Checked here: a seal a segment is few, and a check handed to the thread pool costs
-      // the main thread more than it saves.
-      const data = sealed(room, last.sender, fromSeq, last.lastSeq, entries);
-      if (verifySignature(last.signer, data, seal.subarray(0, SIGNATURE_BYTES)))
-        for (const row of range) vouched.add(row);
+      let checked: boolean | undefined;
+      ranges.push({
+        rows: range,
+        check: () => {
+          if (checked !== undefined) return checked;
+          const entries = range.map((r) => ({
+            firstSeq: r.firstSeq,
+            lastSeq: r.lastSeq,
+            digest: digestOf(r.payload),
+          }));
+          // Checked here: a seal a segment is few, and a check handed to the thread pool costs
+          // the main thread more than it saves.
+          const data = sealed(room, last.sender, fromSeq, last.lastSeq, entries);
+          checked = verifySignature(last.signer, data, seal.subarray(0, SIGNATURE_BYTES));
+          return checked;
+        },
+      });
     }
   }
-  return vouched;
+  return ranges;
 }

@@ -1,6 +1,7 @@
 // Reading a room's history from a real registry file: rows of several streams opened, put in
 // order (each stream by its numbers, streams by signing time), read twice kept once, and cut as
 // --last and --since ask.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,5 +176,53 @@ describe('reading history from the registry', function () {
     expect(texts(read.lines)).to.deep.equal(
       said.filter((_, i) => i !== 99 && i !== 199).map((p) => (p as { message: string }).message),
     );
+  });
+
+  it("checks no seal of rows that do not open with the room's key: an operator's seals under made-up keys cost a reader nothing", async function () {
+    // The operator (who has no room key) writes rows of junk, each under a key of its own and
+    // with a seal: every key is new to the reader, and checking a signature by a new key costs
+    // far more than failing to decrypt a row.
+    const count = 3000;
+    const raw = new Database(join(dir, 'registry.db'));
+    const insert = raw.prepare(
+      'INSERT INTO room_history (room, signer, sender, first_seq, last_seq, sent_at, bytes, payload, seal) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const write = (sealed: boolean): void =>
+      raw.transaction(() => {
+        raw.prepare('DELETE FROM room_history WHERE room = ?').run(room);
+        for (let i = 0; i < count; i++) {
+          const payload = randomBytes(40);
+          const seal = Buffer.alloc(72);
+          randomBytes(64).copy(seal);
+          seal.writeBigUInt64BE(1n, 64);
+          insert.run(
+            room,
+            randomBytes(32),
+            'op',
+            1,
+            1,
+            Date.now(),
+            40,
+            payload,
+            sealed ? seal : null,
+          );
+        }
+      })();
+    const timed = async (): Promise<number> => {
+      const began = performance.now();
+      const read = await readHistory(store, room, codecOf(reader), {});
+      expect(read.altered).to.have.length(count);
+      return performance.now() - began;
+    };
+    write(false);
+    const unsealedMs = await timed();
+    write(true);
+    const sealedMs = await timed();
+    raw.close();
+    expect(
+      sealedMs,
+      `${count} sealed junk rows: ${sealedMs} ms, unsealed ${unsealedMs} ms`,
+    ).to.be.below(4 * unsealedMs + 300);
   });
 });
