@@ -502,9 +502,9 @@ export class SqlRoomStore implements RoomStore {
       const payloadColumns = 'CASE WHEN LENGTH(payload) = bytes THEN payload END AS payload, seal';
       if (tx.each) {
         // SQLite: one statement whose rows are read one at a time, payloads and all, up to the
-        // bounds (what lies beyond is never read). A row passed over is read without its
-        // payload (SQLITE_KEY_HOLDS); should SQL and JavaScript judge a row differently, its
-        // payload counts against the bound all the same.
+        // bounds (of what lies beyond, one row at most is read). A row passed over is read
+        // without its payload (SQLITE_KEY_HOLDS); should SQL and JavaScript judge a row
+        // differently, its payload counts against the bound all the same.
         let passedOver = 0;
         await tx.each(
           `SELECT ${HISTORY_KEY_COLUMNS}, ` +

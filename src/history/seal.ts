@@ -47,7 +47,14 @@ function sealed(
   toSeq: number,
   entries: Entry[],
 ): Buffer {
-  const name = Buffer.from(`${DOMAIN}${room}\n${sender}\n`, 'utf8');
+  // The room and the sender id each after its length, so that no two of them read the same.
+  const text = (value: string): Buffer => {
+    const bytes = Buffer.from(value, 'utf8');
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(bytes.length);
+    return Buffer.concat([length, bytes]);
+  };
+  const name = Buffer.concat([Buffer.from(DOMAIN, 'utf8'), text(room), text(sender)]);
   const out = Buffer.alloc(name.length + 20 + entries.length * 48);
   let at = name.copy(out, 0);
   at = writeSeq(out, fromSeq, at);
@@ -157,7 +164,7 @@ export function sealRanges(room: string, rows: readonly StoredHistoryRow[]): Sea
       if (!Number.isSafeInteger(fromSeq) || fromSeq > last.firstSeq) continue;
       // A seal covers SEAL_ROWS rows at most: no longer walk for one (an operator's seals).
       let start = end;
-      while (start > 0 && end - start < SEAL_ROWS && stream[start - 1]!.firstSeq >= fromSeq)
+      while (start > 0 && end - start < SEAL_ROWS - 1 && stream[start - 1]!.firstSeq >= fromSeq)
         start -= 1;
       const range = stream.slice(start, end + 1);
       // The range's first row is not here (older than the read, or deleted): it cannot hold.
