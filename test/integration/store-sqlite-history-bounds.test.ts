@@ -31,8 +31,8 @@ describe('SQLite history reads within their bounds', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("never reads the payloads of an operator's rows it passes over", async function () {
-    if (bytesRead() === undefined) this.skip();
+  /** A registry whose one room keeps history and holds one good row, and that row's time. */
+  async function roomWithOneRow() {
     const path = join(dir, 'registry.db');
     store = await openStore(`sqlite:${path}`);
     const kdf = newKdfParams({ N: 1024, r: 8, p: 1 });
@@ -50,6 +50,12 @@ describe('SQLite history reads within their bounds', function () {
       { signer, sender: 'good', firstSeq: 0, lastSeq: 0, payload: randomBytes(100) },
     ]);
     const now = (await store.readHistory(room, { maxRows: 10, maxBytes: MiB }))[0]!.sentAt;
+    return { path, room, signer, now };
+  }
+
+  it("never reads the payloads of an operator's rows it passes over", async function () {
+    if (bytesRead() === undefined) this.skip();
+    const { path, room, signer, now } = await roomWithOneRow();
     // Newer than the good row, so read first: 40 rows of 1 MiB whose sender id is longer than
     // any sunoye writes, and 8 of 4 MiB (more than a row may hold), bytes telling the truth.
     const raw = new Database(path);
@@ -73,23 +79,7 @@ describe('SQLite history reads within their bounds', function () {
 
   it('reads no more payload bytes than asked where SQL and JavaScript judge a row differently', async function () {
     if (bytesRead() === undefined) this.skip();
-    const path = join(dir, 'registry.db');
-    store = await openStore(`sqlite:${path}`);
-    const kdf = newKdfParams({ N: 1024, r: 8, p: 1 });
-    const secret = await deriveRoomSecret('correct horse battery', kdf);
-    const { number: room } = await store.createRoom({
-      creator: 'alice',
-      mode: 'encrypted',
-      idleSeconds: 600,
-      kdf,
-      verifier: (n) => verifier(secret, n, 'encrypted'),
-      history: { seconds: 86_400, bytes: 64 * MiB },
-    });
-    const signer = randomBytes(32);
-    await store.appendHistory(room, [
-      { signer, sender: 'good', firstSeq: 0, lastSeq: 0, payload: randomBytes(100) },
-    ]);
-    const now = (await store.readHistory(room, { maxRows: 10, maxBytes: MiB }))[0]!.sentAt;
+    const { path, room, signer, now } = await roomWithOneRow();
     // A sender id of 20 characters outside the BMP: 20 for SQLite, 40 UTF-16 units, too long.
     const raw = new Database(path);
     const insert = raw.prepare(
