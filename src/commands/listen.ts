@@ -7,7 +7,7 @@ import { readlinkSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { command } from '../cli/args.js';
 import { claimListenerId, type ClaimedId } from '../home/listener-ids.js';
-import { keepYoungGenerationSmall } from '../cli/heap.js';
+import { keepHeapSmall } from '../cli/heap.js';
 import {
   brokerOptions,
   commandContext,
@@ -781,7 +781,7 @@ async function runListener(
     stop('fatal');
   };
 
-  keepYoungGenerationSmall();
+  keepHeapSmall();
   // What we send to the room (notices, and the window's lines) is kept in its history.
   const history = historyWriter(store, target, (message) => warnings.report(message));
   const joined = await joinChat(client, target, joinId, JOIN_ACK_TIMEOUT_MS);

@@ -28,7 +28,7 @@ import {
   type TargetFlags,
 } from '../room/target.js';
 import { roomContext } from '../room/room-access.js';
-import { keepYoungGenerationSmall } from '../cli/heap.js';
+import { keepHeapSmall } from '../cli/heap.js';
 import type { RoomStore } from '../db/index.js';
 import { InterruptedError, RefusedError, UsageError, type SunoyeError } from '../errors.js';
 import { brokerSettings } from '../config/broker.js';
@@ -296,7 +296,7 @@ async function send(
       read = 1;
       await outbox.end([{ number: undefined, text: options.message }]);
     } else {
-      keepYoungGenerationSmall();
+      keepHeapSmall();
       status.begin();
       // Ctrl-C stops reading at once; what was already accepted is still delivered below.
       const stopReading = (): void => void stdin.destroy();
