@@ -143,10 +143,13 @@ describe('publish, as a newcomer meets it', function () {
           event: 'closed',
         };
         await watcher.publishAsync(topic, encodePlain(forged), { qos: 1 });
-        await waitFor('the warning', () =>
-          publisher
-            .stderr()
-            .includes(`warning: ignored a "closed" notice for room ${room}, which is still open`),
+        await waitFor(
+          'the warning',
+          () =>
+            publisher
+              .stderr()
+              .includes(`warning: ignored a "closed" notice for room ${room}, which is still open`),
+          { program: publisher },
         );
         publisher.child.stdin.write('two\n');
         await waitFor('the second line', () => seen.some((m) => m.message === 'two'));
@@ -283,6 +286,7 @@ describe('publish, as a newcomer meets it', function () {
         const env = user('alice', { SUNOYE_BROKER: `127.0.0.1:${port}` });
         const room = await createRoom(env);
         const publisher = startProgram('publish', [room, 'hello', 'there'], env);
+        running.push(publisher);
         await waitFor('a connection attempt', () => attempts > 0);
         publisher.child.kill('SIGINT');
         expect(await publisher.exited).to.equal(130);

@@ -107,21 +107,33 @@ for (const backend of backends) {
     });
 
     it('creates, joins, shows, lists, closes and forgets a room', async function () {
+      // A home of its own, so that what it lists is exactly what this test made, whatever ran
+      // before it in this suite.
+      const own = mkdtempSync(join(dir, 'own-'));
+      const alice = {
+        HOME: own,
+        XDG_CONFIG_HOME: join(own, 'xdg-config'),
+        XDG_DATA_HOME: join(own, 'xdg-data'),
+      };
+      const room = (args: string[], extra: Record<string, string> = {}, input?: string) =>
+        runProgram('room', args, { env: { ...env, ...alice, ...extra }, input });
       const created = json<{ room: string; password: string; mode: string }>(
         await room(['create', '--json']),
       );
       expect(created.room).to.match(/^[1-9]\d{5}$/);
       expect(created.password).to.match(/^[2-9a-z]{4}(-[2-9a-z]{4}){3}$/);
       expect(created.mode).to.equal('encrypted');
+      const mine = json<{ room: string; state: string }[]>(await room(['list', '--json']));
+      expect(mine.map((r) => [r.room, r.state])).to.deep.equal([[created.room, 'open']]);
 
       // The creator's machine remembers the room in a file only the user can read.
-      const roomsDir = join(dir, 'xdg-config', 'sunoye', 'rooms');
+      const roomsDir = join(own, 'xdg-config', 'sunoye', 'rooms');
       const [file] = readdirSync(roomsDir);
       expect(statSync(join(roomsDir, file!)).mode & 0o777).to.equal(0o600);
       expect(readFileSync(join(roomsDir, file!), 'utf8')).to.not.include(created.password);
 
       // Another user (another home) joins: wrong password is exit 3, right one exit 0.
-      const bob = { SUNOYE_HOME: join(dir, 'bob') };
+      const bob = { SUNOYE_HOME: join(own, 'bob') };
       const wrong = await room(['join', created.room], {
         ...bob,
         SUNOYE_PASSWORD: 'not-the-password',
@@ -130,7 +142,7 @@ for (const backend of backends) {
       expect(wrong.stderr.trim().split('\n')).to.deep.equal([
         `room: wrong password for room ${created.room}: from SUNOYE_PASSWORD; check it with whoever shared the room (passwords are case-sensitive, except generated ones, which may be typed in capitals)`,
       ]);
-      const fromFile = join(dir, 'wrong-pw');
+      const fromFile = join(own, 'wrong-pw');
       writeFileSync(fromFile, 'also wrong \n');
       const fromFileRun = await room(['join', created.room, '--password-file', fromFile], bob);
       expect(fromFileRun.code).to.equal(3);
@@ -138,10 +150,10 @@ for (const backend of backends) {
       expect(fromFileRun.stderr).to.equal(
         `room: wrong password for room ${created.room}: from the first line of ${fromFile}, which begins or ends with a space; check it with whoever shared the room (passwords are case-sensitive, except generated ones, which may be typed in capitals)\n`,
       );
-      const missing = await room(['join', created.room, '--password-file', join(dir, 'nope')], bob);
+      const missing = await room(['join', created.room, '--password-file', join(own, 'nope')], bob);
       expect(missing.code).to.equal(2);
       expect(missing.stderr).to.equal(
-        `room: cannot read the password file ${join(dir, 'nope')}: no such file\n`,
+        `room: cannot read the password file ${join(own, 'nope')}: no such file\n`,
       );
       expect(
         (await room(['join', created.room, '--password-file', '-'], bob, 'still wrong\n')).code,
@@ -155,7 +167,7 @@ for (const backend of backends) {
       expect(right.stderr).to.include(`Joined encrypted room ${created.room}`);
       expect(right.stderr).to.include(`\`room chat ${created.room}\` opens the room window`);
       expect(
-        statSync(join(dir, 'bob', 'rooms', readdirSync(join(dir, 'bob', 'rooms'))[0]!)).mode &
+        statSync(join(own, 'bob', 'rooms', readdirSync(join(own, 'bob', 'rooms'))[0]!)).mode &
           0o777,
       ).to.equal(0o600);
 

@@ -9,6 +9,8 @@ const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
 
 /** A running program and what it has printed so far. */
 export interface RunningProgram {
+  /** The program as a failure names it: `listen`, `publish`... */
+  name: string;
   child: ChildProcessWithoutNullStreams;
   stdoutLines: string[];
   stderr(): string;
@@ -53,24 +55,16 @@ export function startProgram(
       resolve(code);
     }),
   );
-  return {
+  const running: RunningProgram = {
+    name: program,
     child,
     stdoutLines,
     stderr: () => stderr,
     exited,
     line: (what, match, timeoutMs = 15_000) =>
-      waitFor(
-        what,
-        () => {
-          const found = stdoutLines.find(match);
-          if (found !== undefined) return found;
-          if (child.exitCode !== null)
-            throw new Error(`${program} exited (${child.exitCode}): ${stderr}`);
-          return undefined;
-        },
-        timeoutMs,
-      ),
+      waitFor(what, () => stdoutLines.find(match), { timeoutMs, program: running }),
   };
+  return running;
 }
 
 /** Parses JSON lines, ignoring none: every line must be JSON. */
