@@ -4,7 +4,7 @@
  * server of its own (its socket in a scratch folder), so tests never share one.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +103,74 @@ export function openShellTerminal(
   return openPane(command, 'room', [commandLine], env, size);
 }
 
+/** The parent of process `pid`, from /proc; undefined once it has gone. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process below `pid`, from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const parent = parentOf(Number(name));
+    if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), Number(name)]);
+  }
+  const found: number[] = [];
+  const walk = (p: number): void => {
+    for (const child of children.get(p) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/** A process, by its id and its start time (so that a reused id is not taken for it). */
+interface Proc {
+  pid: number;
+  started: string;
+}
+
+/** `pid`'s state and start time, from /proc; undefined once it has gone. */
+function statOf(pid: number): { state: string; started: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, started: fields[19]! };
+  } catch {
+    return undefined;
+  }
+}
+
+function proc(pid: number): Proc | undefined {
+  const stat = statOf(pid);
+  return stat && { pid, started: stat.started };
+}
+
+/** Whether `p` still runs (a zombie, ended and not yet reaped, does not). */
+function running(p: Proc): boolean {
+  const stat = statOf(p.pid);
+  return (
+    stat !== undefined && stat.started === p.started && stat.state !== 'Z' && stat.state !== 'X'
+  );
+}
+
+function kill(p: Proc): void {
+  if (!running(p)) return;
+  try {
+    process.kill(p.pid, 'SIGKILL');
+  } catch {
+    // Gone meanwhile.
+  }
+}
+
 async function openPane(
   command: string,
   program: 'room' | 'listen' | 'publish',
@@ -189,7 +257,20 @@ async function openPane(
     close: async () => {
       const shown = await terminal.history().catch(() => []);
       record(program, args, shown.join('\n'));
+      // The program gets SIGHUP and may still write its files on its way out (a room window
+      // its pins): the test's folders are removed only once it has gone.
+      const pane = Number(
+        await tmux('display-message', '-p', '-t', 't', '#{pane_pid}').catch(() => ''),
+      );
+      const procs = (Number.isInteger(pane) && pane > 0 ? [pane, ...descendants(pane)] : [])
+        .map(proc)
+        .filter((p) => p !== undefined);
       await tmux('kill-server').catch(() => undefined);
+      await waitFor(
+        'the programs of the closed terminal to end',
+        () => !procs.some(running),
+        10_000,
+      ).catch(() => procs.forEach(kill));
       rmSync(dir, { recursive: true, force: true });
     },
   };
