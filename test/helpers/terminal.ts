@@ -103,11 +103,18 @@ export function openShellTerminal(
   return openPane(command, 'room', [commandLine], env, size);
 }
 
-/** The parent of process `pid`, from /proc; undefined once it has gone. */
-function parentOf(pid: number): number | undefined {
+/** A process, by its id and its start time (so that a reused id is not taken for it). */
+interface Proc {
+  pid: number;
+  started: string;
+}
+
+/** `pid`'s state, parent and start time, from /proc; undefined once it has gone. */
+function statOf(pid: number): { state: string; parent: number; started: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, parent: Number(fields[1]), started: fields[19]! };
   } catch {
     return undefined;
   }
@@ -118,7 +125,7 @@ function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const parent = parentOf(Number(name));
+    const parent = statOf(Number(name))?.parent;
     if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), Number(name)]);
   }
   const found: number[] = [];
@@ -130,23 +137,6 @@ function descendants(pid: number): number[] {
   };
   walk(pid);
   return found;
-}
-
-/** A process, by its id and its start time (so that a reused id is not taken for it). */
-interface Proc {
-  pid: number;
-  started: string;
-}
-
-/** `pid`'s state and start time, from /proc; undefined once it has gone. */
-function statOf(pid: number): { state: string; started: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, started: fields[19]! };
-  } catch {
-    return undefined;
-  }
 }
 
 function proc(pid: number): Proc | undefined {

@@ -41,7 +41,12 @@ export async function waitFor<T>(
   const interval = options.intervalMs ?? intervalMs;
   const { program } = options;
   let exitCode: { code: number | null } | undefined;
-  void program?.exited.then((code) => (exitCode = { code }));
+  /** Ends the current pause early: set while pausing, called once the program exits. */
+  let wake: (() => void) | undefined;
+  void program?.exited.then((code) => {
+    exitCode = { code };
+    wake?.();
+  });
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -64,13 +69,13 @@ export async function waitFor<T>(
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
     }
+    // An exit ends the pause early: the last check comes at once.
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, interval);
-      // An exit ends the pause early: the last check comes at once.
-      void program?.exited.then(() => {
+      wake = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
     });
   }
 }
