@@ -3,6 +3,7 @@
  * the same. Each backend's test file calls `roomStoreContract` with a factory. Time is the
  * registry's injected clock, moved forward by the tests: nothing waits for a lease to run out.
  */
+import { randomInt } from 'node:crypto';
 import { expect } from 'chai';
 import { ExitCode, SunoyeError } from '../../src/errors.js';
 import type { NewRoom, RoomStore } from '../../src/db/index.js';
@@ -17,6 +18,7 @@ import {
   verifier,
 } from '../../src/protocol/index.js';
 import { TestClock } from '../helpers/clock.js';
+import { Racers, values, type RacerOutcome } from '../helpers/racers.js';
 import { historyContract } from './store-history-contract.js';
 
 /** A backend under test: a fresh, empty registry URL, raw SQL access to it, and cleanup. */
@@ -28,6 +30,9 @@ export interface StoreFixture {
   another(): Promise<StoreFixture>;
   cleanup(): Promise<void>;
 }
+
+/** How many processes race in the contract's races. */
+const RACERS = 6;
 
 // A cheap KDF keeps the suite fast; the CLI tests use the real cost.
 const CHEAP = { N: 1024, r: 8, p: 1 };
@@ -63,22 +68,51 @@ export function roomStoreContract(
     let fx: StoreFixture;
     let store: RoomStore;
     const clock = new TestClock();
+    /**
+     * Separate processes, each with its own connection, for the races: within one process
+     * better-sqlite3 is synchronous and a file's transactions are queued, so nothing would overlap.
+     */
+    let racers: Racers;
 
     before(async function () {
       fx = await fixture(this);
       store = await openStore(fx.url, { clock });
+      racers = Racers.start(RACERS);
     });
 
     after(async function () {
+      await racers?.stop();
       await store?.close();
       await fx?.cleanup();
     });
 
-    it('records each schema version once, even when many processes open the database at once', async function () {
-      const stores = await Promise.all(Array.from({ length: 6 }, () => openStore(fx.url)));
-      await Promise.all(stores.map((s) => s.close()));
-      const rows = await fx.raw(`SELECT version FROM ${SCHEMA_TABLE} ORDER BY version`);
-      expect(rows.map((r) => Number(r.version))).to.deep.equal(MIGRATIONS.map((m) => m.version));
+    /** Every racer opens `url` at the same moment, at the registry time of `clock`; each must succeed. */
+    async function racersOpen(url: string): Promise<void> {
+      const skewMs = clock.skewMs();
+      const opened = await racers.round(racers.map(() => ({ skewMs, ops: [{ op: 'open', url }] })));
+      expect(opened.map((o) => values(o)[0])).to.deep.equal(opened.map(() => store.kind));
+    }
+
+    /** Every racer lets go of its store (before its registry is dropped). */
+    async function racersLetGo(): Promise<void> {
+      await racers.all([{ op: 'closeStore' }]);
+    }
+
+    it(`records each schema version once when ${RACERS} processes open a new registry at once`, async function () {
+      const other = await fx.another();
+      try {
+        await racersOpen(other.url);
+        const rows = await other.raw(`SELECT version FROM ${SCHEMA_TABLE} ORDER BY version`);
+        expect(rows.map((r) => Number(r.version))).to.deep.equal(MIGRATIONS.map((m) => m.version));
+        // Each racer's registry works: they create rooms at once.
+        const made = await racers.round(
+          Array.from({ length: RACERS }, (_, i) => ({ ops: [{ op: 'create', creator: `r${i}` }] })),
+        );
+        expect(new Set(made.flatMap(values)).size).to.equal(RACERS);
+      } finally {
+        await racersLetGo();
+        await other.cleanup();
+      }
     });
 
     /** A registry as sunoye's schema version 1 left it: one room with one live member. */
@@ -141,13 +175,14 @@ export function roomStoreContract(
       }
     });
 
-    it('upgrades a registry of schema version 1 from several processes at once', async function () {
+    it(`upgrades a registry of schema version 1 from ${RACERS} processes at once`, async function () {
       const { other, room } = await versionOneRegistry();
       try {
-        const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(other.url)));
-        await Promise.all(stores.map((s) => s.close()));
+        await racersOpen(other.url);
+        await racersLetGo();
         await expectUpgraded(other, room);
       } finally {
+        await racersLetGo();
         await other.cleanup();
       }
     });
@@ -262,10 +297,32 @@ export function roomStoreContract(
       expect(status?.members).to.deep.equal([]);
     });
 
-    it('gives 20 parallel creates 20 distinct numbers', async function () {
-      const input = await newRoom();
-      const rooms = await Promise.all(Array.from({ length: 20 }, () => store.createRoom(input)));
-      expect(new Set(rooms.map((r) => r.number)).size).to.equal(20);
+    it(`gives ${RACERS} processes creating rooms at once, each drawing the same number first, distinct rooms`, async function () {
+      await racersOpen(fx.url);
+      const known = new Set(
+        (await fx.raw('SELECT number FROM rooms')).map((r) => String(r.number)),
+      );
+      const before = known.size;
+      let same = 100000 + randomInt(899_999);
+      while (known.has(String(same))) same = 100000 + randomInt(899_999);
+      // Each racer creates three rooms at once, the first of them drawing the same number.
+      const made = await racers.round(
+        Array.from({ length: RACERS }, (_, i) => ({
+          ops: [
+            { op: 'create', creator: `first${i}`, number: String(same) },
+            { op: 'create', creator: `second${i}` },
+            { op: 'create', creator: `third${i}` },
+          ],
+        })),
+      );
+      const numbers = made.flatMap(values).map(String);
+      expect(new Set(numbers).size).to.equal(3 * RACERS);
+      // Exactly one racer got that number; the others drew again.
+      expect(numbers.filter((n) => n === String(same))).to.have.length(1);
+      const [row] = await fx.raw('SELECT creator FROM rooms WHERE number = ?', [String(same)]);
+      expect(String(row?.creator)).to.match(/^first\d$/);
+      expect(made.filter((m) => values(m)[0] === String(same))).to.have.length(1);
+      expect((await fx.raw('SELECT number FROM rooms')).length).to.equal(before + 3 * RACERS);
     });
 
     it('knows nothing of a number it never handed out', async function () {
@@ -434,60 +491,113 @@ export function roomStoreContract(
       expect(again?.closedAt?.getTime()).to.equal(closed?.closedAt?.getTime());
     });
 
-    it('keeps the exact count under 50 parallel registrations and removals', async function () {
+    it(`keeps the exact count under registrations and removals from ${RACERS} processes at once`, async function () {
+      await racersOpen(fx.url);
       const { number } = await store.createRoom(await newRoom());
-      const first = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => store.addMember(number, `m${i}`, 60)),
+      const per = 8;
+      const joins = (prefix: string) =>
+        racers.round(
+          Array.from({ length: RACERS }, (_, i) => ({
+            ops: Array.from({ length: per }, (_, j) => ({
+              op: 'join' as const,
+              room: number,
+              name: `${prefix}${i}-${j}`,
+            })),
+          })),
+        );
+      const first = (await joins('m')).map((o) => values(o).map(String));
+      expect((await store.status(number))?.members.length).to.equal(RACERS * per);
+      // Each racer removes half of its members while adding as many new ones.
+      const second = await racers.round(
+        first.map((ids, i) => ({
+          ops: [
+            ...ids.slice(0, per / 2).map((id) => ({ op: 'leave' as const, id })),
+            ...Array.from({ length: per / 2 }, (_, j) => ({
+              op: 'join' as const,
+              room: number,
+              name: `n${i}-${j}`,
+            })),
+          ],
+        })),
       );
-      expect((await store.status(number))?.members.length).to.equal(50);
-      const removals = first.slice(0, 25).map((m) => store.removeMember(m.id));
-      const additions = Array.from({ length: 25 }, (_, i) => store.addMember(number, `n${i}`, 60));
-      const results = await Promise.all([...removals, ...additions]);
-      expect(results.slice(0, 25).every((r) => r === true)).to.equal(true);
+      for (const outcomes of second)
+        expect(values(outcomes).slice(0, per / 2)).to.deep.equal(Array(per / 2).fill(true));
       const members = (await store.status(number))!.members;
-      expect(members.length).to.equal(50);
-      expect(new Set(members.map((m) => m.id)).size).to.equal(50);
-      await Promise.all(members.map((m) => store.removeMember(m.id)));
+      expect(members.length).to.equal(RACERS * per);
+      expect(new Set(members.map((m) => m.id)).size).to.equal(RACERS * per);
+      // All leave at once, each racer removing members the others added.
+      const leaving = await racers.round(
+        Array.from({ length: RACERS }, (_, i) => ({
+          ops: members
+            .filter((_, k) => k % RACERS === i)
+            .map((m) => ({ op: 'leave' as const, id: m.id })),
+        })),
+      );
+      expect(leaving.flatMap(values).every((r) => r === true)).to.equal(true);
       expect((await store.status(number))?.members.length).to.equal(0);
+      expect(
+        (await fx.raw('SELECT COUNT(*) AS n FROM members WHERE room = ?', [number])).map((r) =>
+          Number(r.n),
+        ),
+      ).to.deep.equal([0]);
     });
 
-    it('never leaves a member in a closed room when closing and joining race', async function () {
+    /** Checks a join's outcome: refused (exit 3) as closed, or a member since removed. */
+    async function refusedOrGone(outcome: RacerOutcome): Promise<void> {
+      if (!outcome.ok) {
+        expect(outcome.exitCode, outcome.message).to.equal(ExitCode.refused);
+        expect(outcome.message).to.match(/closed/);
+      } else expect(await store.heartbeat(String(outcome.value))).to.equal(false);
+    }
+
+    it(`never leaves a member in a closed room when ${RACERS} processes join as it closes`, async function () {
+      await racersOpen(fx.url);
       for (let round = 0; round < 8; round++) {
         const { number } = await store.createRoom(await newRoom());
-        const joins = Array.from({ length: 6 }, (_, i) =>
-          store.addMember(number, `racer${i}`, 60).catch((err: unknown) => err),
+        // One racer closes the room (and joins it too); the others join, all at the same moment.
+        const closer = round % RACERS;
+        const outcomes = await racers.round(
+          Array.from({ length: RACERS }, (_, i) => ({
+            ops: [
+              ...(i === closer ? [{ op: 'close' as const, room: number }] : []),
+              { op: 'join' as const, room: number, name: `racer${i}` },
+            ],
+          })),
         );
-        const closing = store.closeRoom(number);
-        const outcomes = await Promise.all(joins);
-        await closing;
+        expect(values(outcomes[closer]!.slice(0, 1))).to.deep.equal(['closed']);
         const status = await store.status(number);
         expect(status?.room.state).to.equal('closed');
-        for (const outcome of outcomes) {
-          if (outcome instanceof SunoyeError) expect(outcome.exitCode).to.equal(ExitCode.refused);
-          else expect(await store.heartbeat((outcome as { id: string }).id)).to.equal(false);
-        }
+        for (const [i, outcome] of outcomes.entries())
+          await refusedOrGone(outcome[i === closer ? 1 : 0]!);
         expect((await fx.raw(`SELECT id FROM members WHERE room = '${number}'`)).length).to.equal(
           0,
         );
       }
     });
 
-    it('never closes a room that a member joins while its idle timeout runs out', async function () {
+    it(`never closes a room that ${RACERS} processes join while its idle timeout runs out`, async function () {
+      await racersOpen(fx.url);
       for (let round = 0; round < 4; round++) {
         const { number } = await store.createRoom(await newRoom(10));
         const leaver = await store.addMember(number, 'leaver', 60);
         await store.removeMember(leaver.id);
-        // Join around the moment the room becomes idle-closable, 100 ms of registry time apart
-        // (starting earlier or later each round): each join either lands in an open room (which
-        // then stays open while the member lives) or is refused as closed.
+        // Join around the moment the room becomes idle-closable, each racer at a registry time
+        // 200 ms after the one before (starting earlier or later each round), all at once: each
+        // join either lands in an open room (which then stays open while the member lives) or is
+        // refused as closed.
         clock.advance(9400 + round * 400);
-        clock.step = 100;
-        const attempts = Array.from({ length: 12 }, (_, i) =>
-          store.addMember(number, `j${i}`, 60).catch((err: unknown) => err),
-        );
-        const outcomes = await Promise.all(attempts);
-        clock.step = 0;
-        const joined = outcomes.filter((o) => !(o instanceof SunoyeError)) as { id: string }[];
+        const now = clock.skewMs();
+        const outcomes = (
+          await racers.round(
+            Array.from({ length: RACERS }, (_, i) => ({
+              skewMs: now + i * 200,
+              ops: [{ op: 'join' as const, room: number, name: `j${i}` }],
+            })),
+          )
+        ).map((o) => o[0]!);
+        for (const outcome of outcomes)
+          if (!outcome.ok) expect(outcome.exitCode, outcome.message).to.equal(ExitCode.refused);
+        const joined = outcomes.filter((o) => o.ok);
         const status = await store.status(number);
         if (status?.room.state === 'open') {
           expect(status.members.length).to.equal(joined.length);
