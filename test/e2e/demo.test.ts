@@ -2,17 +2,14 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { testEnv } from '../helpers/cli.js';
 
 describe('the demo', function () {
   this.timeout(60_000);
   it('shows a two-way conversation in room windows with nothing installed or configured, and exits 0', async function () {
     const script = fileURLToPath(new URL('../../scripts/demo.js', import.meta.url));
     const child = spawn(process.execPath, [script], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: '/nonexistent-home',
-        SUNOYE_BROKER: 'mqtt://127.0.0.1:1',
-      },
+      env: testEnv({ HOME: '/nonexistent-home', SUNOYE_BROKER: 'mqtt://127.0.0.1:1' }),
     });
     let stdout = '';
     let stderr = '';

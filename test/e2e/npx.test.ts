@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
-import { record, type Run } from '../helpers/cli.js';
+import { noteSecrets, record, testEnv, type Run } from '../helpers/cli.js';
 import { createRoom, joinedListener, stopAll, type RunningProgram } from '../helpers/programs.js';
 
 /** The package's folder: npx runs the `bin` of the package.json it is started in. */
@@ -47,9 +47,10 @@ describe('the programs run with npx', function () {
   /** `npx PROGRAM ARGS` in the package's folder. */
   const npx = (program: string, args: string[]): Promise<Run> =>
     new Promise((resolve, reject) => {
+      noteSecrets(env, args);
       const child = spawn('npx', [program, ...args], {
         cwd: packageDir,
-        env: { PATH: process.env.PATH ?? '', ...env },
+        env: testEnv(env),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

@@ -1,6 +1,9 @@
 /** Runs the built programs as a user would, and captures what they print and how they exit. */
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /** What a finished program left behind. */
@@ -12,23 +15,52 @@ export interface Run {
 
 const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
 
-/** Every output of every run, so a test can check that no secret ever appeared in any of them. */
-export const transcript: string[] = [];
+/** One program's output, as the secret check reads it: `what` names the run. */
+export interface Output {
+  what: string;
+  text: string;
+}
 
-/** Secrets the tests handed to the programs (passwords in the environment or a URL). */
+/** Every output of every run, so a test can check that no secret ever appeared in any of them. */
+export const transcript: Output[] = [];
+
+/** Secrets the tests handed to the programs, by any route (see `noteSecrets`). */
 export const secretsGiven = new Set<string>();
 
+/** Notes `secret`, and its %-decoded form when it is part of a URL. */
+export function noteSecret(secret: string | undefined, inUrl = false): void {
+  if (secret === undefined || secret === '') return;
+  secretsGiven.add(secret);
+  if (inUrl) secretsGiven.add(decodedOr(secret));
+}
+
 /**
- * Notes the secrets in a program's environment. `room create` prints a password it generated,
- * once, by design: such a password is a secret for every other run, not for that one.
+ * Notes the password of every URL in `list` (a comma-separated list of brokers, or a MySQL
+ * cluster's URL), the values of query parameters that may hold one (`?password=`, `?token=`), and
+ * a fragment (`src/redact.ts` hides both).
+ * Where the user information ends is found as `src/redact.ts` finds it: at the last `@` of the
+ * authority, or of the whole URL when the password holds a `/`.
  */
-export function noteSecrets(env: Record<string, string>): void {
-  for (const name of ['SUNOYE_PASSWORD', 'SUNOYE_BROKER_PASSWORD']) {
-    if (env[name]) secretsGiven.add(env[name]);
-  }
-  for (const name of ['SUNOYE_DB', 'SUNOYE_BROKER']) {
-    const password = env[name] ? /^[a-z]+:\/\/[^:/@]*:([^@/]+)@/.exec(env[name])?.[1] : undefined;
-    if (password) secretsGiven.add(password).add(decodedOr(password));
+export function noteUrlSecrets(list: string | undefined): void {
+  if (!list) return;
+  for (const url of list.split(',').map((u) => u.trim())) {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
+    if (scheme === undefined) continue;
+    const rest = url.slice(scheme.length);
+    const authorityEnd = rest.search(/[/?#]/);
+    let at = rest.lastIndexOf('@', authorityEnd < 0 ? rest.length : authorityEnd - 1);
+    if (at < 0 && authorityEnd >= 0) at = rest.lastIndexOf('@');
+    if (at >= 0) {
+      const userInfo = rest.slice(0, at);
+      const colon = userInfo.indexOf(':');
+      if (colon >= 0) noteSecret(userInfo.slice(colon + 1), true);
+    }
+    const [beforeFragment = '', fragment] = rest.slice(at + 1).split('#');
+    for (const pair of beforeFragment.split('?')[1]?.split('&') ?? []) {
+      const [key = '', value] = pair.split('=');
+      if (/pass|token|secret|key/i.test(key)) noteSecret(value, true);
+    }
+    noteSecret(fragment, true);
   }
 }
 
@@ -40,10 +72,127 @@ function decodedOr(text: string): string {
   }
 }
 
-/** Records one run's output, unless it is `room create` printing what it generated. */
+/** The first line of a password file, as the programs read it (`src/secrets/password.ts`). */
+const firstLine = (text: string): string => text.split(/\r?\n/, 1)[0] ?? '';
+
+/** The value of `--name VALUE` or `--name=VALUE` in `args`, each time it is given. */
+function flagValues(args: string[], name: string): string[] {
+  const values: string[] = [];
+  for (const [i, arg] of args.entries()) {
+    if (arg === '--') break; // what follows is an argument, whatever it looks like
+    if (arg === `--${name}` && i + 1 < args.length) values.push(args[i + 1]!);
+    else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
+  }
+  return values;
+}
+
+/** Whether a run with `args` reads its password from standard input (`--password-file -`). */
+export function readsPasswordFromStdin(args: string[]): boolean {
+  return flagValues(args, 'password-file').includes('-');
+}
+
+/**
+ * Notes every secret a run is given, by every route the programs take one (`src/cli/options.ts`,
+ * `src/config/config.ts`, `src/secrets/password.ts`): SUNOYE_PASSWORD and SUNOYE_BROKER_PASSWORD;
+ * the URL passwords of SUNOYE_DB, SUNOYE_BROKER, `--db`, `--broker` and the home's config.json
+ * (every URL of a list); `--password`; the first line of `--password-file`'s file; and, for
+ * `--password-file -`, the first line of `input` (a program started with its stdin open notes
+ * it as it is written: see `watchStdinPassword`). Relative paths are taken from `cwd`.
+ */
+export function noteSecrets(
+  env: Record<string, string>,
+  args: string[] = [],
+  input?: string | Buffer,
+  cwd = process.cwd(),
+): void {
+  for (const name of ['SUNOYE_PASSWORD', 'SUNOYE_BROKER_PASSWORD']) noteSecret(env[name]);
+  for (const name of ['SUNOYE_DB', 'SUNOYE_BROKER']) noteUrlSecrets(env[name]);
+  for (const name of ['db', 'broker']) flagValues(args, name).forEach((u) => noteUrlSecrets(u));
+  flagValues(args, 'password').forEach((p) => noteSecret(p));
+  for (const file of flagValues(args, 'password-file')) {
+    if (file === '-') {
+      if (input !== undefined) noteSecret(firstLine(input.toString()));
+    } else {
+      try {
+        noteSecret(firstLine(readFileSync(resolve(cwd, file), 'utf8')));
+      } catch {
+        // No such file (a test of that error): nothing was given.
+      }
+    }
+  }
+  const home =
+    flagValues(args, 'home')[0] ??
+    (env.SUNOYE_HOME ||
+      join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'sunoye'));
+  try {
+    const settings = JSON.parse(readFileSync(resolve(cwd, home, 'config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    for (const key of ['db', 'broker'])
+      if (typeof settings[key] === 'string') noteUrlSecrets(settings[key]);
+  } catch {
+    // No config file, or one a test broke on purpose.
+  }
+}
+
+/**
+ * Notes the first line written to `stdin` as a secret: for a program that reads its password
+ * from standard input and was started with it open.
+ */
+export function watchStdinPassword(stdin: Writable): void {
+  let written = '';
+  const write = stdin.write.bind(stdin) as (...a: unknown[]) => boolean;
+  (stdin as { write: (...a: unknown[]) => boolean }).write = (...a: unknown[]) => {
+    if (!written.includes('\n')) {
+      written += String(a[0]);
+      if (written.includes('\n')) noteSecret(firstLine(written));
+    }
+    return write(...a);
+  };
+}
+
+/**
+ * What `room create` prints by design, once: the password it generated (`src/commands/create.ts`:
+ * a `Password:    …` line, or the `"password"` of `--json`).
+ */
+const GENERATED = [/^Password: {4}(\S+)\n?/m, /,?"password":"([^"\\]+)"/];
+
+/**
+ * Records one run's output. `room create`'s is recorded too, but for the one generated password
+ * it prints by design: that password is taken out of that one place (anywhere else in the output
+ * it is a leak), and it becomes a secret for every other run.
+ */
 export function record(program: string, args: string[], ...outputs: string[]): void {
-  if (program === 'room' && args[0] === 'create') return;
-  transcript.push(...outputs);
+  const what = [program, ...args].join(' ').slice(0, 200);
+  let texts = outputs;
+  if (program === 'room' && args.find((a) => a !== '--') === 'create') {
+    let exempted = false;
+    texts = outputs.map((text) => {
+      for (const form of exempted ? [] : GENERATED) {
+        const match = form.exec(text);
+        if (match) {
+          exempted = true;
+          noteSecret(match[1]);
+          return text.slice(0, match.index) + text.slice(match.index + match[0].length);
+        }
+      }
+      return text;
+    });
+  }
+  transcript.push(...texts.filter((text) => text !== '').map((text) => ({ what, text })));
+}
+
+/**
+ * A program's whole environment: `env`, with the PATH and the run's own temporary folder (TMPDIR,
+ * set by test/setup.ts) unless `env` gives them.
+ */
+export function testEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    ...env,
+  };
 }
 
 /**
@@ -79,11 +228,11 @@ export function runProgram(
     gid?: number;
   },
 ): Promise<Run> {
-  noteSecrets(options.env);
+  noteSecrets(options.env, args, options.input);
   return new Promise((resolve, reject) => {
     const launcher = options.bin ? join(options.bin, `${program}.js`) : `${binDir}${program}.js`;
     const child = spawn(process.execPath, [launcher, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...options.env },
+      env: testEnv(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),

@@ -2,7 +2,14 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noteSecrets, record, runProgram } from './cli.js';
+import {
+  noteSecrets,
+  readsPasswordFromStdin,
+  record,
+  runProgram,
+  testEnv,
+  watchStdinPassword,
+} from './cli.js';
 import { waitFor } from './wait.js';
 
 const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
@@ -27,7 +34,7 @@ export function startProgram(
   env: Record<string, string>,
   options: { raw?: boolean; bin?: string; cwd?: string; detached?: boolean } = {},
 ): RunningProgram {
-  noteSecrets(env);
+  noteSecrets(env, args, undefined, options.cwd);
   // raw: `program` is any command on the PATH, run as it is (for wrappers such as `script`);
   // bin: another copy of dist/bin to run the program from; cwd: the folder it runs in;
   // detached: in a process group of its own (to be signalled as a whole, as a shell job is).
@@ -35,11 +42,12 @@ export function startProgram(
     ? [program as string, args]
     : [process.execPath, [join(options.bin ?? binDir, `${program}.js`), ...args]];
   const child = spawn(command, argv, {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: testEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
     cwd: options.cwd,
     detached: options.detached,
   });
+  if (readsPasswordFromStdin(args)) watchStdinPassword(child.stdin);
   const stdoutLines: string[] = [];
   let partial = '';
   let stderr = '';

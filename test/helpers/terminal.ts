@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { noteSecrets, record } from './cli.js';
+import { noteSecret, noteSecrets, record, testEnv } from './cli.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
@@ -100,7 +100,9 @@ export function openShellTerminal(
   size: { columns: number; rows: number } = { columns: 80, rows: 24 },
 ): Promise<Terminal> {
   const command = `bash -c '${commandLine.replace(/'/g, "'\\''")}'`;
-  return openPane(command, 'room', [commandLine], env, size);
+  // Its words, as the secret check reads a command's (`room create …`, `--password …`).
+  const [first = '', ...words] = commandLine.trim().split(/\s+/);
+  return openPane(command, first, words, env, size);
 }
 
 /** A process, by its id and its start time (so that a reused id is not taken for it). */
@@ -161,20 +163,23 @@ function kill(p: Proc): void {
   }
 }
 
+/** A password prompt of the programs (`src/room/room-access.ts`), where the cursor waits. */
+const PASSWORD_PROMPT = /(^Password for room \d+:|^Wrong password; try again \(\d+ left\):) ?$/;
+
 async function openPane(
   command: string,
-  program: 'room' | 'listen' | 'publish',
+  program: string,
   args: string[],
   env: Record<string, string>,
   size: { columns: number; rows: number },
 ): Promise<Terminal> {
-  noteSecrets(env);
+  noteSecrets(env, args);
   const dir = mkdtempSync(join(tmpdir(), 'sunoye-tty-'));
   const socket = join(dir, 'tmux');
   const exitFile = join(dir, 'exit-code');
   const tmux = async (...words: string[]): Promise<string> =>
     (await run('tmux', ['-S', socket, ...words], { maxBuffer: 64 * 1024 * 1024 })).stdout;
-  const vars = { PATH: process.env.PATH ?? '', ...env };
+  const vars = testEnv(env);
   // The pane stays after the program exits, so its last screen and exit code can be read.
   await tmux(
     '-f',
@@ -208,7 +213,25 @@ async function openPane(
     (await tmux('capture-pane', '-p', '-t', 't', ...flags)).replace(/\n$/, '').split('\n');
   let buffers = 0;
   const terminal: Terminal = {
-    type: async (text) => void (await tmux('send-keys', '-t', 't', '-l', text)),
+    type: async (text) => {
+      // Typed at a hidden password prompt, the text is a password given to the program.
+      const [cursor, ...rows] = (
+        await tmux(
+          'display-message',
+          '-p',
+          '-t',
+          't',
+          '#{cursor_y}',
+          ';',
+          'capture-pane',
+          '-p',
+          '-t',
+          't',
+        )
+      ).split('\n');
+      if (PASSWORD_PROMPT.test(rows[Number(cursor)]?.trimEnd() ?? '')) noteSecret(text);
+      await tmux('send-keys', '-t', 't', '-l', text);
+    },
     press: async (...keys) => void (await tmux('send-keys', '-t', 't', ...keys)),
     paste: async (text, options = {}) => {
       const file = join(dir, `paste-${++buffers}`);
