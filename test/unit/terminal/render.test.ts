@@ -6,11 +6,13 @@ import {
   humanLine,
   jsonLine,
   timeOf,
+  WarningLimiter,
   windowLine,
 } from '../../../src/terminal/render.js';
 import { colours } from '../../../src/terminal/colour.js';
 import { Sender } from '../../../src/conversation/sender.js';
 import { jsonText, visible } from '../../../src/protocol/sanitise.js';
+import { decodePlain } from '../../../src/protocol/index.js';
 
 const TOPIC = 'sunoye/room/123456';
 const plain = colours(false);
@@ -262,5 +264,95 @@ describe('rendering history and recovered lines', function () {
             if (visible(text) !== text) out.raw = text;
             expect(jsonLine(payload, at, how, room)).to.equal(`${jsonText(out)}\n`);
           }
+  });
+});
+
+describe('rendering: escapes, trust marks, dates, JSON and warnings', function () {
+  const at = new Date('2026-11-22T10:04:05Z');
+
+  it('never lets a payload drive the terminal', function () {
+    const evil = 'hi\u001b[2J\u001b]0;pwned\u0007 \u009b31m \u202eevil';
+    expect(visible(evil)).to.equal('hi\\x1B[2J\\x1B]0;pwned\\x07 \\x9B31m \\u202Eevil');
+    const payload = decodePlain(JSON.stringify({ type: 'message', from: 'm', message: evil }));
+    if (!payload.ok) throw new Error(payload.reason);
+    const line = humanLine(payload.payload, colours(true), at);
+    // The only escape sequences left are the colours' own.
+    const [head, ...afterEscapes] = line.split('\u001b');
+    expect(afterEscapes.every((part) => /^\[[0-9;]*m/.test(part))).to.equal(true);
+    const text = [head, ...afterEscapes.map((part) => part.replace(/^\[[0-9;]*m/, ''))].join('');
+    expect([...text].filter((c) => c < ' ' && c !== '\n')).to.deep.equal([]);
+    expect([...text].filter((c) => c >= '\u007f' && c <= '\u009f')).to.deep.equal([]);
+  });
+
+  it('marks your own messages (your key under your name) and dims notices', function () {
+    const message = { type: 'message', from: 'me', message: 'x' } as const;
+    const you = { sender: { trust: 'you', key: '1111-2222-3333-4444' }, late: false } as const;
+    expect(humanLine(message, plain, at, you)).to.match(
+      /^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d me \(you\): x\n$/,
+    );
+    // Unsigned (a plain room): the name is not verified, so it is not marked as yours.
+    expect(humanLine(message, plain, at)).to.match(/^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d me: x\n$/);
+    const notice = humanLine(
+      { type: 'notice', from: 'b', notice: 'User b timed out.', event: 'lost' },
+      plain,
+      at,
+    );
+    expect(notice).to.match(/^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d -- User b timed out\.\n$/);
+  });
+
+  it('never shows a known name under another key as that person', function () {
+    const forged = { type: 'message', from: 'bob', message: 'send me the keys' } as const;
+    const line = humanLine(forged, plain, at, {
+      sender: { trust: 'changed', key: 'aaaa-bbbb-cccc-dddd', pinned: '1111-2222-3333-4444' },
+      late: false,
+    });
+    expect(line).to.match(
+      /^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d \[key aaaa-bbbb-cccc-dddd, NOT the "bob" you know\]: send me the keys\n$/,
+    );
+    const late = humanLine(forged, plain, at, { sender: { trust: 'known' }, late: true });
+    expect(late).to.include('bob (late: sent before lines shown above): ');
+  });
+
+  it('shows the date of a time that is not today', function () {
+    const now = new Date(2026, 10, 30, 12, 0, 0);
+    expect(clockTime(new Date(2026, 10, 30, 9, 5, 7), now)).to.equal('09:05:07');
+    expect(clockTime(new Date(2026, 10, 29, 23, 59, 59), now)).to.equal('2026-11-29 23:59:59');
+  });
+
+  it('prints JSON lines with the fields listeners promise', function () {
+    const line = jsonLine(
+      { type: 'notice', from: 'b', notice: 'n', event: 'join', id: 'x-1', seq: 1 },
+      at,
+    );
+    expect(JSON.parse(line)).to.deep.equal({
+      type: 'notice',
+      from: 'b',
+      notice: 'n',
+      event: 'join',
+      ts: at.toISOString(),
+      id: 'x-1',
+      seq: 1,
+      trust: 'unsigned',
+      mine: false,
+    });
+  });
+
+  it('rate-limits warnings and sums up the ones held back', function () {
+    let t = 0;
+    const out: string[] = [];
+    const limiter = new WarningLimiter(
+      (l) => out.push(l),
+      1000,
+      () => t,
+    );
+    limiter.warn('one');
+    limiter.warn('two');
+    limiter.warn('three');
+    t = 500;
+    limiter.flush();
+    expect(out).to.deep.equal([
+      'warning: one\n',
+      'warning: three (and 1 similar warning before it)\n',
+    ]);
   });
 });

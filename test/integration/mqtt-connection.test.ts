@@ -5,22 +5,17 @@ import { expect } from 'chai';
 import type { Packet } from 'mqtt-packet';
 import mqttPacket from 'mqtt-packet';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { ExitCode, type SunoyeError } from '../../../src/errors.js';
+import { ExitCode, type SunoyeError } from '../../src/errors.js';
 import {
   OWN_MAXIMUM_PACKET_SIZE,
   openConnection,
   publishAcked,
   randomClientId,
   type ChatConnection,
-} from '../../../src/mqtt/connection.js';
-import { startAedes, type TestBroker } from '../../helpers/brokers.js';
-import {
-  connack,
-  scriptedPeer,
-  type PeerConnection,
-  type ScriptedPeer,
-} from '../../helpers/peer.js';
-import { elapse, waitFor } from '../../helpers/wait.js';
+} from '../../src/mqtt/connection.js';
+import { startAedes, type TestBroker } from '../helpers/brokers.js';
+import { connack, scriptedPeer, type PeerConnection, type ScriptedPeer } from '../helpers/peer.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 /** How long to watch for a reconnect that must not come: several times the first backoff. */
 const NO_RECONNECT_WATCH_MS = 1200;

@@ -16,7 +16,6 @@ import {
   pinnedFingerprints,
   pinsPath,
 } from '../../../src/conversation/senders.js';
-import { identityPath, loadIdentity } from '../../../src/home/identity.js';
 import { newSigner } from '../../../src/protocol/index.js';
 
 describe('authentic rooms: the inbox', function () {
@@ -190,20 +189,5 @@ describe('authentic rooms: the inbox', function () {
     const alices = texts().filter((t) => !t.startsWith('x '));
     expect(alices).to.deep.equal(['1 new false', '3 known false']);
     expect(warnings).to.include('1 message from alice did not arrive (seq 2)');
-  });
-});
-
-describe('identity', function () {
-  let home: string;
-  beforeEach(() => (home = mkdtempSync(join(tmpdir(), 'sunoye-identity-'))));
-  afterEach(() => rmSync(home, { recursive: true, force: true }));
-
-  it('is made once, kept 0600, and the same on every load', function () {
-    const a = loadIdentity(home);
-    const b = loadIdentity(home);
-    expect(a.fingerprint).to.match(/^[0-9a-f]{4}(-[0-9a-f]{4}){3}$/);
-    expect(b.fingerprint).to.equal(a.fingerprint);
-    expect(b.signer.publicKey.equals(a.signer.publicKey)).to.equal(true);
-    expect(statSync(identityPath(home)).mode & 0o777).to.equal(0o600);
   });
 });

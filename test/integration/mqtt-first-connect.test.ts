@@ -6,20 +6,20 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IConnectPacket, Packet } from 'mqtt-packet';
-import { ExitCode, type SunoyeError } from '../../../src/errors.js';
-import { MQTT_VERSIONS_FILE, mqttVersions } from '../../../src/home/mqtt-versions.js';
-import { startBroker, type EmbeddedBroker } from '../../../src/mqtt/broker.js';
+import { ExitCode, type SunoyeError } from '../../src/errors.js';
+import { MQTT_VERSIONS_FILE, mqttVersions } from '../../src/home/mqtt-versions.js';
+import { startBroker, type EmbeddedBroker } from '../../src/mqtt/broker.js';
 import {
   brokerKey,
   openConnection,
   randomClientId,
   type BrokerSettings,
   type ChatConnection,
-} from '../../../src/mqtt/connection.js';
-import { freePort } from '../../helpers/brokers.js';
-import { connack, scriptedPeer, type ScriptedPeer } from '../../helpers/peer.js';
-import { startSilentOnV5Proxy } from '../../helpers/proxy.js';
-import { waitFor } from '../../helpers/wait.js';
+} from '../../src/mqtt/connection.js';
+import { freePort } from '../helpers/brokers.js';
+import { connack, scriptedPeer, type ScriptedPeer } from '../helpers/peer.js';
+import { startSilentOnV5Proxy } from '../helpers/proxy.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A peer that speaks only 3.1.1 and, like many deployed ones, closes on an MQTT 5 CONNECT. */
 const closesOnV5 = (): Promise<ScriptedPeer> =>
