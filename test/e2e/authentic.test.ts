@@ -131,11 +131,18 @@ for (const registry of REGISTRIES) {
         const listened = await runProgram('listen', [room], { env: user('bob') });
         expect(listened.code, listened.stderr).to.equal(3);
         expect(listened.stderr).to.include('was altered');
+        // Nor can a member close it on the altered record's word (a plain "closed" notice).
+        const closed = await runProgram('room', ['close', room], { env: user('bob') });
+        expect(closed.code, closed.stderr).to.equal(3);
+        expect(closed.stderr).to.match(
+          /^room: the registry record of room \d{6} was altered: it says the room is plain, but the room was created encrypted/,
+        );
 
         // `room info` shows the mode bob's machine remembers, and that the record was altered.
         const info = await runProgram('room', ['info', room, '--json'], { env: user('bob') });
         expect(JSON.parse(info.stdout)).to.include({
           mode: 'encrypted',
+          state: 'open',
           recordAltered: true,
           recordMode: 'plain',
         });
@@ -156,6 +163,8 @@ for (const registry of REGISTRIES) {
         // Something that did reach the broker proves the subscriber was listening throughout.
         await raw.publishAsync(`sunoye/room/${room}`, 'end-of-test', { qos: 1 });
         await waitFor('the end marker', () => seen.some((p) => p.toString() === 'end-of-test'));
+        // Nothing else reached the broker: no message, no notice, no "closed".
+        expect(seen.map((p) => p.toString())).to.deep.equal(['end-of-test']);
         const everything = Buffer.concat(seen).toString('utf8');
         expect(everything).to.not.include('secret-plan');
         expect(everything).to.not.include('alice');
