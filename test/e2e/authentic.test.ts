@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { readdirSync, readFileSync } from 'node:fs';
 import { startBroker } from '../../src/mqtt/broker.js';
-import { messageKey, seal, type ChatPayload } from '../../src/protocol/index.js';
+import { messageKey, open, seal, type ChatPayload } from '../../src/protocol/index.js';
 import {
   brokerEnv,
   freePort,
@@ -373,6 +373,54 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
       expect(carol.stderr()).to.include('retained');
     } finally {
       await capture.endAsync();
+    }
+  });
+
+  it("shows a broker user only ciphertext of a crashed listener's last will: sealed for the room, no name, no notice", async function () {
+    const room = await newRoom('bob');
+    const raw = await intruder();
+    const seen: Buffer[] = [];
+    raw.on('message', (_t, p) => seen.push(Buffer.from(p)));
+    await raw.subscribeAsync('sunoye/#', { qos: 1 });
+    try {
+      const alice = await listen(user('alice'), room);
+      const bob = await listen(user('bob'), room);
+      await alice.line("bob's join notice", (l) => l.includes('"from":"bob"'));
+      await waitFor('both join notices at the raw subscriber', () => seen.length >= 2);
+      const before = seen.length;
+      // bob crashes: the broker publishes the will his listener left with it.
+      bob.child.kill('SIGKILL');
+      await bob.exited;
+      await waitFor('the will at the raw subscriber', () => seen.length > before);
+      const key = roomKeyOf('bob', room);
+      const wills = seen.slice(before).map((p) => {
+        // Nothing but the envelope's version, nonce and ciphertext, in base64 (which a name
+        // could hide in only by chance: the decoded bytes are searched too).
+        const envelope = JSON.parse(p.toString('utf8')) as Record<string, unknown>;
+        expect(Object.keys(envelope).sort()).to.deep.equal(['c', 'n', 'sunoye']);
+        expect(envelope.sunoye).to.be.oneOf([2, 3]);
+        for (const field of [envelope.n, envelope.c]) {
+          expect(field)
+            .to.be.a('string')
+            .and.match(/^[A-Za-z0-9+/]+={0,2}$/);
+          const bytes = Buffer.from(field as string, 'base64');
+          for (const word of ['bob', 'alice', 'lost']) expect(bytes.includes(word)).to.equal(false);
+        }
+        const opened = open(key, room, p);
+        if (!opened.ok)
+          throw new Error(`the will did not open with the room key: ${opened.reason}`);
+        return opened.payload;
+      });
+      // It is what tells the room of the crash.
+      await alice.line(
+        "bob's lost notice",
+        (l) => l.includes('"event":"lost"') && l.includes('"from":"bob"'),
+      );
+      expect(wills.map((w) => [w.type, w.from, (w as { event?: string }).event])).to.deep.equal([
+        ['notice', 'bob', 'lost'],
+      ]);
+    } finally {
+      await raw.endAsync();
     }
   });
 
