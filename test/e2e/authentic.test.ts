@@ -8,9 +8,17 @@ import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { readdirSync, readFileSync } from 'node:fs';
 import { startBroker } from '../../src/mqtt/broker.js';
-import { messageKey, seal, type ChatPayload } from '../../src/protocol/index.js';
-import { freePort, startAedes, type TestBroker } from '../helpers/brokers.js';
-import { runProgram } from '../helpers/cli.js';
+import { messageKey, open, seal, type ChatPayload } from '../../src/protocol/index.js';
+import {
+  brokerEnv,
+  freePort,
+  requireMosquitto,
+  startAedes,
+  startMosquitto,
+  type MosquittoBroker,
+  type TestBroker,
+} from '../helpers/brokers.js';
+import { ownAccount, runProgram } from '../helpers/cli.js';
 import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { startProxy } from '../helpers/proxy.js';
 import { REGISTRIES, type Registry } from '../helpers/registries.js';
@@ -131,11 +139,18 @@ for (const registry of REGISTRIES) {
         const listened = await runProgram('listen', [room], { env: user('bob') });
         expect(listened.code, listened.stderr).to.equal(3);
         expect(listened.stderr).to.include('was altered');
+        // Nor can a member close it on the altered record's word (a plain "closed" notice).
+        const closed = await runProgram('room', ['close', room], { env: user('bob') });
+        expect(closed.code, closed.stderr).to.equal(3);
+        expect(closed.stderr).to.match(
+          /^room: the registry record of room \d{6} was altered: it says the room is plain, but the room was created encrypted/,
+        );
 
         // `room info` shows the mode bob's machine remembers, and that the record was altered.
         const info = await runProgram('room', ['info', room, '--json'], { env: user('bob') });
         expect(JSON.parse(info.stdout)).to.include({
           mode: 'encrypted',
+          state: 'open',
           recordAltered: true,
           recordMode: 'plain',
         });
@@ -156,6 +171,8 @@ for (const registry of REGISTRIES) {
         // Something that did reach the broker proves the subscriber was listening throughout.
         await raw.publishAsync(`sunoye/room/${room}`, 'end-of-test', { qos: 1 });
         await waitFor('the end marker', () => seen.some((p) => p.toString() === 'end-of-test'));
+        // Nothing else reached the broker: no message, no notice, no "closed".
+        expect(seen.map((p) => p.toString())).to.deep.equal(['end-of-test']);
         const everything = Buffer.concat(seen).toString('utf8');
         expect(everything).to.not.include('secret-plan');
         expect(everything).to.not.include('alice');
@@ -359,6 +376,99 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
     }
   });
 
+  it("shows a broker user only ciphertext of a crashed listener's last will: sealed for the room, no name, no notice", async function () {
+    const room = await newRoom('bob');
+    const raw = await intruder();
+    const seen: Buffer[] = [];
+    raw.on('message', (_t, p) => seen.push(Buffer.from(p)));
+    await raw.subscribeAsync('sunoye/#', { qos: 1 });
+    try {
+      const alice = await listen(user('alice'), room);
+      const bob = await listen(user('bob'), room);
+      await alice.line("bob's join notice", (l) => l.includes('"from":"bob"'));
+      await waitFor('both join notices at the raw subscriber', () => seen.length >= 2);
+      const before = seen.length;
+      // bob crashes: the broker publishes the will his listener left with it.
+      bob.child.kill('SIGKILL');
+      await bob.exited;
+      await waitFor('the will at the raw subscriber', () => seen.length > before);
+      const key = roomKeyOf('bob', room);
+      const wills = seen.slice(before).map((p) => {
+        // Nothing but the envelope's version, nonce and ciphertext, in base64 (which a name
+        // could hide in only by chance: the decoded bytes are searched too).
+        const envelope = JSON.parse(p.toString('utf8')) as Record<string, unknown>;
+        expect(Object.keys(envelope).sort()).to.deep.equal(['c', 'n', 'sunoye']);
+        expect(envelope.sunoye).to.be.oneOf([2, 3]);
+        for (const field of [envelope.n, envelope.c]) {
+          expect(field)
+            .to.be.a('string')
+            .and.match(/^[A-Za-z0-9+/]+={0,2}$/);
+          const bytes = Buffer.from(field as string, 'base64');
+          for (const word of ['bob', 'alice', 'lost']) expect(bytes.includes(word)).to.equal(false);
+        }
+        const opened = open(key, room, p);
+        if (!opened.ok)
+          throw new Error(`the will did not open with the room key: ${opened.reason}`);
+        return opened.payload;
+      });
+      // It is what tells the room of the crash.
+      await alice.line(
+        "bob's lost notice",
+        (l) => l.includes('"event":"lost"') && l.includes('"from":"bob"'),
+      );
+      expect(wills.map((w) => [w.type, w.from, (w as { event?: string }).event])).to.deep.equal([
+        ['notice', 'bob', 'lost'],
+      ]);
+    } finally {
+      await raw.endAsync();
+    }
+  });
+
+  it('rejects a message signed more than 2 minutes before the listener started, and shows one signed just inside', async function () {
+    const room = await newRoom('bob', 'mallory');
+    const key = roomKeyOf('mallory', room);
+    // The listener starts (takes its start time) after `spawned` and before its join notice: a
+    // message signed 121 s before `spawned` is outside the real 2-minute window, one signed
+    // 119 s before `joined` inside it, however long the start takes.
+    const spawned = Date.now();
+    const bob = await listen(user('bob'), room);
+    const joined = Date.now();
+    const client = await intruder();
+    try {
+      const send = (message: string, seq: number, signedAt: number) =>
+        client.publishAsync(
+          `sunoye/room/${room}`,
+          seal(
+            key,
+            room,
+            {
+              type: 'message',
+              from: 'mallory',
+              message,
+              id: `oldclock-${seq}`,
+              seq,
+              ts: new Date(signedAt).toISOString(),
+            },
+            TEST_SIGNER,
+          ),
+          { qos: 1 },
+        );
+      await send('signed 121 s before', 1, spawned - 121_000);
+      await send('signed 119 s before', 2, joined - 119_000);
+      await send('signed now', 3, Date.now());
+    } finally {
+      await client.endAsync();
+    }
+    await bob.line('the line signed now', (l) => l.includes('signed now'));
+    expect(messages(bob).map((m) => m.message)).to.deep.equal([
+      'signed 119 s before',
+      'signed now',
+    ]);
+    expect(bob.stderr()).to.match(
+      /ignored a message from mallory signed \d+ s before this listener started: an old message sent again/,
+    );
+  });
+
   /**
    * bob listens through a proxy to a broker that "crashes" (restarts empty) while he is cut off,
    * after alice's publish sent 3 more lines and exited 0; returns bob once he has said the loss
@@ -542,5 +652,142 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
     expect(shown.filter((m) => m.type === 'message').map((m) => m.message)).to.deep.equal([
       'sent while bob was away',
     ]);
+  });
+});
+
+// The retained and replay attacks above run on aedes (MQTT 3.1.1 to the test's clients); here on
+// a mosquitto process that the programs must speak MQTT 5 to, where subscriptions carry a retain
+// handling option: a listener asks for the retained message when it subscribes (only to drop it,
+// with a warning), and for none when it subscribes again after the broker lost its session.
+describe('retained messages and a lost session on mosquitto over MQTT 5', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let broker: MosquittoBroker;
+  const running: RunningProgram[] = [];
+  const user = (name: string, url = broker.url) =>
+    ownAccount(dir, name, {
+      SUNOYE_DB: `sqlite:${join(dir, 'registry.db')}`,
+      ...brokerEnv(broker),
+      SUNOYE_BROKER: url,
+      SUNOYE_MQTT_VERSION: '5',
+    });
+  const topic = (room: string) => `sunoye/room/${room}`;
+  /** A raw MQTT 5 client allowed everything: a broker user who captures and replays. */
+  const intruder = () =>
+    mqtt.connectAsync(broker.url, {
+      reconnectPeriod: 0,
+      protocolVersion: 5,
+      username: broker.admin.name,
+      password: broker.admin.password,
+    });
+  const messages = (p: RunningProgram) =>
+    jsonLines(p.stdoutLines).filter((m) => m.type === 'message');
+  /** alice's room, joined by bob; with `args` for room create. */
+  const newRoom = async (args: string[] = []): Promise<string> => {
+    const made = await runProgram('room', ['create', '--json', ...args], { env: user('alice') });
+    expect(made.code, made.stderr).to.equal(0);
+    const { room, password } = JSON.parse(made.stdout) as { room: string; password: string };
+    const joined = await runProgram('room', ['join', room, '--password-file', '-'], {
+      env: user('bob'),
+      input: `${password}\n`,
+    });
+    expect(joined.code, joined.stderr).to.equal(0);
+    return room;
+  };
+
+  before(async function () {
+    requireMosquitto(this);
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-mqtt5-'));
+    // Without persistence a restart loses every session and retained message, as a crash
+    // before the broker's first save would.
+    broker = await startMosquitto(join(dir, 'mosquitto'), {
+      edit: (conf) => conf.replace(/^persistence true$/m, 'persistence false'),
+    });
+  });
+  afterEach(() => stopAll(running));
+  after(async function () {
+    await broker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('never shows a replay left retained before a listener subscribes; --count 1 waits for a live one', async function () {
+    const room = await newRoom();
+    const capture = await intruder();
+    const captured: Buffer[] = [];
+    capture.on('message', (_t, p) => captured.push(Buffer.from(p)));
+    await capture.subscribeAsync(topic(room), { qos: 1 });
+    try {
+      const sent = await runProgram('publish', [room, '-m', 'captured'], { env: user('alice') });
+      expect(sent.code, sent.stderr).to.equal(0);
+      // `publish -m` sends its one line and its end marker as one sealed batch.
+      const old = await waitFor('the capture', () => captured[0]);
+      await capture.publishAsync(topic(room), old, { qos: 1, retain: true });
+
+      const bob = startProgram('listen', [room, '--json', '--count', '1'], user('bob'));
+      running.push(bob);
+      await bob.line('the join notice', (l) => l.includes('"event":"join"'));
+      const live = await runProgram('publish', [room, '-m', 'live'], { env: user('alice') });
+      expect(live.code, live.stderr).to.equal(0);
+      expect(await bob.exited).to.equal(0);
+      expect(messages(bob).map((m) => m.message)).to.deep.equal(['live']);
+      expect(bob.stderr()).to.include(
+        `ignored a retained message on ${topic(room)}: retained messages are old, never shown as live`,
+      );
+    } finally {
+      await capture.endAsync();
+    }
+  });
+
+  it("says the broker lost the listener's session while it was away, and takes no retained message on subscribing again", async function () {
+    const room = await newRoom(['--history', '0']);
+    const proxy = await startProxy('127.0.0.1', broker.port);
+    try {
+      const bob = startProgram(
+        'listen',
+        [room, '--json'],
+        user('bob', `mqtt://127.0.0.1:${proxy.port}`),
+      );
+      running.push(bob);
+      await bob.line('the join notice', (l) => l.includes('"event":"join"'));
+      const before = await runProgram('publish', [room, '-m', 'before'], { env: user('alice') });
+      expect(before.code, before.stderr).to.equal(0);
+      await bob.line('before', (l) => l.includes('"before"'));
+
+      // bob is cut off; mosquitto restarts with nothing (his session gone); a broker user
+      // leaves a retained message before bob is back.
+      await proxy.cut();
+      await broker.restart();
+      const raw = await intruder();
+      try {
+        await raw.publishAsync(topic(room), 'left retained while bob was away', {
+          qos: 1,
+          retain: true,
+        });
+      } finally {
+        await raw.endAsync();
+      }
+      await proxy.restore();
+      await waitFor(
+        'bob to say his session was lost',
+        () =>
+          bob
+            .stderr()
+            .includes(
+              "the broker lost this listener's session while it was away: messages sent meanwhile may be missing",
+            ),
+        { timeoutMs: 30_000, program: bob },
+      );
+      const after = await runProgram('publish', [room, '-m', 'after'], { env: user('alice') });
+      expect(after.code, after.stderr).to.equal(0);
+      await bob.line('after', (l) => l.includes('"after"'));
+      expect(messages(bob).map((m) => m.message)).to.deep.equal(['before', 'after']);
+      // Subscribing again (retain handling 2), bob was sent no retained message at all: no
+      // warning that he dropped one, also among those held back and printed as he ends.
+      bob.child.kill('SIGINT');
+      expect(await bob.exited).to.equal(0);
+      expect(bob.stderr()).to.not.include('retained');
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -359,7 +359,7 @@ for (const setup of setups) {
     });
 
     if (setup.name.startsWith('mosquitto')) {
-      it('loses nothing when mosquitto restarts in the middle of a 20,000-line pipe', async function () {
+      it('loses nothing and keeps the order when mosquitto restarts in the middle of a 20,000-line pipe', async function () {
         const { room } = await newRoom();
         const bob = listen('bob', [room, '--json', '--count', '20000']);
         await joinedNotice(bob, 'bob');
@@ -377,12 +377,17 @@ for (const setup of setups) {
         publisher.child.stdin.end(lines.slice(10_000).join('\n') + '\n');
         expect(await publisher.exited, publisher.stderr()).to.equal(0);
         expect(await bob.exited, bob.stderr()).to.equal(0);
-        const got = jsonLines(bob.stdoutLines)
-          .filter((m) => m.type === 'message')
-          .map((m) => m.message as string);
+        const shown = jsonLines(bob.stdoutLines).filter((m) => m.type === 'message');
+        const got = shown.map((m) => m.message as string);
         expect(got.length).to.equal(20_000);
         expect(new Set(got).size).to.equal(20_000);
-        expect([...got].sort()).to.deep.equal([...lines].sort());
+        // In order: as sent, and none of them marked late (arrived after a later line).
+        const firstOutOfPlace = got.findIndex((m, i) => m !== lines[i]);
+        expect(
+          firstOutOfPlace,
+          `line ${firstOutOfPlace + 1} shown: ${got[firstOutOfPlace]}`,
+        ).to.equal(-1);
+        expect(shown.filter((m) => m.late === true).map((m) => m.message)).to.deep.equal([]);
       });
     }
   });

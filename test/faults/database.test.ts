@@ -213,18 +213,32 @@ describe('fault drills: the registry', function () {
     const killedAt = Date.now();
     for (const l of listeners) l.child.kill('SIGKILL');
     await Promise.all(listeners.map((l) => l.exited));
+    // A room closes when a command reads it past its deadline: when each `room info` that
+    // still found it open was started, after the crash.
+    const openAt: number[] = [];
     const closed = await waitFor(
       'the room to close',
       async () => {
+        const startedAt = Date.now() - killedAt;
         const info = JSON.parse(
           (await runProgram('room', ['info', room, '--json'], { env })).stdout,
         ) as { state: string; closedAt: string };
+        if (info.state !== 'closed') openAt.push(startedAt);
         return info.state === 'closed' && info;
       },
       20_000,
       250,
     );
-    // Closed no earlier than lease (1 s) + idle timeout (2 s) after the crash.
+    // Closed no earlier than lease (1 s) + idle timeout (2 s) after the crash (the last
+    // heartbeat may be a third of the lease before it)...
     expect(Date.parse(closed.closedAt) - killedAt).to.be.at.least(2500);
+    // ...and by 4 s: the last heartbeat was before the crash, so the deadline is at most 3 s
+    // after it, and a command started after 4 s finds the room closed, however slow it is to
+    // start (a later read only finds it more surely past its deadline). Measured from the crash
+    // to the start of each read, so a loaded machine cannot make this fail.
+    expect(
+      openAt.filter((t) => t >= 4000),
+      `reads that found it open (ms after the crash)`,
+    ).to.deep.equal([]);
   });
 });
