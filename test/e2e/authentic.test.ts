@@ -360,7 +360,9 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
       await runProgram('publish', [room, '-m', 'fresh'], { env: user('alice') });
       await again.line('fresh', (l) => l.includes('"fresh"'));
       expect(messages(again).map((m) => m.message)).to.deep.equal(['fresh']);
-      expect(again.stderr()).to.match(/ignored a (replayed )?message from alice/);
+      // The first replay warned of may be bob's own leave notice (captured or not yet when the
+      // replay began); the ones after it are summed up in one line.
+      expect(again.stderr()).to.match(/ignored a (replayed )?message from (alice|bob)/);
 
       // A retained replay: a listener that starts later does not show it, and --count waits.
       await capture.publishAsync(`sunoye/room/${room}`, old[1]!, { qos: 1, retain: true });
