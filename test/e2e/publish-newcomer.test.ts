@@ -107,8 +107,10 @@ describe('publish, as a newcomer meets it', function () {
       expect(close.code, close.stderr).to.equal(0);
       const closedAt = Date.now();
       expect(await publisher.exited, publisher.stderr()).to.equal(3);
-      // The notice told it, not the registry's next look (every 3 s).
-      expect(Date.now() - closedAt).to.be.below(2500);
+      // What docs/commands.md promises for `room close`: publishers stop within 3 s (told by the
+      // notice at once, or else by the registry's look every 3 s). A shorter bound would not tell
+      // the two apart either: a look comes within any 2.5 s after the close five times in six.
+      expect(Date.now() - closedAt).to.be.below(3000);
       expect(publisher.stderr()).to.equal(
         `publish: room ${room} was closed; 2 lines sent before it, 0 not sent\n`,
       );

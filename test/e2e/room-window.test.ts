@@ -325,6 +325,13 @@ describe('room chat: the room window in a real terminal', function () {
   });
 
   it('Ctrl-C with the broker not answering ends within 2 s and says what was not acknowledged', async function () {
+    // The same Ctrl-C with the broker answering: what leaving and the shell's writing of the exit
+    // code cost on this machine today.
+    const calm = await chatWindow('carol');
+    let started = Date.now();
+    await calm.press('C-c');
+    expect(await calm.exited()).to.equal(0);
+    const unhinderedMs = Date.now() - started;
     const proxy = await startProxy('127.0.0.1', broker.port);
     try {
       const bob = await chatWindow('bob', undefined, {
@@ -332,17 +339,19 @@ describe('room chat: the room window in a real terminal', function () {
       });
       proxy.blackhole();
       await typeLine(bob, 'into the silence');
-      const started = Date.now();
+      started = Date.now();
       await bob.press('C-c');
       const code = await bob.exited();
-      // Within the 1.9 s bound of a Ctrl-C (and the shell's writing of the exit code after it).
-      expect(Date.now() - started).to.be.below(2200);
-      const shown = (await bob.screen()).join('\n');
-      if (code === 4) expect(shown).to.include('1 line you typed was not acknowledged');
-      else {
-        expect(code, shown).to.equal(130);
-        expect(shown).to.include('stopped without a clean exit');
-      }
+      // Its own bounded goodbyes (leave 0.8 s, disconnect 0.5 s), well inside the 1.9 s backstop
+      // of a Ctrl-C: the documented exit 4 for lines typed and never acknowledged, not 130.
+      const shown = await bob.screen();
+      expect(code, shown.join('\n')).to.equal(4);
+      expect(shown).to.include(
+        'room: 1 line you typed was not acknowledged by the broker before you left',
+      );
+      expect(shown.join('\n')).not.to.include('stopped without a clean exit');
+      // The broker not answering costs at most the promised 2 s more than leaving does anyway.
+      expect(Date.now() - started).to.be.below(2000 + unhinderedMs);
     } finally {
       await proxy.close();
     }

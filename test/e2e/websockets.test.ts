@@ -21,16 +21,41 @@ import {
   stopAll,
   type RunningProgram,
 } from '../helpers/programs.js';
+import { waitFor } from '../helpers/wait.js';
 
-/** 200 piped lines over ws:// and one over mqtt:// reach a listener on each. */
+/** The names whose `event` notices a listener printed. */
+function noticed(listener: RunningProgram, event: string): unknown[] {
+  return jsonLines(listener.stdoutLines)
+    .filter((m) => m.type === 'notice' && m.event === event)
+    .map((m) => m.from);
+}
+
+/** Stops a listener that runs until Ctrl-C, as a user does; it must exit 0. */
+async function interrupt(listener: RunningProgram): Promise<void> {
+  listener.child.kill('SIGINT');
+  expect(await listener.exited, listener.stderr()).to.equal(0);
+  expect(listener.stderr()).to.equal('');
+}
+
+/**
+ * 200 piped lines over ws:// and one over mqtt:// reach a listener on each; a listener on each
+ * sees one on the other come and go, by name (each joins and leaves while the other is there).
+ */
 async function carriesBothWays(
   env: Record<string, string>,
   wsEnv: Record<string, string>,
   running: RunningProgram[],
 ): Promise<void> {
   const room = await createRoom(env);
-  const overWs = await joinedListener(room, ['--count', '201'], wsEnv, running);
-  const overTcp = await joinedListener(room, ['--count', '201'], env, running);
+  const ws = { ...wsEnv, SUNOYE_NAME: 'wendy-ws' };
+  const tcp = { ...env, SUNOYE_NAME: 'tom-tcp' };
+  const overWs = await joinedListener(room, [], ws, running);
+  const overTcp = await joinedListener(room, ['--count', '201'], tcp, running);
+  await waitFor(
+    'the ws:// listener to see tom-tcp join',
+    () => noticed(overWs, 'join').includes('tom-tcp'),
+    { program: overWs },
+  );
 
   const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}`);
   const piped = await runProgram('publish', [room], {
@@ -42,15 +67,43 @@ async function carriesBothWays(
   const one = await runProgram('publish', [room, '-m', 'over tcp'], { env });
   expect(one.code, one.stderr).to.equal(0);
 
+  expect(await overTcp.exited).to.equal(0);
+  expect(overTcp.stderr()).to.equal('');
+  await waitFor(
+    'the ws:// listener to see tom-tcp leave',
+    () => noticed(overWs, 'leave').includes('tom-tcp'),
+    { program: overWs },
+  );
+  await interrupt(overWs);
   for (const l of [overWs, overTcp]) {
-    expect(await l.exited).to.equal(0);
     const got = jsonLines(l.stdoutLines).filter((m) => m.type === 'message');
     expect(got.map((m) => m.message)).to.deep.equal([...lines, 'over tcp']);
-    expect(l.stderr()).to.equal('');
   }
-  // Each listener saw the other come and go.
-  const notices = jsonLines(overTcp.stdoutLines).filter((m) => m.type === 'notice');
-  expect(notices.filter((m) => m.event === 'join')).to.have.length.of.at.least(1);
+  expect(noticed(overWs, 'join')).to.deep.equal(['wendy-ws', 'tom-tcp']);
+  // Its own leave notice is the last line it prints.
+  expect(noticed(overWs, 'leave')).to.deep.equal(['tom-tcp', 'wendy-ws']);
+
+  // The other way round: the mqtt:// listener sees a ws:// one come and go.
+  const aroundTcp = await joinedListener(room, [], tcp, running);
+  const insideWs = await joinedListener(room, ['--count', '1'], ws, running);
+  await waitFor(
+    'the mqtt:// listener to see wendy-ws join',
+    () => noticed(aroundTcp, 'join').includes('wendy-ws'),
+    { program: aroundTcp },
+  );
+  const last = await runProgram('publish', [room, '-m', 'over ws'], { env: wsEnv });
+  expect(last.code, last.stderr).to.equal(0);
+  expect(await insideWs.exited).to.equal(0);
+  expect(insideWs.stderr()).to.equal('');
+  await waitFor(
+    'the mqtt:// listener to see wendy-ws leave',
+    () => noticed(aroundTcp, 'leave').includes('wendy-ws'),
+    { program: aroundTcp },
+  );
+  await interrupt(aroundTcp);
+  expect(noticed(aroundTcp, 'join')).to.deep.equal(['tom-tcp', 'wendy-ws']);
+  expect(noticed(aroundTcp, 'leave')).to.deep.equal(['wendy-ws', 'tom-tcp']);
+  expect(noticed(insideWs, 'join')).to.deep.equal(['wendy-ws']);
 }
 
 describe('the embedded broker reached over WebSockets', function () {

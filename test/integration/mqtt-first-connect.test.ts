@@ -103,7 +103,9 @@ describe('the first connection to the broker', function () {
       // Remembered: the next start asks 3.1.1 at once.
       started = Date.now();
       expect((await open(settings(proxy.url))).protocolVersion).to.equal(4);
-      expect(Date.now() - started).to.be.below(1500);
+      // Less than the quarter of the timeout MQTT 5 would have been given first (the levels say it
+      // was not asked).
+      expect(Date.now() - started).to.be.below(2500);
       expect(proxy.levels).to.deep.equal([5, 4, 4]);
     } finally {
       for (const c of connections.splice(0)) c.destroy();
@@ -115,7 +117,8 @@ describe('the first connection to the broker', function () {
     peer = await scriptedPeer(() => undefined);
     const started = Date.now();
     const err = await open(settings(peer.url), 2000).catch((e: SunoyeError) => e);
-    expect(Date.now() - started).to.be.within(1500, 4000);
+    // The whole 2 s timeout shared between the two versions, not one try per version.
+    expect(Date.now() - started).to.be.within(1900, 4000);
     expect(err).to.have.property('exitCode', ExitCode.unavailable);
     expect((err as Error).message).to.equal(
       `cannot connect to the broker ${peer.url}: no answer within the connect timeout, under MQTT 5 or 3.1.1; ` +
@@ -151,7 +154,8 @@ describe('the first connection to the broker', function () {
       expect((err as Error).message).to.match(
         /does not take MQTT 5 \(it refused it\); leave --mqtt-version unset/,
       );
-      expect(Date.now() - started).to.be.below(1000);
+      // At once: well inside the 10 s connect timeout it would otherwise retry for.
+      expect(Date.now() - started).to.be.below(5000);
       expect(refused.connections).to.have.length(1);
     } finally {
       await refused.close();

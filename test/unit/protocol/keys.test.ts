@@ -1,5 +1,6 @@
 // Room secrets: a slow salted KDF, and a verifier that is independent of the message key.
 import { expect } from 'chai';
+import { scryptSync } from 'node:crypto';
 import {
   checkKdfParams,
   DEFAULT_KDF,
@@ -20,6 +21,30 @@ describe('room keys', function () {
     expect(a.equals(b)).to.equal(true);
     expect(a.equals(c)).to.equal(false);
     expect(a.length).to.equal(32);
+  });
+
+  it('derives a new room secret with scrypt at the documented default cost (N=2^16, r=8, p=1)', async function () {
+    // docs/security.md: "scrypt (N=2^16, r=8, p=1 by default: 64 MiB ...)". The cost is written
+    // here as literals and the key computed by Node's scrypt, not from the product's constants.
+    const kdf = newKdfParams();
+    expect(kdf).to.include({ alg: 'scrypt', N: 65536, r: 8, p: 1 });
+    const expected = scryptSync('horse battery staple', Buffer.from(kdf.salt, 'base64'), 32, {
+      N: 65536,
+      r: 8,
+      p: 1,
+      maxmem: 128 * 1024 * 1024,
+    });
+    expect((await deriveRoomSecret('horse battery staple', kdf)).toString('hex')).to.equal(
+      expected.toString('hex'),
+    );
+    // A known answer: this password and salt at N=65536, r=8, p=1, 32 bytes.
+    const known = await deriveRoomSecret('correct horse battery staple', {
+      ...kdf,
+      salt: Buffer.from('00112233445566778899aabbccddeeff', 'hex').toString('base64'),
+    });
+    expect(known.toString('hex')).to.equal(
+      '0b2957ac1e42a6fa426a95e2bcab42228dadfe6e3515cf22927437d803d99dc9',
+    );
   });
 
   it('checks passwords through the verifier, and the verifier is not the key', async function () {
