@@ -104,15 +104,15 @@ function entries(dir: string, depth: number): string[] {
 }
 
 /**
- * Where a run could leave something in the home: its top level, and sunoye's own folders in it
- * (cache, settings, data). Other tools' folders in the home (npm's, an editor's) are left to
- * them: other work on the machine writes there while the tests run.
+ * Where a run could leave something in the home: sunoye's own folders in it (cache, settings,
+ * data), where a program run without a home of its own writes. The rest of the home is left to
+ * other tools (npm's cache, a shell's history, ssh's known hosts), which other work on the
+ * machine writes while the tests run.
  */
 export function homeListing(builds: Set<string>): Set<string> {
   const home = homedir();
   const cache = join(home, '.cache', 'sunoye');
   return new Set([
-    ...entries(home, 1),
     // Compiled code cached by the programs: a file of another build, or of another Node, is
     // another checkout's (other work on this machine runs the programs too).
     ...entries(cache, 2).filter((path) => {
@@ -153,8 +153,13 @@ export const mochaHooks = {
       ...(homeBefore ? leftBehind(homeBefore, homeListing(builds)) : []),
       ...entries(runTmp, 1),
     ];
-    rmSync(runTmp, { recursive: true, force: true });
     const failures: string[] = [];
+    try {
+      rmSync(runTmp, { recursive: true, force: true, maxRetries: 5 });
+    } catch (err) {
+      // Something still running writes in it: a program the tests did not wait for.
+      failures.push(`the run's temporary folder could not be removed: ${(err as Error).message}`);
+    }
     if (left.length > 0) {
       failures.push(
         `the run left ${left.length} new path${left.length === 1 ? '' : 's'} in the home or in its temporary folder (a program run without a home of its own, or a temporary folder not removed):\n  ${left.join('\n  ')}`,

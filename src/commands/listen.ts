@@ -157,7 +157,7 @@ export const listenCommand = command(
 const JOIN_ECHO_TIMEOUT_MS = 10_000;
 /** How long the broker may take to acknowledge the join notice. */
 const JOIN_ACK_TIMEOUT_MS = 10_000;
-/** How long the leave notice may take on the way out (Ctrl-C ends within 2 s). */
+/** How long leaving may take, from the stop to the leave notice acknowledged (Ctrl-C ends within 2 s). */
 const LEAVE_TIMEOUT_MS = 800;
 /** How long the database may take to drop our membership on the way out (the lease ends anyway). */
 const EXIT_DB_TIMEOUT_MS = 800;
@@ -843,6 +843,10 @@ async function runListener(
   });
 
   const reason = await stopped;
+  // The leave notice's time counts from here: a room window's own goodbye (what was typed, sent
+  // and acknowledged, up to 0.5 s) comes out of it, so that one Ctrl-C ends within 2 s with
+  // room to spare on a busy machine even when the broker has stopped answering.
+  const leaving = Date.now();
   await window?.finish();
   // Gaps still waiting for their lookup are reported now, as without history.
   recovery?.close();
@@ -857,7 +861,6 @@ async function runListener(
   out.flush();
   if (reason === 'closed') stderr.write(`room ${target.room} was closed\n`);
   if (reason === 'timeout') stderr.write(`no message for ${options.timeout} s\n`);
-  const leaving = Date.now();
   const sayGoodbye = async (): Promise<void> => {
     const leave = sender.notice('leave', target.topic, target.room);
     const payload = target.codec.encode(leave);
@@ -866,7 +869,7 @@ async function runListener(
   };
   const goodbye =
     reason === 'signal' || reason === 'count' || reason === 'timeout' || reason === 'output'
-      ? withTimeout(sayGoodbye(), LEAVE_TIMEOUT_MS)
+      ? withTimeout(sayGoodbye(), Math.max(0, leaving + LEAVE_TIMEOUT_MS - Date.now()))
       : Promise.resolve();
   // After Ctrl-C, the history shares the leave notice's time: one Ctrl-C ends within 2 s.
   const kept = goodbye.then(() =>

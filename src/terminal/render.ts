@@ -350,7 +350,10 @@ export class WarningLimiter {
 
   warn(message: string): void {
     const t = this.now();
-    if (t - this.lastAt < this.intervalMs) {
+    // One held back already is printed by its timer, with this one: were this one printed at
+    // once because the interval has just passed, the timer (due now, or a little late) would
+    // print the older one right after it, two lines together and out of order.
+    if (t - this.lastAt < this.intervalMs || this.held !== undefined) {
       if (this.held !== undefined) this.others += 1;
       this.held = message;
       this.timer ??= setTimeout(() => this.flush(), this.intervalMs - (t - this.lastAt)).unref();

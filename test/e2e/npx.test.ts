@@ -33,6 +33,9 @@ describe('the programs run with npx', function () {
       SUNOYE_BROKER: broker.url,
       // npm's cache, logs and npx's folder in the temporary folder; nothing asked of a registry.
       npm_config_cache: join(dir, 'npm-cache'),
+      // npm on Node 22 and later keeps its compiled code in TMPDIR/node-compile-cache unless told
+      // where: here, in the test's own folder.
+      NODE_COMPILE_CACHE: join(dir, 'node-compile-cache'),
       npm_config_offline: 'true',
       npm_config_update_notifier: 'false',
       npm_config_fund: 'false',

@@ -101,6 +101,14 @@ async function end(node: Node): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * A node's environment: its temporary files go in its own data directory, which its user owns
+ * (the run's temporary folder, TMPDIR, is root's and others may only pass through it).
+ */
+function nodeEnv(data: string): NodeJS.ProcessEnv {
+  return { ...process.env, TMPDIR: data };
+}
+
 /** Starts a cluster of `size` nodes; each waits for the one before to be synced. */
 export async function startGalera(size = 3): Promise<GaleraCluster> {
   const library = galeraLibrary()!;
@@ -140,7 +148,7 @@ export async function startGalera(size = 3): Promise<GaleraCluster> {
             '--auth-root-authentication-method=normal',
             '--skip-test-db',
           ],
-          { encoding: 'utf8' },
+          { encoding: 'utf8', env: nodeEnv(data) },
         );
         if (installed.status !== 0)
           throw new Error(`${INSTALL_DB} failed: ${installed.stderr}${installed.stdout}`);
@@ -173,7 +181,7 @@ export async function startGalera(size = 3): Promise<GaleraCluster> {
           `--wsrep-sst-receive-address=127.0.0.1:${p.sst}`,
           ...(i === 0 ? ['--wsrep-new-cluster'] : []),
         ],
-        { stdio: 'ignore' },
+        { stdio: 'ignore', env: nodeEnv(data) },
       );
       const node: Node = {
         port: p.sql,

@@ -18,7 +18,8 @@ const ROUNDS = 200;
 
 interface Racer {
   child: ChildProcessWithoutNullStreams;
-  /** The racer's one answer, parsed. */
+  /** The racer's "ready", then its one answer, parsed. */
+  ready: Promise<unknown>;
   answer: Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
 }
@@ -31,13 +32,15 @@ function start(args: string[]): Racer {
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-  const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', (line) =>
-      resolve(JSON.parse(line) as Record<string, unknown>),
-    );
-    void exited.then((code) => reject(new Error(`a racer ended (exit ${code}): ${stderr}`)));
-  });
-  return { child, answer, exited };
+  const lines = createInterface({ input: child.stdout });
+  const next = (): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      lines.once('line', (line) => resolve(JSON.parse(line) as Record<string, unknown>));
+      void exited.then((code) => reject(new Error(`a racer ended (exit ${code}): ${stderr}`)));
+    });
+  const ready = next();
+  const answer = ready.then(next);
+  return { child, ready, answer, exited };
 }
 
 describe('remembered rooms written by several processes at once', function () {
@@ -70,10 +73,15 @@ describe('remembered rooms written by several processes at once', function () {
     );
     const readers = Array.from({ length: READERS }, () => start(['read', home]));
     racers = [...writers, ...readers];
-    // Every racer is running before any starts, so that all start together.
+    // Every racer is loaded and waiting before any starts, so that all start together.
+    await Promise.all(racers.map((racer) => racer.ready));
     for (const racer of racers) racer.child.stdin.write('go\n');
     const wrote = await Promise.all(writers.map((w) => w.answer));
-    expect(wrote).to.deep.equal(writers.map(() => ({ wrote: ROUNDS })));
+    expect(wrote.map((w) => w.wrote)).to.deep.equal(writers.map(() => ROUNDS));
+    // The writers really wrote at the same time: every one started before any finished.
+    const starts = wrote.map((w) => Number(w.from));
+    const ends = wrote.map((w) => Number(w.to));
+    expect(Math.max(...starts), JSON.stringify(wrote)).to.be.below(Math.min(...ends));
     for (const reader of readers) reader.child.stdin.write('stop\n');
     const read = await Promise.all(readers.map((r) => r.answer));
     for (const result of read) {

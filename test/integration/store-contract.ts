@@ -65,6 +65,9 @@ export function roomStoreContract(
   fixture: (ctx: Mocha.Context) => Promise<StoreFixture>,
 ): void {
   describe(`RoomStore contract: ${backend}`, function () {
+    // The race cases start several Node processes at once (about a second each, more on a busy
+    // two-core machine) before their race begins.
+    this.timeout(60_000);
     let fx: StoreFixture;
     let store: RoomStore;
     const clock = new TestClock();

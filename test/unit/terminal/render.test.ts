@@ -355,4 +355,26 @@ describe('rendering: escapes, trust marks, dates, JSON and warnings', function (
       'warning: three (and 1 similar warning before it)\n',
     ]);
   });
+
+  it('prints one line when a warning comes as the held-back one is due, not two in a row', function () {
+    let t = 0;
+    const out: string[] = [];
+    const limiter = new WarningLimiter(
+      (l) => out.push(l),
+      1000,
+      () => t,
+    );
+    limiter.warn('one');
+    t = 400;
+    limiter.warn('two');
+    // The interval is up, and the timer that prints 'two' has not run yet (timers run late).
+    t = 1000;
+    limiter.warn('three');
+    expect(out).to.deep.equal(['warning: one\n']);
+    limiter.flush();
+    expect(out).to.deep.equal([
+      'warning: one\n',
+      'warning: three (and 1 similar warning before it)\n',
+    ]);
+  });
 });
