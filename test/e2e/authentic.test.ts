@@ -22,6 +22,8 @@ import { ownAccount, runProgram } from '../helpers/cli.js';
 import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { startProxy } from '../helpers/proxy.js';
 import { REGISTRIES, type Registry } from '../helpers/registries.js';
+import { startInScript } from '../helpers/script.js';
+import { shellAssignments, shellQuote } from '../helpers/shell.js';
 import { TEST_SIGNER } from '../helpers/signer.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -508,7 +510,7 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
       await waitFor(
         'bob to say what became of the lines',
         () => done(bob.stderr(), bob.stdoutLines.join('\n')),
-        30_000,
+        { timeoutMs: 30_000, program: bob },
       );
       return bob;
     } finally {
@@ -563,8 +565,10 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
       carol.child.kill('SIGKILL');
       await carol.exited;
       crashing = await startBroker('127.0.0.1', port);
-      await waitFor('bob back, without his session', () =>
-        /lost this listener's session/.test(bob.stderr()),
+      await waitFor(
+        'bob back, without his session',
+        () => /lost this listener's session/.test(bob.stderr()),
+        { program: bob },
       );
       alice.child.stdin.write('alice after\n');
       await bob.line('alice after', (l) => l.includes('alice after'));
@@ -572,7 +576,7 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
         'bob to name carol',
         () => (/nothing more arrived from carol/.test(bob.stderr()) ? bob.stderr() : undefined),
         // 15 s after the reconnect, then the room history is looked up first (2 s and a query).
-        60_000,
+        { timeoutMs: 60_000, program: bob },
       );
       // The warnings of a reconnect come at once: alice, heard from since, is not among them.
       expect(said).not.to.include('nothing more arrived from alice');
@@ -605,10 +609,13 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
         (l) => l.includes('said while bob was away'),
         30_000,
       );
-      const told = await waitFor('bob to say what he found', () =>
-        /lost this listener's session while it was away: \d+ lines? sent meanwhile found in the room's history, shown late\n/.exec(
-          bob.stderr(),
-        ),
+      const told = await waitFor(
+        'bob to say what he found',
+        () =>
+          /lost this listener's session while it was away: \d+ lines? sent meanwhile found in the room's history, shown late\n/.exec(
+            bob.stderr(),
+          ),
+        { program: bob },
       );
       expect(told?.[0]).to.not.include('may be missing');
       const shown = messages(bob) as unknown as {
@@ -630,10 +637,8 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
     const room = await newRoom('bob');
     const bin = join(process.cwd(), 'dist', 'bin');
     const out = join(dir, 'first-listener.out');
-    const q = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
-    const alice = Object.entries(user('alice'))
-      .map(([k, v]) => `${k}=${q(v)}`)
-      .join(' ');
+    const q = shellQuote;
+    const alice = shellAssignments(user('alice'));
     const listenOnce = `${q(process.execPath)} ${q(join(bin, 'listen.js'))} ${room} --json --count 1`;
     // One terminal (`script`): a listener, killed -9 once it has joined; a line sent while it is
     // gone; the listener started again in the same terminal.
@@ -644,14 +649,7 @@ describe('members and broker users attacking a room (aedes + SQLite)', function 
       `env ${alice} ${q(process.execPath)} ${q(join(bin, 'publish.js'))} ${room} -m 'sent while bob was away'`,
       `exec ${listenOnce}`,
     ].join('; ');
-    const terminal = startProgram(
-      'script' as 'listen',
-      ['-qfec', steps, '/dev/null'],
-      user('bob'),
-      {
-        raw: true,
-      },
-    );
+    const terminal = startInScript(steps, user('bob'));
     running.push(terminal);
     expect(await terminal.exited, terminal.stderr()).to.equal(0);
     const shown = jsonLines(

@@ -209,8 +209,10 @@ for (const setup of setups) {
       });
       await intruder.publishAsync(topic, Buffer.from([0xff, 0x00, 0x1b]), { qos: 1 });
       await intruder.endAsync();
-      await waitFor('a warning about the forged payload', () =>
-        bob.stderr().includes('cannot decrypt'),
+      await waitFor(
+        'a warning about the forged payload',
+        () => bob.stderr().includes('cannot decrypt'),
+        { program: bob },
       );
       expect(
         await runProgram('publish', [room, '-m', 'genuine'], { env: user('alice') }),
@@ -368,11 +370,10 @@ for (const setup of setups) {
         running.push(publisher);
         const half = lines.slice(0, 10_000).join('\n') + '\n';
         publisher.child.stdin.write(half);
-        await waitFor(
-          'bob to receive some of the lines',
-          () => bob.stdoutLines.length > 2000,
-          30_000,
-        );
+        await waitFor('bob to receive some of the lines', () => bob.stdoutLines.length > 2000, {
+          timeoutMs: 30_000,
+          program: bob,
+        });
         await (broker as MosquittoBroker).restart();
         publisher.child.stdin.end(lines.slice(10_000).join('\n') + '\n');
         expect(await publisher.exited, publisher.stderr()).to.equal(0);

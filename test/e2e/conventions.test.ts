@@ -4,10 +4,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
+import { alterRoomRecord } from '../helpers/registries.js';
 import {
   createRoom,
   joinedListener,
@@ -158,13 +158,8 @@ describe('conventions from mosquitto_sub and friends', function () {
     const room = await createRoom(user('erin'));
     const today = await runProgram('room', ['info', room], { env: user('erin') });
     expect(today.stdout).to.match(/^created by erin at \d\d:\d\d:\d\d on \S+; closes after /m);
-    const db = new Database(join(dir, 'registry.db'));
-    try {
-      const lastWeek = Date.now() - 7 * 86_400_000;
-      db.prepare('UPDATE rooms SET created_at = ? WHERE number = ?').run(lastWeek, room);
-    } finally {
-      db.close();
-    }
+    const lastWeek = Date.now() - 7 * 86_400_000;
+    alterRoomRecord(join(dir, 'registry.db'), room, { created_at: lastWeek });
     const close = await runProgram('room', ['close', room], { env: user('erin') });
     expect(close.code, close.stderr).to.equal(0);
     const info = await runProgram('room', ['info', room], { env: user('erin') });

@@ -13,6 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { testEnv } from '../helpers/cli.js';
 
 const checkout = fileURLToPath(new URL('../../..', import.meta.url));
 /** What a clone does not have: what .gitignore names, and git's own folder. */
@@ -26,7 +27,10 @@ const NOT_IN_A_CLONE = [
   join('src', 'protocol', 'generated'),
 ];
 
-/** Runs `command ARGS` in `cwd` to its end; its stdout, both outputs, and the exit code. */
+/**
+ * Runs `command ARGS` in `cwd` to its end, with `env` and the run's own TMPDIR (so what it leaves
+ * there is found at the end); its stdout, both outputs, and the exit code.
+ */
 function run(
   command: string,
   args: string[],
@@ -34,7 +38,11 @@ function run(
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd,
+      env: testEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

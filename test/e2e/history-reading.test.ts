@@ -5,7 +5,6 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import Database from 'better-sqlite3';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
 import {
@@ -15,7 +14,7 @@ import {
   stopAll,
   type RunningProgram,
 } from '../helpers/programs.js';
-import { REGISTRIES, type Registry } from '../helpers/registries.js';
+import { REGISTRIES, writeSqlite, type Registry } from '../helpers/registries.js';
 import { requireTmux, type Terminal } from '../helpers/terminal.js';
 import { openChatWindow } from '../helpers/window.js';
 import { waitFor } from '../helpers/wait.js';
@@ -58,15 +57,7 @@ describe('reading the history of a room', function () {
   /** The registry file, as its operator can write it. */
   const sqlite: Registry = {
     url: '',
-    write: (sql, params) => {
-      const db = new Database(join(dir, 'registry.db'));
-      try {
-        db.prepare(sql).run(...params);
-      } finally {
-        db.close();
-      }
-      return Promise.resolve();
-    },
+    write: (sql, params) => Promise.resolve(writeSqlite(join(dir, 'registry.db'), sql, params)),
     drop: () => Promise.resolve(),
   };
 

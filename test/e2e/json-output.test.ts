@@ -92,7 +92,7 @@ describe('--json output with hostile names, messages and registry values', funct
       'every message',
       () =>
         jsonLines(listener.stdoutLines).filter((l) => l.type === 'message').length === sent.length,
-      30_000,
+      { timeoutMs: 30_000, program: listener },
     );
 
     // Someone with write access to the registry: a creator and a member name that would clear

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import { jsonLines, stopAll, type RunningProgram } from '../helpers/programs.js';
+import { startInScript } from '../helpers/script.js';
+import { shellAssignments, shellQuote } from '../helpers/shell.js';
 
 describe('listen started again in the same terminal', function () {
   this.timeout(60_000);
@@ -22,7 +24,7 @@ describe('listen started again in the same terminal', function () {
     SUNOYE_HOME: join(dir, name),
     NO_COLOR: '1',
   });
-  const q = (text: string): string => `'${text.replace(/'/g, "'\\''")}'`;
+  const q = shellQuote;
   const bin = (program: string): string =>
     `${q(process.execPath)} ${q(join(process.cwd(), 'dist', 'bin', `${program}.js`))}`;
 
@@ -46,10 +48,7 @@ describe('listen started again in the same terminal', function () {
     second: string,
   ): Promise<{ first: string; lines: string[] }> {
     const first = join(dir, `first-${room}.out`);
-    const env = (who: Record<string, string>) =>
-      Object.entries(who)
-        .map(([k, v]) => `${k}=${q(v)}`)
-        .join(' ');
+    const env = shellAssignments;
     const steps = [
       `${bin('listen')} ${room} --json > ${q(first)} & echo $! > ${q(first)}.pid`,
       `until grep -q '"event":"join"' ${q(first)}; do sleep 0.05; done`,
@@ -57,14 +56,7 @@ describe('listen started again in the same terminal', function () {
       `env ${env({ ...user('alice'), SUNOYE_PASSWORD: password })} ${bin('publish')} ${room} -m 'sent while bob was away'`,
       `exec ${second}`,
     ].join('; ');
-    const terminal = startProgram(
-      'script' as 'listen',
-      ['-qfec', steps, '/dev/null'],
-      user('bob'),
-      {
-        raw: true,
-      },
-    );
+    const terminal = startInScript(steps, user('bob'));
     running.push(terminal);
     expect(await terminal.exited, terminal.stderr()).to.equal(0);
     return {

@@ -189,7 +189,9 @@ describe('a listener attacked by a member and a broker user (aedes + SQLite)', f
       await intruder.publishAsync(topic, daves(dave.message('after the will')), { qos: 1 });
       await alice.line('the line after the will', (l) => l.includes('after the will'));
       expect(events().map((m) => m.from)).to.deep.equal(['bob']);
-      await waitFor('the warning', () => alice.stderr().includes('ignored a last will of dave'));
+      await waitFor('the warning', () => alice.stderr().includes('ignored a last will of dave'), {
+        program: alice,
+      });
     } finally {
       await intruder.endAsync();
     }
@@ -207,7 +209,9 @@ describe('a listener attacked by a member and a broker user (aedes + SQLite)', f
       await carol.publishAsync(topic, seal(c.notice('closed', topic, room)), { qos: 1 });
       await carol.publishAsync(topic, seal(c.message('still here')), { qos: 1 });
       await alice.line("carol's line", (l) => l.includes('still here'));
-      await waitFor('the warning', () => alice.stderr().includes('ignored a "closed" notice'));
+      await waitFor('the warning', () => alice.stderr().includes('ignored a "closed" notice'), {
+        program: alice,
+      });
       expect(alice.stdoutLines.filter((l) => l.includes('closed by'))).to.deep.equal([]);
       // The room closed for real: the notice is printed, and the listener ends.
       const closed = await runProgram('room', ['close', room], { env: user('alice') });

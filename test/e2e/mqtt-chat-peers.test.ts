@@ -99,7 +99,9 @@ describe('MQTT-Chat peers and retained messages in a plain room', function () {
       // Dropped, never shown, and said once on stderr.
       expect(bob.stdoutLines.join('\n')).to.not.include('long ago');
       // Warnings are at most one every 2 s: the one for the retained message may wait its turn.
-      await waitFor('the retained warning', () => bob.stderr().includes('ignored a retained'));
+      await waitFor('the retained warning', () => bob.stderr().includes('ignored a retained'), {
+        program: bob,
+      });
       expect(bob.stderr().match(/ignored a retained message/g)).to.have.length(1);
     } finally {
       await carl.end();

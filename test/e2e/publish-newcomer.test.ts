@@ -2,7 +2,6 @@
 // publish, Ctrl-C while the broker is away and at a password prompt, a prompt that says when the
 // broker is away, and what people bring from mosquitto_pub and ntfy: host:port for the broker,
 // the message as words, -m once, a JSON summary, progress on a terminal.
-import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
-import { noteSecrets, record, runProgram } from '../helpers/cli.js';
+import { runProgram } from '../helpers/cli.js';
 import {
   createRoom,
   joinedListener,
@@ -20,6 +19,8 @@ import {
   stopAll,
   type RunningProgram,
 } from '../helpers/programs.js';
+import { startInScript, type ScriptTerminal } from '../helpers/script.js';
+import { shellQuote } from '../helpers/shell.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 import { scratchUser } from '../helpers/window.js';
 import { openStore } from '../../src/db/index.js';
@@ -27,54 +28,16 @@ import { startBroker } from '../../src/mqtt/broker.js';
 import { encodePlain, type ChatPayload } from '../../src/protocol/index.js';
 
 const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
-const quote = (text: string): string => `'${text.replace(/'/g, "'\\''")}'`;
 /** The shell words that run one of the built programs. */
 const program = (name: 'room' | 'listen' | 'publish', args: string[]): string =>
-  [process.execPath, join(binDir, `${name}.js`), ...args].map(quote).join(' ');
-
-/** A shell command run in a terminal of its own (`script`), and all that terminal showed. */
-interface Terminal {
-  output(): string;
-  /** Types `text` (Ctrl-C is '\x03', Ctrl-D '\x04'). */
-  type(text: string): void;
-  /** How often `text` appears in the output so far. */
-  count(text: string): number;
-  exited: Promise<number | null>;
-  kill(): void;
-}
-
-function inTerminal(command: string, env: Record<string, string>): Terminal {
-  noteSecrets(env);
-  const child = spawn('script', ['-qfec', command, '/dev/null'], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('close', (code) => {
-      record('script', [command], output);
-      resolve(code);
-    }),
-  );
-  return {
-    output: () => output,
-    type: (text) => child.stdin.write(text),
-    count: (text) => output.split(text).length - 1,
-    exited,
-    kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
+  [process.execPath, join(binDir, `${name}.js`), ...args].map(shellQuote).join(' ');
 
 describe('publish, as a newcomer meets it', function () {
   this.timeout(60_000);
   let dir: string;
   let broker: TestBroker;
   const running: RunningProgram[] = [];
-  const terminals: Terminal[] = [];
+  const terminals: ScriptTerminal[] = [];
   const user = (name: string, extra: Record<string, string> = {}) =>
     scratchUser(dir, broker.url, name, extra);
 
@@ -83,10 +46,7 @@ describe('publish, as a newcomer meets it', function () {
     broker = await startAedes();
   });
   afterEach(async function () {
-    for (const t of terminals.splice(0)) {
-      t.kill();
-      await t.exited;
-    }
+    await stopAll(terminals);
     await stopAll(running);
   });
   after(async function () {
@@ -195,10 +155,12 @@ describe('publish, as a newcomer meets it', function () {
         ['listen', [room]],
         ['room', ['join', room]],
       ] as const) {
-        const terminal = inTerminal(`exec ${program(name, [...args])}`, user('bob'));
+        const terminal = startInScript(`exec ${program(name, [...args])}`, user('bob'));
         terminals.push(terminal);
-        await waitFor(`${name}'s password prompt`, () =>
-          terminal.output().includes(`Password for room ${room}: `),
+        await waitFor(
+          `${name}'s password prompt`,
+          () => terminal.output().includes(`Password for room ${room}: `),
+          { program: terminal },
         );
         terminal.type('\x03');
         expect(await terminal.exited, `${name}: ${terminal.output()}`).to.equal(130);
@@ -211,11 +173,15 @@ describe('publish, as a newcomer meets it', function () {
       try {
         const env = user('alice', { SUNOYE_BROKER: own.url });
         const room = await createRoom(env);
-        const terminal = inTerminal(`exec ${program('publish', [room])}`, env);
+        const terminal = startInScript(`exec ${program('publish', [room])}`, env);
         terminals.push(terminal);
-        await waitFor('the prompt', () => terminal.output().includes('Ctrl-D ends.'));
+        await waitFor('the prompt', () => terminal.output().includes('Ctrl-D ends.'), {
+          program: terminal,
+        });
         terminal.type('one\n');
-        await waitFor('the prompt after the first line', () => terminal.count('> ') >= 2);
+        await waitFor('the prompt after the first line', () => terminal.count('> ') >= 2, {
+          program: terminal,
+        });
         await own.close();
         await waitFor('word that the broker is away', () =>
           terminal
@@ -226,12 +192,16 @@ describe('publish, as a newcomer meets it', function () {
         );
         expect(terminal.output()).to.include('(broker unreachable) > ');
         terminal.type('two\n');
-        await waitFor('the prompt after the second line', () =>
-          terminal.count('(broker unreachable) > ') >= 2 ? true : false,
+        await waitFor(
+          'the prompt after the second line',
+          () => (terminal.count('(broker unreachable) > ') >= 2 ? true : false),
+          { program: terminal },
         );
         own = await startBroker('127.0.0.1', own.port);
-        await waitFor('word that the broker is back', () =>
-          terminal.output().includes('broker reachable again\r\n> '),
+        await waitFor(
+          'word that the broker is back',
+          () => terminal.output().includes('broker reachable again\r\n> '),
+          { program: terminal },
         );
         terminal.type('\x04');
         expect(await terminal.exited, terminal.output()).to.equal(0);
@@ -246,22 +216,32 @@ describe('publish, as a newcomer meets it', function () {
       try {
         const env = user('alice', { SUNOYE_BROKER: own.url });
         const room = await createRoom(env);
-        const terminal = inTerminal(`exec ${program('publish', [room])}`, env);
+        const terminal = startInScript(`exec ${program('publish', [room])}`, env);
         terminals.push(terminal);
-        await waitFor('the prompt', () => terminal.output().includes('Ctrl-D ends.'));
+        await waitFor('the prompt', () => terminal.output().includes('Ctrl-D ends.'), {
+          program: terminal,
+        });
         terminal.type('one\n');
-        await waitFor('the prompt after the first line', () => terminal.count('> ') >= 2);
+        await waitFor('the prompt after the first line', () => terminal.count('> ') >= 2, {
+          program: terminal,
+        });
         await own.close();
-        await waitFor('word that the broker is away', () =>
-          terminal.output().includes('broker unreachable'),
+        await waitFor(
+          'word that the broker is away',
+          () => terminal.output().includes('broker unreachable'),
+          { program: terminal },
         );
         terminal.type('two\n');
-        await waitFor('the prompt after the second line', () =>
-          terminal.count('(broker unreachable) > ') >= 2 ? true : false,
+        await waitFor(
+          'the prompt after the second line',
+          () => (terminal.count('(broker unreachable) > ') >= 2 ? true : false),
+          { program: terminal },
         );
         terminal.type('three\n');
-        await waitFor('the prompt after the third line', () =>
-          terminal.count('(broker unreachable) > ') >= 3 ? true : false,
+        await waitFor(
+          'the prompt after the third line',
+          () => (terminal.count('(broker unreachable) > ') >= 3 ? true : false),
+          { program: terminal },
         );
         const pressed = Date.now();
         terminal.type('\x03');
@@ -415,7 +395,7 @@ describe('publish, as a newcomer meets it', function () {
       const room = await createRoom(user('alice'));
       // A pipe that lasts longer than the second the progress line waits for.
       const pipe = `(seq 1 2000; sleep 1.5; seq 2001 4000) | ${program('publish', [room])}`;
-      const terminal = inTerminal(pipe, user('alice'));
+      const terminal = startInScript(pipe, user('alice'));
       terminals.push(terminal);
       expect(await terminal.exited, terminal.output()).to.equal(0);
       const out = terminal.output();

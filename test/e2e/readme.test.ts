@@ -42,7 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { ExitCode } from '../../src/errors.js';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
-import { noteSecrets, record } from '../helpers/cli.js';
+import { noteSecrets, record, testEnv } from '../helpers/cli.js';
 import { requireMysql, scratchDatabase, type ScratchDatabase } from '../helpers/mysql.js';
 import { startProgram } from '../helpers/programs.js';
 import { openShellTerminal, tmuxInstalled, type Terminal } from '../helpers/terminal.js';
@@ -363,7 +363,8 @@ describe('the README', function () {
       chmodSync(wrapper, 0o755);
     }
     broker = await startAedes();
-    env = { PATH: `${bin}:${process.env.PATH ?? ''}`, SUNOYE_BROKER: broker.url };
+    // With the run's own TMPDIR (testEnv), so what the commands leave there is found at the end.
+    env = testEnv({ PATH: `${bin}:${process.env.PATH ?? ''}`, SUNOYE_BROKER: broker.url });
   });
   afterEach(async function () {
     for (const terminal of terminals.splice(0)) await terminal.close();

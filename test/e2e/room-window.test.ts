@@ -3,10 +3,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
+import { writeSqlite } from '../helpers/registries.js';
 import {
   createRoomWithPassword,
   joinedListener,
@@ -259,16 +259,11 @@ describe('room chat: the room window in a real terminal', function () {
     // mallory, with her own SUNOYE_HOME, listens as carol; the database's writer adds a row.
     const mallory = { SUNOYE_PASSWORD: password, SUNOYE_HOME: join(dir, 'home-mallory') };
     await joinedListener(room, [], user('carol', mallory), running);
-    const registry = new Database(join(dir, 'registry.db'));
-    try {
-      registry
-        .prepare(
-          'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
-        )
-        .run('e'.repeat(32), room, 'carol, dave', Date.now(), Date.now(), 3_600_000);
-    } finally {
-      registry.close();
-    }
+    writeSqlite(
+      join(dir, 'registry.db'),
+      'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
+      ['e'.repeat(32), room, 'carol, dave', Date.now(), Date.now(), 3_600_000],
+    );
     const [bobKey, carolKey, malloryKey] = await Promise.all(
       [user('bob'), user('carol'), user('carol', mallory)].map(async (env) => {
         const run = await runProgram('room', ['whoami', '--json'], { env });

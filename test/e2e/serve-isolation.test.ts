@@ -100,8 +100,10 @@ describe('room serve keeps its users apart', function () {
 
     const sent = await runProgram('publish', [room, '-m', 'after the big one'], { env });
     expect(sent.code, sent.stderr).to.equal(0);
-    await waitFor('the next message at the listener', () =>
-      jsonLines(listener.stdoutLines).some((m) => m.message === 'after the big one'),
+    await waitFor(
+      'the next message at the listener',
+      () => jsonLines(listener.stdoutLines).some((m) => m.message === 'after the big one'),
+      { program: listener },
     );
     const after = rssMiB(listener.child.pid!);
     expect(

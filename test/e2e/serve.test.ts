@@ -40,8 +40,7 @@ describe('room serve', function () {
     const serve = start('room', ['serve', '--port', '0'], { HOME: dir });
     const url = await serve.line('the broker URL', (l) => /^mqtt:\/\/127\.0\.0\.1:\d+$/.test(l));
     const env = { HOME: dir, SUNOYE_BROKER: url, SUNOYE_NAME: 'alice' };
-    const created = await runProgram('room', ['create', '--json'], { env });
-    const { room } = JSON.parse(created.stdout) as { room: string };
+    const room = await createRoom(env);
     const raw = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
     const wire: Buffer[] = [];
     raw.on('message', (_t, p) => wire.push(Buffer.from(p)));
@@ -90,8 +89,10 @@ describe('room serve', function () {
     expect(url).to.match(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
     expect(wsUrl).to.match(/^ws:\/\/127\.0\.0\.1:\d+$/);
     // stderr is a pipe of its own: its line may come in after stdout's.
-    await waitFor('the listening line', () =>
-      serve.stderr().includes(`listening on ${url} and ${wsUrl}`),
+    await waitFor(
+      'the listening line',
+      () => serve.stderr().includes(`listening on ${url} and ${wsUrl}`),
+      { program: serve },
     );
     const env = { HOME: dir, SUNOYE_BROKER: url, SUNOYE_NAME: 'alice' };
     const room = await createRoom(env);
@@ -144,9 +145,7 @@ describe('room serve', function () {
     const broker = await startAedes();
     const env = { HOME: dir, SUNOYE_BROKER: broker.url, SUNOYE_NAME: 'alice' };
     try {
-      const { room } = JSON.parse(
-        (await runProgram('room', ['create', '--json'], { env })).stdout,
-      ) as { room: string };
+      const room = await createRoom(env);
       const listener = start('listen', [room, '--json'], env);
       await listener.line('the join notice', (l) => l.includes('"event":"join"'));
       const publisher = start('publish', [room, '--timeout', '2'], env);
@@ -154,6 +153,7 @@ describe('room serve', function () {
       await waitFor(
         'five messages at the listener',
         () => jsonLines(listener.stdoutLines).filter((m) => m.type === 'message').length === 5,
+        { program: listener },
       );
       await broker.stop();
       publisher.child.stdin.end('6\n7\n8\n');

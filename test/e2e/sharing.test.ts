@@ -4,7 +4,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { ownAccount, runProgram, type Run } from '../helpers/cli.js';
@@ -17,6 +16,7 @@ import {
   stopAll,
 } from '../helpers/programs.js';
 import type { RunningProgram } from '../helpers/programs.js';
+import { alterRoomRecord } from '../helpers/registries.js';
 
 describe('sharing a room', function () {
   this.timeout(60_000);
@@ -146,14 +146,7 @@ describe('sharing a room', function () {
     const alice = person('alice', { SUNOYE_DB: `sqlite:${path}`, SUNOYE_BROKER: brokerA.url });
     const { room } = await createRoomWithPassword(alice);
     const listener = await joinedListener(room, [], alice, running);
-    const tamper = (broker: string) => {
-      const db = new Database(path);
-      try {
-        db.prepare('UPDATE rooms SET broker = ? WHERE number = ?').run(broker, room);
-      } finally {
-        db.close();
-      }
-    };
+    const tamper = (broker: string) => alterRoomRecord(path, room, { broker });
 
     tamper('mqtt://op:Leaked-Pw-77@Evil.Example:1883/\x1b[2J?token=Tok-91');
     const sent = await runProgram('publish', [room, '-m', 'still on my broker'], { env: alice });

@@ -4,11 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
+import { writeSqlite } from '../helpers/registries.js';
 import {
   createRoomWithPassword,
   joinedListener,
@@ -59,16 +59,11 @@ describe('room chat: the conventions of IRC clients', function () {
     const alice = await chatWindow('alice');
     await alice.waitFor('nobody else', (rows) => rows.includes('nobody else is in the room'));
     // A row the database's writer added, signed by nobody: never shown as someone's.
-    const registry = new Database(join(dir, 'registry.db'));
-    try {
-      registry
-        .prepare(
-          'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
-        )
-        .run('e'.repeat(32), room, 'carol, dave', Date.now(), Date.now(), 3_600_000);
-    } finally {
-      registry.close();
-    }
+    writeSqlite(
+      join(dir, 'registry.db'),
+      'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)',
+      ['e'.repeat(32), room, 'carol, dave', Date.now(), Date.now(), 3_600_000],
+    );
     const bob = await chatWindow('bob');
     await bob.waitFor('who is there', (rows) =>
       rows.includes('in the room: alice, "carol, dave" [unverified] (and you)'),

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { startAedes, type TestBroker } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
+import { createRoomWithPassword } from '../helpers/programs.js';
 
 /** The repository (the tests run from dist/test/e2e). */
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,16 +29,6 @@ describe("the CLI's words", function () {
     ...settings,
   });
 
-  /** `room create --json` as `env` says: its number and generated password. */
-  async function create(
-    env: Record<string, string>,
-    args: string[] = [],
-  ): Promise<{ room: string; password: string }> {
-    const made = await runProgram('room', ['create', '--json', ...args], { env });
-    expect(made.code, made.stderr).to.equal(0);
-    return JSON.parse(made.stdout) as { room: string; password: string };
-  }
-
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'sunoye-words-'));
     brokerA = await startAedes();
@@ -52,7 +43,7 @@ describe("the CLI's words", function () {
   it('for a room joined with --db and --broker, the broker warning and the leave hint name what it was joined with', async function () {
     const shared = `sqlite:${join(dir, 'shared.db')}`;
     const alice = person('alice', { SUNOYE_DB: shared, SUNOYE_BROKER: brokerB.url });
-    const { room, password } = await create(alice);
+    const { room, password } = await createRoomWithPassword(alice);
     // Bob's config.json names another broker; he joins with the room's.
     const bob = person('bob');
     mkdirSync(join(dir, 'bob', 'config', 'sunoye'), { recursive: true });
@@ -183,7 +174,7 @@ describe("the CLI's words", function () {
 
     it('is said to have sent something that is not MQTT, with the question what it is', async function () {
       const env = person('mysqlport', { SUNOYE_BROKER: brokerA.url });
-      const { room } = await create(env);
+      const { room } = await createRoomWithPassword(env);
       const started = Date.now();
       const sent = await runProgram(
         'publish',

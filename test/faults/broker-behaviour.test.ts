@@ -23,6 +23,7 @@ import {
   stopAll,
   type RunningProgram,
 } from '../helpers/programs.js';
+import { startInScript } from '../helpers/script.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Milliseconds from `signal` sent to `program` until it exited, and its exit code. */
@@ -283,15 +284,9 @@ describe('one user, one room, one terminal, two listeners', function () {
     const one = `${process.execPath} ${listenJs} ${room} --json --count 1`;
     // One terminal (`script`), two listeners in it: the first in the background of the second.
     // Each one's exit status is printed, so a listener that fails is seen, not lost in `wait`.
-    const terminal = startProgram(
-      'script' as 'listen',
-      [
-        '-qfec',
-        `${one} & first=$!; ${one}; second=$?; wait $first; echo "exits $? $second"`,
-        '/dev/null',
-      ],
+    const terminal = startInScript(
+      `${one} & first=$!; ${one}; second=$?; wait $first; echo "exits $? $second"`,
       { ...env, SUNOYE_NAME: 'bob' },
-      { raw: true },
     );
     running.push(terminal);
     const bobs = (event: string): number =>

@@ -1,6 +1,5 @@
 // Fault drills on the broker side: mosquitto restarted under a 50,000-line pipe, killed 3 s after
 // a pipe, and one user listening to one room from two terminals at once.
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +13,14 @@ import {
   type MosquittoFixture,
 } from '../helpers/brokers.js';
 import { runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import {
+  createRoom,
+  jsonLines,
+  startProgram,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
+import { startInScript } from '../helpers/script.js';
 import { TEST_SIGNER } from '../helpers/signer.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 
@@ -36,12 +42,7 @@ describe('fault drills: the broker', function () {
     await fixture?.stop();
   });
 
-  const newRoom = async (): Promise<string> =>
-    (
-      JSON.parse((await runProgram('room', ['create', '--json'], { env })).stdout) as {
-        room: string;
-      }
-    ).room;
+  const newRoom = (): Promise<string> => createRoom(env);
 
   it('shows every one of 50,000 lines exactly once when mosquitto restarts mid-pipe', async function () {
     const room = await newRoom();
@@ -52,7 +53,10 @@ describe('fault drills: the broker', function () {
     running.push(publisher);
     const lines = Array.from({ length: 50_000 }, (_, i) => `line-${i + 1}`);
     publisher.child.stdin.write(`${lines.slice(0, 25_000).join('\n')}\n`);
-    await waitFor('some lines at the listener', () => listener.stdoutLines.length > 5000, 60_000);
+    await waitFor('some lines at the listener', () => listener.stdoutLines.length > 5000, {
+      timeoutMs: 60_000,
+      program: listener,
+    });
     await broker.restart();
     publisher.child.stdin.end(`${lines.slice(25_000).join('\n')}\n`);
     expect(await publisher.exited, publisher.stderr()).to.equal(0);
@@ -133,10 +137,7 @@ describe('fault drills: the broker', function () {
     // `script` gives each listener a terminal of its own, as two terminal windows would.
     const inTerminal = (): RunningProgram => {
       const command = `exec ${process.execPath} ${listenJs} ${room} --json --count 1`;
-      const p = startProgramRaw('script', ['-qfec', command, '/dev/null'], {
-        ...env,
-        SUNOYE_NAME: 'bob',
-      });
+      const p = startInScript(command, { ...env, SUNOYE_NAME: 'bob' });
       running.push(p);
       return p;
     };
@@ -159,14 +160,3 @@ describe('fault drills: the broker', function () {
     }
   });
 });
-
-/** Like startProgram, for a command other than sunoye's own programs. */
-function startProgramRaw(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-): RunningProgram {
-  const probe = spawnSync(command, ['--version'], { stdio: 'ignore' });
-  if (probe.error) throw new Error(`${command} is not installed`);
-  return startProgram(command as 'listen', args, env, { raw: true });
-}

@@ -13,7 +13,13 @@ import {
   MYSQL_TEST_URL,
   type ScratchDatabase,
 } from '../helpers/mysql.js';
-import { startProgram, jsonLines, stopAll, type RunningProgram } from '../helpers/programs.js';
+import {
+  createRoom,
+  startProgram,
+  jsonLines,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
 import { startProxy, type CuttableProxy } from '../helpers/proxy.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 
@@ -56,11 +62,7 @@ describe('fault drills: the registry', function () {
         SUNOYE_KEEPALIVE: '3',
         SUNOYE_LEASE: '3',
       };
-      const created = await runProgram('room', ['create', '--json'], {
-        env: { ...env, SUNOYE_NAME: 'alice' },
-      });
-      expect(created.code, created.stderr).to.equal(0);
-      const { room } = JSON.parse(created.stdout) as { room: string };
+      const room = await createRoom({ ...env, SUNOYE_NAME: 'alice' });
       const bob = startProgram('listen', [room, '--json'], {
         ...env,
         SUNOYE_NAME: 'bob',
@@ -75,17 +77,16 @@ describe('fault drills: the registry', function () {
         await waitFor(
           'a warning about presence',
           () => bob.stderr().includes('cannot renew presence in the database'),
-          20_000,
+          { timeoutMs: 20_000, program: bob },
         );
         alice.child.stdin.write('during the outage\n');
         await bob.line('a message during the outage', (l) => l.includes('during the outage'));
 
         await proxy.restore();
-        await waitFor(
-          'presence renewed',
-          () => bob.stderr().includes('database reachable again'),
-          20_000,
-        );
+        await waitFor('presence renewed', () => bob.stderr().includes('database reachable again'), {
+          timeoutMs: 20_000,
+          program: bob,
+        });
         const info = await runProgram('room', ['info', room, '--json'], { env });
         expect(JSON.parse(info.stdout)).to.include({ state: 'open', members: 1 });
         const warnings = bob
@@ -144,11 +145,7 @@ describe('fault drills: the registry', function () {
 
     /** A listener in a fresh room, joined, with the database then blackholed; when it started. */
     async function blackholedListener(): Promise<{ bob: RunningProgram; blackholedAt: number }> {
-      const created = await runProgram('room', ['create', '--json'], {
-        env: { ...env, SUNOYE_NAME: 'alice' },
-      });
-      expect(created.code, created.stderr).to.equal(0);
-      const { room } = JSON.parse(created.stdout) as { room: string };
+      const room = await createRoom({ ...env, SUNOYE_NAME: 'alice' });
       const bob = startProgram('listen', [room, '--json'], { ...env, SUNOYE_NAME: 'bob' });
       await bob.line('the join notice', (l) => l.includes('"event":"join"'));
       proxy.blackhole();
@@ -201,8 +198,7 @@ describe('fault drills: the registry', function () {
       SUNOYE_KEEPALIVE: '1',
       SUNOYE_LEASE: '1',
     };
-    const created = await runProgram('room', ['create', '--json', '--idle', '2'], { env });
-    const { room } = JSON.parse(created.stdout) as { room: string };
+    const room = await createRoom(env, ['--idle', '2']);
     const listeners = ['bob', 'carol'].map((name) =>
       startProgram('listen', [room], { ...env, SUNOYE_NAME: name }),
     );

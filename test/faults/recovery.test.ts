@@ -12,34 +12,10 @@ import {
   startMosquitto,
   type MosquittoBroker,
 } from '../helpers/brokers.js';
-import { randomBytes } from 'node:crypto';
-import { openStore } from '../../src/db/index.js';
-import { deriveRoomSecret, newKdfParams, verifier } from '../../src/protocol/index.js';
-import { DAY_OF_HISTORY, readAllHistory } from '../helpers/history.js';
+import { createHistoryRoom, DAY_OF_HISTORY, readAllHistory } from '../helpers/history.js';
 import { requireNats, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
 import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** Makes an encrypted room that keeps a day of history in the registry at `url`. */
-async function createHistoryRoom(url: string): Promise<{ room: string; password: string }> {
-  const password = `recovery ${randomBytes(9).toString('base64url')}`;
-  const kdf = newKdfParams();
-  const secret = await deriveRoomSecret(password, kdf);
-  const store = await openStore(url);
-  try {
-    const made = await store.createRoom({
-      creator: 'alice',
-      mode: 'encrypted',
-      idleSeconds: 600,
-      kdf,
-      verifier: (number) => verifier(secret, number, 'encrypted'),
-      history: DAY_OF_HISTORY,
-    });
-    return { room: made.number, password };
-  } finally {
-    await store.close();
-  }
-}
 
 /** What a listener reports lost (today's wording for lines that never arrived). */
 const LOSS = /did not arrive|nothing more arrived|not delivered/;
@@ -95,7 +71,7 @@ describe('fault drills: recovery from the room history', function () {
       it(`shows 20,000 of 20,000 lines once and reports none lost (run ${run} of ${RUNS})`, async function () {
         cluster = await startNatsCluster(binary, join(dir, 'nats'));
         const db = `sqlite:${join(dir, 'registry.db')}`;
-        const { room, password } = await createHistoryRoom(db);
+        const { room, password } = await createHistoryRoom(db, DAY_OF_HISTORY);
         // Both on the first node (see cluster.test.ts: a patient connect keeps them there).
         const env = {
           HOME: dir,
@@ -134,7 +110,7 @@ describe('fault drills: recovery from the room history', function () {
 
   it('shows every line once when room serve is killed and restarted mid-pipe (it keeps no session)', async function () {
     const db = `sqlite:${join(dir, 'registry.db')}`;
-    const { room, password } = await createHistoryRoom(db);
+    const { room, password } = await createHistoryRoom(db, DAY_OF_HISTORY);
     const serveEnv = { HOME: join(dir, 'serve') };
     const serve = startProgram('room', ['serve', '--port', '0'], serveEnv);
     running.push(serve);
@@ -191,7 +167,7 @@ describe('fault drills: recovery from the room history', function () {
             .replace(/^max_inflight_messages .*$/m, 'max_inflight_messages 10'),
       });
       const db = `sqlite:${join(dir, 'registry.db')}`;
-      const { room, password } = await createHistoryRoom(db);
+      const { room, password } = await createHistoryRoom(db, DAY_OF_HISTORY);
       const env = { HOME: dir, SUNOYE_DB: db, SUNOYE_PASSWORD: password, ...brokerEnv(broker) };
       const BURST = 600;
       // MQTT 3.1.1: the broker's max_inflight_messages holds (an MQTT 5 listener announces a

@@ -10,6 +10,40 @@ export interface Registry {
   drop(): Promise<void>;
 }
 
+/** Runs `sql` on the SQLite registry `file` behind sunoye's back, as its operator could. */
+export function writeSqlite(file: string, sql: string, params: unknown[] = []): void {
+  const db = new Database(file);
+  try {
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
+/** Alters room `room`'s record in the SQLite registry `file`: each column of `changes` set. */
+export function alterRoomRecord(
+  file: string,
+  room: string,
+  changes: Record<string, unknown>,
+): void {
+  const columns = Object.keys(changes);
+  if (columns.some((c) => !/^[a-z_]+$/.test(c))) throw new Error(`not a column: ${columns.join()}`);
+  writeSqlite(
+    file,
+    `UPDATE rooms SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE number = ?`,
+    [...Object.values(changes), room],
+  );
+}
+
+/** The SQLite registry `file` as a Registry (its URL, and raw SQL on it). */
+export function sqliteRegistry(file: string): Registry {
+  return {
+    url: `sqlite:${file}`,
+    write: (sql, params) => Promise.resolve(writeSqlite(file, sql, params)),
+    drop: () => Promise.resolve(),
+  };
+}
+
 /** Each backend: a new registry (a file in `dir`, or a scratch MySQL database). */
 export const REGISTRIES: {
   name: string;
@@ -17,22 +51,7 @@ export const REGISTRIES: {
 }[] = [
   {
     name: 'SQLite',
-    open: (_ctx, dir) => {
-      const path = join(dir, 'registry.db');
-      return Promise.resolve({
-        url: `sqlite:${path}`,
-        write: (sql, params) => {
-          const db = new Database(path);
-          try {
-            db.prepare(sql).run(...params);
-          } finally {
-            db.close();
-          }
-          return Promise.resolve();
-        },
-        drop: () => Promise.resolve(),
-      });
-    },
+    open: (_ctx, dir) => Promise.resolve(sqliteRegistry(join(dir, 'registry.db'))),
   },
   {
     name: 'MySQL',

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { noteSecret, noteSecrets, record, testEnv } from './cli.js';
-import { waitFor } from './wait.js';
+import { shellAssignments, shellQuote } from './shell.js';
+import { waitFor, type WatchedProgram } from './wait.js';
 
 const run = promisify(execFile);
 const binDir = fileURLToPath(new URL('../../bin/', import.meta.url));
@@ -85,7 +86,7 @@ export function openTerminal(
   size: { columns: number; rows: number } = { columns: 80, rows: 24 },
 ): Promise<Terminal> {
   const command = [process.execPath, join(binDir, `${program}.js`), ...args]
-    .map((w) => `'${w.replace(/'/g, "'\\''")}'`)
+    .map(shellQuote)
     .join(' ');
   return openPane(command, program, args, env, size);
 }
@@ -99,7 +100,7 @@ export function openShellTerminal(
   env: Record<string, string>,
   size: { columns: number; rows: number } = { columns: 80, rows: 24 },
 ): Promise<Terminal> {
-  const command = `bash -c '${commandLine.replace(/'/g, "'\\''")}'`;
+  const command = `bash -c ${shellQuote(commandLine)}`;
   // Its words, as the secret check reads a command's (`room create …`, `--password …`).
   const [first = '', ...words] = commandLine.trim().split(/\s+/);
   return openPane(command, first, words, env, size);
@@ -164,7 +165,8 @@ function kill(p: Proc): void {
 }
 
 /** A password prompt of the programs (`src/room/room-access.ts`), where the cursor waits. */
-const PASSWORD_PROMPT = /(^Password for room \d+:|^Wrong password; try again \(\d+ left\):) ?$/;
+export const PASSWORD_PROMPT =
+  /(^Password for room \d+:|^Wrong password; try again \(\d+ left\):) ?$/;
 
 async function openPane(
   command: string,
@@ -193,9 +195,7 @@ async function openPane(
     '-y',
     String(size.rows),
     // The shell waits for the program and writes down its exit code.
-    `env -i ${Object.entries(vars)
-      .map(([k, v]) => `'${k}=${v.replace(/'/g, "'\\''")}'`)
-      .join(' ')} TERM=xterm-256color ${command}; echo $? > '${exitFile}'`,
+    `env -i ${shellAssignments(vars)} TERM=xterm-256color ${command}; echo $? > ${shellQuote(exitFile)}`,
     ';',
     'set-option',
     '-t',
@@ -212,6 +212,37 @@ async function openPane(
   const capture = async (flags: string[]): Promise<string[]> =>
     (await tmux('capture-pane', '-p', '-t', 't', ...flags)).replace(/\n$/, '').split('\n');
   let buffers = 0;
+  /** The program's exit code, once the pane's shell has written it down. */
+  const exitCode = (): number | undefined => {
+    const code = existsSync(exitFile) ? readFileSync(exitFile, 'utf8').trim() : '';
+    return code === '' ? undefined : Number(code);
+  };
+  // The program in the pane, for the waits on its screen: once it has exited, a wait fails at
+  // once instead of waiting out its timeout for output that can no longer come.
+  let watching: ReturnType<typeof setInterval> | undefined;
+  const inPane: WatchedProgram = {
+    name: `${program} (in the terminal)`,
+    exited: new Promise((resolve) => {
+      let looking = false;
+      watching = setInterval(() => {
+        const code = exitCode();
+        if (code === undefined || looking) return;
+        // Exited, and once tmux has marked the pane dead, all it printed is on the screen.
+        looking = true;
+        tmux('display-message', '-p', '-t', 't', '#{pane_dead}')
+          .then((dead) => {
+            if (dead.trim() !== '1') return;
+            clearInterval(watching);
+            resolve(code);
+          })
+          .catch(() => undefined)
+          .finally(() => (looking = false));
+      }, 50);
+      watching.unref();
+    }),
+    // What it printed is on the screen, which the failure shows below.
+    stderr: () => '(on the terminal: see the screen below)',
+  };
   const terminal: Terminal = {
     type: async (text) => {
       // Typed at a hidden password prompt, the text is a password given to the program.
@@ -250,24 +281,17 @@ async function openPane(
           const lines = options.history ? await terminal.history() : await terminal.screen();
           return check(lines) ? lines : undefined;
         },
-        options.timeoutMs ?? 15_000,
+        { timeoutMs: options.timeoutMs ?? 15_000, program: inPane },
       ).catch(async (err: Error) => {
         const shown = (await terminal.screen().catch(() => [])).join('\n');
         throw new Error(`${err.message}\n--- the screen:\n${shown}`);
       }),
-    exited: (timeoutMs = 15_000) =>
-      waitFor(
-        'the program to exit',
-        () => {
-          const code = existsSync(exitFile) ? readFileSync(exitFile, 'utf8').trim() : '';
-          return code === '' ? undefined : Number(code);
-        },
-        timeoutMs,
-      ),
+    exited: (timeoutMs = 15_000) => waitFor('the program to exit', exitCode, timeoutMs),
     resize: async (columns, rows) =>
       void (await tmux('resize-window', '-t', 't', '-x', String(columns), '-y', String(rows))),
     hangUp: async () => void (await tmux('kill-server')),
     close: async () => {
+      clearInterval(watching);
       const shown = await terminal.history().catch(() => []);
       record(program, args, shown.join('\n'));
       // The program gets SIGHUP and may still write its files on its way out (a room window
