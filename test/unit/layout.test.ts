@@ -66,7 +66,6 @@ export const NO_UNIT_TEST: Readonly<Record<string, string>> = {
   'src/config/broker.ts': 'to write; tested through test/unit/config/config.test.ts',
   'src/conversation/announce.ts': 'to write; tested in test/e2e chat tests',
   'src/conversation/presence.ts': 'to write; tested in test/e2e chat tests',
-  'src/conversation/replay.ts': 'to write; tested through the test/unit/conversation/inbox.* tests',
   'src/conversation/senders.ts':
     'to write; tested through the test/unit/conversation/inbox.* tests',
   'src/db/history-rows.ts': 'to write; tested through test/integration/store-history-contract.ts',
