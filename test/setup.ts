@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { secretsGiven, transcript, type Output } from './helpers/cli.js';
+import { homesInUse, secretsGiven, transcript, type Output } from './helpers/cli.js';
 
 // The developer's own sunoye settings must not leak in.
 for (const name of Object.keys(process.env)) {
@@ -68,6 +68,7 @@ let checked = 0;
 function checkSecrets(where: string): void {
   const outputs = transcript.slice(checked);
   checked = transcript.length;
+  homesInUse.clear(); // the next suite's homes are its own
   const leaked = secretsLeaked(outputs);
   if (leaked.length > 0) {
     throw new Error(

@@ -1,6 +1,6 @@
 /** Runs the built programs as a user would, and captures what they print and how they exit. */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -124,6 +124,7 @@ export function noteSecrets(
     flagValues(args, 'home')[0] ??
     (env.SUNOYE_HOME ||
       join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'sunoye'));
+  homesInUse.add(resolve(cwd, home));
   try {
     const settings = JSON.parse(readFileSync(resolve(cwd, home, 'config.json'), 'utf8')) as Record<
       string,
@@ -133,6 +134,40 @@ export function noteSecrets(
       if (typeof settings[key] === 'string') noteUrlSecrets(settings[key]);
   } catch {
     // No config file, or one a test broke on purpose.
+  }
+}
+
+/**
+ * The sunoye homes the runs since the last secret check used: the keys the programs keep there
+ * (the room secrets remembered in rooms/, the signing key in identity.json) are secrets too, which
+ * no program may print; they are noted before each run's output is recorded, while the home is
+ * still there (test/setup.ts empties this set after each check).
+ */
+export const homesInUse = new Set<string>();
+
+/** Notes the keys kept in the homes in use, in the forms a program could print them in. */
+export function noteHomeSecrets(): void {
+  const encoded = (text: unknown, from: BufferEncoding): void => {
+    if (typeof text !== 'string' || text === '') return;
+    const bytes = Buffer.from(text, from);
+    for (const form of ['base64', 'base64url', 'hex'] as const) noteSecret(bytes.toString(form));
+  };
+  const parsed = (path: string): Record<string, unknown> | undefined => {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined; // not there (yet, or any more), or broken on purpose by a test
+    }
+  };
+  for (const home of homesInUse) {
+    encoded(parsed(join(home, 'identity.json'))?.d, 'base64url');
+    let rooms: string[] = [];
+    try {
+      rooms = readdirSync(join(home, 'rooms')).filter((name) => name.endsWith('.json'));
+    } catch {
+      // No room remembered there.
+    }
+    for (const name of rooms) encoded(parsed(join(home, 'rooms', name))?.secret, 'base64');
   }
 }
 
@@ -164,6 +199,7 @@ const GENERATED = [/^Password: {4}(\S+)\n?/m, /,?"password":"([^"\\]+)"/];
  * it is a leak), and it becomes a secret for every other run.
  */
 export function record(program: string, args: string[], ...outputs: string[]): void {
+  noteHomeSecrets();
   const what = [program, ...args].join(' ').slice(0, 200);
   let texts = outputs;
   if (program === 'room' && args.find((a) => a !== '--') === 'create') {

@@ -36,6 +36,28 @@ describe('the secret check helpers', function () {
       expect(secretsGiven.has(secret), secret).to.equal(true);
   });
 
+  it("note the keys a program keeps in its home: the signing key and every remembered room's secret", function () {
+    const home = join(dir, 'keys-home');
+    mkdirSync(join(home, 'rooms'), { recursive: true });
+    const d = Buffer.alloc(32, 0xa5);
+    const secret = Buffer.alloc(32, 0x3c);
+    writeFileSync(
+      join(home, 'identity.json'),
+      JSON.stringify({ format: 1, x: 'pub', d: d.toString('base64url') }),
+    );
+    writeFileSync(
+      join(home, 'rooms', '123456-abc.json'),
+      JSON.stringify({ room: '123456', secret: secret.toString('base64') }),
+    );
+    noteSecrets({ SUNOYE_HOME: home }, ['listen', '123456']);
+    // Noted as a run's output is recorded, while the home is there (the program may have just
+    // made them).
+    record('listen', ['123456'], 'nothing secret');
+    for (const key of [d, secret])
+      for (const form of ['base64', 'base64url', 'hex'] as const)
+        expect(secretsGiven.has(key.toString(form)), form).to.equal(true);
+  });
+
   it('note --password, a password file, stdin for --password-file - and config.json', function () {
     writeFileSync(join(dir, 'pw'), 'Fi1e-first-line\nnot this\n');
     const home = join(dir, 'home');
