@@ -73,7 +73,6 @@ export const NO_UNIT_TEST: Readonly<Record<string, string>> = {
   'src/history/rows.ts': 'to write; tested through test/unit/history/recovery.test.ts',
   'src/home/mqtt-versions.ts': 'to write; tested in test/integration/mqtt-first-connect.test.ts',
   'src/home/room-files.ts': 'to write; tested through test/unit/home/remembered.test.ts',
-  'src/protocol/membership.ts': 'to write; tested in test/e2e room tests',
   'src/room/closure.ts': 'to write; tested in test/e2e room tests',
   'src/room/context.ts': 'to write; tested in test/e2e room tests',
   'src/room/room-access.ts': 'to write; tested in test/e2e room tests',
