@@ -33,7 +33,7 @@ describe('membership signatures', function () {
       expect(membershipSigned(changed, signature), JSON.stringify(changed)).to.equal(false);
   });
 
-  it('signs the documented statement: its domain line, then [room, key, name, ms] as JSON', function () {
+  it('signs one fixed statement: its domain line, then [room, key, name, ms] as JSON', function () {
     // Written out here, not taken from the module: rows signed by one version are read by others.
     const statement = Buffer.from(
       `sunoye/v1/membership\n${JSON.stringify(['123456', key.toString('base64'), 'alice', joinedAt.getTime()])}`,
