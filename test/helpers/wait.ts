@@ -24,12 +24,13 @@ export interface WaitOptions {
 const STDERR_TAIL = 1500;
 
 /**
- * Polls `check` until it returns a value other than undefined/false, or fails after the timeout
+ * Polls `check` until it returns a value other than undefined, null or false (a regular
+ * expression's `exec` that has not matched yet is null), or fails after the timeout
  * (10 s unless given, as a number or in `options`), or at once when `options.program` exits first.
  */
 export async function waitFor<T>(
   what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutOrOptions: number | WaitOptions = 10_000,
   intervalMs = 50,
 ): Promise<T> {
@@ -54,7 +55,7 @@ export async function waitFor<T>(
     const exited = exitCode;
     try {
       const value = await check();
-      if (value !== undefined && value !== false) return value;
+      if (value !== undefined && value !== null && value !== false) return value;
     } catch (err) {
       last = err;
     }

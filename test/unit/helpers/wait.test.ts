@@ -62,4 +62,13 @@ describe('waiting on a program', function () {
     const line = await room.line('the usage line', (l) => l.startsWith('room <command>'));
     expect(line).to.equal('room <command> [options]');
   });
+
+  it('keeps waiting while the check says null, as a regular expression that has not matched yet does', async function () {
+    let text = '';
+    setTimeout(() => (text = 'warning: found 3 lines\n'), 200);
+    const started = Date.now();
+    const found = await waitFor('the warning', () => /found (\d+) lines\n/.exec(text), 5000);
+    expect(Date.now() - started).to.be.at.least(150);
+    expect(found[1]).to.equal('3');
+  });
 });
