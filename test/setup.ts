@@ -152,7 +152,9 @@ export const mochaHooks = {
   afterAll(): void {
     const left = [
       ...(homeBefore ? leftBehind(homeBefore, homeListing(builds)) : []),
-      ...entries(runTmp, 1),
+      // Node 22 and later keep npm's compiled code in TMPDIR/node-compile-cache (npm enables
+      // Node's compile cache without naming a folder): Node's own, not a test's leftover.
+      ...entries(runTmp, 1).filter((path) => path !== join(runTmp, 'node-compile-cache')),
     ];
     const failures: string[] = [];
     try {
