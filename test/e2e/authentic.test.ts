@@ -19,7 +19,13 @@ import {
   type TestBroker,
 } from '../helpers/brokers.js';
 import { ownAccount, runProgram } from '../helpers/cli.js';
-import { jsonLines, startProgram, stopAll, type RunningProgram } from '../helpers/programs.js';
+import {
+  createRoomWithPassword,
+  jsonLines,
+  startProgram,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
 import { startProxy } from '../helpers/proxy.js';
 import { REGISTRIES, type Registry } from '../helpers/registries.js';
 import { startInScript } from '../helpers/script.js';
@@ -718,9 +724,7 @@ describe('retained messages and a lost session on mosquitto over MQTT 5', functi
     jsonLines(p.stdoutLines).filter((m) => m.type === 'message');
   /** alice's room, joined by bob; with `args` for room create. */
   const newRoom = async (args: string[] = []): Promise<string> => {
-    const made = await runProgram('room', ['create', '--json', ...args], { env: user('alice') });
-    expect(made.code, made.stderr).to.equal(0);
-    const { room, password } = JSON.parse(made.stdout) as { room: string; password: string };
+    const { room, password } = await createRoomWithPassword(user('alice'), args);
     const joined = await runProgram('room', ['join', room, '--password-file', '-'], {
       env: user('bob'),
       input: `${password}\n`,
