@@ -9,7 +9,7 @@
  * prefix of its message ids. Dedupe and numbering are per stream, so no member can censor or
  * speak for another by reusing their prefix.
  */
-import type { ChatNotice, ChatPayload, RoomCodec } from '../protocol/index.js';
+import type { BatchResult, ChatNotice, ChatPayload, RoomCodec } from '../protocol/index.js';
 import type { Gap, GapOwner, GapRecovery } from './gaps.js';
 import type { ReplayGuard } from './replay.js';
 import type { KnownSenders, SenderView } from './senders.js';
@@ -115,7 +115,14 @@ export class Inbox {
       this.retainedWarned = true;
       return;
     }
-    const decoded = this.options.codec.decodeAll(raw);
+    this.receiveDecoded(this.options.codec.decodeAll(raw));
+  }
+
+  /**
+   * Takes one MQTT payload already opened (by a codec that must wait, as a page's WebCrypto
+   * does: its caller opens the messages one after another and hands them on in arrival order).
+   */
+  receiveDecoded(decoded: BatchResult): void {
     if (!decoded.ok) {
       this.handlers.warn(`ignored a payload on ${this.options.topic}: ${decoded.reason}`);
       return;

@@ -13,10 +13,9 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, fingerprintOf, montgomeryU } from './points.js';
 
-/** Bytes of a raw Ed25519 public key, and of a signature. */
-export const PUBLIC_KEY_BYTES = 32;
-export const SIGNATURE_BYTES = 64;
+export { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './points.js';
 
 /** What signs: a raw public key and the function that signs with its private half. */
 export interface Signer {
@@ -57,30 +56,17 @@ export function newSigner(): Signer {
 const KEY_CACHE_SIZE = 1024;
 const keyCache = new Map<string, KeyObject>();
 
-// Ed25519's field prime, and an X25519 key to test points with (made when first needed).
-const P = 2n ** 255n - 19n;
+// An X25519 key to test points with (made when first needed).
 let probe: KeyObject | undefined;
 
-function power(base: bigint, exponent: bigint): bigint {
-  let result = 1n;
-  for (let b = base % P, e = exponent; e > 0n; e >>= 1n, b = (b * b) % P)
-    if (e & 1n) result = (result * b) % P;
-  return result;
-}
-
 /**
- * Whether a raw Ed25519 public key is one of the points of small order (the identity, the zero
- * key…). Nobody holds their private key and anyone can sign for them: the identity key and the
- * signature "identity, 0" verify for every message, so such a key would be a name anyone in the
- * room could speak under. The point's Montgomery u = (1 + y) / (1 - y) is of small order exactly
- * when X25519 (whose scalars are multiples of 8) takes it to zero, which node:crypto refuses.
+ * Whether a raw Ed25519 public key is of small order (see `montgomeryU`): node:crypto's X25519
+ * refuses a zero result.
  */
 function smallOrder(raw: Buffer): boolean {
-  const y = BigInt(`0x${Buffer.from(raw).reverse().toString('hex')}`) & ((1n << 255n) - 1n);
-  const denominator = (((1n - y) % P) + P) % P;
-  if (denominator === 0n) return true; // the identity
-  const u = ((1n + y) * power(denominator, P - 2n)) % P;
-  const x = Buffer.from(u.toString(16).padStart(64, '0'), 'hex').reverse().toString('base64url');
+  const u = montgomeryU(raw);
+  if (u === undefined) return true;
+  const x = Buffer.from(u).toString('base64url');
   probe ??= generateKeyPairSync('x25519').privateKey;
   try {
     const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
@@ -173,6 +159,5 @@ export function verifySignatureAsync(
 
 /** A key's short fingerprint, for people to compare: 16 hex digits of its SHA-256, in fours. */
 export function fingerprint(publicKey: Uint8Array): string {
-  const hex = createHash('sha256').update(publicKey).digest('hex').slice(0, 16);
-  return hex.match(/.{4}/g)!.join('-');
+  return fingerprintOf(createHash('sha256').update(publicKey).digest());
 }

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { Inbox, type ShownWith } from '../../../src/conversation/inbox.js';
 import { Sender } from '../../../src/conversation/sender.js';
 import { encryptedCodec, type ChatPayload } from '../../../src/protocol/index.js';
+import { newWebIdentity, webRoomCodec, webSignerOf } from '../../../src/protocol/web-envelope.js';
 import { TEST_SIGNER } from '../../helpers/signer.js';
 
 const TOPIC = 'sunoye/room/123456';
@@ -94,5 +95,54 @@ describe('chat inbox', function () {
     inbox.receive(Buffer.from(codec.encode(join)));
     inbox.receive(Buffer.from(codec.encode(new Sender('owner').notice('closed', TOPIC, '123456'))));
     expect(events).to.deep.equal(['closed']);
+  });
+});
+
+describe('chat inbox fed by a codec that waits (the page’s WebCrypto)', function () {
+  it('shows what a page opened, in arrival order, exactly as it shows what it opened itself', async function () {
+    const key = randomBytes(32);
+    const pageSigner = await webSignerOf(await newWebIdentity());
+    const page = webRoomCodec(key, '123456', pageSigner);
+    const terminal = encryptedCodec('123456', key, TEST_SIGNER);
+    const bob = new Sender('bob');
+    const me = new Sender('me');
+    const one = Buffer.from(terminal.encode(bob.message('one')));
+    const twoThree = await page.sealBatch(bob.messages([{ text: 'two' }, { text: 'three' }]));
+    bob.message('four'); // never sent
+    const raws = [
+      await page.sealBatch([me.notice('join', TOPIC, '123456')]),
+      one,
+      twoThree,
+      twoThree, // again: dropped
+      'not an envelope',
+      await page.sealBatch([bob.message('five')]),
+      await page.sealBatch([bob.end()]),
+    ];
+    const run = (): { shown: string[]; warnings: string[] } & { inbox: Inbox } => {
+      const shown: string[] = [];
+      const warnings: string[] = [];
+      const inbox = new Inbox(
+        { topic: TOPIC, codec: terminal, joinId: undefined, count: undefined },
+        {
+          show: (p) => shown.push(p.type === 'message' ? p.message : `(${p.event})`),
+          warn: (line) => warnings.push(line),
+          closedNotice: () => undefined,
+          countReached: () => undefined,
+        },
+      );
+      return { shown, warnings, inbox };
+    };
+    const direct = run();
+    for (const raw of raws) direct.inbox.receive(Buffer.from(raw));
+    const waited = run();
+    // One after another, as the page does: each opened before the next is handed on.
+    for (const raw of raws) waited.inbox.receiveDecoded(await page.openAll(raw));
+    expect(waited.shown).to.deep.equal(['(join)', 'one', 'two', 'three', 'five']);
+    expect(waited.shown).to.deep.equal(direct.shown);
+    expect(waited.warnings).to.deep.equal(direct.warnings);
+    expect(waited.warnings).to.deep.equal([
+      'ignored a payload on sunoye/room/123456: not JSON',
+      '1 message from bob did not arrive (seq 4)',
+    ]);
   });
 });
