@@ -29,8 +29,9 @@ import { LineBatcher } from '../terminal/output.js';
 import { Presence } from '../conversation/presence.js';
 import { clockTime, humanLine, jsonLine, WarningLimiter } from '../terminal/render.js';
 import { wrapToWidth } from '../terminal/wrap.js';
-import { ReplayGuard, seenPath } from '../conversation/replay.js';
-import { KnownSenders, pinsPath } from '../conversation/senders.js';
+import { ReplayGuard } from '../conversation/replay.js';
+import { KnownSenders } from '../conversation/senders.js';
+import { pinsPath, roomFile, seenPath } from '../home/room-files.js';
 import { Sender } from '../conversation/sender.js';
 import {
   checkTargetFlags,
@@ -265,11 +266,11 @@ function guards(
   const home = ctx.config.home;
   return {
     senders: new KnownSenders(
-      pinsPath(home, store, room),
+      roomFile(pinsPath(home, store, room)),
       { name: ctx.config.name, publicKey: identity.signer.publicKey },
       warn,
     ),
-    replay: new ReplayGuard(seenPath(home, store, room), startedAt, warn),
+    replay: new ReplayGuard(roomFile(seenPath(home, store, room)), startedAt, warn),
   };
 }
 

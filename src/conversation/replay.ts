@@ -5,8 +5,8 @@
  * started (less a clock-skew allowance), which can only be an old message sent again. Both are
  * bounded per key.
  */
-import { fileProblem, readRoomFile, roomFilePath, updateRoomFile } from '../home/room-files.js';
-import type { ChatPayload } from '../protocol/index.js';
+import type { ChatPayload } from '../protocol/payload.js';
+import type { RoomDocument } from '../home/room-files.js';
 
 /** How far a sender's clock may be behind ours before its messages look old. */
 export const CLOCK_SKEW_MS = 120_000;
@@ -58,11 +58,6 @@ function streamsOf(value: unknown): SeenFile['streams'] {
   return streams;
 }
 
-/** Where a room's shown sequences are kept. */
-export function seenPath(home: string, store: string, room: string): string {
-  return roomFilePath(home, 'seen', store, room);
-}
-
 /** A listener's defence against replays in one room. */
 export class ReplayGuard {
   private readonly before = new Map<string, number>(); // shown by earlier listeners
@@ -73,14 +68,14 @@ export class ReplayGuard {
   private writeFailed = false;
 
   constructor(
-    private readonly path: string | undefined,
+    private readonly document: RoomDocument | undefined,
     /** When this listener started (ms since the epoch). */
     private readonly since: number,
     /** Told once when what was shown cannot be written down. */
     private readonly warn: (line: string) => void = () => undefined,
   ) {
-    if (path)
-      for (const [stream, s] of Object.entries(bounded(streamsOf(readRoomFile(path)))))
+    if (document)
+      for (const [stream, s] of Object.entries(bounded(streamsOf(document.read()))))
         this.before.set(stream, s.seq);
   }
 
@@ -150,22 +145,22 @@ export class ReplayGuard {
 
   /** Writes what was shown, merged with what other listeners of the room wrote. */
   save(): void {
-    if (!this.dirty || !this.path) return;
+    if (!this.dirty || !this.document) return;
     this.dirty = false;
     try {
-      this.write(this.path);
+      this.write(this.document);
     } catch (err) {
       this.dirty = true; // tried again at the next save
       if (!this.writeFailed)
         this.warn(
-          `cannot write ${this.path} (${fileProblem(err)}): a listener started later may show again what this one showed`,
+          `cannot write ${this.document.name} (${this.document.problem(err)}): a listener started later may show again what this one showed`,
         );
       this.writeFailed = true;
     }
   }
 
-  private write(path: string): void {
-    updateRoomFile(path, (current) => {
+  private write(document: RoomDocument): void {
+    document.update((current) => {
       const streams = streamsOf(current);
       for (const kept of this.shownNow.values())
         for (const [stream, s] of kept)

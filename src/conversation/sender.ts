@@ -2,18 +2,24 @@
  * What one sending process stamps on its payloads: a random sender id, a per-sender counter
  * (`seq`), a message id `<sender>-<seq>` that is unique across the room, and the time.
  */
-import { randomBytes } from 'node:crypto';
 import type { ChatMessage, ChatNotice, NoticeEvent } from '../protocol/index.js';
+
+/** `bytes` random bytes as base64url (WebCrypto's generator: in Node and in a page). */
+function randomId(bytes: number): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes))).toString(
+    'base64url',
+  );
+}
 
 /** Stamps payloads for one sender (one process, one name). */
 export class Sender {
   private seq = 0;
-  readonly id = randomBytes(6).toString('base64url');
+  readonly id = randomId(6);
   /**
    * This sender's connection: carried by its join notice and by the last will made with it, so
    * a will counts as live only for the connection a listener heard join.
    */
-  readonly connection = randomBytes(9).toString('base64url');
+  readonly connection = randomId(9);
   /** When the first payload was stamped. */
   private since: string | undefined;
 

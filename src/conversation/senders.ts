@@ -1,11 +1,11 @@
 /**
  * Who sent a payload. In an encrypted room a sender is its signing key; its name is pinned to
- * that key on first sight, per room, in `$SUNOYE_HOME/pins/` (as SSH's known_hosts pins a host's
+ * that key on first sight, per room, in `$SUNOYE_HOME/pins/` or the page's storage (as SSH's known_hosts pins a host's
  * key). A known name under another key is never shown as that person. Plain rooms are unsigned:
  * their names are unverified.
  */
-import { fileProblem, readRoomFile, roomFilePath, updateRoomFile } from '../home/room-files.js';
-import { fingerprint } from '../protocol/index.js';
+import { fingerprint } from '../protocol/points.js';
+import type { RoomDocument } from '../home/room-files.js';
 
 /**
  * How far a sender's name can be trusted: `you` (our own key under our name), `known` (the key
@@ -38,7 +38,7 @@ interface PinFile {
 }
 
 /** The pins of a pin file, as an object without a prototype (a name may be `__proto__`). */
-function pinsOf(value: unknown): PinFile['names'] {
+export function pinsOf(value: unknown): PinFile['names'] {
   const v = value as Partial<PinFile> | undefined;
   const names = Object.create(null) as PinFile['names'];
   if (v?.format !== FORMAT || typeof v.names !== 'object' || v.names === null) return names;
@@ -54,7 +54,7 @@ function pinsOf(value: unknown): PinFile['names'] {
  * The pins to keep of `names`: per key the first few pinned (by their time), and no more than
  * the room's limit, so a file filled by an older version's flood of names is cut back.
  */
-function bounded(names: PinFile['names']): PinFile['names'] {
+export function bounded(names: PinFile['names']): PinFile['names'] {
   const entries = Object.entries(names).sort((a, b) => a[1].since.localeCompare(b[1].since));
   const perKey = new Map<string, number>();
   const kept = Object.create(null) as PinFile['names'];
@@ -69,28 +69,6 @@ function bounded(names: PinFile['names']): PinFile['names'] {
   return kept;
 }
 
-/** Where a room's pins are kept. */
-export function pinsPath(home: string, store: string, room: string): string {
-  return roomFilePath(home, 'pins', store, room);
-}
-
-/** The pinned keys of a room, name -> fingerprint. */
-export function pinnedFingerprints(home: string, store: string, room: string): Map<string, string> {
-  const pins = new Map<string, string>();
-  const names = bounded(pinsOf(readRoomFile(pinsPath(home, store, room))));
-  for (const [name, pin] of Object.entries(names))
-    if (typeof pin?.key === 'string') pins.set(name, fingerprint(Buffer.from(pin.key, 'base64')));
-  return pins;
-}
-
-/** The pinned keys of a room, name -> public key; read only (showing a room pins nothing). */
-export function pinnedKeys(home: string, store: string, room: string): Map<string, Buffer> {
-  const pins = new Map<string, Buffer>();
-  for (const [name, pin] of Object.entries(pinsOf(readRoomFile(pinsPath(home, store, room)))))
-    pins.set(name, Buffer.from(pin.key, 'base64'));
-  return pins;
-}
-
 /** The senders of one room as this user knows them. */
 export class KnownSenders {
   private readonly pins = new Map<string, string>(); // name -> base64 key
@@ -102,13 +80,13 @@ export class KnownSenders {
   private readonly unsaved = new Map<string, { key: string; since: string }>();
 
   constructor(
-    private readonly path: string | undefined,
+    private readonly document: RoomDocument | undefined,
     private readonly me: { name: string; publicKey: Buffer | undefined },
     /** Told once when the pins cannot be written (they are still kept in memory). */
     private readonly warn: (line: string) => void = () => undefined,
   ) {
-    if (path)
-      for (const [name, pin] of Object.entries(bounded(pinsOf(readRoomFile(path)))))
+    if (document)
+      for (const [name, pin] of Object.entries(bounded(pinsOf(document.read()))))
         this.setPin(name, pin.key);
   }
 
@@ -127,7 +105,7 @@ export class KnownSenders {
 
   /** Where the pins are kept (undefined: nowhere, a raw topic). */
   get file(): string | undefined {
-    return this.path;
+    return this.document?.name;
   }
 
   /**
@@ -180,7 +158,7 @@ export class KnownSenders {
     this.views.delete(`${key} ${name}`);
     // Written with the others at the next save: a flood of new names costs one write, not one
     // rewrite of the whole file per name.
-    if (this.path) this.unsaved.set(name, { key, since: new Date().toISOString() });
+    if (this.document) this.unsaved.set(name, { key, since: new Date().toISOString() });
   }
 
   /**
@@ -188,12 +166,12 @@ export class KnownSenders {
    * pinned meanwhile: a name pinned there first keeps that pin, here too from now on.
    */
   save(): void {
-    if (!this.path || this.unsaved.size === 0) return;
+    if (!this.document || this.unsaved.size === 0) return;
     const ours = new Map(this.unsaved);
     this.unsaved.clear();
     const overruled: [string, string][] = [];
     try {
-      updateRoomFile(this.path, (current) => {
+      this.document.update((current) => {
         const names = pinsOf(current);
         for (const [name, pin] of ours) {
           const theirs = names[name]?.key;
@@ -205,7 +183,7 @@ export class KnownSenders {
     } catch (err) {
       if (!this.writeFailed)
         this.warn(
-          `cannot write ${this.path} (${fileProblem(err)}): names seen from now on are pinned only until this program ends`,
+          `cannot write ${this.document.name} (${this.document.problem(err)}): names seen from now on are pinned only until this program ends`,
         );
       this.writeFailed = true;
     }

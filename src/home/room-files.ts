@@ -6,7 +6,24 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileProblem } from '../file-problem.js';
 import { storeKey } from './remembered.js';
+
+/**
+ * A small JSON document a listener keeps per room for its user (the keys pinned for the room's
+ * members, what it has shown): a room file here, the browser's storage for the page. Writes
+ * merge with what is there, so two programs of one user never lose each other's entries.
+ */
+export interface RoomDocument {
+  /** Where it is kept, for warnings: a file's path, a storage key. */
+  readonly name: string;
+  /** Its parsed content, or undefined when it is missing or unreadable. */
+  read(): unknown;
+  /** Replaces it with `merge(current)`; throws when it cannot be written. */
+  update(merge: (current: unknown) => unknown): void;
+  /** Why an update failed, for a warning. */
+  problem(err: unknown): string;
+}
 
 /** The file of `kind` (a folder name) for room `room` of registry `store`. */
 export function roomFilePath(home: string, kind: string, store: string, room: string): string {
@@ -43,4 +60,24 @@ export function updateRoomFile(path: string, merge: (current: unknown) => unknow
 }
 
 /** The reason an error of the file system gives, for a warning. */
-export { fileProblem } from '../file-problem.js';
+export { fileProblem };
+
+/** A room file as a room document. */
+export function roomFile(path: string): RoomDocument {
+  return {
+    name: path,
+    read: () => readRoomFile(path),
+    update: (merge) => updateRoomFile(path, merge),
+    problem: fileProblem,
+  };
+}
+
+/** Where a room's pins are kept. */
+export function pinsPath(home: string, store: string, room: string): string {
+  return roomFilePath(home, 'pins', store, room);
+}
+
+/** Where a room's shown sequences are kept. */
+export function seenPath(home: string, store: string, room: string): string {
+  return roomFilePath(home, 'seen', store, room);
+}

@@ -3,6 +3,7 @@
  * order, and the fingerprint people compare. The signing itself is node:crypto's (`signing.ts`)
  * or WebCrypto's (`web-envelope.ts`).
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 
 /** Bytes of a raw Ed25519 public key, and of a signature. */
 export const PUBLIC_KEY_BYTES = 32;
@@ -44,4 +45,9 @@ export function fingerprintOf(sha256: Uint8Array): string {
   let hex = '';
   for (const byte of sha256.subarray(0, 8)) hex += byte.toString(16).padStart(2, '0');
   return hex.match(/.{4}/g)!.join('-');
+}
+
+/** A key's short fingerprint, for people to compare: 16 hex digits of its SHA-256, in fours. */
+export function fingerprint(publicKey: Uint8Array): string {
+  return fingerprintOf(sha256(publicKey));
 }

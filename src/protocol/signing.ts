@@ -13,9 +13,9 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
-import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, fingerprintOf, montgomeryU } from './points.js';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, montgomeryU } from './points.js';
 
-export { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './points.js';
+export { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, fingerprint } from './points.js';
 
 /** What signs: a raw public key and the function that signs with its private half. */
 export interface Signer {
@@ -155,9 +155,4 @@ export function verifySignatureAsync(
       resolve(false);
     }
   });
-}
-
-/** A key's short fingerprint, for people to compare: 16 hex digits of its SHA-256, in fours. */
-export function fingerprint(publicKey: Uint8Array): string {
-  return fingerprintOf(createHash('sha256').update(publicKey).digest());
 }

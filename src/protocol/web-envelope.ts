@@ -4,7 +4,7 @@
  * seals with node:crypto, byte for byte, and opens what it opens, for the same reasons.
  */
 import type { BatchResult, ChatPayload } from './payload.js';
-import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, fingerprintOf, montgomeryU } from './points.js';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, montgomeryU } from './points.js';
 import {
   COMPACT_VERSION,
   NONCE_BYTES,
@@ -61,11 +61,6 @@ export async function newWebIdentity(): Promise<{ publicKey: Key; privateKey: Ke
     publicKey: Key;
     privateKey: Key;
   };
-}
-
-/** A key's short fingerprint, as `signing.ts` gives it. */
-export async function fingerprintWeb(publicKey: Uint8Array): Promise<string> {
-  return fingerprintOf(new Uint8Array(await subtle().digest('SHA-256', view(publicKey))));
 }
 
 // An X25519 key to test points with, and Ed25519 keys seen recently (a bounded cache).

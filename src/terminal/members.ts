@@ -7,7 +7,8 @@
 import type { Colour } from './colour.js';
 import { clockTime } from './render.js';
 import { visibleName } from '../protocol/sanitise.js';
-import { pinnedKeys, type Trust } from '../conversation/senders.js';
+import type { Trust } from '../conversation/senders.js';
+import { pinnedKeys } from '../conversation/pins.js';
 import type { Member } from '../db/index.js';
 import { fingerprint, membershipSigned } from '../protocol/index.js';
 

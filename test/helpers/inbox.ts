@@ -1,8 +1,9 @@
 // An inbox as a listener of one encrypted room runs it (pins and replay record kept in a real
 // SUNOYE_HOME folder), recording what it shows and warns; and payloads sealed for that room.
+import { pinsPath, roomFile, seenPath } from '../../src/home/room-files.js';
 import { Inbox, type ShownWith } from '../../src/conversation/inbox.js';
-import { ReplayGuard, seenPath } from '../../src/conversation/replay.js';
-import { KnownSenders, pinsPath } from '../../src/conversation/senders.js';
+import { ReplayGuard } from '../../src/conversation/replay.js';
+import { KnownSenders } from '../../src/conversation/senders.js';
 import { encryptedCodec, type ChatPayload, type Signer } from '../../src/protocol/index.js';
 
 export const ROOM = '123456';
@@ -13,11 +14,11 @@ export const STORE = 'sqlite:/tmp/test.db';
 export function roomInbox(home: string, key: Buffer, me: Signer, since = Date.now()) {
   const shown: { payload: ChatPayload; how: ShownWith }[] = [];
   const warnings: string[] = [];
-  const senders = new KnownSenders(pinsPath(home, STORE, ROOM), {
+  const senders = new KnownSenders(roomFile(pinsPath(home, STORE, ROOM)), {
     name: 'me',
     publicKey: me.publicKey,
   });
-  const replay = new ReplayGuard(seenPath(home, STORE, ROOM), since);
+  const replay = new ReplayGuard(roomFile(seenPath(home, STORE, ROOM)), since);
   const inbox = new Inbox(
     {
       topic: TOPIC,

@@ -55,6 +55,8 @@ export const NO_UNIT_TEST: Readonly<Record<string, string>> = {
   'src/mqtt/connection.ts': 'the MQTT client; test/integration/mqtt-connection.test.ts',
   'src/mqtt/websocket.ts': 'MQTT over WebSocket; test/e2e broker tests',
   'src/protocol/index.ts': 're-exports only',
+  'src/conversation/pins.ts':
+    'reads the pins file; test/unit/conversation/inbox.authentic.test.ts checks what it reads',
   'src/protocol/generated/payload-validator.ts':
     'generated at build time; test/unit/protocol/validate.test.ts checks it against ajv',
   'src/protocol/schema.ts': 'the JSON Schema; test/unit/protocol/validate.test.ts checks it',

@@ -1,6 +1,7 @@
 // Attacks on a listener's defences by a room member and by another user of the broker: forged
 // lines in notices, loss reports hidden behind junk, a flood of names or streams, and a
 // SUNOYE_HOME that cannot be written.
+import { pinsPath, roomFile, seenPath } from '../../../src/home/room-files.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,9 +9,9 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Inbox, type ShownWith } from '../../../src/conversation/inbox.js';
 import { humanLine, WarningLimiter } from '../../../src/terminal/render.js';
-import { ReplayGuard, seenPath } from '../../../src/conversation/replay.js';
+import { ReplayGuard } from '../../../src/conversation/replay.js';
 import { Sender } from '../../../src/conversation/sender.js';
-import { KnownSenders, pinsPath } from '../../../src/conversation/senders.js';
+import { KnownSenders } from '../../../src/conversation/senders.js';
 import { claimListenerId } from '../../../src/home/listener-ids.js';
 import { encryptedCodec, newSigner, type ChatPayload } from '../../../src/protocol/index.js';
 import { colourFor } from '../../../src/terminal/colour.js';
@@ -39,8 +40,11 @@ describe('attacks on a listener', function () {
         count: undefined,
         senders:
           senders ??
-          new KnownSenders(pinsPath(home, STORE, ROOM), { name: 'me', publicKey: me.publicKey }),
-        replay: replay ?? new ReplayGuard(seenPath(home, STORE, ROOM), Date.now()),
+          new KnownSenders(roomFile(pinsPath(home, STORE, ROOM)), {
+            name: 'me',
+            publicKey: me.publicKey,
+          }),
+        replay: replay ?? new ReplayGuard(roomFile(seenPath(home, STORE, ROOM)), Date.now()),
       },
       {
         show: (payload, _at, how) => shown.push({ payload, how }),
@@ -118,7 +122,7 @@ describe('attacks on a listener', function () {
   });
 
   it('streams made up by a member do not grow what a listener keeps to be written down', function () {
-    const replay = new ReplayGuard(seenPath(home, STORE, ROOM), Date.now());
+    const replay = new ReplayGuard(roomFile(seenPath(home, STORE, ROOM)), Date.now());
     const { inbox } = listener(undefined, replay);
     for (let b = 0; b < 12; b++)
       inbox.receive(
@@ -135,11 +139,13 @@ describe('attacks on a listener', function () {
     writeFileSync(join(home, 'clients'), '');
     const warned: string[] = [];
     const senders = new KnownSenders(
-      pinsPath(home, STORE, ROOM),
+      roomFile(pinsPath(home, STORE, ROOM)),
       { name: 'me', publicKey: me.publicKey },
       (l) => warned.push(l),
     );
-    const replay = new ReplayGuard(seenPath(home, STORE, ROOM), Date.now(), (l) => warned.push(l));
+    const replay = new ReplayGuard(roomFile(seenPath(home, STORE, ROOM)), Date.now(), (l) =>
+      warned.push(l),
+    );
     const { inbox, shown } = listener(senders, replay);
     inbox.receive(sealed(alice)(new Sender('alice').message('1')));
     inbox.receive(sealed(alice)(new Sender('bob').message('2')));
@@ -159,7 +165,7 @@ describe('attacks on a listener', function () {
   });
 
   it('a write that fails leaves no temporary file behind', function () {
-    const senders = new KnownSenders(pinsPath(home, STORE, ROOM), {
+    const senders = new KnownSenders(roomFile(pinsPath(home, STORE, ROOM)), {
       name: 'me',
       publicKey: me.publicKey,
     });
@@ -179,7 +185,7 @@ describe('attacks on a listener', function () {
     const streams: Record<string, unknown> = { bad: null, worse: { seq: 'x' } };
     for (let i = 0; i < 10_001; i++) streams[`s${i}`] = i % 2 ? null : { seq: 1, at: i };
     writeFileSync(seenPath(home, STORE, ROOM), JSON.stringify({ format: 1, streams }));
-    const replay = new ReplayGuard(seenPath(home, STORE, ROOM), Date.now());
+    const replay = new ReplayGuard(roomFile(seenPath(home, STORE, ROOM)), Date.now());
     replay.shown('k/a', 1);
     expect(() => replay.save()).not.to.throw();
   });

@@ -1,5 +1,7 @@
 // The inbox's defences: pins per name, late lines marked, the end of a stream, replays rejected
 // across restarts (with the state kept in a real SUNOYE_HOME folder).
+import { pinsPath, roomFile, seenPath } from '../../../src/home/room-files.js';
+import { pinnedFingerprints } from '../../../src/conversation/pins.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,14 +10,9 @@ import { expect } from 'chai';
 import { ROOM, roomInbox, sealer, STORE, TOPIC } from '../../helpers/inbox.js';
 import { colourFor } from '../../../src/terminal/colour.js';
 import { humanLine } from '../../../src/terminal/render.js';
-import { seenPath } from '../../../src/conversation/replay.js';
+
 import { Sender } from '../../../src/conversation/sender.js';
-import {
-  KnownSenders,
-  MAX_PINS_PER_KEY,
-  pinnedFingerprints,
-  pinsPath,
-} from '../../../src/conversation/senders.js';
+import { KnownSenders, MAX_PINS_PER_KEY } from '../../../src/conversation/senders.js';
 import { newSigner } from '../../../src/protocol/index.js';
 
 describe('authentic rooms: the inbox', function () {
@@ -125,7 +122,7 @@ describe('authentic rooms: the inbox', function () {
     // One key pins only the first few names it shows lines under.
     expect(pinnedFingerprints(home, STORE, ROOM).size).to.equal(MAX_PINS_PER_KEY);
     // Another listener of this user pinned carol first: that pin wins here too, once saved.
-    const other = new KnownSenders(pinsPath(home, STORE, ROOM), {
+    const other = new KnownSenders(roomFile(pinsPath(home, STORE, ROOM)), {
       name: 'me',
       publicKey: me.publicKey,
     });

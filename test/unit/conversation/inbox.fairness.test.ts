@@ -1,6 +1,8 @@
 // A listener's state is fair and bounded: a member flooding crafted payloads (silent notices,
 // numbers in any order, made-up streams, many keys, many names) evicts only its own entries and
 // cannot grow memory; and a last will is live news only for the connection that made it.
+import { pinsPath, roomFile, seenPath } from '../../../src/home/room-files.js';
+import { pinnedFingerprints } from '../../../src/conversation/pins.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,9 +12,9 @@ import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { ROOM, roomInbox, sealer, STORE, TOPIC } from '../../helpers/inbox.js';
 import { Inbox } from '../../../src/conversation/inbox.js';
-import { ReplayGuard, seenPath } from '../../../src/conversation/replay.js';
+import { ReplayGuard } from '../../../src/conversation/replay.js';
 import { Sender } from '../../../src/conversation/sender.js';
-import { KnownSenders, pinnedFingerprints, pinsPath } from '../../../src/conversation/senders.js';
+import { KnownSenders } from '../../../src/conversation/senders.js';
 import {
   encryptedCodec,
   newSigner,
@@ -143,14 +145,14 @@ describe('last wills tied to their connection', function () {
   function listener() {
     const shown: string[] = [];
     const warnings: string[] = [];
-    const replay = new ReplayGuard(seenPath(home, STORE, ROOM), Date.now());
+    const replay = new ReplayGuard(roomFile(seenPath(home, STORE, ROOM)), Date.now());
     const inbox = new Inbox(
       {
         topic: TOPIC,
         codec: encryptedCodec(ROOM, key, me),
         joinId: undefined,
         count: undefined,
-        senders: new KnownSenders(pinsPath(home, STORE, ROOM), {
+        senders: new KnownSenders(roomFile(pinsPath(home, STORE, ROOM)), {
           name: 'me',
           publicKey: me.publicKey,
         }),

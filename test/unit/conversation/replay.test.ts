@@ -1,10 +1,11 @@
 // No replay shown as new: what a listener showed is written down per stream, and a message signed
 // before the listener started (less the clock-skew allowance) is old, whatever its number.
+import { roomFile, seenPath } from '../../../src/home/room-files.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ReplayGuard, seenPath } from '../../../src/conversation/replay.js';
+import { ReplayGuard } from '../../../src/conversation/replay.js';
 import type { ChatPayload } from '../../../src/protocol/index.js';
 
 const STARTED = Date.parse('2026-12-06T10:00:00.000Z');
@@ -59,12 +60,12 @@ describe('replay guard', function () {
   });
 
   it('rejects, in a later listener, every number a stream showed before, and takes the next', function () {
-    const first = new ReplayGuard(path, STARTED);
+    const first = new ReplayGuard(roomFile(path), STARTED);
     for (const seq of [1, 2, 3, 7]) first.shown('key1/pub1', seq);
     first.shown('key1/pub2', 4);
     first.save();
 
-    const later = new ReplayGuard(path, STARTED);
+    const later = new ReplayGuard(roomFile(path), STARTED);
     for (const seq of [1, 5, 7])
       expect(later.check('key1/pub1', signed(seq)), `seq ${seq}`).to.deep.equal({
         replay: 'shown before',
@@ -78,8 +79,8 @@ describe('replay guard', function () {
   });
 
   it('merges what two listeners of the room wrote, keeping the higher number of each stream', function () {
-    const one = new ReplayGuard(path, STARTED);
-    const two = new ReplayGuard(path, STARTED);
+    const one = new ReplayGuard(roomFile(path), STARTED);
+    const two = new ReplayGuard(roomFile(path), STARTED);
     one.shown('k/a', 9);
     one.shown('k/b', 2);
     two.shown('k/a', 5);
@@ -95,7 +96,7 @@ describe('replay guard', function () {
   });
 
   it("keeps at most 16 streams of one key, forgetting that key's least recently shown", function () {
-    const guard = new ReplayGuard(path, STARTED);
+    const guard = new ReplayGuard(roomFile(path), STARTED);
     for (let i = 1; i <= 20; i++) guard.shown(`k/s${i}`, 1);
     // Shown again, s1 is now among the most recent.
     guard.shown('k/s1', 2);
@@ -110,7 +111,7 @@ describe('replay guard', function () {
   });
 
   it('keeps the streams of at most 1,024 keys in its file', function () {
-    const guard = new ReplayGuard(path, STARTED);
+    const guard = new ReplayGuard(roomFile(path), STARTED);
     for (let i = 0; i < 1100; i++) guard.shown(`key${i}/p`, 1);
     guard.save();
     const kept = Object.keys(streamsIn(path));
@@ -121,7 +122,7 @@ describe('replay guard', function () {
   });
 
   it('drops a damaged entry of its file rather than trusting it, and keeps the sound ones', function () {
-    const guard = new ReplayGuard(path, STARTED);
+    const guard = new ReplayGuard(roomFile(path), STARTED);
     guard.shown('k/ok', 1);
     guard.save(); // makes the folder
     writeFileSync(
@@ -136,23 +137,23 @@ describe('replay guard', function () {
         },
       }),
     );
-    const later = new ReplayGuard(path, STARTED);
+    const later = new ReplayGuard(roomFile(path), STARTED);
     expect(later.check('k/text', signed(1))).to.equal(undefined);
     expect(later.check('k/huge', signed(1))).to.equal(undefined);
     expect(later.check('k/noat', signed(1))).to.equal(undefined);
     expect(later.check('k/ok', signed(3))).to.deep.equal({ replay: 'shown before' });
     // A file of another format, or no JSON at all, is nothing shown.
     writeFileSync(path, JSON.stringify({ format: 2, streams: { 'k/ok': { seq: 3, at: 1 } } }));
-    expect(new ReplayGuard(path, STARTED).check('k/ok', signed(3))).to.equal(undefined);
+    expect(new ReplayGuard(roomFile(path), STARTED).check('k/ok', signed(3))).to.equal(undefined);
     writeFileSync(path, '{ not json');
-    expect(new ReplayGuard(path, STARTED).check('k/ok', signed(3))).to.equal(undefined);
+    expect(new ReplayGuard(roomFile(path), STARTED).check('k/ok', signed(3))).to.equal(undefined);
   });
 
   it('warns once when it cannot write down what it showed, and tries again at the next save', function () {
     // A file where the seen folder should be: nothing can be written under it.
     writeFileSync(join(dir, 'home'), 'not a folder');
     const warnings: string[] = [];
-    const guard = new ReplayGuard(path, STARTED, (line) => warnings.push(line));
+    const guard = new ReplayGuard(roomFile(path), STARTED, (line) => warnings.push(line));
     guard.shown('k/a', 1);
     guard.save();
     guard.shown('k/a', 2);

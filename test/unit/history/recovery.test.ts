@@ -1,14 +1,15 @@
 // Recovering missed lines from the room's history: a listener's inbox with a recovery reading a
 // real registry (an SQLite file; MariaDB through a proxy cut for the registry that is down), the
 // rows stored as senders store them (sealed and signed by the real codec).
+import { pinsPath, roomFile, seenPath } from '../../../src/home/room-files.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Inbox, type ShownWith } from '../../../src/conversation/inbox.js';
-import { ReplayGuard, seenPath } from '../../../src/conversation/replay.js';
-import { KnownSenders, pinsPath } from '../../../src/conversation/senders.js';
+import { ReplayGuard } from '../../../src/conversation/replay.js';
+import { KnownSenders } from '../../../src/conversation/senders.js';
 import { Sender } from '../../../src/conversation/sender.js';
 import { openStore, type RoomStore } from '../../../src/db/index.js';
 import { ownLinesInHistory, Recovery, RECOVERY_LIMITS } from '../../../src/history/recovery.js';
@@ -74,11 +75,11 @@ describe('recovery from the room history', function () {
         codec,
         joinId: undefined,
         count: undefined,
-        senders: new KnownSenders(pinsPath(dir, 'sqlite:x', room), {
+        senders: new KnownSenders(roomFile(pinsPath(dir, 'sqlite:x', room)), {
           name: 'me',
           publicKey: me.publicKey,
         }),
-        replay: new ReplayGuard(seenPath(dir, 'sqlite:x', room), Date.now() - 1000),
+        replay: new ReplayGuard(roomFile(seenPath(dir, 'sqlite:x', room)), Date.now() - 1000),
         recovery,
       },
       {

@@ -4,7 +4,6 @@ import { expect } from 'chai';
 import { webcrypto } from 'node:crypto';
 import {
   MAX_ENVELOPE_BYTES,
-  fingerprint,
   newKeyPair,
   roomSealer,
   signerOf,
@@ -12,7 +11,6 @@ import {
   type Signer,
 } from '../../../src/protocol/index.js';
 import {
-  fingerprintWeb,
   newWebIdentity,
   verifySignatureWeb,
   webRoomCodec,
@@ -180,6 +178,39 @@ describe('the page’s envelopes (WebCrypto) against the terminal’s (node:cryp
     const sealed = await webRoomCodec(KEY, ROOM, signer).sealBatch([stamp(7, 'from a page')]);
     const opened = roomSealer(KEY, ROOM, signerOf(newKeyPair())).openAll(sealed);
     expect(opened.ok && opened.signer?.equals(signer.publicKey)).to.equal(true);
-    expect(await fingerprintWeb(signer.publicKey)).to.equal(fingerprint(signer.publicKey));
+  });
+});
+
+describe('the protocol core the page shares', function () {
+  it('bundles for a browser: nothing the page imports needs a module of Node', async function () {
+    const { build } = await import('esbuild');
+    const root = new URL('../../../../', import.meta.url).pathname;
+    const modules = [
+      'src/protocol/web-envelope.ts',
+      'src/protocol/web-crypto.ts',
+      'src/protocol/kdf.ts',
+      'src/conversation/inbox.ts',
+      'src/conversation/senders.ts',
+      'src/conversation/replay.ts',
+      'src/conversation/sender.ts',
+    ];
+    const result = await build({
+      stdin: {
+        contents: modules.map((m, i) => `export * as m${i} from './${m}';`).join('\n'),
+        resolveDir: root,
+        loader: 'ts',
+      },
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'esm',
+      logLevel: 'silent',
+      metafile: true,
+    }).catch((err: Error & { errors?: { text: string }[] }) => {
+      throw new Error((err.errors ?? []).map((e) => e.text).join('\n') || err.message);
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.filter((i) => i.startsWith('node:'))).to.deep.equal([]);
+    expect(inputs).to.include('src/protocol/wire.ts');
   });
 });

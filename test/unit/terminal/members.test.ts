@@ -1,5 +1,7 @@
 // A room's members as this user can trust them: each registry row by the key that signed it,
 // checked against the pins (kept in a real SUNOYE_HOME folder), and never pinning anything.
+import { pinsPath, roomFile } from '../../../src/home/room-files.js';
+import { pinnedKeys } from '../../../src/conversation/pins.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +10,7 @@ import { expect } from 'chai';
 import { colours } from '../../../src/terminal/colour.js';
 import { memberJson, memberLine, viewerOf, viewMember } from '../../../src/terminal/members.js';
 import { clockTime } from '../../../src/terminal/render.js';
-import { KnownSenders, pinnedKeys, pinsPath } from '../../../src/conversation/senders.js';
+import { KnownSenders } from '../../../src/conversation/senders.js';
 import type { Member } from '../../../src/db/index.js';
 import {
   fingerprint,
@@ -46,7 +48,7 @@ describe('members shown by their keys', function () {
   beforeEach(() => {
     home = mkdtempSync(join(tmpdir(), 'sunoye-members-'));
     // bob spoke in the room: this user's listener pinned him.
-    const senders = new KnownSenders(pinsPath(home, STORE, ROOM), {
+    const senders = new KnownSenders(roomFile(pinsPath(home, STORE, ROOM)), {
       name: 'me',
       publicKey: me.publicKey,
     });
