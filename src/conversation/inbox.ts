@@ -59,7 +59,8 @@ export interface InboxHandlers {
 /** Where the inbox listens and what it waits for. */
 export interface InboxOptions {
   topic: string;
-  codec: RoomCodec;
+  /** How `receive` opens messages; none for an inbox fed opened ones (`receiveDecoded`). */
+  codec?: RoomCodec | undefined;
   /** The id of our own join notice: what arrives before it was sent before we joined. */
   joinId: string | undefined;
   /** Chat messages to show before `countReached`; unlimited when undefined. */
@@ -115,7 +116,9 @@ export class Inbox {
       this.retainedWarned = true;
       return;
     }
-    this.receiveDecoded(this.options.codec.decodeAll(raw));
+    const { codec } = this.options;
+    if (!codec) throw new Error('this inbox takes messages already opened (receiveDecoded)');
+    this.receiveDecoded(codec.decodeAll(raw));
   }
 
   /**

@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 /** Each folder's layer, highest first; a file may import its own folder or a lower layer. */
 export const LAYERS: readonly (readonly string[])[] = [
   ['bin'],
-  ['src/commands'],
+  ['src/commands', 'src/web'],
   ['src/cli'],
   ['src/terminal'],
   ['src/history'],

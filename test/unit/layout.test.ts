@@ -55,6 +55,7 @@ export const NO_UNIT_TEST: Readonly<Record<string, string>> = {
   'src/mqtt/connection.ts': 'the MQTT client; test/integration/mqtt-connection.test.ts',
   'src/mqtt/websocket.ts': 'MQTT over WebSocket; test/e2e broker tests',
   'src/protocol/index.ts': 're-exports only',
+  'src/web/room.ts': 'wiring (broker); test/integration/web-room.test.ts',
   'src/conversation/pins.ts':
     'reads the pins file; test/unit/conversation/inbox.authentic.test.ts checks what it reads',
   'src/protocol/generated/payload-validator.ts':
