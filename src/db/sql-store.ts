@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { recordedBrokerUrl } from '../broker-url.js';
-import { SunoyeError, ExitCode } from '../errors.js';
-import { MAX_BATCH, signMembership, type Signer } from '../protocol/index.js';
+import { RefusedError, SunoyeError, ExitCode } from '../errors.js';
+import { MAX_BATCH, membershipSigned, signMembership, type Signer } from '../protocol/index.js';
 import {
   checkHistoryQuery,
   checkHistoryRow,
@@ -41,6 +41,7 @@ import type {
   HistoryRow,
   HistoryStats,
   Member,
+  SignedClaim,
   NewRoom,
   RegistryClock,
   RoomRecord,
@@ -62,6 +63,8 @@ const HISTORY_KEY_COLUMNS = 'signer, sender, first_seq, last_seq, sent_at, bytes
 const HISTORY_ORDER = ['sent_at', 'signer', 'sender', 'first_seq'];
 const MEMBER_COLUMNS = 'id, room, name, joined_at, heartbeat_at, lease_ms, public_key, signature';
 const CREATE_ATTEMPTS = 50;
+/** How far from the registry's clock a membership signed elsewhere may say it joined. */
+const SIGNED_CLAIM_SKEW_MS = 60_000;
 const MIN_BUDGET_MS = 250;
 
 function publicRoom(row: RoomRow): RoomRecord {
@@ -312,7 +315,7 @@ export class SqlRoomStore implements RoomStore {
     room: string,
     name: string,
     leaseSeconds: number,
-    signer?: Signer,
+    signer?: Signer | SignedClaim,
   ): Promise<Member> {
     // Chosen once, so that a retry after a commit whose answer was lost finds its own member.
     const id = randomBytes(16).toString('hex');
@@ -324,22 +327,46 @@ export class SqlRoomStore implements RoomStore {
       if (mine) return mine;
       if (found.room.state === 'closed') throw new RoomClosedError(room);
       const leaseMs = Math.round(leaseSeconds * 1000);
-      const joinedAt = new Date(now);
-      // Signed here, at the time the registry gives the row: each attempt signs its own.
-      const { key, signature } = signer
-        ? signMembership(signer, { room, name, joinedAt })
-        : { key: null, signature: null };
+      let joinedAt = new Date(now);
+      let key: Buffer | null = null;
+      let signature: Buffer | null = null;
+      if (signer && 'signature' in signer) {
+        // Signed by the member elsewhere (a page, through `room serve`), at a time it chose:
+        // taken if the signature holds and the time is the registry's now, give or take.
+        const claim = { room, name, key: signer.key, joinedAt: signer.joinedAt };
+        if (!Number.isSafeInteger(claim.joinedAt.getTime()))
+          throw new RefusedError('the membership has no valid join time');
+        if (Math.abs(claim.joinedAt.getTime() - now) > SIGNED_CLAIM_SKEW_MS)
+          throw new RefusedError(
+            `the membership was signed for ${claim.joinedAt.toISOString()}, not now (${new Date(now).toISOString()})`,
+          );
+        if (!membershipSigned(claim, signer.signature))
+          throw new RefusedError('the membership is not signed by its key');
+        ({ key, signature, joinedAt } = signer);
+      } else if (signer) {
+        // Signed here, at the time the registry gives the row: each attempt signs its own.
+        ({ key, signature } = signMembership(signer, { room, name, joinedAt }));
+      }
       await tx.run(`INSERT INTO members (${MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
         id,
         room,
         name,
-        now,
+        joinedAt.getTime(),
         now,
         leaseMs,
         key,
         signature,
       ]);
-      return { id, room, name, joinedAt, heartbeatAt: joinedAt, leaseSeconds, key, signature };
+      return {
+        id,
+        room,
+        name,
+        joinedAt,
+        heartbeatAt: new Date(now),
+        leaseSeconds,
+        key,
+        signature,
+      };
     });
     this.leases.set(member.id, Math.round(leaseSeconds * 1000));
     return member;

@@ -99,6 +99,13 @@ export interface NewRoom {
 }
 
 /** One live session in a room (a running listener). */
+/** A membership signed by its member elsewhere, at a time it chose (see `addMember`). */
+export interface SignedClaim {
+  key: Buffer;
+  signature: Buffer;
+  joinedAt: Date;
+}
+
 export interface Member {
   id: string;
   room: string;
@@ -180,10 +187,17 @@ export interface RoomStore {
   /** Closes a room now; returns its record (already closed is fine), undefined if unknown. */
   closeRoom(room: string): Promise<RoomRecord | undefined>;
   /**
-   * Registers a live member, signed by `signer` when given (at the join time the registry picks);
-   * refuses unknown and closed rooms.
+   * Registers a live member, signed by `signer` when given (at the join time the registry picks),
+   * or with a membership its member signed elsewhere (`SignedClaim`: a page, through `room
+   * serve`), taken only if its signature holds and its time is the registry's now, within a
+   * minute; refuses unknown and closed rooms.
    */
-  addMember(room: string, name: string, leaseSeconds: number, signer?: Signer): Promise<Member>;
+  addMember(
+    room: string,
+    name: string,
+    leaseSeconds: number,
+    signer?: Signer | SignedClaim,
+  ): Promise<Member>;
   /** Renews a member's lease; false when the member is gone (expired, removed, room closed). */
   heartbeat(memberId: string): Promise<boolean>;
   /** Removes a member; false when it was already gone. */

@@ -3,6 +3,7 @@
  * one wait per envelope (a whole batch), never one per line. It seals exactly what `envelope.ts`
  * seals with node:crypto, byte for byte, and opens what it opens, for the same reasons.
  */
+import { claimStatement, type MembershipClaim } from './claim.js';
 import type { BatchResult, ChatPayload } from './payload.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, montgomeryU } from './points.js';
 import {
@@ -184,4 +185,21 @@ export function webRoomCodec(
       return payloadsOf(opened);
     },
   };
+}
+
+/** The page's signature of its membership of `room` under `name` since `joinedAt`. */
+export async function signMembershipWeb(
+  signer: WebSigner,
+  claim: Omit<MembershipClaim, 'key'>,
+): Promise<{ key: Uint8Array; signature: Uint8Array }> {
+  const key = signer.publicKey;
+  return { key, signature: await signer.sign(claimStatement({ ...claim, key })) };
+}
+
+/** Whether `signature` is the claim's key's signature of the claim; never rejects. */
+export function membershipSignedWeb(
+  claim: MembershipClaim,
+  signature: Uint8Array,
+): Promise<boolean> {
+  return verifySignatureWeb(claim.key, claimStatement(claim), signature);
 }

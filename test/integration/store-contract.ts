@@ -12,6 +12,7 @@ import { MIGRATIONS, SCHEMA_TABLE } from '../../src/db/schema.js';
 import {
   deriveRoomSecret,
   membershipSigned,
+  signMembership,
   messageKey,
   newKdfParams,
   newSigner,
@@ -414,6 +415,44 @@ export function roomStoreContract(
       expect(membershipSigned({ ...claim, joinedAt: again.joinedAt }, again.signature!)).to.equal(
         true,
       );
+    });
+
+    it('takes a membership its member signed elsewhere (a page) only if it holds and is signed for now', async function () {
+      const { number } = await store.createRoom(await newRoom());
+      // The registry's now, as it gives a row.
+      const now = (await store.addMember(number, 'probe', 30)).joinedAt.getTime();
+      const signer = newSigner();
+      const signed = (name: string, joinedAt: Date, room = number) => ({
+        ...signMembership(signer, { room, name, joinedAt }),
+        joinedAt,
+      });
+      const claim = signed('pagey', new Date(now - 5_000));
+      const added = await store.addMember(number, 'pagey', 30, claim);
+      expect(added.joinedAt.getTime()).to.equal(now - 5_000);
+      const row = (await store.status(number))!.members.find((m) => m.id === added.id)!;
+      expect(row).to.deep.equal(added);
+      expect(
+        membershipSigned(
+          { room: number, name: 'pagey', key: signer.publicKey, joinedAt: row.joinedAt },
+          row.signature!,
+        ),
+      ).to.equal(true);
+      const refusals = [
+        // Signed for another name, another room, or by another key than it says.
+        store.addMember(number, 'mallory', 30, claim),
+        store.addMember(number, 'pagey', 30, signed('pagey', new Date(now), '100000')),
+        store.addMember(number, 'pagey', 30, { ...claim, key: newSigner().publicKey }),
+        // Signed for a time that is not now: an old membership replayed, or one for later.
+        store.addMember(number, 'pagey', 30, signed('pagey', new Date(now - 120_000))),
+        store.addMember(number, 'pagey', 30, signed('pagey', new Date(now + 120_000))),
+        store.addMember(number, 'pagey', 30, { ...claim, joinedAt: new Date(NaN) }),
+      ];
+      for (const refused of refusals)
+        expect((await refusal(refused)).exitCode).to.equal(ExitCode.refused);
+      expect((await store.status(number))!.members.map((m) => m.name).sort()).to.deep.equal([
+        'pagey',
+        'probe',
+      ]);
     });
 
     it('counts a row written without a key (a listener of an older sunoye) as a member', async function () {
