@@ -109,7 +109,8 @@ export async function serve(
  */
 function webBrokerUrl(text: string): string {
   const refused = new UsageError(
-    `--web-broker must be a ws:// or wss:// URL with no user, password, query or fragment (like ws://chat.example:9001/mqtt), not "${text}"`,
+    // The URL is not repeated: it may hold a password.
+    '--web-broker must be a ws:// or wss:// URL with no user, password, query or fragment (like ws://chat.example:9001/mqtt)',
   );
   let url: URL;
   try {
