@@ -12,7 +12,7 @@
  *   V8's compiled code cached between runs.
  *
  * - dist/web: the room page `room serve --web` serves (src/http/assets.ts lists its files): its
- *   HTML, its stylesheet, and two ES modules for a browser, the page and its scrypt Worker.
+ *   HTML, its stylesheet and icon, and two ES modules for a browser, the page and its scrypt Worker.
  *
  * A start then reads three or four files and runs no ES module loader: this is what keeps
  * `publish -m` within twice the start of Node itself. Run by `npm run build` after tsc, which
@@ -146,7 +146,8 @@ const lazyChalkPlugin = lazyPlugin('chalk', (path) => [
 
 rmSync(webOut, { recursive: true, force: true });
 mkdirSync(webOut, { recursive: true });
-copyFileSync(`${root}src/web/index.html`, `${webOut}/index.html`);
+for (const file of ['index.html', 'favicon.svg'])
+  copyFileSync(`${root}src/web/${file}`, `${webOut}/${file}`);
 rmSync(`${out}/chunks`, { recursive: true, force: true });
 rmSync(`${out}/vendor`, { recursive: true, force: true });
 rmSync(`${out}/lib`, { recursive: true, force: true });

@@ -13,6 +13,7 @@ export const PAGE_FILES: Readonly<Record<string, { file: string; type: string }>
   '/main.js': { file: 'main.js', type: 'text/javascript; charset=utf-8' },
   '/scrypt-worker.js': { file: 'scrypt-worker.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
 /** One file of the page, as sent: its bytes plain and gzipped. */

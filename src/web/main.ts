@@ -117,7 +117,14 @@ async function checkVerifier(room: string, verifier: Uint8Array): Promise<void> 
 
 /** Connects to the room's broker and subscribes to its topic; resolves once subscribed. */
 function joinRoom(record: PublicRecord): Promise<MqttClient> {
-  const client = mqtt.connect(record.broker, { protocolVersion: 5, reconnectPeriod: 2000 });
+  // MQTT 3.1.1: what every broker speaks, the embedded one included.
+  // Native timers: MQTT.js's default makes its keepalive timer a Worker from a blob: URL, which
+  // the page's CSP (worker-src 'self') refuses.
+  const client = mqtt.connect(record.broker, {
+    protocolVersion: 4,
+    reconnectPeriod: 2000,
+    timerVariant: 'native',
+  });
   return new Promise<MqttClient>((resolve, reject) => {
     client.once('connect', () => {
       client.subscribe(record.topic, { qos: 1 }, (err, granted) => {
@@ -130,9 +137,13 @@ function joinRoom(record: PublicRecord): Promise<MqttClient> {
         } else resolve(client);
       });
     });
-    client.once('error', (err) => {
+    const failed = (why: string) => {
       client.end(true);
-      reject(new PageError(`the broker at ${record.broker} cannot be reached: ${err.message}`));
+      reject(new PageError(`the broker at ${record.broker} cannot be reached: ${why}`));
+    };
+    client.once('error', (err) => failed(err.message));
+    client.once('close', () => {
+      if (!client.connected) failed('it closed the connection');
     });
   });
 }

@@ -86,6 +86,7 @@ describe('room serve --web over HTTP', function () {
       '/main.js': 'text/javascript; charset=utf-8',
       '/scrypt-worker.js': 'text/javascript; charset=utf-8',
       '/style.css': 'text/css; charset=utf-8',
+      '/favicon.svg': 'image/svg+xml',
     };
     for (const [path, type] of Object.entries(types)) {
       const plain = await httpTo(web.pageUrl, path);
