@@ -103,6 +103,12 @@ describe('room serve --web over HTTP', function () {
       expect([head.status, head.body.length], path).to.deep.equal([200, 0]);
     }
     expect((await httpTo(web.pageUrl, '/')).body.toString()).to.include('src="/main.js"');
+    // Ctrl-C stops it all, the registry closed.
+    web.program.child.kill('SIGINT');
+    expect(await web.program.exited).to.equal(0);
+    expect(web.program.stderr()).to.match(
+      /The room page is at http:\/\/127\.0\.0\.1:\d+\/ .*\nbroker stopped\n$/,
+    );
   });
 
   it('answers 404 to every other path (traversals too) and 405 to other methods, with the same headers', async function () {
