@@ -202,6 +202,30 @@ describe('the room page in a browser', function () {
     }
   });
 
+  it("shows the server's words as text, never as HTML", async function () {
+    const page = await browser.newPage();
+    const traffic = record(page);
+    const hostile = '<img src="/x" onerror="document.title=\'pwned\'"><b>no such room</b>';
+    try {
+      await page.route(`${web.pageUrl}api/rooms/*`, (route) =>
+        route.fulfill({ status: 404, json: { error: hostile } }),
+      );
+      await page.goto(`${web.pageUrl}#${room.room}`);
+      await stateIs(page, 'ready');
+      await page.fill('#password', room.password);
+      await page.click('#enter');
+      await stateIs(page, 'error');
+      expect(await page.textContent('#status')).to.equal(hostile);
+      expect(await page.$$('#status *'), 'no element made of it').to.deep.equal([]);
+      expect(await page.title()).to.equal('sunoye room');
+      expect(traffic.problems).to.deep.equal([
+        'console: Failed to load resource: the server responded with a status of 404 (Not Found)',
+      ]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("joins with the right password: subscribed to the room's topic, the password and key sent nowhere", async function () {
     const page = await browser.newPage();
     const traffic = record(page);
