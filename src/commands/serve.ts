@@ -84,7 +84,7 @@ export async function serve(
   try {
     let site: WebSide | undefined;
     if (page && store) {
-      const [{ webSite }, { FailureLimiter }] = await Promise.all([
+      const [{ isLoopback, webSite }, { FailureLimiter }] = await Promise.all([
         import('../http/site.js'),
         import('../http/rate-limit.js'),
       ]);
@@ -93,6 +93,7 @@ export async function serve(
         store,
         webBroker,
         topicPrefix: ctx.config.topicPrefix,
+        loopback: isLoopback(host),
         limiter: new FailureLimiter(),
         log: (line) => ctx.io.stderr.write(`${line}\n`),
       });

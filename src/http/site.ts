@@ -20,15 +20,24 @@ export interface SiteOptions extends RoomsApi {
    * at ws://<the Host the page came from>/mqtt.
    */
   webBroker?: string | undefined;
+  /**
+   * Whether the listener is on a loopback address: it then answers only requests that name a
+   * loopback host, so that a site whose name is made to resolve to 127.0.0.1 (DNS rebinding)
+   * cannot pass for this page's origin.
+   */
+  loopback: boolean;
 }
 
 /** A Host header that can only name a host and port (so it is safe in a header and a URL). */
 const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
-const hostOf = (request: IncomingMessage): string | undefined => {
-  const host = request.headers.host;
-  return host !== undefined && HOST.test(host) ? host : undefined;
-};
+/** Names of the loopback host in a Host header. */
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether a listener's address is a loopback one. */
+export function isLoopback(address: string): boolean {
+  return ['localhost', '::1', '[::1]'].includes(address) || /^127\.\d+\.\d+\.\d+$/.test(address);
+}
 
 /** The Content-Security-Policy of every response: this origin's files, and one broker. */
 export function contentSecurityPolicy(broker: string | undefined): string {
@@ -51,6 +60,13 @@ const API_ROOM = /^\/api\/rooms\/([1-9][0-9]{5})(\/check)?$/;
 export function webSite(options: SiteOptions): WebSide {
   const brokerFor = (host: string | undefined): string | undefined =>
     options.webBroker ?? (host === undefined ? undefined : `ws://${host}/mqtt`);
+  /** The request's Host, when it is well-formed and names this server. */
+  const hostOf = (request: IncomingMessage): string | undefined => {
+    const host = request.headers.host;
+    if (host === undefined || !HOST.test(host)) return undefined;
+    const name = host.replace(/:\d+$/, '').toLowerCase();
+    return !options.loopback || LOOPBACK_NAMES.has(name) ? host : undefined;
+  };
   const sameOrigin = (request: IncomingMessage): boolean => {
     const origin = request.headers.origin;
     if (origin === undefined) return true;
@@ -122,7 +138,8 @@ export function webSite(options: SiteOptions): WebSide {
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const host = hostOf(request);
-    if (host === undefined) return error(request, response, 400, 'a Host header is needed');
+    if (host === undefined)
+      return error(request, response, 400, 'a Host header that names this server is needed');
     const method = request.method ?? '';
     const path = (request.url ?? '').split('?')[0]!;
     const read = method === 'GET' || method === 'HEAD';

@@ -2,7 +2,9 @@
 // and nothing else, under a strict Content-Security-Policy; the rooms API (a public record with
 // no verifier; a password check, limited per address); WebSocket upgrades from other origins
 // refused. The page itself, in a browser, is test/e2e/web-page.test.ts.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -265,6 +267,62 @@ describe('room serve --web over HTTP', function () {
     expect(await upgrade('null')).to.equal(403);
     expect(await upgrade(undefined), 'a terminal program sends no Origin').to.equal(101);
     expect(await upgrade(own), "the page's own origin").to.equal(101);
+  });
+
+  it('answers only requests that name a loopback host when it listens on one (no DNS rebinding)', async function () {
+    const web = await startWebServe(env, running);
+    const { port } = new URL(web.pageUrl);
+    for (const name of ['127.0.0.1', 'localhost', '[::1]', 'LOCALHOST']) {
+      const answer = await httpTo(web.pageUrl, '/', { headers: { host: `${name}:${port}` } });
+      expect(answer.status, name).to.equal(200);
+      expect(answer.headers['content-security-policy'], name).to.include(
+        `connect-src 'self' ws://${name}:${port}/mqtt;`,
+      );
+    }
+    for (const host of [
+      `evil.example:${port}`,
+      `127.0.0.1.evil.example:${port}`,
+      'a b',
+      'localhost.',
+    ]) {
+      const answer = await httpTo(web.pageUrl, `/api/rooms/${room.room}`, { headers: { host } });
+      expect(answer.status, host).to.equal(400);
+      expect(jsonOf(answer), host).to.deep.equal({
+        error: 'a Host header that names this server is needed',
+      });
+    }
+    // A page of evil.example, its name made to resolve to 127.0.0.1, opens no WebSocket.
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port,
+          path: '/mqtt',
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': randomBytes(16).toString('base64'),
+            'sec-websocket-protocol': 'mqtt',
+            ...headers,
+          },
+        });
+        req.once('upgrade', (_res, socket) => {
+          socket.destroy();
+          resolve(101);
+        });
+        req.once('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.once('error', reject);
+        req.end();
+      });
+    const evil = `evil.example:${port}`;
+    expect(await upgrade({ host: evil, origin: `http://${evil}` })).to.equal(403);
+    expect(
+      await upgrade({ host: `localhost:${port}`, origin: `http://localhost:${port}` }),
+    ).to.equal(101);
   });
 
   it('gives --web-broker to the page and its CSP, and refuses usage errors with exit 2', async function () {
