@@ -126,8 +126,19 @@ function joinRoom(record: PublicRecord): Promise<MqttClient> {
     timerVariant: 'native',
   });
   return new Promise<MqttClient>((resolve, reject) => {
+    // Until the first subscription: a failure ends the client; after it, MQTT.js reconnects.
+    const onError = (err: Error) => failed(err.message);
+    const onClose = () => failed('it closed the connection');
+    const failed = (why: string) => {
+      client.end(true);
+      reject(new PageError(`the broker at ${record.broker} cannot be reached: ${why}`));
+    };
+    client.once('error', onError);
+    client.once('close', onClose);
     client.once('connect', () => {
       client.subscribe(record.topic, { qos: 1 }, (err, granted) => {
+        client.off('error', onError);
+        client.off('close', onClose);
         const refused = granted?.some((g) => g.qos >= 0x80) ?? true;
         if (err || refused) {
           client.end(true);
@@ -136,14 +147,6 @@ function joinRoom(record: PublicRecord): Promise<MqttClient> {
           );
         } else resolve(client);
       });
-    });
-    const failed = (why: string) => {
-      client.end(true);
-      reject(new PageError(`the broker at ${record.broker} cannot be reached: ${why}`));
-    };
-    client.once('error', (err) => failed(err.message));
-    client.once('close', () => {
-      if (!client.connected) failed('it closed the connection');
     });
   });
 }

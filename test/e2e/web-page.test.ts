@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { createRoomWithPassword, stopAll, type RunningProgram } from '../helpers/programs.js';
+import { waitFor } from '../helpers/wait.js';
 import { startWebServe, type WebServe } from '../helpers/web.js';
 import type { KdfParams } from '../../src/protocol/kdf.js';
 import { deriveRoomSecretWeb } from '../../src/protocol/web-crypto.js';
@@ -253,6 +254,32 @@ describe('the room page in a browser', function () {
       expect(got.includes(suback), 'the SUBACK granting QoS 1').to.equal(true);
       expectNowhere(traffic, { password: room.password, 'room secret': secretFor(room.password) });
       expect(traffic.problems).to.deep.equal([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('joins again by itself when the broker comes back after a restart', async function () {
+    const page = await browser.newPage();
+    const traffic = record(page);
+    try {
+      await page.goto(`${web.pageUrl}#${room.room}`);
+      await stateIs(page, 'ready');
+      await page.fill('#password', room.password);
+      await page.click('#enter');
+      await stateIs(page, 'joined');
+      const { port } = new URL(web.pageUrl);
+      web.program.child.kill('SIGINT');
+      expect(await web.program.exited).to.equal(0);
+      await stateIs(page, 'connecting');
+      web = await startWebServe(env, running, ['--ws-port', port]);
+      await stateIs(page, 'joined');
+      const topic = Buffer.from(`sunoye/room/${room.room}`);
+      expect(traffic.sockets.length, 'a second connection').to.be.at.least(2);
+      await waitFor(
+        'a second SUBSCRIBE to the room',
+        () => traffic.frames.filter((f) => f[0] === 0x82 && f.includes(topic)).length >= 2,
+      );
     } finally {
       await page.close();
     }
