@@ -20,6 +20,11 @@ export default tseslint.config(
     },
   },
   {
+    // The room page runs in a browser (and its Worker), not in Node.
+    files: ['src/web/**/*.ts'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },

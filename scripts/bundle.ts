@@ -11,17 +11,21 @@
  * - dist/bin/{room,listen,publish}.js: the launchers (scripts/launcher.ts) that run a bundle with
  *   V8's compiled code cached between runs.
  *
+ * - dist/web: the room page `room serve --web` serves (src/http/assets.ts lists its files): its
+ *   HTML, its stylesheet and icon, and two ES modules for a browser, the page and its scrypt Worker.
+ *
  * A start then reads three or four files and runs no ES module loader: this is what keeps
  * `publish -m` within twice the start of Node itself. Run by `npm run build` after tsc, which
  * still compiles everything for the tests.
  */
 import { build, type Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const out = `${root}dist/bin`;
+const webOut = `${root}dist/web`;
 const PROGRAMS = ['room', 'listen', 'publish'];
 
 /**
@@ -140,6 +144,10 @@ const lazyChalkPlugin = lazyPlugin('chalk', (path) => [
   '}',
 ]);
 
+rmSync(webOut, { recursive: true, force: true });
+mkdirSync(webOut, { recursive: true });
+for (const file of ['index.html', 'favicon.svg'])
+  copyFileSync(`${root}src/web/${file}`, `${webOut}/${file}`);
 rmSync(`${out}/chunks`, { recursive: true, force: true });
 rmSync(`${out}/vendor`, { recursive: true, force: true });
 rmSync(`${out}/lib`, { recursive: true, force: true });
@@ -161,6 +169,20 @@ await Promise.all([
       ...(name.startsWith('mqtt') ? { alias: NODE_ONLY_ALIASES, plugins: [debugOffPlugin] } : {}),
     }),
   ),
+  // The room page: MQTT.js's browser build (the `browser` condition picks mqtt/dist/mqtt.esm.js),
+  // and the `buffer` package as the global Buffer that the modules shared with the programs use.
+  build({
+    absWorkingDir: root,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome111', 'firefox111', 'safari16.4'],
+    minify: true,
+    logLevel: 'warning',
+    entryPoints: ['src/web/main.ts', 'src/web/scrypt-worker.ts', 'src/web/style.css'],
+    inject: ['src/web/buffer.ts'],
+    outdir: webOut,
+  }),
   build({
     ...common,
     sourcemap: true,

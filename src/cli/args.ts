@@ -35,6 +35,8 @@ export interface OptionSpec {
   readonly default?: string | number | boolean;
   /** The value's name in help, like URL or FILE (default VALUE, or N for numbers). */
   readonly value?: string;
+  /** Taken but not listed in help (a feature not ready for users yet). */
+  readonly hidden?: boolean;
 }
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
@@ -353,6 +355,7 @@ function declareOptions(y: Argv, specs: OptionSpecs, global = true): Argv {
       describe: shown ? spec.describe : `${spec.describe} (default: ${String(spec.default)})`,
     };
     if (spec.alias) option.alias = spec.alias;
+    if (spec.hidden) option.hidden = true;
     if (spec.default !== undefined) option.default = spec.default;
     if (spec.type !== 'boolean') option.nargs = 1;
     y.option(name, option);

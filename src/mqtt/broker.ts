@@ -4,8 +4,14 @@
  * client id on `$SYS/` topics, and whoever knows a listener's id can connect under it and take
  * its session (its queued messages, its will), so no client may subscribe to `$` topics and none
  * is delivered to one; and it takes no packet over `MAX_PACKET_BYTES` (see `packet-limit.ts`).
+ * The WebSocket listener may also serve a web site (`room serve --web`), which then decides which
+ * upgrades go on.
  */
-import { createServer as createHttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes, type AedesOptions } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -19,6 +25,13 @@ export interface EmbeddedBroker {
   /** With a WebSocket port: the ws:// listener of the same broker. */
   ws?: { url: string; port: number };
   close(): Promise<void>;
+}
+
+/** A web site on the WebSocket listener: its plain HTTP requests, and which upgrades it lets in. */
+export interface WebSide {
+  onRequest(request: IncomingMessage, response: ServerResponse): void;
+  /** Whether a WebSocket upgrade may go on; when not, it is answered 403. */
+  allowsUpgrade(request: IncomingMessage): boolean;
 }
 
 /** Something else already listens on the address one of the broker's listeners asked for. */
@@ -59,18 +72,31 @@ async function listen(
   return (server.address() as AddressInfo).port;
 }
 
-/** An HTTP server that hands each WebSocket connection to `broker` as an MQTT connection. */
-function webSocketServer(broker: Aedes): { server: Server; closeClients(): void } {
+/**
+ * An HTTP server that hands each WebSocket connection to `broker` as an MQTT connection; its
+ * other requests go to `site`, or are told to upgrade (426) when there is none.
+ */
+function webSocketServer(broker: Aedes, site?: WebSide): { server: Server; closeClients(): void } {
   const sockets = new WebSocketServer({ noServer: true });
-  const server = createHttpServer((_request, response) => {
-    response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
-    response.end('This is an MQTT broker: connect to it over WebSocket with an MQTT client.\n');
-  });
-  server.on('upgrade', (request, socket, head) =>
+  const server = createHttpServer(
+    site
+      ? (request, response) => site.onRequest(request, response)
+      : (_request, response) => {
+          response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+          response.end(
+            'This is an MQTT broker: connect to it over WebSocket with an MQTT client.\n',
+          );
+        },
+  );
+  server.on('upgrade', (request, socket, head) => {
+    if (site && !site.allowsUpgrade(request)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
     sockets.handleUpgrade(request, socket, head, (ws) =>
       broker.handle(limitPackets(createWebSocketStream(ws)), request),
-    ),
-  );
+    );
+  });
   return {
     server,
     closeClients: () => {
@@ -93,16 +119,17 @@ const ownTopicsKept: Pick<AedesOptions, 'authorizeSubscribe' | 'authorizeForward
 
 /**
  * Starts the embedded broker on host:port (port 0: a free one) and, with `wsPort`, on a WebSocket
- * listener of its own as well.
+ * listener of its own as well, which serves `site` too when given.
  */
 export async function startBroker(
   host: string,
   port: number,
   wsPort?: number,
+  site?: WebSide,
 ): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker(ownTopicsKept);
   const tcp = createServer((socket) => broker.handle(limitPackets(socket)));
-  const web = wsPort === undefined ? undefined : webSocketServer(broker);
+  const web = wsPort === undefined ? undefined : webSocketServer(broker, site);
   const close = async (): Promise<void> => {
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     web?.closeClients();

@@ -9,13 +9,14 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Each folder's layer, highest first; a file may import its own folder or a lower layer. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['bin'],
-  ['src/commands', 'src/web'],
+  ['bin', 'src/web'], // the programs, and the room page (its own bundle, for a browser)
+  ['src/commands'],
   ['src/cli'],
   ['src/terminal'],
   ['src/history'],
   ['src/conversation'],
   ['src/room'],
+  ['src/http'],
   ['src/config'],
   ['src/mqtt', 'src/db', 'src/home', 'src/secrets'],
   ['src/protocol'],

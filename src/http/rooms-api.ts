@@ -1,0 +1,124 @@
+/**
+ * The page's two questions to `room serve --web` about a room: its public record (number, mode,
+ * scrypt parameters, where its broker is: never the verifier, which would let anyone guess
+ * passwords offline), and whether a verifier the page derived from a password is the room's, so
+ * that a wrong password is told before the page sends anything to the room. Wrong guesses are
+ * limited per client address (`rate-limit.ts`).
+ */
+import type { RoomRecord, RoomStore } from '../db/index.js';
+import { RefusedError } from '../errors.js';
+import { roomTopic } from '../mqtt/topics.js';
+import type { RoomMode } from '../protocol/index.js';
+import { checkKdfParams, sameBytes, type KdfParams } from '../protocol/kdf.js';
+import type { FailureLimiter } from './rate-limit.js';
+
+/** An answer of the API: its status, headers of its own, and a JSON body (none for 204). */
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  json?: unknown;
+}
+
+/** What the page learns about a room before the password is typed. */
+export interface PublicRecord {
+  room: string;
+  mode: RoomMode;
+  kdf: KdfParams;
+  /** The MQTT-over-WebSocket URL the page connects to. */
+  broker: string;
+  /** The room's MQTT topic (under the server's topic prefix). */
+  topic: string;
+}
+
+/** What the API reads rooms from. */
+export interface RoomsApi {
+  store: RoomStore;
+  topicPrefix: string;
+  limiter: FailureLimiter;
+  /** Where a record that cannot be served is reported (the server's stderr). */
+  log(line: string): void;
+}
+
+const notFound = (room: string): Reply => ({
+  status: 404,
+  json: { error: `there is no open room ${room} here` },
+});
+
+/** Room `room`'s open record, or the reply that says why there is none to give. */
+async function openRecord(api: RoomsApi, room: string): Promise<RoomRecord | Reply> {
+  let record: RoomRecord | undefined;
+  try {
+    record = (await api.store.status(room))?.room;
+    if (record) checkKdfParams(record.kdf);
+  } catch (err) {
+    // An altered record (RecordAlteredError is one) or parameters out of bounds.
+    if (!(err instanceof RefusedError)) throw err;
+    api.log(`room ${room}'s record is not served: ${(err as Error).message}`);
+    return {
+      status: 500,
+      json: { error: `room ${room}'s record in the registry is invalid; it is not served` },
+    };
+  }
+  if (!record || record.state !== 'open') return notFound(room);
+  return record;
+}
+
+const isReply = (value: RoomRecord | Reply): value is Reply => 'status' in value;
+
+/** GET /api/rooms/<room>: the public record, for the page to derive the room's keys. */
+export async function publicRecord(api: RoomsApi, room: string, broker: string): Promise<Reply> {
+  const record = await openRecord(api, room);
+  if (isReply(record)) return record;
+  const { alg, N, r, p, salt } = record.kdf;
+  const json: PublicRecord = {
+    room,
+    mode: record.mode,
+    kdf: { alg, N, r, p, salt },
+    broker,
+    topic: roomTopic(api.topicPrefix, room),
+  };
+  return { status: 200, json };
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The verifier of a check's body (`{"verifier":"<base64>"}`), or undefined when malformed. */
+function verifierOf(body: string): Buffer | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const verifier = (parsed as { verifier?: unknown } | null)?.verifier;
+  if (typeof verifier !== 'string' || verifier === '' || !BASE64.test(verifier)) return undefined;
+  return Buffer.from(verifier, 'base64');
+}
+
+/**
+ * POST /api/rooms/<room>/check: 204 when the verifier is the room's, 403 when not; an address
+ * with too many wrong ones in a window is told when to come back (429).
+ */
+export async function checkVerifier(
+  api: RoomsApi,
+  room: string,
+  body: string,
+  address: string,
+): Promise<Reply> {
+  const waitMs = api.limiter.waitMs(address);
+  if (waitMs > 0) {
+    const seconds = Math.ceil(waitMs / 1000);
+    return {
+      status: 429,
+      headers: { 'retry-after': String(seconds) },
+      json: { error: `too many wrong passwords; try again in ${seconds} s` },
+    };
+  }
+  const verifier = verifierOf(body);
+  if (!verifier) return { status: 400, json: { error: 'expected {"verifier":"<base64>"}' } };
+  const record = await openRecord(api, room);
+  if (isReply(record)) return record;
+  if (sameBytes(verifier, record.verifier)) return { status: 204 };
+  api.limiter.fail(address);
+  return { status: 403, json: { error: 'wrong password' } };
+}

@@ -1,0 +1,353 @@
+// `room serve --web` over plain HTTP, as a browser or anyone else reaches it: the page's files
+// and nothing else, under a strict Content-Security-Policy; the rooms API (a public record with
+// no verifier; a password check, limited per address); WebSocket upgrades from other origins
+// refused. The page itself, in a browser, is test/e2e/web-page.test.ts.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+import { WebSocket } from 'ws';
+import { runProgram } from '../helpers/cli.js';
+import { createRoomWithPassword, stopAll, type RunningProgram } from '../helpers/programs.js';
+import { alterRoomRecord } from '../helpers/registries.js';
+import { httpTo, jsonOf, startWebServe, stderrSays, type WebServe } from '../helpers/web.js';
+import { deriveRoomSecretWeb, verifierWeb } from '../../src/protocol/web-crypto.js';
+import type { KdfParams } from '../../src/protocol/kdf.js';
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+const csp = (broker: string): string =>
+  "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; img-src 'self'; " +
+  `connect-src 'self' ${broker}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+
+/** The stored record of `room`: its KDF parameters and verifier, read behind sunoye's back. */
+function stored(file: string, room: string): { kdf: KdfParams; verifier: Buffer } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db.prepare('SELECT kdf, verifier FROM rooms WHERE number = ?').get(room) as {
+      kdf: string;
+      verifier: Buffer;
+    };
+    return { kdf: JSON.parse(row.kdf) as KdfParams, verifier: row.verifier };
+  } finally {
+    db.close();
+  }
+}
+
+/** A check's request for `verifier` (base64) from the page's origin. */
+const check = (web: WebServe, room: string, verifier: string | Buffer) =>
+  httpTo(web.pageUrl, `/api/rooms/${room}/check`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: web.pageUrl.replace(/\/$/, '') },
+    body: JSON.stringify({
+      verifier: Buffer.isBuffer(verifier) ? verifier.toString('base64') : verifier,
+    }),
+  });
+
+describe('room serve --web over HTTP', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let registry: string;
+  let env: Record<string, string>;
+  let room: { room: string; password: string };
+  const running: RunningProgram[] = [];
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-web-'));
+    registry = join(dir, 'registry.db');
+    // Rooms are made without a broker running: room create records the broker, never connects.
+    env = {
+      HOME: dir,
+      SUNOYE_DB: `sqlite:${registry}`,
+      SUNOYE_BROKER: 'mqtt://127.0.0.1:1',
+      SUNOYE_NAME: 'alice',
+    };
+    room = await createRoomWithPassword(env);
+  });
+  afterEach(async function () {
+    await stopAll(running);
+  });
+  after(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the page files with the security headers and a strict CSP, gzipped when asked', async function () {
+    const web = await startWebServe(env, running);
+    const ws = `ws://${new URL(web.pageUrl).host}/mqtt`;
+    const types = {
+      '/': 'text/html; charset=utf-8',
+      '/main.js': 'text/javascript; charset=utf-8',
+      '/scrypt-worker.js': 'text/javascript; charset=utf-8',
+      '/style.css': 'text/css; charset=utf-8',
+      '/favicon.svg': 'image/svg+xml',
+    };
+    for (const [path, type] of Object.entries(types)) {
+      const plain = await httpTo(web.pageUrl, path);
+      expect(plain.status, path).to.equal(200);
+      expect(plain.headers, path).to.include({ ...SECURITY_HEADERS, 'content-type': type });
+      expect(plain.headers['content-security-policy'], path).to.equal(csp(ws));
+      expect(plain.headers['content-encoding'], path).to.equal(undefined);
+      const gzipped = await httpTo(web.pageUrl, path, {
+        headers: { 'accept-encoding': 'gzip, br' },
+      });
+      expect(gzipped.headers['content-encoding'], path).to.equal('gzip');
+      expect(gunzipSync(gzipped.body).equals(plain.body), path).to.equal(true);
+      const head = await httpTo(web.pageUrl, path, { method: 'HEAD' });
+      expect([head.status, head.body.length], path).to.deep.equal([200, 0]);
+    }
+    expect((await httpTo(web.pageUrl, '/')).body.toString()).to.include('src="/main.js"');
+    // Ctrl-C stops it all, the registry closed.
+    web.program.child.kill('SIGINT');
+    expect(await web.program.exited).to.equal(0);
+    expect(web.program.stderr()).to.match(
+      /The room page is at http:\/\/127\.0\.0\.1:\d+\/ .*\nbroker stopped\n$/,
+    );
+  });
+
+  it('answers 404 to every other path (traversals too) and 405 to other methods, with the same headers', async function () {
+    const web = await startWebServe(env, running);
+    const paths = [
+      '/index.html',
+      '/../package.json',
+      '/%2e%2e/package.json',
+      '/..%2f..%2fpackage.json',
+      '//etc/passwd',
+      '/main.js/../../../package.json',
+      '/main.js.map',
+      '/web/main.js',
+      '/src/web/main.ts',
+      '/api/rooms',
+      '/api/rooms/12345',
+      `/api/rooms/${room.room}/../../../package.json`,
+      `/api/rooms/${room.room}/verifier`,
+    ];
+    for (const path of paths) {
+      const answer = await httpTo(web.pageUrl, path);
+      expect(answer.status, path).to.equal(404);
+      expect(answer.headers, path).to.include(SECURITY_HEADERS);
+      expect(answer.headers['content-security-policy'], path).to.match(/^default-src 'none';/);
+      expect(jsonOf(answer), path).to.have.property('error');
+    }
+    const wrongMethods: [string, string, string][] = [
+      ['PUT', '/', 'GET, HEAD'],
+      ['POST', '/main.js', 'GET, HEAD'],
+      ['DELETE', `/api/rooms/${room.room}`, 'GET, HEAD'],
+      ['POST', `/api/rooms/${room.room}`, 'GET, HEAD'],
+      ['GET', `/api/rooms/${room.room}/check`, 'POST'],
+    ];
+    for (const [method, path, allow] of wrongMethods) {
+      const answer = await httpTo(web.pageUrl, path, { method });
+      expect(answer.status, `${method} ${path}`).to.equal(405);
+      expect(answer.headers.allow, `${method} ${path}`).to.equal(allow);
+      expect(answer.headers, path).to.include(SECURITY_HEADERS);
+    }
+    expect((await httpTo(web.pageUrl, '/nothing', { method: 'PATCH' })).status).to.equal(405);
+  });
+
+  it("gives an open room's public record without its verifier; unknown, closed and altered rooms are not served", async function () {
+    const closed = await createRoomWithPassword(env);
+    const altered = await createRoomWithPassword(env);
+    const close = await runProgram('room', ['close', closed.room], { env });
+    expect(close.code, close.stderr).to.be.oneOf([0, 4]); // 4: no broker to tell, closed all the same
+    const { kdf, verifier } = stored(registry, altered.room);
+    alterRoomRecord(registry, altered.room, { kdf: JSON.stringify({ ...kdf, N: 2 ** 22 }) });
+    const web = await startWebServe(env, running);
+
+    const answer = await httpTo(web.pageUrl, `/api/rooms/${room.room}`);
+    expect(answer.status).to.equal(200);
+    expect(answer.headers['content-type']).to.equal('application/json; charset=utf-8');
+    expect(answer.headers).to.include(SECURITY_HEADERS);
+    const record = stored(registry, room.room);
+    expect(jsonOf(answer)).to.deep.equal({
+      room: room.room,
+      mode: 'encrypted',
+      kdf: record.kdf,
+      broker: `ws://${new URL(web.pageUrl).host}/mqtt`,
+      topic: `sunoye/room/${room.room}`,
+    });
+    const text = answer.body.toString();
+    for (const form of ['base64', 'hex', 'base64url'] as const)
+      expect(text).not.to.include(record.verifier.toString(form));
+
+    for (const [number, why] of [
+      ['999999', 'unknown'],
+      [closed.room, 'closed'],
+    ]) {
+      const missing = await httpTo(web.pageUrl, `/api/rooms/${number}`);
+      expect(missing.status, why).to.equal(404);
+      expect(jsonOf(missing), why).to.deep.equal({ error: `there is no open room ${number} here` });
+    }
+    const refused = await httpTo(web.pageUrl, `/api/rooms/${altered.room}`);
+    expect(refused.status).to.equal(500);
+    expect(jsonOf(refused)).to.deep.equal({
+      error: `room ${altered.room}'s record in the registry is invalid; it is not served`,
+    });
+    await stderrSays(web.program, `room ${altered.room}'s record is not served`);
+    // Nor is its password checked, even with its own verifier.
+    expect((await check(web, altered.room, verifier)).status).to.equal(500);
+    expect((await check(web, closed.room, stored(registry, closed.room).verifier)).status).to.equal(
+      404,
+    );
+  });
+
+  it("checks a password's verifier: 204 when it is the room's, 403 when not, and refuses odd requests", async function () {
+    const web = await startWebServe(env, running);
+    const { kdf } = stored(registry, room.room);
+    // The page's own derivation (WebCrypto and noble's scrypt), here in Node.
+    const secret = deriveRoomSecretWeb(room.password, kdf);
+    const right = Buffer.from(await verifierWeb(secret, room.room, 'encrypted'));
+    const ok = await check(web, room.room, right);
+    expect(ok.status).to.equal(204);
+    expect(ok.body.length).to.equal(0);
+    expect(ok.headers).to.include(SECURITY_HEADERS);
+    const wrong = await check(web, room.room, Buffer.alloc(right.length, 7));
+    expect([wrong.status, jsonOf(wrong)]).to.deep.equal([403, { error: 'wrong password' }]);
+    expect((await check(web, room.room, right.subarray(1))).status, 'shorter').to.equal(403);
+    expect((await check(web, room.room, 'not base64!')).status).to.equal(400);
+    expect((await check(web, '999999', right)).status).to.equal(404);
+
+    const path = `/api/rooms/${room.room}/check`;
+    const json = { 'content-type': 'application/json' };
+    const big = JSON.stringify({ verifier: right.toString('base64'), pad: 'x'.repeat(1024) });
+    const tooBig = await httpTo(web.pageUrl, path, { method: 'POST', headers: json, body: big });
+    expect(tooBig.status).to.equal(413);
+    const asText = await httpTo(web.pageUrl, path, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ verifier: right.toString('base64') }),
+    });
+    expect(asText.status, 'not JSON: a cross-origin form could send it').to.equal(415);
+    const elsewhere = await httpTo(web.pageUrl, path, {
+      method: 'POST',
+      headers: { ...json, origin: 'http://evil.example' },
+      body: JSON.stringify({ verifier: right.toString('base64') }),
+    });
+    expect(elsewhere.status, 'from another origin').to.equal(403);
+  });
+
+  it('refuses the 11th wrong check within a minute from one address (429, Retry-After), right ones too', async function () {
+    const web = await startWebServe(env, running);
+    const { verifier } = stored(registry, room.room);
+    for (let i = 0; i < 10; i++)
+      expect((await check(web, room.room, Buffer.alloc(32, i))).status, `try ${i}`).to.equal(403);
+    const limited = await check(web, room.room, Buffer.alloc(32, 99));
+    expect(limited.status).to.equal(429);
+    expect(Number(limited.headers['retry-after'])).to.be.within(1, 60);
+    expect(jsonOf(limited).error).to.match(/^too many wrong passwords; try again in \d+ s$/);
+    expect((await check(web, room.room, verifier)).status, 'even the right one').to.equal(429);
+  });
+
+  it('refuses WebSocket upgrades from another origin, and takes those with none or its own', async function () {
+    const web = await startWebServe(env, running);
+    const own = web.pageUrl.replace(/\/$/, '');
+    const upgrade = (origin: string | undefined): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(`${web.wsUrl}/mqtt`, 'mqtt', origin ? { origin } : {});
+        socket.once('open', () => {
+          socket.close();
+          resolve(101);
+        });
+        socket.once('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          socket.terminate();
+        });
+        socket.once('error', reject);
+      });
+    expect(await upgrade('http://evil.example')).to.equal(403);
+    expect(await upgrade(`${own}.evil.example`)).to.equal(403);
+    expect(await upgrade('null')).to.equal(403);
+    expect(await upgrade(undefined), 'a terminal program sends no Origin').to.equal(101);
+    expect(await upgrade(own), "the page's own origin").to.equal(101);
+  });
+
+  it('answers only requests that name a loopback host when it listens on one (no DNS rebinding)', async function () {
+    const web = await startWebServe(env, running);
+    const { port } = new URL(web.pageUrl);
+    for (const name of ['127.0.0.1', 'localhost', '[::1]', 'LOCALHOST']) {
+      const answer = await httpTo(web.pageUrl, '/', { headers: { host: `${name}:${port}` } });
+      expect(answer.status, name).to.equal(200);
+      expect(answer.headers['content-security-policy'], name).to.include(
+        `connect-src 'self' ws://${name}:${port}/mqtt;`,
+      );
+    }
+    for (const host of [
+      `evil.example:${port}`,
+      `127.0.0.1.evil.example:${port}`,
+      'a b',
+      'localhost.',
+    ]) {
+      const answer = await httpTo(web.pageUrl, `/api/rooms/${room.room}`, { headers: { host } });
+      expect(answer.status, host).to.equal(400);
+      expect(jsonOf(answer), host).to.deep.equal({
+        error: 'a Host header that names this server is needed',
+      });
+    }
+    // A page of evil.example, its name made to resolve to 127.0.0.1, opens no WebSocket.
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port,
+          path: '/mqtt',
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': randomBytes(16).toString('base64'),
+            'sec-websocket-protocol': 'mqtt',
+            ...headers,
+          },
+        });
+        req.once('upgrade', (_res, socket) => {
+          socket.destroy();
+          resolve(101);
+        });
+        req.once('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.once('error', reject);
+        req.end();
+      });
+    const evil = `evil.example:${port}`;
+    expect(await upgrade({ host: evil, origin: `http://${evil}` })).to.equal(403);
+    expect(
+      await upgrade({ host: `localhost:${port}`, origin: `http://localhost:${port}` }),
+    ).to.equal(101);
+  });
+
+  it('gives --web-broker to the page and its CSP, and refuses usage errors with exit 2', async function () {
+    const other = 'wss://chat.example:9001/mqtt';
+    const web = await startWebServe(env, running, ['--web-broker', other]);
+    const answer = await httpTo(web.pageUrl, `/api/rooms/${room.room}`);
+    expect(jsonOf(answer).broker).to.equal(other);
+    expect(answer.headers['content-security-policy']).to.equal(csp(other));
+
+    for (const [args, message] of [
+      [['--web-broker', other], '--web-broker goes with --web'],
+      [['--web', '--web-broker', 'http://chat.example/'], '--web-broker must be a ws:// or wss://'],
+      [
+        ['--web', '--web-broker', "ws://chat.example/a;b'"],
+        '--web-broker must be a ws:// or wss://',
+      ],
+      [
+        ['--web', '--web-broker', 'ws://u:p@chat.example/'],
+        '--web-broker must be a ws:// or wss://',
+      ],
+      [['--web', '--ws-port', '70000'], '--ws-port must be from 0 to 65535'],
+    ] as const) {
+      const run = await runProgram('room', ['serve', '--port', '0', ...args], { env });
+      expect(run.code, args.join(' ')).to.equal(2);
+      expect(run.stderr, args.join(' ')).to.include(message);
+    }
+  });
+});
