@@ -6,7 +6,7 @@
  * JSON output goes through it too (`jsonText`): JSON.stringify escapes only C0, and `jq -r`
  * decodes whatever it escapes.
  */
-import { CONTROL_CHARACTERS } from './index.js';
+import { CONTROL_CHARACTERS } from './schema.js';
 
 // Every control character; in text, all but tab and newline, which lay it out (`v`: set difference).
 const IN_NAME = new RegExp(`[${CONTROL_CHARACTERS}]`, 'gv');

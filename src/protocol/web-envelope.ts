@@ -4,7 +4,7 @@
  * seals with node:crypto, byte for byte, and opens what it opens, for the same reasons.
  */
 import { claimStatement, type MembershipClaim } from './claim.js';
-import type { BatchResult, ChatPayload } from './payload.js';
+import { decodePlain, encodePlain, type BatchResult, type ChatPayload } from './payload.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, montgomeryU } from './points.js';
 import {
   COMPACT_VERSION,
@@ -202,4 +202,19 @@ export function membershipSignedWeb(
   signature: Uint8Array,
 ): Promise<boolean> {
   return verifySignatureWeb(claim.key, claimStatement(claim), signature);
+}
+
+/** The page's codec of a plain room: MQTT-Chat's JSON as it is, one payload a message. */
+export function webPlainCodec(): WebRoomCodec {
+  return {
+    sealBatch: (payloads) => {
+      if (payloads.length !== 1)
+        return Promise.reject(new Error('MQTT-Chat JSON carries one payload per message'));
+      return Promise.resolve(encodePlain(payloads[0]!));
+    },
+    openAll: (raw) => {
+      const one = decodePlain(raw);
+      return Promise.resolve(one.ok ? { ok: true, payloads: [one.payload] } : one);
+    },
+  };
 }

@@ -5,17 +5,38 @@
  * MQTT-over-WebSocket and subscribes to the room's topic. Nothing from the network is ever set as
  * HTML: every text goes in with textContent.
  *
- * Not yet: sealing and opening messages (see `onJoined`).
+ * Once in, it is a room window (`room.ts` over the shared core), as `room chat` is in a terminal.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
+import type { ShownWith } from '../conversation/inbox.js';
+import type { SenderView } from '../conversation/senders.js';
 import type { PublicRecord } from '../http/rooms-api.js';
 import { checkKdfParams } from '../protocol/kdf.js';
-import { verifierWeb } from '../protocol/web-crypto.js';
+import { checkPayload, type ChatPayload } from '../protocol/payload.js';
+import { fingerprint } from '../protocol/points.js';
+import { visibleLine, visibleName } from '../protocol/sanitise.js';
+import { messageKeyWeb, verifierWeb } from '../protocol/web-crypto.js';
+import { webPlainCodec, webRoomCodec } from '../protocol/web-envelope.js';
+import { pageIdentity } from './identity.js';
+import { PageRoom, type PageStatus } from './room.js';
 import type { DeriveAnswer, DeriveRequest } from './scrypt-worker.js';
+import { storageDocument } from './storage.js';
+
+/** A typed action (`/me waves`), as MQTT-Chat sends it. */
+const ACTION_PREFIX = '/me ';
 
 /** Where the page is; the tests wait on `body[data-state]`. */
 type PageState =
-  'ready' | 'fetching' | 'deriving' | 'checking' | 'refused' | 'connecting' | 'joined' | 'error';
+  | 'ready'
+  | 'fetching'
+  | 'deriving'
+  | 'checking'
+  | 'refused'
+  | 'connecting'
+  | 'joined'
+  | 'left'
+  | 'closed'
+  | 'error';
 
 const ROOM_NUMBER = /^[1-9][0-9]{5}$/;
 
@@ -25,7 +46,9 @@ const element = <T extends HTMLElement>(id: string): T => {
   return found as T;
 };
 
+const main = element<HTMLElement>('main');
 const form = element<HTMLFormElement>('join');
+const nameInput = element<HTMLInputElement>('name');
 const roomInput = element<HTMLInputElement>('room');
 const passwordInput = element<HTMLInputElement>('password');
 const enter = element<HTMLButtonElement>('enter');
@@ -115,69 +138,270 @@ async function checkVerifier(room: string, verifier: Uint8Array): Promise<void> 
   );
 }
 
-/** Connects to the room's broker and subscribes to its topic; resolves once subscribed. */
-function joinRoom(record: PublicRecord): Promise<MqttClient> {
-  // MQTT 3.1.1: what every broker speaks, the embedded one included.
-  // Native timers: MQTT.js's default makes its keepalive timer a Worker from a blob: URL, which
-  // the page's CSP (worker-src 'self') refuses.
-  const client = mqtt.connect(record.broker, {
-    protocolVersion: 4,
-    reconnectPeriod: 2000,
-    timerVariant: 'native',
-  });
-  return new Promise<MqttClient>((resolve, reject) => {
-    // Until the first subscription: a failure ends the client; after it, MQTT.js reconnects.
-    const onError = (err: Error) => failed(err.message);
-    const onClose = () => failed('it closed the connection');
-    const failed = (why: string) => {
-      client.end(true);
-      reject(new PageError(`the broker at ${record.broker} cannot be reached: ${why}`));
-    };
-    client.once('error', onError);
-    client.once('close', onClose);
-    client.once('connect', () => {
-      client.subscribe(record.topic, { qos: 1 }, (err, granted) => {
-        client.off('error', onError);
-        client.off('close', onClose);
-        const refused = granted?.some((g) => g.qos >= 0x80) ?? true;
-        if (err || refused) {
-          client.end(true);
-          reject(
-            new PageError(`the broker refused the room's topic${err ? `: ${err.message}` : ''}`),
-          );
-        } else resolve(client);
-      });
-    });
+/** The room window's elements. */
+const win = {
+  section: element<HTMLElement>('window'),
+  where: element<HTMLSpanElement>('where'),
+  connection: element<HTMLSpanElement>('connection'),
+  members: element<HTMLSpanElement>('members'),
+  fingerprint: element<HTMLElement>('fingerprint'),
+  log: element<HTMLOListElement>('log'),
+  say: element<HTMLFormElement>('say'),
+  line: element<HTMLInputElement>('line'),
+};
+
+const HELP = [
+  'Type a line and press Enter to send it.',
+  '/me waves  says what you do: "* you waves"',
+  '/who       who is in the room, as this page has heard them',
+  '/help      this help',
+  '/quit      leave the room',
+  '//text     sends "/text"',
+];
+
+/** Adds a line to the conversation, as text; scrolls along when the reader is at the bottom. */
+function addLine(parts: { text: string; className?: string }[], className?: string): HTMLLIElement {
+  const atBottom = win.log.scrollTop + win.log.clientHeight >= win.log.scrollHeight - 4;
+  const item = document.createElement('li');
+  if (className) item.className = className;
+  for (const part of parts) {
+    const span = document.createElement('span');
+    span.textContent = part.text;
+    if (part.className) span.className = part.className;
+    item.append(span);
+  }
+  win.log.append(item);
+  win.log.dataset.lines = String(win.log.children.length);
+  if (atBottom) item.scrollIntoView({ block: 'end' });
+  return item;
+}
+
+const say = (text: string, className = 'notice'): void => void addLine([{ text }], className);
+
+const clock = (date: Date): string =>
+  `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')} `;
+
+/** A sender as shown, with its trust: the terminal's words (src/terminal/render.ts). */
+function who(name: string, view: SenderView): { text: string; className?: string }[] {
+  const shown = visibleName(name);
+  switch (view.trust) {
+    case 'you':
+      return [{ text: shown }, { text: ' (you)', className: 'time' }];
+    case 'new':
+      return [{ text: shown }, { text: ` [key ${view.key}, first seen]`, className: 'new' }];
+    case 'changed':
+      return [
+        { text: `key ${view.key}`, className: 'changed' },
+        { text: ` (NOT the ${shown} you know)`, className: 'changed' },
+      ];
+    default:
+      return [{ text: shown }];
+  }
+}
+
+const NOTICE_WORDS: Record<string, string> = {
+  join: 'joined',
+  leave: 'left',
+  lost: 'timed out',
+  end: 'finished sending',
+};
+
+/** Members as this page heard them (join and leave notices, lines), name -> how last seen. */
+const members = new Map<string, SenderView>();
+
+function showMembers(): void {
+  const names = [...members.keys()].map(visibleName);
+  win.members.textContent = names.length === 0 ? '' : `here: ${names.join(', ')}`;
+}
+
+/** Lines typed and not yet come round, by message id. */
+const pending = new Map<string, HTMLLIElement>();
+
+function render(payload: ChatPayload, how: ShownWith, at: Date): void {
+  const time = { text: clock(how.history ? new Date(payload.ts ?? at) : at), className: 'time' };
+  const marks = [
+    ...(how.late ? [' (late)'] : []),
+    ...(how.beforeJoin ? [' (before you joined)'] : []),
+    ...(how.recovered ? [' (recovered)'] : []),
+  ].map((text) => ({ text, className: 'time' }));
+  if (payload.type === 'message') {
+    if (payload.id !== undefined) {
+      pending.get(payload.id)?.remove();
+      pending.delete(payload.id);
+    }
+    if (how.sender.trust !== 'changed') members.set(payload.from, how.sender);
+    const text = payload.message.startsWith(ACTION_PREFIX)
+      ? { text: ` ${visibleLine(payload.message.slice(ACTION_PREFIX.length))}` }
+      : { text: `: ${visibleLine(payload.message)}` };
+    const action = payload.message.startsWith(ACTION_PREFIX) ? [{ text: '* ' }] : [];
+    addLine([time, ...action, ...who(payload.from, how.sender), text, ...marks], 'message');
+  } else {
+    const event = payload.event;
+    if (how.sender.trust !== 'changed') {
+      if (event === 'join') members.set(payload.from, how.sender);
+      if (event === 'leave' || event === 'lost') members.delete(payload.from);
+    }
+    const words =
+      how.ownWords === true || event === undefined || event === 'closed'
+        ? { text: ` says: ${visibleLine(payload.notice)}` }
+        : { text: ` ${NOTICE_WORDS[event]}` };
+    addLine([time, ...who(payload.from, how.sender), words, ...marks], 'notice');
+  }
+  showMembers();
+}
+
+let room: PageRoom | undefined;
+let closedCheck: ReturnType<typeof setInterval> | undefined;
+
+/** The page's state in the window: online, offline (lines wait), left, closed. */
+function connectionShown(state: PageStatus): void {
+  win.connection.dataset.state = state;
+  win.connection.textContent =
+    state === 'online'
+      ? 'online'
+      : state === 'offline'
+        ? 'offline: what you type is sent when the broker is back'
+        : state === 'connecting'
+          ? 'connecting…'
+          : 'left';
+}
+
+/** Leaves the room (from /quit, a closed room, the page going away). */
+async function leaveRoom(state: 'left' | 'closed', line: string): Promise<void> {
+  clearInterval(closedCheck);
+  const leaving = room;
+  room = undefined;
+  win.line.disabled = true;
+  document.body.dataset.state = state;
+  say(line);
+  await leaving?.leave();
+}
+
+/** Whether the room is still open (its record still served); a closed one ends the window. */
+async function checkOpen(record: PublicRecord): Promise<void> {
+  const response = await fetch(`/api/rooms/${record.room}`, { cache: 'no-store' }).catch(
+    () => undefined,
+  );
+  if (response?.status === 404)
+    await leaveRoom('closed', `Room ${record.room} was closed. Nothing more can be said in it.`);
+}
+
+/** What a typed line does: a command, or a line sent to the room. */
+function typed(text: string, record: PublicRecord): void {
+  if (!room || text.trim() === '') return;
+  if (text.startsWith('/') && !text.startsWith('//')) {
+    const [command] = text.split(/\s/, 1);
+    switch (command) {
+      case '/help':
+        return HELP.forEach((line) => say(line));
+      case '/who': {
+        const list = [...members.entries()];
+        if (list.length === 0) return say('nobody has been heard in the room yet');
+        say(`heard in room ${record.room} (${list.length}):`);
+        for (const [name, view] of list) addLine([{ text: '  ' }, ...who(name, view)], 'notice');
+        return;
+      }
+      case '/quit':
+        return void leaveRoom('left', 'You left the room. Reload the page to enter again.');
+      case '/me':
+        if (text.slice(4).trim() === '') return say('/me needs what you do: /me waves', 'warning');
+        break;
+      default:
+        return say(`unknown command ${visibleLine(command ?? '')}; /help lists them`, 'warning');
+    }
+  }
+  const line = text.startsWith('//') ? text.slice(1) : text;
+  const { id, sent } = room.say(line);
+  const item = addLine([{ text: `… ${visibleLine(line)}` }], 'pending');
+  pending.set(id, item);
+  sent.catch((err: unknown) => {
+    item.remove();
+    pending.delete(id);
+    say(`not sent: ${err instanceof Error ? err.message : String(err)}`, 'warning');
   });
 }
 
-/**
- * The room is joined: `client` is subscribed to the room's topic and `secret` is its room secret.
- * Sealing and opening plug in here: the room codec (src/protocol/web-crypto.ts) opens each message
- * of `client.on('message')`, and seals what the page will send with `client.publish`.
- */
-function onJoined(client: MqttClient, record: PublicRecord, secret: Uint8Array): void {
-  void secret;
+/** Opens the room window: the room's key, this browser's identity, the broker. */
+async function openWindow(record: PublicRecord, secret: Uint8Array, name: string): Promise<void> {
+  const { signer, kept } = await pageIdentity();
+  const codec =
+    record.mode === 'encrypted'
+      ? webRoomCodec(await messageKeyWeb(secret, record.room), record.room, signer)
+      : webPlainCodec();
+  win.where.textContent = `room ${record.room} as ${visibleName(name)}`;
+  win.fingerprint.textContent = fingerprint(signer.publicKey);
+  room = await PageRoom.enter({
+    connect: (url, options) => mqtt.connect(url, options),
+    url: record.broker,
+    room: record.room,
+    topic: record.topic,
+    name,
+    codec,
+    signer,
+    pins: storageDocument(localStorage, 'pins', record.room),
+    seen: storageDocument(localStorage, 'seen', record.room),
+    handlers: {
+      show: render,
+      warn: (line) => say(line, 'warning'),
+      status: connectionShown,
+      closedNotice: () => void checkOpen(record),
+    },
+  });
+  main.hidden = true;
+  win.section.hidden = false;
   show('joined', `Joined room ${record.room}.`);
-  client.on('offline', () => show('connecting', `Reconnecting to room ${record.room}…`));
-  client.on('connect', () => show('joined', `Joined room ${record.room}.`));
+  if (record.mode === 'plain')
+    say(
+      'This room is plain: anyone on the broker can read it, and names are not verified.',
+      'warning',
+    );
+  if (!kept)
+    say('This browser keeps no identity for this page: a new key for this visit.', 'warning');
+  say(`You are in room ${record.room} as ${visibleName(name)}. /help lists the commands.`);
+  closedCheck = setInterval(() => void checkOpen(record), 15_000);
+  win.say.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = win.line.value;
+    win.line.value = '';
+    typed(text, record);
+  });
+  win.line.focus();
+  window.addEventListener('pagehide', () => void room?.leave());
+}
+
+/** The name typed: one a payload may carry, kept for next time. */
+function nameTyped(): string {
+  const name = nameInput.value.trim();
+  const check = checkPayload({ type: 'message', from: name, message: '' });
+  if (!check.ok) throw new PageError(`That name cannot be used (${check.reason}).`);
+  try {
+    localStorage.setItem('sunoye/name', name);
+  } catch {
+    // Not kept: asked again next time.
+  }
+  return name;
 }
 
 /** The form's submission: record, secret, check, join; each step shown. */
 async function enterRoom(): Promise<void> {
-  const room = roomInput.value.trim();
-  if (!ROOM_NUMBER.test(room)) throw new PageError('A room number is six digits.');
+  const number = roomInput.value.trim();
+  if (!ROOM_NUMBER.test(number)) throw new PageError('A room number is six digits.');
+  const name = nameTyped();
   const password = passwordInput.value;
   if (password === '') throw new PageError('Type the room password.');
-  show('fetching', `Looking up room ${room}…`);
-  const record = await fetchRecord(room);
+  show('fetching', `Looking up room ${number}…`);
+  const record = await fetchRecord(number);
   show('deriving', 'Deriving the room key from the password…');
   const secret = await deriveSecret({ password, kdf: record.kdf });
   passwordInput.value = '';
   show('checking', 'Checking the password…');
-  await checkVerifier(room, await verifierWeb(secret, room, record.mode));
-  show('connecting', `Connecting to room ${room}…`);
-  onJoined(await joinRoom(record), record, secret);
+  await checkVerifier(number, await verifierWeb(secret, number, record.mode));
+  show('connecting', `Connecting to room ${number}…`);
+  await openWindow(record, secret, name).catch((err: unknown) => {
+    throw new PageError(
+      `the broker at ${record.broker} cannot be reached: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  });
 }
 
 form.addEventListener('submit', (event) => {
@@ -191,6 +415,13 @@ form.addEventListener('submit', (event) => {
 });
 window.addEventListener('hashchange', roomFromFragment);
 roomFromFragment();
+nameInput.value = (() => {
+  try {
+    return localStorage.getItem('sunoye/name') ?? '';
+  } catch {
+    return '';
+  }
+})();
 show(
   'ready',
   globalThis.crypto?.subtle === undefined

@@ -25,6 +25,8 @@ export interface PageHandlers {
   /** A warning line; `loss` for lines that never arrived. */
   warn(line: string, kind?: 'loss'): void;
   status(status: PageStatus): void;
+  /** A `closed` notice was shown: the room may have been closed. */
+  closedNotice?(): void;
 }
 
 export interface PageRoomOptions {
@@ -49,6 +51,7 @@ const JOIN_ACK_MS = 10_000;
 /** A page in a room. */
 export class PageRoom {
   private opening: Promise<void> = Promise.resolve();
+  private sealing: Promise<string> = Promise.resolve('');
   private left = false;
 
   private constructor(
@@ -79,7 +82,7 @@ export class PageRoom {
       {
         show: (payload, at, how) => handlers.show(payload, how, at),
         warn: (line, kind) => handlers.warn(line, kind),
-        closedNotice: () => undefined,
+        closedNotice: () => handlers.closedNotice?.(),
         countReached: () => undefined,
       },
     );
@@ -89,6 +92,9 @@ export class PageRoom {
       protocolVersion: 4,
       clean: true,
       keepalive: 30,
+      // MQTT.js's default keepalive timer is a Worker made from a blob: URL, which the page's
+      // CSP (worker-src 'self') refuses.
+      timerVariant: 'native',
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       will: { topic, payload: Buffer.from(will), qos: 1, retain: false },
@@ -140,13 +146,25 @@ export class PageRoom {
   }
 
   /**
-   * Sends a typed line (`/me waves` as MQTT-Chat's action). Resolved when the broker has it;
-   * while the broker is away, MQTT.js holds it and sends it when it is back.
+   * Sends a typed line (`/me waves` as MQTT-Chat's action): its id at once, and `sent`, resolved
+   * when the broker has it. While the broker is away MQTT.js holds it and sends it when it is
+   * back. Lines are sealed one after another, so they leave in the order they were typed.
    */
-  async say(text: string): Promise<void> {
+  say(text: string): { id: string; sent: Promise<void> } {
     if (this.left) throw new Error('this page has left the room');
-    const payload = await this.options.codec.sealBatch([this.sender.message(text)]);
-    await this.client.publishAsync(this.options.topic, payload, { qos: 1 });
+    const payload = this.sender.message(text);
+    const sealed = this.sealing.then(() => this.options.codec.sealBatch([payload]));
+    // A line that could not be sealed fails alone; the next is sealed after it all the same.
+    this.sealing = sealed.catch(() => '');
+    const sent = sealed.then(async (envelope) => {
+      await this.client.publishAsync(this.options.topic, envelope, { qos: 1 });
+    });
+    return { id: payload.id!, sent };
+  }
+
+  /** Whether the broker connection is up. */
+  get online(): boolean {
+    return this.client.connected;
   }
 
   /** Says it leaves (within a second), then disconnects without its will. */

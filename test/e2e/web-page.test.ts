@@ -149,6 +149,7 @@ describe('the room page in a browser', function () {
     try {
       await page.goto(`${web.pageUrl}#${room.room}`);
       await stateIs(page, 'ready');
+      await page.fill('#name', 'pagey');
       await page.fill('#password', wrong);
       await page.click('#enter');
       await stateIs(page, 'refused');
@@ -185,6 +186,7 @@ describe('the room page in a browser', function () {
       page.on('worker', (worker) => workers.push(worker.url()));
       await page.goto(`${web.pageUrl}#${room.room}`);
       await stateIs(page, 'ready');
+      await page.fill('#name', 'pagey');
       await page.fill('#password', room.password);
       await page.click('#enter');
       await stateIs(page, 'error');
@@ -213,6 +215,7 @@ describe('the room page in a browser', function () {
       );
       await page.goto(`${web.pageUrl}#${room.room}`);
       await stateIs(page, 'ready');
+      await page.fill('#name', 'pagey');
       await page.fill('#password', room.password);
       await page.click('#enter');
       await stateIs(page, 'error');
@@ -233,6 +236,7 @@ describe('the room page in a browser', function () {
     try {
       await page.goto(`${web.pageUrl}#${room.room}`);
       await stateIs(page, 'ready');
+      await page.fill('#name', 'pagey');
       await page.fill('#password', room.password);
       await page.click('#enter');
       await stateIs(page, 'joined');
@@ -242,13 +246,12 @@ describe('the room page in a browser', function () {
       // length, topic, QoS), and the broker's SUBACK of that packet id granting QoS 1. The
       // frames are read as one stream: a packet may come in several frames.
       const topic = Buffer.from(`sunoye/room/${room.room}`);
-      const sent = Buffer.concat(traffic.frames);
-      const at = sent.indexOf(topic);
-      expect(at, 'the topic sent').to.be.above(5);
-      expect([sent[at - 6], sent[at + topic.length]], 'SUBSCRIBE at QoS 1').to.deep.equal([
-        0x82, 1,
-      ]);
-      const id = sent.subarray(at - 4, at - 2);
+      // The topic is also the will's, in the CONNECT: the SUBSCRIBE is the frame of type 0x82.
+      const sent = traffic.frames.find((f) => f[0] === 0x82 && f.includes(topic));
+      expect(sent, 'a SUBSCRIBE to the room').to.not.equal(undefined);
+      const at = sent!.indexOf(topic);
+      expect([sent![at + topic.length]], 'SUBSCRIBE at QoS 1').to.deep.equal([1]);
+      const id = sent!.subarray(at - 4, at - 2);
       const got = Buffer.concat(traffic.received);
       const suback = Buffer.concat([Buffer.from([0x90, 0x03]), id, Buffer.from([1])]);
       expect(got.includes(suback), 'the SUBACK granting QoS 1').to.equal(true);
@@ -259,21 +262,23 @@ describe('the room page in a browser', function () {
     }
   });
 
-  it('joins again by itself when the broker comes back after a restart', async function () {
+  it('shows itself offline while the broker is away, and joins again by itself when it comes back', async function () {
     const page = await browser.newPage();
     const traffic = record(page);
     try {
       await page.goto(`${web.pageUrl}#${room.room}`);
       await stateIs(page, 'ready');
+      await page.fill('#name', 'pagey');
       await page.fill('#password', room.password);
       await page.click('#enter');
       await stateIs(page, 'joined');
       const { port } = new URL(web.pageUrl);
       web.program.child.kill('SIGINT');
       expect(await web.program.exited).to.equal(0);
-      await stateIs(page, 'connecting');
+      await page.waitForSelector('#connection[data-state="offline"]');
       web = await startWebServe(env, running, ['--ws-port', port]);
-      await stateIs(page, 'joined');
+      await page.waitForSelector('#connection[data-state="online"]');
+      expect(await page.getAttribute('body', 'data-state')).to.equal('joined');
       const topic = Buffer.from(`sunoye/room/${room.room}`);
       expect(traffic.sockets.length, 'a second connection').to.be.at.least(2);
       await waitFor(

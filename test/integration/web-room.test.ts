@@ -102,7 +102,7 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
     // First seen: a new key, pinned to the name as it is shown; known from then on.
     expect(joined).to.include({ from: 'pagey', event: 'join', trust: 'new' });
     expect(joined.key).to.match(/^[0-9a-f]{4}(-[0-9a-f]{4}){3}$/);
-    await page.say('hello from the page');
+    await page.say('hello from the page').sent;
     const line = JSON.parse(
       await listener.line('the page’s line', (l) => l.includes('hello from the page')),
     ) as Record<string, unknown>;
@@ -150,7 +150,7 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
     const key = await pageKey(room, password);
     const listener = await joinedListener(room, [], user('alice'), running);
     const page = await enter(room, key, 'pagey');
-    await page.say('the real pagey');
+    await page.say('the real pagey').sent;
     await listener.line('pagey’s line', (l) => l.includes('the real pagey'));
     // Bob's terminal speaks first; then a terminal with another identity calls itself bob.
     for (const home of ['bob', 'mallory']) {
@@ -181,7 +181,7 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
     ]);
     // A second page, another key, under the name pagey: not the pagey the terminal knows.
     const impostor = await enter(room, key, 'pagey');
-    await impostor.say('I am pagey too');
+    await impostor.say('I am pagey too').sent;
     const flagged = JSON.parse(
       await listener.line('the impostor’s line', (l) => l.includes('I am pagey too')),
     ) as Record<string, unknown>;
@@ -196,7 +196,7 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
     const wsPort = Number(new URL(broker.ws!.url).port);
     await broker.close();
     await waitFor('the page offline', () => page.status.includes('offline') || undefined);
-    const typed = page.say('typed while away');
+    const typed = page.say('typed while away').sent;
     broker = await startBroker('127.0.0.1', port, wsPort);
     const listener = await joinedListener(room, [], user('alice'), running);
     await waitFor('the page online again', () => page.status.at(-1) === 'online' || undefined, {
