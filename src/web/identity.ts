@@ -40,7 +40,7 @@ export async function pageIdentity(): Promise<{ signer: WebSigner; kept: boolean
     try {
       let pair = (await run(db, 'readonly', (s) => s.get(KEY))) as CryptoKeyPair | undefined;
       if (pair === undefined) {
-        pair = (await newWebIdentity());
+        pair = await newWebIdentity();
         await run(db, 'readwrite', (s) => s.put(pair, KEY));
       }
       return { signer: await webSignerOf(pair), kept: true };
