@@ -40,6 +40,7 @@ void runCli(
       ['$0 whoami', 'Your key fingerprint, for others to compare'],
       ['$0 serve --port 0', 'An embedded broker on a free port (prints its URL)'],
       ['$0 serve --ws-port 8080', 'Also over WebSocket, at ws://127.0.0.1:8080'],
+      ['$0 serve --web', 'And the room page for a browser (prints its http:// address)'],
       ['$0 list --db mysql://chat@db.example/sunoye', 'Rooms on a shared MySQL registry'],
     ],
     epilogue: EPILOGUE,

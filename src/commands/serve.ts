@@ -42,22 +42,19 @@ export const serveCommand = command(
         type: 'number',
         describe: 'Also serve MQTT over WebSocket on this port (0: a free one); none unless given',
       },
-      // Hidden until the page can chat (issue 25): the room page and what it needs.
       web: {
         type: 'boolean',
         default: false,
-        hidden: true,
         describe:
           'Also serve the room page (http://HOST:WS-PORT/) and the rooms API on the --ws-port listener (a free port when --ws-port is not given); rooms come from --db',
       },
       'web-broker': {
         type: 'string',
         value: 'URL',
-        hidden: true,
         describe:
           "With --web: the page connects to this MQTT-over-WebSocket broker (ws:// or wss://) instead of this one's --ws-port",
       },
-      db: { ...commonOptions.db, hidden: true },
+      db: commonOptions.db,
     },
   },
   (args, shell) => serve(commandContext({ db: args.db }, shell), args, abortOnSignals(shell.exit)),

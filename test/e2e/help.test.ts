@@ -64,7 +64,7 @@ describe('help', function () {
       list: [...registry, '--json', '--all'],
       leave: registry,
       close: [...registry, '--broker', '--name', ...tls, ...password, '--json'],
-      serve: ['--host', '--port', '--ws-port'],
+      serve: ['--host', '--port', '--ws-port', '--web', '--web-broker', '--db'],
       whoami: ['--name', '--home', '--json'],
       chat: [
         ...registry,

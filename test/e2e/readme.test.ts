@@ -75,6 +75,7 @@ const RUN_BY: Record<string, string> = {
   [`room chat ${README_ROOM}`]: 'one machine, two machines',
   [`room chat ${README_ROOM} --name bob --home ~/.config/sunoye-bob`]: 'one machine',
   'room serve --host 0.0.0.0': 'two machines',
+  'room serve --port 0 --web': 'in a browser',
   'export SUNOYE_DB=mysql://alice:secret@db.example/sunoye SUNOYE_BROKER=chat.example':
     'two machines',
   [`room join ${README_ROOM}`]: 'two machines',
@@ -486,6 +487,26 @@ describe('the README', function () {
     terminals.push(bobWindow);
     await converse(aliceWindow, bobWindow);
     expect(existsSync(join(alice.home, '.config', 'sunoye-bob', 'identity.json'))).to.equal(true);
+  });
+
+  it('in a browser: `room serve --port 0 --web` serves the page and the rooms of your registry', async function () {
+    const alice = person('alice');
+    const made = await alice.run(example('room create'));
+    expect(made.code, made.stderr).to.equal(0);
+    const { room } = created(made.stdout);
+    const serve = alice.start(example('room serve --port 0 --web'));
+    const page = await serve.line('the page’s address', (l) =>
+      /^http:\/\/127\.0\.0\.1:\d+\/$/.test(l),
+    );
+    expect(serve.stdout.slice(0, 2).map((l) => l.split(':')[0])).to.deep.equal(['mqtt', 'ws']);
+    const html = await fetch(page);
+    expect(html.status).to.equal(200);
+    expect(html.headers.get('content-security-policy')).to.include("script-src 'self'");
+    expect(await html.text()).to.include('id="password"');
+    const record = await fetch(new URL(`/api/rooms/${room}`, page));
+    expect(record.status).to.equal(200);
+    expect(await record.json()).to.include({ room, mode: 'encrypted' });
+    expect(await serve.stop('SIGINT')).to.equal(0);
   });
 
   describe('on two machines, with a shared MySQL/MariaDB registry', function () {
