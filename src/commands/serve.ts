@@ -80,10 +80,12 @@ export async function serve(
   const store = page ? await openRegistry(ctx) : undefined;
   try {
     let site: WebSide | undefined;
+    let members: { leaveAll(): Promise<void> } | undefined;
     if (page && store) {
-      const [{ isLoopback, webSite }, { FailureLimiter }] = await Promise.all([
+      const [{ isLoopback, webSite }, { FailureLimiter }, { PageMembers }] = await Promise.all([
         import('../http/site.js'),
         import('../http/rate-limit.js'),
+        import('../http/members-api.js'),
       ]);
       site = webSite({
         page,
@@ -92,10 +94,15 @@ export async function serve(
         topicPrefix: ctx.config.topicPrefix,
         loopback: isLoopback(host),
         limiter: new FailureLimiter(),
+        members: (members = new PageMembers(store, ctx.config.lease)),
         log: (line) => ctx.io.stderr.write(`${line}\n`),
       });
     }
-    await runBroker(ctx, { host, port, wsPort }, signal, site);
+    try {
+      await runBroker(ctx, { host, port, wsPort }, signal, site);
+    } finally {
+      await members?.leaveAll();
+    }
   } finally {
     await store?.close();
   }

@@ -1,5 +1,5 @@
 /**
- * The page's two questions to `room serve --web` about a room: its public record (number, mode,
+ * The page's questions to `room serve --web` about a room: its public record (number, mode,
  * scrypt parameters, where its broker is: never the verifier, which would let anyone guess
  * passwords offline), and whether a verifier the page derived from a password is the room's, so
  * that a wrong password is told before the page sends anything to the room. Wrong guesses are
@@ -10,6 +10,7 @@ import { RefusedError } from '../errors.js';
 import { roomTopic } from '../mqtt/topics.js';
 import type { RoomMode } from '../protocol/index.js';
 import { checkKdfParams, sameBytes, type KdfParams } from '../protocol/kdf.js';
+import { joinBody, type PageMembers } from './members-api.js';
 import type { FailureLimiter } from './rate-limit.js';
 
 /** An answer of the API: its status, headers of its own, and a JSON body (none for 204). */
@@ -35,6 +36,8 @@ export interface RoomsApi {
   store: RoomStore;
   topicPrefix: string;
   limiter: FailureLimiter;
+  /** The memberships of pages this server holds. */
+  members: PageMembers;
   /** Where a record that cannot be served is reported (the server's stderr). */
   log(line: string): void;
 }
@@ -82,29 +85,32 @@ export async function publicRecord(api: RoomsApi, room: string, broker: string):
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** The verifier of a check's body (`{"verifier":"<base64>"}`), or undefined when malformed. */
-function verifierOf(body: string): Buffer | undefined {
-  let parsed: unknown;
+/** A request's JSON body, or undefined when it is not JSON. */
+function parseJson(body: string): unknown {
   try {
-    parsed = JSON.parse(body);
+    return JSON.parse(body) as unknown;
   } catch {
     return undefined;
   }
+}
+
+/** The verifier of a request (`{"verifier":"<base64>", …}`), or undefined when malformed. */
+function verifierOf(parsed: unknown): Buffer | undefined {
   const verifier = (parsed as { verifier?: unknown } | null)?.verifier;
   if (typeof verifier !== 'string' || verifier === '' || !BASE64.test(verifier)) return undefined;
   return Buffer.from(verifier, 'base64');
 }
 
 /**
- * POST /api/rooms/<room>/check: 204 when the verifier is the room's, 403 when not; an address
- * with too many wrong ones in a window is told when to come back (429).
+ * Whether the request's verifier is room `room`'s: undefined when it is, else the reply that
+ * says why not (an address with too many wrong ones in a window is told when to come back).
  */
-export async function checkVerifier(
+async function refusal(
   api: RoomsApi,
   room: string,
-  body: string,
+  parsed: unknown,
   address: string,
-): Promise<Reply> {
+): Promise<Reply | undefined> {
   const waitMs = api.limiter.waitMs(address);
   if (waitMs > 0) {
     const seconds = Math.ceil(waitMs / 1000);
@@ -114,11 +120,41 @@ export async function checkVerifier(
       json: { error: `too many wrong passwords; try again in ${seconds} s` },
     };
   }
-  const verifier = verifierOf(body);
+  const verifier = verifierOf(parsed);
   if (!verifier) return { status: 400, json: { error: 'expected {"verifier":"<base64>"}' } };
   const record = await openRecord(api, room);
   if (isReply(record)) return record;
-  if (sameBytes(verifier, record.verifier)) return { status: 204 };
+  if (sameBytes(verifier, record.verifier)) return undefined;
   api.limiter.fail(address);
   return { status: 403, json: { error: 'wrong password' } };
+}
+
+/** POST /api/rooms/<room>/check: 204 when the verifier is the room's, 403 when not. */
+export async function checkVerifier(
+  api: RoomsApi,
+  room: string,
+  body: string,
+  address: string,
+): Promise<Reply> {
+  return (await refusal(api, room, parseJson(body), address)) ?? { status: 204 };
+}
+
+/**
+ * POST /api/rooms/<room>/members: the page's membership, signed with its key, registered once
+ * its verifier is the room's (see members-api.ts); 201 with the membership's id and lease.
+ */
+export async function joinMember(
+  api: RoomsApi,
+  room: string,
+  body: string,
+  address: string,
+): Promise<Reply> {
+  const parsed = parseJson(body);
+  const join = joinBody(parsed);
+  if (!join)
+    return {
+      status: 400,
+      json: { error: 'expected {"verifier","name","key","signature","joinedAt"}' },
+    };
+  return (await refusal(api, room, parsed, address)) ?? api.members.join(room, join, address);
 }

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSide } from '../mqtt/broker.js';
 import type { Asset } from './assets.js';
-import { checkVerifier, publicRecord, type Reply, type RoomsApi } from './rooms-api.js';
+import { checkVerifier, joinMember, publicRecord, type Reply, type RoomsApi } from './rooms-api.js';
 
 /** The largest body a check may have. */
 export const MAX_CHECK_BYTES = 1024;
@@ -54,7 +54,8 @@ export function contentSecurityPolicy(broker: string | undefined): string {
   ].join('; ');
 }
 
-const API_ROOM = /^\/api\/rooms\/([1-9][0-9]{5})(\/check)?$/;
+const API_ROOM = /^\/api\/rooms\/([1-9][0-9]{5})(\/check|\/members)?$/;
+const API_MEMBER = /^\/api\/members\/([0-9a-f]{32})\/(heartbeat|leave)$/;
 
 /** The site of `options`, for the broker's WebSocket listener. */
 export function webSite(options: SiteOptions): WebSide {
@@ -149,9 +150,11 @@ export function webSite(options: SiteOptions): WebSide {
         ? serveFile(request, response, asset)
         : notAllowed(request, response, 'GET, HEAD');
     const api = API_ROOM.exec(path);
-    if (!api) return error(request, response, read || method === 'POST' ? 404 : 405, 'not found');
-    const room = api[1]!;
-    if (api[2] === undefined) {
+    const member = API_MEMBER.exec(path);
+    if (!api && !member)
+      return error(request, response, read || method === 'POST' ? 404 : 405, 'not found');
+    const room = api?.[1];
+    if (room !== undefined && api?.[2] === undefined) {
       if (!read) return notAllowed(request, response, 'GET, HEAD');
       return reply(request, response, await publicRecord(options, room, brokerFor(host)!));
     }
@@ -165,7 +168,19 @@ export function webSite(options: SiteOptions): WebSide {
       return error(request, response, 413, `the body may be at most ${MAX_CHECK_BYTES} bytes`);
     }
     const address = request.socket.remoteAddress ?? 'unknown';
-    return reply(request, response, await checkVerifier(options, room, body, address));
+    if (member)
+      return reply(
+        request,
+        response,
+        member[2] === 'heartbeat'
+          ? await options.members.heartbeat(member[1]!)
+          : await options.members.leave(member[1]!),
+      );
+    const answer =
+      api?.[2] === '/members'
+        ? await joinMember(options, room!, body, address)
+        : await checkVerifier(options, room!, body, address);
+    return reply(request, response, answer);
   };
 
   return {

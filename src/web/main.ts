@@ -18,6 +18,7 @@ import { visibleLine, visibleName } from '../protocol/sanitise.js';
 import { messageKeyWeb, verifierWeb } from '../protocol/web-crypto.js';
 import { webPlainCodec, webRoomCodec } from '../protocol/web-envelope.js';
 import { pageIdentity } from './identity.js';
+import { PageMembership } from './membership.js';
 import { PageRoom, type PageStatus } from './room.js';
 import type { DeriveAnswer, DeriveRequest } from './scrypt-worker.js';
 import { storageDocument } from './storage.js';
@@ -251,6 +252,7 @@ function render(payload: ChatPayload, how: ShownWith, at: Date): void {
 }
 
 let room: PageRoom | undefined;
+let membership: PageMembership | undefined;
 let closedCheck: ReturnType<typeof setInterval> | undefined;
 
 /** The page's state in the window: online, offline (lines wait), left, closed. */
@@ -271,6 +273,7 @@ async function leaveRoom(state: 'left' | 'closed', line: string): Promise<void> 
   clearInterval(closedCheck);
   const leaving = room;
   room = undefined;
+  membership?.leave();
   win.line.disabled = true;
   document.body.dataset.state = state;
   say(line);
@@ -322,7 +325,12 @@ function typed(text: string, record: PublicRecord): void {
 }
 
 /** Opens the room window: the room's key, this browser's identity, the broker. */
-async function openWindow(record: PublicRecord, secret: Uint8Array, name: string): Promise<void> {
+async function openWindow(
+  record: PublicRecord,
+  secret: Uint8Array,
+  verifier: Uint8Array,
+  name: string,
+): Promise<void> {
   const { signer, kept } = await pageIdentity();
   const codec =
     record.mode === 'encrypted'
@@ -359,6 +367,10 @@ async function openWindow(record: PublicRecord, secret: Uint8Array, name: string
     say('This browser keeps no identity for this page: a new key for this visit.', 'warning');
   say(`You are in room ${record.room} as ${visibleName(name)}. /help lists the commands.`);
   closedCheck = setInterval(() => void checkOpen(record), 15_000);
+  membership = new PageMembership(record.room, name, verifier, signer, (line) =>
+    say(line, 'warning'),
+  );
+  void membership.join();
   win.say.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = win.line.value;
@@ -366,7 +378,10 @@ async function openWindow(record: PublicRecord, secret: Uint8Array, name: string
     typed(text, record);
   });
   win.line.focus();
-  window.addEventListener('pagehide', () => void room?.leave());
+  window.addEventListener('pagehide', () => {
+    membership?.leave();
+    void room?.leave();
+  });
 }
 
 /** The name typed: one a payload may carry, kept for next time. */
@@ -395,9 +410,10 @@ async function enterRoom(): Promise<void> {
   const secret = await deriveSecret({ password, kdf: record.kdf });
   passwordInput.value = '';
   show('checking', 'Checking the password…');
-  await checkVerifier(number, await verifierWeb(secret, number, record.mode));
+  const verifier = await verifierWeb(secret, number, record.mode);
+  await checkVerifier(number, verifier);
   show('connecting', `Connecting to room ${number}…`);
-  await openWindow(record, secret, name).catch((err: unknown) => {
+  await openWindow(record, secret, verifier, name).catch((err: unknown) => {
     throw new PageError(
       `the broker at ${record.broker} cannot be reached: ${err instanceof Error ? err.message : String(err)}`,
     );

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
+import { runProgram } from '../helpers/cli.js';
 import { createRoomWithPassword, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebServe, type WebServe } from '../helpers/web.js';
@@ -257,6 +258,24 @@ describe('the room page in a browser', function () {
       expect(got.includes(suback), 'the SUBACK granting QoS 1').to.equal(true);
       expectNowhere(traffic, { password: room.password, 'room secret': secretFor(room.password) });
       expect(traffic.problems).to.deep.equal([]);
+      // A member of the room, under the page's own key: `room info` lists it as it lists a
+      // terminal's listener, and no longer once the page has left.
+      const key = await page.textContent('#fingerprint');
+      expect(key).to.match(/^[0-9a-f]{4}(-[0-9a-f]{4}){3}$/);
+      const memberships = async (): Promise<Record<string, unknown>[]> => {
+        const info = await runProgram('room', ['info', room.room, '--json'], { env });
+        return (JSON.parse(info.stdout) as { memberships: Record<string, unknown>[] }).memberships;
+      };
+      const listed = await waitFor('the page among the members', async () =>
+        (await memberships()).find((m) => m.name === 'pagey'),
+      );
+      expect(listed).to.include({ key, trust: 'new' });
+      await page.fill('#line', '/quit');
+      await page.press('#line', 'Enter');
+      await stateIs(page, 'left');
+      await waitFor('the page gone from the members', async () =>
+        (await memberships()).some((m) => m.name === 'pagey') ? undefined : true,
+      );
     } finally {
       await page.close();
     }

@@ -17,6 +17,7 @@ import { alterRoomRecord } from '../helpers/registries.js';
 import { httpTo, jsonOf, startWebServe, stderrSays, type WebServe } from '../helpers/web.js';
 import { deriveRoomSecretWeb, verifierWeb } from '../../src/protocol/web-crypto.js';
 import type { KdfParams } from '../../src/protocol/kdf.js';
+import { fingerprint, newSigner, signMembership } from '../../src/protocol/index.js';
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -244,6 +245,84 @@ describe('room serve --web over HTTP', function () {
     expect(Number(limited.headers['retry-after'])).to.be.within(1, 60);
     expect(jsonOf(limited).error).to.match(/^too many wrong passwords; try again in \d+ s$/);
     expect((await check(web, room.room, verifier)).status, 'even the right one').to.equal(429);
+  });
+
+  it("registers a page's own signed membership, renews and ends it; refuses wrong passwords and signatures", async function () {
+    const web = await startWebServe(env, running);
+    const { verifier } = stored(registry, room.room);
+    const origin = web.pageUrl.replace(/\/$/, '');
+    const post = (path: string, body: unknown) =>
+      httpTo(web.pageUrl, path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify(body),
+      });
+    const signer = newSigner();
+    const claim = (name: string, joinedAt = new Date()) => {
+      const { key, signature } = signMembership(signer, { room: room.room, name, joinedAt });
+      return {
+        verifier: verifier.toString('base64'),
+        name,
+        key: key.toString('base64'),
+        signature: signature.toString('base64'),
+        joinedAt: joinedAt.getTime(),
+      };
+    };
+    const members = async (): Promise<Record<string, unknown>[]> => {
+      const info = await runProgram('room', ['info', room.room, '--json'], { env });
+      expect(info.code, info.stderr).to.equal(0);
+      return (JSON.parse(info.stdout) as { memberships: Record<string, unknown>[] }).memberships;
+    };
+    // Refused: a wrong password, a signature for another name, one signed long ago, malformed.
+    const wrong = { ...claim('pagey'), verifier: Buffer.alloc(32).toString('base64') };
+    expect((await post(`/api/rooms/${room.room}/members`, wrong)).status).to.equal(403);
+    const renamed = { ...claim('pagey'), name: 'alice' };
+    const refused = await post(`/api/rooms/${room.room}/members`, renamed);
+    expect([refused.status, jsonOf(refused).error]).to.deep.equal([
+      403,
+      'the membership is not signed by its key',
+    ]);
+    const old = claim('pagey', new Date(Date.now() - 10 * 60_000));
+    expect((await post(`/api/rooms/${room.room}/members`, old)).status).to.equal(403);
+    expect((await post(`/api/rooms/${room.room}/members`, { name: 'pagey' })).status).to.equal(400);
+    expect(await members()).to.deep.equal([]);
+    // Registered: `room info` lists the page under its own key, its signature checked there.
+    const joined = await post(`/api/rooms/${room.room}/members`, claim('pagey'));
+    expect(joined.status).to.equal(201);
+    const { id } = jsonOf(joined) as { id: string };
+    expect(await members()).to.have.deep.nested.property('[0].name', 'pagey');
+    expect((await members())[0]).to.include({ key: fingerprint(signer.publicKey) });
+    expect((await members())[0]!.trust).to.not.equal('unverified');
+    expect((await post(`/api/members/${id}/heartbeat`, {})).status).to.equal(204);
+    expect((await post(`/api/members/${id}/leave`, {})).status).to.equal(204);
+    expect(await members()).to.deep.equal([]);
+    expect((await post(`/api/members/${id}/heartbeat`, {})).status).to.equal(410);
+    // An id nobody was given is nobody's.
+    expect((await post(`/api/members/${'0'.repeat(32)}/leave`, {})).status).to.equal(410);
+  });
+
+  it('ends the memberships it holds when it stops', async function () {
+    const web = await startWebServe(env, running);
+    const { verifier } = stored(registry, room.room);
+    const signer = newSigner();
+    const joinedAt = new Date();
+    const { key, signature } = signMembership(signer, { room: room.room, name: 'pagey', joinedAt });
+    const joined = await httpTo(web.pageUrl, `/api/rooms/${room.room}/members`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        verifier: verifier.toString('base64'),
+        name: 'pagey',
+        key: key.toString('base64'),
+        signature: signature.toString('base64'),
+        joinedAt: joinedAt.getTime(),
+      }),
+    });
+    expect(joined.status).to.equal(201);
+    web.program.child.kill('SIGINT');
+    expect(await web.program.exited).to.equal(0);
+    const info = await runProgram('room', ['info', room.room, '--json'], { env });
+    expect((JSON.parse(info.stdout) as { memberships: unknown[] }).memberships).to.deep.equal([]);
   });
 
   it('refuses WebSocket upgrades from another origin, and takes those with none or its own', async function () {

@@ -61,6 +61,8 @@ export const NO_UNIT_TEST: Readonly<Record<string, string>> = {
   'src/mqtt/websocket.ts': 'MQTT over WebSocket; test/e2e broker tests',
   'src/protocol/index.ts': 're-exports only',
   'src/web/room.ts': 'wiring (broker); test/integration/web-room.test.ts',
+  'src/web/membership.ts': "the page's membership, in a browser; test/e2e/web-page.test.ts",
+  'src/http/members-api.ts': 'over HTTP with a registry; test/e2e/web-serve.test.ts',
   'src/web/identity.ts':
     "the page's identity in IndexedDB, in a browser; test/e2e/web-page.test.ts",
   'src/conversation/pins.ts':
