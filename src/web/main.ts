@@ -160,9 +160,26 @@ const HELP = [
   '//text     sends "/text"',
 ];
 
+/** Lines the conversation keeps: older ones are dropped (a flood cannot exhaust the page). */
+const MAX_LOG_LINES = 20_000;
+/** Lines shown so far, the dropped ones too (`#log[data-lines]`). */
+let linesShown = 0;
+/** Lines made since the last frame: added together, with one layout and one scroll. */
+const waiting: HTMLLIElement[] = [];
+
+function flush(): void {
+  const atBottom = win.log.scrollTop + win.log.clientHeight >= win.log.scrollHeight - 4;
+  const fragment = document.createDocumentFragment();
+  fragment.append(...waiting.splice(0));
+  win.log.append(fragment);
+  const extra = win.log.children.length - MAX_LOG_LINES;
+  for (let i = 0; i < extra; i++) win.log.firstElementChild?.remove();
+  win.log.dataset.lines = String(linesShown);
+  if (atBottom) win.log.scrollTop = win.log.scrollHeight;
+}
+
 /** Adds a line to the conversation, as text; scrolls along when the reader is at the bottom. */
 function addLine(parts: { text: string; className?: string }[], className?: string): HTMLLIElement {
-  const atBottom = win.log.scrollTop + win.log.clientHeight >= win.log.scrollHeight - 4;
   const item = document.createElement('li');
   if (className) item.className = className;
   for (const part of parts) {
@@ -171,9 +188,11 @@ function addLine(parts: { text: string; className?: string }[], className?: stri
     if (part.className) span.className = part.className;
     item.append(span);
   }
-  win.log.append(item);
-  win.log.dataset.lines = String(win.log.children.length);
-  if (atBottom) item.scrollIntoView({ block: 'end' });
+  // Frames wait while the tab is hidden: a long wait is added at once, not held.
+  if (waiting.length === 0) requestAnimationFrame(flush);
+  waiting.push(item);
+  if (waiting.length >= 1000) flush();
+  linesShown += 1;
   return item;
 }
 
@@ -210,9 +229,15 @@ const NOTICE_WORDS: Record<string, string> = {
 /** Members as this page heard them (join and leave notices, lines), name -> how last seen. */
 const members = new Map<string, SenderView>();
 
+/** Names the page keeps as heard: a member minting names cannot grow the list without end. */
+const MAX_MEMBERS_HEARD = 1000;
+
 function showMembers(): void {
+  while (members.size > MAX_MEMBERS_HEARD) members.delete(members.keys().next().value!);
   const names = [...members.keys()].map(visibleName);
-  win.members.textContent = names.length === 0 ? '' : `here: ${names.join(', ')}`;
+  const more = names.length > 20 ? `, and ${names.length - 20} more (/who lists them)` : '';
+  win.members.textContent =
+    names.length === 0 ? '' : `here: ${names.slice(0, 20).join(', ')}${more}`;
 }
 
 /** Lines typed and not yet come round, by message id. */
