@@ -231,13 +231,19 @@ describe('the room page and terminals in one room', function () {
     expect(real.traffic.problems).to.deep.equal([]);
   });
 
-  it("ends the page when the room's creator closes the room", async function () {
+  it("ends the page (each tab, one key between them) when the room's creator closes the room", async function () {
     const room = await createRoomWithPassword(user('alice'));
-    const { page, traffic } = await pageIn(room, 'pagey');
+    const { page, traffic, fingerprint } = await pageIn(room, 'pagey');
+    // Another tab of the same browser: the identity kept in IndexedDB, the same key.
+    const tab = await page.context().newPage();
+    await enterRoom(tab, web.pageUrl, room.room, 'pagey', room.password);
+    expect(await tab.textContent('#fingerprint')).to.equal(fingerprint);
     const closed = await runProgram('room', ['close', room.room], { env: user('alice') });
     expect(closed.code, closed.stderr).to.equal(0);
-    await stateIs(page, 'closed');
-    expect(await page.isDisabled('#line')).to.equal(true);
+    for (const each of [page, tab]) {
+      await stateIs(each, 'closed');
+      expect(await each.isDisabled('#line')).to.equal(true);
+    }
     expect(await page.textContent('#log')).to.include(`Room ${room.room} was closed`);
     // Chromium logs the 404 of the record, which is how the page learns the room is closed.
     expect(traffic.problems).to.deep.equal([
@@ -328,7 +334,10 @@ describe('the room page and terminals in one room', function () {
       `<b onmouseover=alert(1)>bold</b> & &amp; <a href="javascript:alert(2)">link</a>`,
     ];
     for (const text of hostile) await publish(room.room, text, user('alice'));
-    await page.locator('#log li.message').nth(hostile.length - 1).waitFor();
+    await page
+      .locator('#log li.message')
+      .nth(hostile.length - 1)
+      .waitFor();
     expect(await messagesIn(page)).to.deep.equal(hostile);
     // Only the page's own spans: nothing made of what was sent.
     const made = await page.$$eval('#log li *', (els: { tagName: string }[]) =>
