@@ -8,73 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { runProgram } from '../helpers/cli.js';
+import { expectNowhere, record, stateIs } from '../helpers/page.js';
 import { createRoomWithPassword, stopAll, type RunningProgram } from '../helpers/programs.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebServe, type WebServe } from '../helpers/web.js';
 import type { KdfParams } from '../../src/protocol/kdf.js';
 import { deriveRoomSecretWeb } from '../../src/protocol/web-crypto.js';
-
-/** What the page sent: each request (method, URL, headers, body) and each WebSocket frame. */
-interface Traffic {
-  requests: string[];
-  sockets: string[];
-  frames: Buffer[];
-  /** Frames the page received. */
-  received: Buffer[];
-  problems: string[];
-}
-
-/** Records everything `page` sends, and its errors and CSP violations. */
-function record(page: Page): Traffic {
-  const traffic: Traffic = { requests: [], sockets: [], frames: [], received: [], problems: [] };
-  page.on('request', (request) => {
-    const body = request.postDataBuffer()?.toString('latin1') ?? '';
-    traffic.requests.push(
-      `${request.method()} ${request.url()}\n${JSON.stringify(request.headers())}\n${body}`,
-    );
-  });
-  page.on('websocket', (socket) => {
-    traffic.sockets.push(socket.url());
-    socket.on('framesent', ({ payload }) => traffic.frames.push(Buffer.from(payload)));
-    socket.on('framereceived', ({ payload }) => traffic.received.push(Buffer.from(payload)));
-  });
-  page.on('pageerror', (err) => traffic.problems.push(`page error: ${err.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') traffic.problems.push(`console: ${message.text()}`);
-  });
-  return traffic;
-}
-
-/** `secret` in every form it could travel in. */
-const forms = (secret: Uint8Array | string): string[] => {
-  if (typeof secret === 'string') return [secret, encodeURIComponent(secret)];
-  const bytes = Buffer.from(secret);
-  return [
-    bytes.toString('base64'),
-    bytes.toString('base64url'),
-    bytes.toString('hex'),
-    bytes.toString('latin1'),
-  ];
-};
-
-/** Fails naming where any of `secrets` appears in what the page sent. */
-function expectNowhere(traffic: Traffic, secrets: Record<string, Uint8Array | string>): void {
-  const sent = [
-    ...traffic.requests.map((text, i) => ({ where: `request ${i}`, text })),
-    ...traffic.frames.map((frame, i) => ({ where: `frame ${i}`, text: frame.toString('latin1') })),
-  ];
-  for (const [name, secret] of Object.entries(secrets))
-    for (const form of forms(secret))
-      for (const { where, text } of sent)
-        expect(text.includes(form), `${name} in ${where}`).to.equal(false);
-}
-
-/** Waits until the page's state (body[data-state]) is `state`. */
-const stateIs = (page: Page, state: string) =>
-  page.waitForSelector(`body[data-state="${state}"]`, { timeout: 30_000 });
 
 describe('the room page in a browser', function () {
   this.timeout(60_000);

@@ -37,6 +37,7 @@ export const NO_UNIT_TEST: Readonly<Record<string, string>> = {
   'src/http/assets.ts': 'reads dist/web; test/e2e/web-serve.test.ts',
   'src/http/rooms-api.ts': 'answers from a registry; test/e2e/web-serve.test.ts',
   'src/http/site.ts': 'an HTTP server; test/e2e/web-serve.test.ts',
+  'src/web/identity.ts': "the page's IndexedDB identity, in a browser; test/e2e/web-chat.test.ts",
   'src/web/main.ts': 'the room page, in a browser; test/e2e/web-page.test.ts',
   'src/web/scrypt-worker.ts': "the room page's Worker, in a browser; test/e2e/web-page.test.ts",
   'src/commands/whoami.ts': 'prints the identity file; test/e2e tests',
@@ -63,8 +64,6 @@ export const NO_UNIT_TEST: Readonly<Record<string, string>> = {
   'src/web/room.ts': 'wiring (broker); test/integration/web-room.test.ts',
   'src/web/membership.ts': "the page's membership, in a browser; test/e2e/web-page.test.ts",
   'src/http/members-api.ts': 'over HTTP with a registry; test/e2e/web-serve.test.ts',
-  'src/web/identity.ts':
-    "the page's identity in IndexedDB, in a browser; test/e2e/web-page.test.ts",
   'src/conversation/pins.ts':
     'reads the pins file; test/unit/conversation/inbox.authentic.test.ts checks what it reads',
   'src/protocol/generated/payload-validator.ts':

@@ -1,0 +1,357 @@
+// The room page and the terminal programs in one room, through one `room serve --web`: lines go
+// both ways once each, with each sender's key and trust; impostors are flagged on both sides; a
+// closed room ends the page; a long pipe arrives whole and in order; what a terminal sends is
+// shown as text, never HTML; and neither the password nor the room's keys leave the page, while
+// the broker carries only sealed envelopes.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+import mqtt from 'mqtt';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser.js';
+import { runProgram } from '../helpers/cli.js';
+import { enterRoom, expectNowhere, record, stateIs, type Traffic } from '../helpers/page.js';
+import {
+  createRoomWithPassword,
+  joinedListener,
+  jsonLines,
+  stopAll,
+  type RunningProgram,
+} from '../helpers/programs.js';
+import { waitFor } from '../helpers/wait.js';
+import { startWebServe, type WebServe } from '../helpers/web.js';
+import type { KdfParams } from '../../src/protocol/kdf.js';
+import { deriveRoomSecretWeb, messageKeyWeb } from '../../src/protocol/web-crypto.js';
+
+/** What the tests read of the page's DOM, in functions run in the page (no DOM types here). */
+interface Dom {
+  document: {
+    querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
+    getElementById(id: string): { dataset: Record<string, string | undefined> } | null;
+  };
+}
+
+/** The text typed of each message line of the page's log ("HH:MM alice: text" gives "text"). */
+const messagesIn = (page: Page): Promise<string[]> =>
+  page.$$eval('#log li.message', (items: { textContent: string | null }[]) =>
+    items.map((item) => {
+      const text = item.textContent ?? '';
+      return text.slice(text.indexOf(': ') + 2);
+    }),
+  );
+
+/** Waits until a message line of the page's log ends with `text`; returns that line's text. */
+async function pageShows(page: Page, text: string): Promise<string> {
+  // A function, not a string: the page's CSP lets nothing be evaluated from a string.
+  const handle = await page.waitForFunction(
+    (wanted) =>
+      [...(globalThis as unknown as Dom).document.querySelectorAll('#log li.message')]
+        .map((li) => li.textContent ?? '')
+        .find((line) => line.endsWith(`: ${wanted}`) || line.endsWith(` ${wanted}`)),
+    text,
+    { timeout: 30_000 },
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+/** Types `text` into the page's line and sends it with Enter. */
+async function type(page: Page, text: string): Promise<void> {
+  await page.fill('#line', text);
+  await page.press('#line', 'Enter');
+}
+
+/** The message lines `listener` printed from `from` saying `message`. */
+const heard = (listener: RunningProgram, from: string, message: string) =>
+  jsonLines(listener.stdoutLines).filter((l) => l.from === from && l.message === message);
+
+/** Waits until `listener` printed `from` saying `message`; returns that JSON line. */
+const listenerHears = (listener: RunningProgram, from: string, message: string) =>
+  waitFor(`listen to print ${from}: ${message}`, () => heard(listener, from, message)[0], {
+    timeoutMs: 20_000,
+    program: listener,
+  });
+
+/** Waits until `listener` printed `from`'s join notice; returns that JSON line. */
+const listenerSeesJoin = (listener: RunningProgram, from: string) =>
+  waitFor(
+    `listen to print ${from} joining`,
+    () => jsonLines(listener.stdoutLines).find((l) => l.from === from && l.event === 'join'),
+    { timeoutMs: 20_000, program: listener },
+  );
+
+describe('the room page and terminals in one room', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let registry: string;
+  let browser: Browser;
+  let web: WebServe;
+  const running: RunningProgram[] = [];
+  const pages: Page[] = [];
+
+  /** A terminal user's environment: their own home (`home`, by default their name). */
+  const user = (name: string, home = name): Record<string, string> => ({
+    HOME: dir,
+    SUNOYE_DB: `sqlite:${registry}`,
+    SUNOYE_BROKER: web.mqttUrl,
+    SUNOYE_NAME: name,
+    SUNOYE_HOME: join(dir, `home-${home}`),
+  });
+
+  /** A page of its own browser context (its own IndexedDB identity), recorded, in `room`. */
+  async function pageIn(
+    room: { room: string; password: string },
+    name: string,
+  ): Promise<{ page: Page; traffic: Traffic; fingerprint: string }> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    pages.push(page);
+    const traffic = record(page);
+    await enterRoom(page, web.pageUrl, room.room, name, room.password);
+    const fingerprint = (await page.textContent('#fingerprint')) ?? '';
+    expect(fingerprint).to.match(/^[0-9a-f]{4}(-[0-9a-f]{4}){3}$/);
+    return { page, traffic, fingerprint };
+  }
+
+  /** Has `name` (a terminal user of home `home`) join `room` with its password. */
+  async function joinAs(room: { room: string; password: string }, name: string, home = name) {
+    const joined = await runProgram('room', ['join', room.room, '--password-file', '-'], {
+      env: user(name, home),
+      input: `${room.password}\n`,
+    });
+    expect(joined.code, joined.stderr).to.equal(0);
+  }
+
+  /** `publish ROOM -m TEXT` as `env`'s user. */
+  async function publish(room: string, text: string, env: Record<string, string>) {
+    const sent = await runProgram('publish', [room, '-m', text], { env });
+    expect(sent.code, sent.stderr).to.equal(0);
+  }
+
+  before(async function () {
+    browser = await launchBrowser(this);
+    dir = mkdtempSync(join(tmpdir(), 'sunoye-web-chat-'));
+    registry = join(dir, 'registry.db');
+    const server = { HOME: dir, SUNOYE_DB: `sqlite:${registry}`, SUNOYE_NAME: 'server' };
+    // A first room makes the registry that room serve reads.
+    await createRoomWithPassword({ ...server, SUNOYE_BROKER: 'mqtt://127.0.0.1:1' });
+    web = await startWebServe(server, running);
+  });
+  afterEach(async function () {
+    for (const page of pages.splice(0)) await page.context().close();
+    // The server stays for the next test; the programs of this one end.
+    const server = running.shift()!;
+    await stopAll(running);
+    running.push(server);
+  });
+  after(async function () {
+    await browser?.close();
+    await stopAll(running);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("carries lines both ways once each: the page's with its key, publish's in order", async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const listener = await joinedListener(room.room, [], user('alice'), running);
+    const { page, traffic, fingerprint } = await pageIn(room, 'pagey');
+
+    // The page is first seen by its join notice, then known by its key.
+    expect(await listenerSeesJoin(listener, 'pagey')).to.include({
+      trust: 'new',
+      key: fingerprint,
+    });
+    await type(page, 'hello from the page');
+    await type(page, 'second from the page');
+    for (const text of ['hello from the page', 'second from the page'])
+      expect(await listenerHears(listener, 'pagey', text)).to.include({
+        trust: 'known',
+        key: fingerprint,
+      });
+    // The page shows its own lines as its own, once they came round.
+    expect(await pageShows(page, 'second from the page')).to.match(/pagey \(you\): second/);
+
+    for (const text of ['one from publish', 'two from publish', 'three from publish'])
+      await publish(room.room, text, user('alice'));
+    await pageShows(page, 'three from publish');
+    // A last line from each side: anything doubled before it would show by now.
+    await type(page, 'last from the page');
+    await listenerHears(listener, 'pagey', 'last from the page');
+    await publish(room.room, 'last from publish', user('alice'));
+    await pageShows(page, 'last from publish');
+    expect(heard(listener, 'pagey', 'hello from the page')).to.have.length(1);
+    expect(heard(listener, 'pagey', 'second from the page')).to.have.length(1);
+    expect(await messagesIn(page)).to.deep.equal([
+      'hello from the page',
+      'second from the page',
+      'one from publish',
+      'two from publish',
+      'three from publish',
+      'last from the page',
+      'last from publish',
+    ]);
+    expect(await page.$$('#log li.pending'), 'nothing left pending').to.deep.equal([]);
+    expect(traffic.problems).to.deep.equal([]);
+  });
+
+  it('flags a second page under the same name in the terminal, and a terminal impostor in the page', async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const listener = await joinedListener(room.room, [], user('alice'), running);
+    const real = await pageIn(room, 'pagey');
+    expect(await listenerSeesJoin(listener, 'pagey')).to.include({
+      trust: 'new',
+      key: real.fingerprint,
+    });
+    await type(real.page, 'the real pagey');
+    expect(await listenerHears(listener, 'pagey', 'the real pagey')).to.include({
+      trust: 'known',
+      key: real.fingerprint,
+    });
+    const other = await pageIn(room, 'pagey');
+    expect(other.fingerprint, 'another browser, another key').to.not.equal(real.fingerprint);
+    await type(other.page, 'also pagey');
+    expect(await listenerHears(listener, 'pagey', 'also pagey')).to.include({
+      trust: 'changed',
+      key: other.fingerprint,
+    });
+
+    await joinAs(room, 'bob');
+    await publish(room.room, 'the real bob', user('bob'));
+    expect(await pageShows(real.page, 'the real bob')).to.match(
+      /bob( \[key [0-9a-f-]{19}, first seen\])?: the real bob$/,
+    );
+    await joinAs(room, 'bob', 'bob-impostor');
+    await publish(room.room, 'bob here, honest', user('bob', 'bob-impostor'));
+    const impostor = await listenerHears(listener, 'bob', 'bob here, honest');
+    expect(impostor.trust, 'the terminal flags it too').to.equal('changed');
+    expect(await pageShows(real.page, 'bob here, honest')).to.include(
+      `key ${String(impostor.key)} (NOT the bob you know): bob here, honest`,
+    );
+    expect(await pageShows(real.page, 'the real bob')).to.not.include('NOT the');
+    expect(real.traffic.problems).to.deep.equal([]);
+  });
+
+  it("ends the page (each tab, one key between them) when the room's creator closes the room", async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const { page, traffic, fingerprint } = await pageIn(room, 'pagey');
+    // Another tab of the same browser: the identity kept in IndexedDB, the same key.
+    const tab = await page.context().newPage();
+    await enterRoom(tab, web.pageUrl, room.room, 'pagey', room.password);
+    expect(await tab.textContent('#fingerprint')).to.equal(fingerprint);
+    const closed = await runProgram('room', ['close', room.room], { env: user('alice') });
+    expect(closed.code, closed.stderr).to.equal(0);
+    for (const each of [page, tab]) {
+      await stateIs(each, 'closed');
+      expect(await each.isDisabled('#line')).to.equal(true);
+    }
+    expect(await page.textContent('#log')).to.include(`Room ${room.room} was closed`);
+    // Chromium logs the 404 of the record, which is how the page learns the room is closed.
+    expect(traffic.problems).to.deep.equal([
+      'console: Failed to load resource: the server responded with a status of 404 (Not Found)',
+    ]);
+  });
+
+  it('shows 2,000 lines piped into publish in order, each once', async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const { page, traffic } = await pageIn(room, 'pagey');
+    const before = Number(await page.getAttribute('#log', 'data-lines'));
+    const lines = Array.from({ length: 2000 }, (_, i) => `piped line ${i + 1}`);
+    const sent = await runProgram('publish', [room.room], {
+      env: user('alice'),
+      input: `${lines.join('\n')}\n`,
+      timeoutMs: 50_000,
+    });
+    expect(sent.code, sent.stderr).to.equal(0);
+    await page.waitForFunction(
+      (count) =>
+        Number((globalThis as unknown as Dom).document.getElementById('log')?.dataset.lines) >=
+        count,
+      before + lines.length,
+      { timeout: 50_000 },
+    );
+    // One line more from publish: a line doubled or late in the pipe would be in before it.
+    await publish(room.room, 'after the pipe', user('alice'));
+    await pageShows(page, 'after the pipe');
+    expect(await messagesIn(page)).to.deep.equal([...lines, 'after the pipe']);
+    expect(traffic.problems).to.deep.equal([]);
+  });
+
+  it('sends neither the password nor the keys through a whole chat; the broker carries only sealed envelopes', async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const db = new Database(registry, { readonly: true });
+    const row = db.prepare('SELECT kdf FROM rooms WHERE number = ?').get(room.room) as {
+      kdf: string;
+    };
+    db.close();
+    const secret = deriveRoomSecretWeb(room.password, JSON.parse(row.kdf) as KdfParams);
+    const messageKey = await messageKeyWeb(secret, room.room);
+    const raw = await mqtt.connectAsync(web.mqttUrl, { reconnectPeriod: 0 });
+    const seen: Buffer[] = [];
+    raw.on('message', (_topic, payload) => seen.push(Buffer.from(payload)));
+    await raw.subscribeAsync(`sunoye/room/${room.room}`, { qos: 1 });
+    try {
+      const listener = await joinedListener(room.room, [], user('alice'), running);
+      const { page, traffic } = await pageIn(room, 'pagey');
+      const said = ['page says plaintext-alpha', '/me waves plaintext-beta'];
+      const published = ['terminal says plaintext-gamma'];
+      for (const text of said) await type(page, text);
+      await listenerHears(listener, 'pagey', said[1]!);
+      await publish(room.room, published[0]!, user('alice'));
+      await pageShows(page, published[0]!);
+      await type(page, '/quit');
+      await stateIs(page, 'left');
+      await listener.line('the page leaving', (l) => l.includes('"event":"leave"'));
+
+      expect(traffic.frames.length, 'the page sent frames').to.be.above(3);
+      expectNowhere(traffic, {
+        password: room.password,
+        'room secret': secret,
+        'message key': messageKey,
+      });
+      expect(seen.length, 'the raw subscriber saw the chat').to.be.at.least(said.length + 2);
+      for (const payload of seen) {
+        const text = payload.toString('utf8');
+        expect(text.startsWith('{"sunoye":'), text.slice(0, 80)).to.equal(true);
+        for (const plain of ['plaintext-', 'pagey', 'waves'])
+          expect(text, 'plaintext on the broker').to.not.include(plain);
+      }
+      expect(traffic.problems).to.deep.equal([]);
+    } finally {
+      await raw.endAsync();
+    }
+  });
+
+  it("shows a terminal's HTML and script as the text typed, making no element of it", async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const { page, traffic } = await pageIn(room, 'pagey');
+    const hostile = [
+      `<img src=x onerror="alert('img');document.title='pwned'">`,
+      `<script>alert('script');document.title='pwned'</script>`,
+      `<b onmouseover=alert(1)>bold</b> & &amp; <a href="javascript:alert(2)">link</a>`,
+    ];
+    for (const text of hostile) await publish(room.room, text, user('alice'));
+    await page
+      .locator('#log li.message')
+      .nth(hostile.length - 1)
+      .waitFor();
+    expect(await messagesIn(page)).to.deep.equal(hostile);
+    // Only the page's own spans: nothing made of what was sent.
+    const made = await page.$$eval('#log li *', (els: { tagName: string }[]) =>
+      [...new Set(els.map((el) => el.tagName.toLowerCase()))].sort(),
+    );
+    expect(made).to.deep.equal(['span']);
+    expect(await page.locator('#log li.message').last().isVisible()).to.equal(true);
+    expect(await page.title()).to.equal('sunoye room');
+    expect(traffic.problems, 'no dialog, no error').to.deep.equal([]);
+  });
+
+  it('sends /me from the page as an action that listen prints as one', async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const listener = await joinedListener(room.room, [], user('alice'), running);
+    const { page, traffic } = await pageIn(room, 'pagey');
+    await type(page, '/me waves');
+    expect(await listenerHears(listener, 'pagey', '/me waves')).to.include({ action: true });
+    expect(await pageShows(page, 'waves')).to.match(/\* pagey \(you\) waves$/);
+    expect(traffic.problems).to.deep.equal([]);
+  });
+});
