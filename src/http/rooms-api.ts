@@ -158,3 +158,33 @@ export async function joinMember(
     };
   return (await refusal(api, room, parsed, address)) ?? api.members.join(room, join, address);
 }
+
+/** The most memberships `/who` gives at once. */
+export const MAX_WHO = 1000;
+
+/**
+ * POST /api/rooms/<room>/who: the room's live memberships as the registry holds them (name, key,
+ * the member's signature of its membership, join time), for a page whose verifier is the room's.
+ * The page checks each signature itself: `room serve` is not trusted to vouch for anyone.
+ */
+export async function whoIsIn(
+  api: RoomsApi,
+  room: string,
+  body: string,
+  address: string,
+): Promise<Reply> {
+  const refused = await refusal(api, room, parseJson(body), address);
+  if (refused) return refused;
+  const members = ((await api.store.status(room))?.members ?? []).slice(0, MAX_WHO);
+  return {
+    status: 200,
+    json: {
+      members: members.map((m) => ({
+        name: m.name,
+        key: m.key?.toString('base64') ?? null,
+        signature: m.signature?.toString('base64') ?? null,
+        joinedAt: m.joinedAt.getTime(),
+      })),
+    },
+  };
+}

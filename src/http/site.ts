@@ -7,7 +7,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSide } from '../mqtt/broker.js';
 import type { Asset } from './assets.js';
-import { checkVerifier, joinMember, publicRecord, type Reply, type RoomsApi } from './rooms-api.js';
+import {
+  checkVerifier,
+  joinMember,
+  publicRecord,
+  whoIsIn,
+  type Reply,
+  type RoomsApi,
+} from './rooms-api.js';
 
 /** The largest body a check may have. */
 export const MAX_CHECK_BYTES = 1024;
@@ -54,7 +61,7 @@ export function contentSecurityPolicy(broker: string | undefined): string {
   ].join('; ');
 }
 
-const API_ROOM = /^\/api\/rooms\/([1-9][0-9]{5})(\/check|\/members)?$/;
+const API_ROOM = /^\/api\/rooms\/([1-9][0-9]{5})(\/check|\/members|\/who)?$/;
 const API_MEMBER = /^\/api\/members\/([0-9a-f]{32})\/(heartbeat|leave)$/;
 
 /** The site of `options`, for the broker's WebSocket listener. */
@@ -179,7 +186,9 @@ export function webSite(options: SiteOptions): WebSide {
     const answer =
       api?.[2] === '/members'
         ? await joinMember(options, room!, body, address)
-        : await checkVerifier(options, room!, body, address);
+        : api?.[2] === '/who'
+          ? await whoIsIn(options, room!, body, address)
+          : await checkVerifier(options, room!, body, address);
     return reply(request, response, answer);
   };
 

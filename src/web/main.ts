@@ -16,7 +16,7 @@ import { checkPayload, type ChatPayload } from '../protocol/payload.js';
 import { fingerprint } from '../protocol/points.js';
 import { visibleLine, visibleName } from '../protocol/sanitise.js';
 import { messageKeyWeb, verifierWeb } from '../protocol/web-crypto.js';
-import { webPlainCodec, webRoomCodec } from '../protocol/web-envelope.js';
+import { membershipSignedWeb, webPlainCodec, webRoomCodec } from '../protocol/web-envelope.js';
 import { pageIdentity } from './identity.js';
 import { PageMembership } from './membership.js';
 import { PageRoom, type PageStatus } from './room.js';
@@ -154,7 +154,7 @@ const win = {
 const HELP = [
   'Type a line and press Enter to send it.',
   '/me waves  says what you do: "* you waves"',
-  '/who       who is in the room, as this page has heard them',
+  '/who       who is in the room, each by the key that signed its membership',
   '/help      this help',
   '/quit      leave the room',
   '//text     sends "/text"',
@@ -278,6 +278,8 @@ function render(payload: ChatPayload, how: ShownWith, at: Date): void {
 
 let room: PageRoom | undefined;
 let membership: PageMembership | undefined;
+/** The room's verifier this page derived (it proves the password to `room serve`). */
+let roomVerifier: Uint8Array | undefined;
 let closedCheck: ReturnType<typeof setInterval> | undefined;
 
 /** The page's state in the window: online, offline (lines wait), left, closed. */
@@ -314,6 +316,51 @@ async function checkOpen(record: PublicRecord): Promise<void> {
     await leaveRoom('closed', `Room ${record.room} was closed. Nothing more can be said in it.`);
 }
 
+/**
+ * /who: the room's members as the registry lists them (through `room serve`), each checked here
+ * by the signature its member made and judged against this page's pins, as a terminal's /who
+ * does; without the registry's answer, who this page has heard.
+ */
+async function who_(record: PublicRecord): Promise<void> {
+  const response = await fetch(`/api/rooms/${record.room}/who`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ verifier: base64(roomVerifier ?? new Uint8Array()) }),
+  }).catch(() => undefined);
+  if (response?.status !== 200 || !room) {
+    const heard = [...members.entries()];
+    say(`the registry did not answer; heard in room ${record.room} (${heard.length}):`);
+    for (const [name, view] of heard) addLine([{ text: '  ' }, ...who(name, view)], 'notice');
+    return;
+  }
+  const { members: rows } = (await response.json()) as {
+    members: { name: string; key: string | null; signature: string | null; joinedAt: number }[];
+  };
+  if (rows.length === 0) return say(`nobody is in room ${record.room}`);
+  say(`in room ${record.room} (${rows.length}):`);
+  for (const row of rows) {
+    const joinedAt = new Date(row.joinedAt);
+    const key = row.key === null ? undefined : bytes(row.key);
+    const signed =
+      key !== undefined &&
+      row.signature !== null &&
+      (await membershipSignedWeb(
+        { room: record.room, name: row.name, key, joinedAt },
+        bytes(row.signature),
+      ));
+    const time = { text: `  joined ${clock(joinedAt)} `, className: 'time' };
+    if (record.mode === 'plain') addLine([time, { text: visibleName(row.name) }], 'notice');
+    else if (!signed)
+      addLine(
+        [time, { text: visibleName(row.name) }, { text: ' [unverified]', className: 'changed' }],
+        'notice',
+      );
+    else addLine([time, ...who(row.name, room.classify(row.name, key))], 'notice');
+  }
+}
+
+const bytes = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
 /** What a typed line does: a command, or a line sent to the room. */
 function typed(text: string, record: PublicRecord): void {
   if (!room || text.trim() === '') return;
@@ -322,13 +369,8 @@ function typed(text: string, record: PublicRecord): void {
     switch (command) {
       case '/help':
         return HELP.forEach((line) => say(line));
-      case '/who': {
-        const list = [...members.entries()];
-        if (list.length === 0) return say('nobody has been heard in the room yet');
-        say(`heard in room ${record.room} (${list.length}):`);
-        for (const [name, view] of list) addLine([{ text: '  ' }, ...who(name, view)], 'notice');
-        return;
-      }
+      case '/who':
+        return void who_(record);
       case '/quit':
         return void leaveRoom('left', 'You left the room. Reload the page to enter again.');
       case '/me':
@@ -392,6 +434,7 @@ async function openWindow(
     say('This browser keeps no identity for this page: a new key for this visit.', 'warning');
   say(`You are in room ${record.room} as ${visibleName(name)}. /help lists the commands.`);
   closedCheck = setInterval(() => void checkOpen(record), 15_000);
+  roomVerifier = verifier;
   membership = new PageMembership(record.room, name, verifier, signer, (line) =>
     say(line, 'warning'),
   );

@@ -11,7 +11,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { Inbox, type ShownWith } from '../conversation/inbox.js';
 import { ReplayGuard } from '../conversation/replay.js';
 import { Sender } from '../conversation/sender.js';
-import { KnownSenders } from '../conversation/senders.js';
+import { KnownSenders, type SenderView } from '../conversation/senders.js';
 import type { RoomDocument } from '../home/room-files.js';
 import type { ChatPayload } from '../protocol/payload.js';
 import type { WebRoomCodec, WebSigner } from '../protocol/web-envelope.js';
@@ -160,6 +160,11 @@ export class PageRoom {
       await this.client.publishAsync(this.options.topic, envelope, { qos: 1 });
     });
     return { id: payload.id!, sent };
+  }
+
+  /** How far `name` under `key` can be trusted here (the pins), without pinning anything. */
+  classify(name: string, key: Uint8Array): SenderView {
+    return this.senders.classify(name, Buffer.from(key));
   }
 
   /** Whether the broker connection is up. */

@@ -354,4 +354,57 @@ describe('the room page and terminals in one room', function () {
     expect(await pageShows(page, 'waves')).to.match(/\* pagey \(you\) waves$/);
     expect(traffic.problems).to.deep.equal([]);
   });
+
+  it("lists the room's members on /who by the keys that signed them, a forged row as unverified", async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const listener = await joinedListener(room.room, [], user('alice'), running);
+    const { page } = await pageIn(room, 'pagey');
+    await listenerSeesJoin(listener, 'pagey');
+    await waitFor('the page registered', async () => {
+      const info = await runProgram('room', ['info', room.room, '--json'], { env: user('alice') });
+      return (JSON.parse(info.stdout) as { names: string[] }).names.includes('pagey') || undefined;
+    });
+    // A row written into the registry behind everyone's back: a member nobody signed for.
+    const db = new Database(registry);
+    try {
+      const now = Date.now();
+      db.prepare(
+        'INSERT INTO members (id, room, name, joined_at, heartbeat_at, lease_ms, public_key, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        'f'.repeat(32),
+        room.room,
+        'mallory',
+        now,
+        now,
+        600_000,
+        Buffer.alloc(32, 7),
+        Buffer.alloc(64, 1),
+      );
+    } finally {
+      db.close();
+    }
+    await type(page, '/who');
+    const lines = await page.waitForFunction(
+      () => {
+        const items = [...(globalThis as unknown as Dom).document.querySelectorAll('#log li')].map(
+          (li) => li.textContent ?? '',
+        );
+        const at = items.findIndex((l) => /^in room \d{6} \(3\):$/.test(l));
+        return at >= 0 && items.length >= at + 4 ? items.slice(at, at + 4) : undefined;
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
+    const shown = ((await lines.jsonValue()) as string[])
+      .slice(1)
+      .map((l) => l.replace(/^ *joined \d\d:\d\d +/, ''))
+      .sort();
+    // Alice has said nothing the page heard: her signed row shows her key, as first seen.
+    const aliceKey = (await listenerSeesJoin(listener, 'alice')).key as string;
+    expect(shown).to.deep.equal([
+      `alice [key ${aliceKey}, first seen]`,
+      'mallory [unverified]',
+      'pagey (you)',
+    ]);
+  });
 });
