@@ -20,10 +20,10 @@ import {
   stopAll,
   type RunningProgram,
 } from '../helpers/programs.js';
+import { pageSecret } from '../helpers/registries.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebServe, type WebServe } from '../helpers/web.js';
-import type { KdfParams } from '../../src/protocol/kdf.js';
-import { deriveRoomSecretWeb, messageKeyWeb } from '../../src/protocol/web-crypto.js';
+import { messageKeyWeb } from '../../src/protocol/web-crypto.js';
 
 /** What the tests read of the page's DOM, in functions run in the page (no DOM types here). */
 interface Dom {
@@ -278,12 +278,7 @@ describe('the room page and terminals in one room', function () {
 
   it('sends neither the password nor the keys through a whole chat; the broker carries only sealed envelopes', async function () {
     const room = await createRoomWithPassword(user('alice'));
-    const db = new Database(registry, { readonly: true });
-    const row = db.prepare('SELECT kdf FROM rooms WHERE number = ?').get(room.room) as {
-      kdf: string;
-    };
-    db.close();
-    const secret = deriveRoomSecretWeb(room.password, JSON.parse(row.kdf) as KdfParams);
+    const secret = pageSecret(registry, room.room, room.password);
     const messageKey = await messageKeyWeb(secret, room.room);
     const raw = await mqtt.connectAsync(web.mqttUrl, { reconnectPeriod: 0 });
     const seen: Buffer[] = [];

@@ -6,17 +6,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { runProgram } from '../helpers/cli.js';
-import { expectNowhere, record, stateIs } from '../helpers/page.js';
+import { enterRoom, expectNowhere, record, stateIs } from '../helpers/page.js';
 import { createRoomWithPassword, stopAll, type RunningProgram } from '../helpers/programs.js';
+import { pageSecret } from '../helpers/registries.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebServe, type WebServe } from '../helpers/web.js';
 import type { KdfParams } from '../../src/protocol/kdf.js';
-import { deriveRoomSecretWeb } from '../../src/protocol/web-crypto.js';
 
 describe('the room page in a browser', function () {
   this.timeout(60_000);
@@ -48,17 +47,7 @@ describe('the room page in a browser', function () {
   });
 
   /** The room's secret for `password`, as the page derives it. */
-  const secretFor = (password: string): Uint8Array => {
-    const db = new Database(registry, { readonly: true });
-    try {
-      const row = db.prepare('SELECT kdf FROM rooms WHERE number = ?').get(room.room) as {
-        kdf: string;
-      };
-      return deriveRoomSecretWeb(password, JSON.parse(row.kdf) as KdfParams);
-    } finally {
-      db.close();
-    }
-  };
+  const secretFor = (password: string): Uint8Array => pageSecret(registry, room.room, password);
 
   it('loads under its CSP with WebCrypto, and #room fills in the number, never the password', async function () {
     const page = await browser.newPage();
@@ -177,12 +166,7 @@ describe('the room page in a browser', function () {
     const page = await browser.newPage();
     const traffic = record(page);
     try {
-      await page.goto(`${web.pageUrl}#${room.room}`);
-      await stateIs(page, 'ready');
-      await page.fill('#name', 'pagey');
-      await page.fill('#password', room.password);
-      await page.click('#enter');
-      await stateIs(page, 'joined');
+      await enterRoom(page, web.pageUrl, room.room, 'pagey', room.password);
       expect(await page.textContent('#status')).to.equal(`Joined room ${room.room}.`);
       expect(traffic.sockets).to.deep.equal([`${web.wsUrl}/mqtt`]);
       // An MQTT SUBSCRIBE to the room's topic at QoS 1 (0x82, remaining length, packet id, topic
@@ -227,12 +211,7 @@ describe('the room page in a browser', function () {
     const page = await browser.newPage();
     const traffic = record(page);
     try {
-      await page.goto(`${web.pageUrl}#${room.room}`);
-      await stateIs(page, 'ready');
-      await page.fill('#name', 'pagey');
-      await page.fill('#password', room.password);
-      await page.click('#enter');
-      await stateIs(page, 'joined');
+      await enterRoom(page, web.pageUrl, room.room, 'pagey', room.password);
       const { port } = new URL(web.pageUrl);
       web.program.child.kill('SIGINT');
       expect(await web.program.exited).to.equal(0);

@@ -8,15 +8,13 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { runProgram } from '../helpers/cli.js';
 import { createRoomWithPassword, stopAll, type RunningProgram } from '../helpers/programs.js';
-import { alterRoomRecord } from '../helpers/registries.js';
+import { alterRoomRecord, storedRoom } from '../helpers/registries.js';
 import { httpTo, jsonOf, startWebServe, stderrSays, type WebServe } from '../helpers/web.js';
 import { deriveRoomSecretWeb, verifierWeb } from '../../src/protocol/web-crypto.js';
-import type { KdfParams } from '../../src/protocol/kdf.js';
 import { fingerprint, newSigner, signMembership } from '../../src/protocol/index.js';
 
 const SECURITY_HEADERS = {
@@ -29,20 +27,6 @@ const SECURITY_HEADERS = {
 const csp = (broker: string): string =>
   "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; img-src 'self'; " +
   `connect-src 'self' ${broker}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
-
-/** The stored record of `room`: its KDF parameters and verifier, read behind sunoye's back. */
-function stored(file: string, room: string): { kdf: KdfParams; verifier: Buffer } {
-  const db = new Database(file, { readonly: true });
-  try {
-    const row = db.prepare('SELECT kdf, verifier FROM rooms WHERE number = ?').get(room) as {
-      kdf: string;
-      verifier: Buffer;
-    };
-    return { kdf: JSON.parse(row.kdf) as KdfParams, verifier: row.verifier };
-  } finally {
-    db.close();
-  }
-}
 
 /** A check's request for `verifier` (base64) from the page's origin. */
 const check = (web: WebServe, room: string, verifier: string | Buffer) =>
@@ -159,7 +143,7 @@ describe('room serve --web over HTTP', function () {
     const altered = await createRoomWithPassword(env);
     const close = await runProgram('room', ['close', closed.room], { env });
     expect(close.code, close.stderr).to.be.oneOf([0, 4]); // 4: no broker to tell, closed all the same
-    const { kdf, verifier } = stored(registry, altered.room);
+    const { kdf, verifier } = storedRoom(registry, altered.room);
     alterRoomRecord(registry, altered.room, { kdf: JSON.stringify({ ...kdf, N: 2 ** 22 }) });
     const web = await startWebServe(env, running);
 
@@ -167,7 +151,7 @@ describe('room serve --web over HTTP', function () {
     expect(answer.status).to.equal(200);
     expect(answer.headers['content-type']).to.equal('application/json; charset=utf-8');
     expect(answer.headers).to.include(SECURITY_HEADERS);
-    const record = stored(registry, room.room);
+    const record = storedRoom(registry, room.room);
     expect(jsonOf(answer)).to.deep.equal({
       room: room.room,
       mode: 'encrypted',
@@ -195,14 +179,14 @@ describe('room serve --web over HTTP', function () {
     await stderrSays(web.program, `room ${altered.room}'s record is not served`);
     // Nor is its password checked, even with its own verifier.
     expect((await check(web, altered.room, verifier)).status).to.equal(500);
-    expect((await check(web, closed.room, stored(registry, closed.room).verifier)).status).to.equal(
-      404,
-    );
+    expect(
+      (await check(web, closed.room, storedRoom(registry, closed.room).verifier)).status,
+    ).to.equal(404);
   });
 
   it("checks a password's verifier: 204 when it is the room's, 403 when not, and refuses odd requests", async function () {
     const web = await startWebServe(env, running);
-    const { kdf } = stored(registry, room.room);
+    const { kdf } = storedRoom(registry, room.room);
     // The page's own derivation (WebCrypto and noble's scrypt), here in Node.
     const secret = deriveRoomSecretWeb(room.password, kdf);
     const right = Buffer.from(await verifierWeb(secret, room.room, 'encrypted'));
@@ -237,7 +221,7 @@ describe('room serve --web over HTTP', function () {
 
   it('refuses the 11th wrong check within a minute from one address (429, Retry-After), right ones too', async function () {
     const web = await startWebServe(env, running);
-    const { verifier } = stored(registry, room.room);
+    const { verifier } = storedRoom(registry, room.room);
     for (let i = 0; i < 10; i++)
       expect((await check(web, room.room, Buffer.alloc(32, i))).status, `try ${i}`).to.equal(403);
     const limited = await check(web, room.room, Buffer.alloc(32, 99));
@@ -249,7 +233,7 @@ describe('room serve --web over HTTP', function () {
 
   it("registers a page's own signed membership, renews and ends it; refuses wrong passwords and signatures", async function () {
     const web = await startWebServe(env, running);
-    const { verifier } = stored(registry, room.room);
+    const { verifier } = storedRoom(registry, room.room);
     const origin = web.pageUrl.replace(/\/$/, '');
     const post = (path: string, body: unknown) =>
       httpTo(web.pageUrl, path, {
@@ -303,7 +287,7 @@ describe('room serve --web over HTTP', function () {
 
   it('ends the memberships it holds when it stops', async function () {
     const web = await startWebServe(env, running);
-    const { verifier } = stored(registry, room.room);
+    const { verifier } = storedRoom(registry, room.room);
     const signer = newSigner();
     const joinedAt = new Date();
     const { key, signature } = signMembership(signer, { room: room.room, name: 'pagey', joinedAt });

@@ -2,6 +2,8 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { requireMysql, scratchDatabase } from './mysql.js';
+import type { KdfParams } from '../../src/protocol/kdf.js';
+import { deriveRoomSecretWeb } from '../../src/protocol/web-crypto.js';
 
 /** A registry URL, and raw SQL on its database. */
 export interface Registry {
@@ -33,6 +35,25 @@ export function alterRoomRecord(
     `UPDATE rooms SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE number = ?`,
     [...Object.values(changes), room],
   );
+}
+
+/** Room `room`'s stored KDF parameters and verifier in the SQLite registry `file`, read behind sunoye's back. */
+export function storedRoom(file: string, room: string): { kdf: KdfParams; verifier: Buffer } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db.prepare('SELECT kdf, verifier FROM rooms WHERE number = ?').get(room) as {
+      kdf: string;
+      verifier: Buffer;
+    };
+    return { kdf: JSON.parse(row.kdf) as KdfParams, verifier: row.verifier };
+  } finally {
+    db.close();
+  }
+}
+
+/** Room `room`'s secret for `password`, derived as the page derives it, from its stored record. */
+export function pageSecret(file: string, room: string, password: string): Uint8Array {
+  return deriveRoomSecretWeb(password, storedRoom(file, room).kdf);
 }
 
 /** The SQLite registry `file` as a Registry (its URL, and raw SQL on it). */

@@ -4,13 +4,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
 import type { ShownWith } from '../../src/conversation/inbox.js';
 import { startBroker, type EmbeddedBroker } from '../../src/mqtt/broker.js';
-import { checkKdfParams, type ChatPayload } from '../../src/protocol/index.js';
-import { deriveRoomSecretWeb, messageKeyWeb } from '../../src/protocol/web-crypto.js';
+import type { ChatPayload } from '../../src/protocol/index.js';
+import { messageKeyWeb } from '../../src/protocol/web-crypto.js';
 import { newWebIdentity, webRoomCodec, webSignerOf } from '../../src/protocol/web-envelope.js';
 import { PageRoom, type PageStatus } from '../../src/web/room.js';
 import { runProgram } from '../helpers/cli.js';
@@ -22,6 +21,7 @@ import {
   stopAll,
   type RunningProgram,
 } from '../helpers/programs.js';
+import { pageSecret } from '../helpers/registries.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Seen {
@@ -46,11 +46,7 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
 
   /** The page's key for a room, derived as the page derives it, from the registry's record. */
   async function pageKey(room: string, password: string): Promise<Uint8Array> {
-    const db = new Database(join(dir, 'registry.db'), { readonly: true });
-    const row = db.prepare('SELECT kdf FROM rooms WHERE number = ?').get(room) as { kdf: string };
-    db.close();
-    const secret = deriveRoomSecretWeb(password, checkKdfParams(JSON.parse(row.kdf)));
-    return messageKeyWeb(secret, room);
+    return messageKeyWeb(pageSecret(join(dir, 'registry.db'), room, password), room);
   }
 
   async function enter(room: string, key: Uint8Array, name: string): Promise<PageRoom & Seen> {
