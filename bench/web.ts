@@ -38,8 +38,11 @@ export interface WebResult {
   /** The room's scrypt cost (N), as its record gives it to the page. */
   kdfN: number;
   entering: Entering[];
-  /** The lines piped into `publish R` to the last one in the page's log, each run. */
-  page: Pipe[];
+  /**
+   * The lines piped into `publish R` to the last one in the page's log, each run, and the states
+   * the page's broker connection went through since it opened (`connecting`, `online` when it held).
+   */
+  page: (Pipe & { connection: string[] })[];
   /** The same into a terminal `listen R --json`, each run. */
   terminal: Pipe[];
   /** Bytes of each page file as served, plain and gzipped. */
@@ -51,14 +54,18 @@ export interface WebResult {
 /**
  * Records in the page when `body[data-state]` first takes each value (performance.now()), and
  * counts the lines (`li.message`) added to the log, with the wall-clock time (ms since the epoch)
- * of the last: the page's own clock, so that waiting for them from here does not time them.
+ * of the last: the page's own clock, so that waiting for them from here does not time them. Also
+ * the states its broker connection went through (`#connection[data-state]`).
  */
 const WATCH_PAGE = `
   globalThis.benchStates = {};
-  globalThis.benchLines = { count: 0, lastAt: 0 };
+  globalThis.benchLines = { count: 0, lastAt: 0, connection: [] };
   new MutationObserver((records) => {
     const state = document.body && document.body.dataset.state;
     if (state && !(state in globalThis.benchStates)) globalThis.benchStates[state] = performance.now();
+    const link = document.getElementById('connection');
+    const seen = globalThis.benchLines.connection;
+    if (link && link.dataset.state && seen[seen.length - 1] !== link.dataset.state) seen.push(link.dataset.state);
     for (const record of records)
       for (const node of record.addedNodes)
         if (node.parentNode && node.parentNode.id === 'log' && node.classList.contains('message')) {
@@ -94,8 +101,8 @@ export async function benchWeb(options: {
     const { room, password } = await createRoomWithPassword(made);
     const web = await startWebServe(made, running);
     const env = { ...made, SUNOYE_BROKER: web.mqttUrl };
-    const record = JSON.parse((await httpTo(web.pageUrl, `/api/rooms/${room}`)).body.toString());
-    const kdfN = (record as { kdf: { N: number } }).kdf.N;
+    const record = (await httpTo(web.pageUrl, `/api/rooms/${room}`)).body.toString();
+    const kdfN = (JSON.parse(record) as { kdf: { N: number } }).kdf.N;
 
     const files: WebResult['files'] = {};
     for (const path of PAGE_FILES) {
@@ -110,7 +117,7 @@ export async function benchWeb(options: {
 
     browser = await launchChromium();
     const entering: Entering[] = [];
-    const page: Pipe[] = [];
+    const page: WebResult['page'] = [];
     const terminal: Pipe[] = [];
     // The terminal's side: peers' own `listen R --json --count N` and `publish R`, in this room.
     const newRoom = (): Promise<string> => Promise.resolve(room);
@@ -132,7 +139,7 @@ export async function benchWeb(options: {
         await tab.waitForSelector('body[data-state="joined"]', { timeout: 60_000 });
         const totalMs = since(start);
         const submitToJoinedMs = since(submitted);
-        const states = (await tab.evaluate('globalThis.benchStates')) as Record<string, number>;
+        const states = await tab.evaluate<Record<string, number>>('globalThis.benchStates');
         entering.push({
           readyMs: round(readyMs, 0),
           submitToJoinedMs: round(submitToJoinedMs, 0),
@@ -142,15 +149,20 @@ export async function benchWeb(options: {
 
         // Asked from here a few times a second (not timed by it: the page notes the time of its
         // last line); the page's CSP refuses the eval a waitForFunction would need.
-        const shown = async (): Promise<{ count: number; lastAt: number }> =>
-          (await tab.evaluate('globalThis.benchLines')) as { count: number; lastAt: number };
+        type Shown = { count: number; lastAt: number; connection: string[] };
+        const shown = async (): Promise<Shown> => tab.evaluate<Shown>('globalThis.benchLines');
         const startedAt = performance.timeOrigin + performance.now();
         const producer = startProducer([process.execPath, [sunoyeBin('publish'), room]], env);
         producer.stdin!.end(lines(0, count));
+        let noted = performance.now();
         const last = await waitFor(
           'the lines in the page',
           async () => {
             const now = await shown();
+            if (performance.now() >= noted + 10_000) {
+              noted = performance.now();
+              options.progress(`web: ${now.count} of ${count} lines in the page`);
+            }
             return now.count >= count && now;
           },
           300_000,
@@ -163,6 +175,7 @@ export async function benchWeb(options: {
           seconds: round(seconds, 3),
           received,
           messagesPerSecond: received > 0 ? Math.round(received / seconds) : 0,
+          connection: last.connection,
         });
       } finally {
         await context.close();
