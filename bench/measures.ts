@@ -24,7 +24,8 @@ export const pairedRatio = (a: number[], b: number[]): number =>
 /** A line of ~70 bytes whose first 8 characters are its number. */
 const line = (i: number): string =>
   `${String(i).padStart(8, '0')} the quick brown fox jumps over the lazy dog, piped along ok\n`;
-const lines = (from: number, count: number): string =>
+/** `count` such lines, numbered from `from`, as one string. */
+export const lines = (from: number, count: number): string =>
   Array.from({ length: count }, (_, i) => line(from + i)).join('');
 
 const closed = async (p: ChildProcess): Promise<void> => {

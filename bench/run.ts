@@ -4,7 +4,7 @@
 // the same run, because the machine is shared and absolute times drift. Prints a Markdown table
 // with each target and whether it was met, and writes bench-results.json (targets included).
 //
-// Sections (BENCH_ONLY=throughput,burst,history,late-joiner,latency,cold,signing,memory,flood,registry,scale,cluster
+// Sections (BENCH_ONLY=throughput,burst,history,late-joiner,latency,cold,signing,memory,flood,registry,scale,cluster,web
 // runs a subset):
 //   throughput  50,000 piped lines, publish → listen --json in an encrypted and in a plain room, vs
 //               mosquitto_pub -l → mosquitto_sub and mqtt pub -s -M → mqtt sub; and the whole
@@ -33,6 +33,10 @@
 //   cluster     on a 3-node NATS cluster (bench/cluster.ts): piped throughput, publisher on node 2
 //               and consumer on node 1, each tool; failover time when the node of listen and
 //               publish dies, and every line shown once (skipped, and said so, without nats-server)
+//   web         the room page of `room serve --web` in a headless Chromium (bench/web.ts): page
+//               start to joined (scrypt included), BENCH_WEB_LINES (10,000) lines piped into
+//               `publish R` to the last one in the page, and the same into a terminal `listen R`;
+//               the page's files as served gzipped (skipped, and said so, without a browser)
 // Sizes: BENCH_RUNS, BENCH_LINES, BENCH_LATENCY_SECONDS, BENCH_MEMORY_MB, BENCH_LISTEN_MESSAGES,
 // BENCH_FLOOD_NOTICES, BENCH_ROOMS, BENCH_MEMBERS, BENCH_SCALE (e.g. 1,10,100); MySQL at BENCH_MYSQL_URL
 // (default mysql://root@127.0.0.1:3306; skipped, and said so, when unreachable). Cluster:
@@ -79,6 +83,7 @@ import {
 } from './history-writer.js';
 import { benchLateJoiner } from './history-read.js';
 import { benchBurst } from './burst.js';
+import { benchWeb, enteringMedian } from './web.js';
 import { roomTopic } from '../src/mqtt/topics.js';
 
 const num = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -98,6 +103,7 @@ const FAILOVER_SECONDS = num('BENCH_FAILOVER_SECONDS', 10);
 const LATE_LINES = num('BENCH_LATE_LINES', 10_000);
 const BURST_LINES = num('BENCH_BURST_LINES', 20_000);
 const BURST_RUNS = num('BENCH_BURST_RUNS', 5);
+const WEB_LINES = num('BENCH_WEB_LINES', 10_000);
 const MYSQL_URL = (process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(
   /\/+$/,
   '',
@@ -698,6 +704,41 @@ try {
       failoverSeconds: FAILOVER_SECONDS,
       progress,
     });
+  }
+  if (wanted('web')) {
+    progress(`web: the room page in Chromium, ${WEB_LINES} lines, beside \`listen\``);
+    const web = await benchWeb({ runs: RUNS, lines: WEB_LINES, progress });
+    results.web = web;
+    if ('skipped' in web) row('room page (`room serve --web`)', `skipped: ${web.skipped}`);
+    else {
+      const at = (key: Parameters<typeof enteringMedian>[1]): number =>
+        enteringMedian(web.entering, key);
+      row(
+        `room page, \`goto\` to joined (typing and scrypt N=${web.kdfN} included); \`goto\` to the form; submitted to joined; of which deriving the key, ms (median of ${RUNS}, a fresh browser context each)`,
+        `${at('totalMs')}; ${at('readyMs')}; ${at('submitToJoinedMs')}; ${at('derivingMs')}`,
+      );
+      const rates = (runs: Pipe[]): number[] => runs.map((r) => r.messagesPerSecond);
+      const seconds = (runs: Pipe[]): number => median(runs.map((r) => r.seconds));
+      const all = web.page.every((r) => r.received === WEB_LINES);
+      row(
+        `${WEB_LINES} lines piped into \`publish R\` (encrypted room), to the last one shown: in the room page; in a terminal \`listen R --json\` (x the page), msg/s; the same in s (median of ${RUNS})`,
+        `${median(rates(web.page))}; ${median(rates(web.terminal))} (${pairedRatio(rates(web.terminal), rates(web.page))} x); ${seconds(web.page)}; ${seconds(web.terminal)}`,
+        '',
+        '',
+        '',
+        '',
+        report.check(
+          'web, every line shown in the page',
+          web.page.map((r) => r.received).join(', '),
+          `${WEB_LINES} each`,
+          all,
+        ),
+      );
+      row(
+        `room page's files (${Object.keys(web.files).join(', ')}), bytes as served: gzipped (plain)`,
+        `${web.gzippedBytes} (${web.plainBytes})`,
+      );
+    }
   }
 } finally {
   await broker.stop();

@@ -19,5 +19,10 @@ export async function launchBrowser(ctx: Mocha.Context): Promise<Browser> {
     );
     ctx.skip();
   }
+  return launchChromium();
+}
+
+/** Launches the headless Chromium at CHROMIUM (the tests' and `npm run bench`'s). */
+export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
 }
