@@ -101,9 +101,27 @@ export class PageRoom {
     });
     const page = new PageRoom(options, sender, client, inbox, senders, replay);
     client.on('message', (_topic, payload, packet) => page.arrived(payload, packet.retain));
-    client.on('offline', () => !page.left && handlers.status('offline'));
-    client.on('close', () => !page.left && handlers.status('offline'));
-    client.on('connect', () => handlers.status('online'));
+    let away: number | undefined;
+    const offline = (): void => {
+      if (page.left) return;
+      away ??= Date.now();
+      handlers.status('offline');
+    };
+    client.on('offline', offline);
+    client.on('close', offline);
+    client.on('connect', () => {
+      handlers.status('online');
+      // The page's session starts anew on each connection: what the room said meanwhile is
+      // not delivered, and a stream whose lines all fell in the gap has nothing to show it by.
+      if (away !== undefined && !page.left) {
+        const seconds = Math.max(1, Math.round((Date.now() - away) / 1000));
+        handlers.warn(
+          `the connection to the broker was lost for ${seconds} s: lines sent in the room meanwhile may be missing`,
+          'loss',
+        );
+      }
+      away = undefined;
+    });
     try {
       await page.joinWith(joinPayload);
     } catch (err) {

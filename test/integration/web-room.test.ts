@@ -204,5 +204,10 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
     ) as Record<string, unknown>;
     expect(line).to.include({ from: 'pagey' });
     expect(page.status.slice(0, 2)).to.deep.equal(['connecting', 'online']);
+    // What the room said while the page was away is not delivered: the page says so.
+    expect(page.warnings).to.have.length(1);
+    expect(page.warnings[0]).to.match(
+      /^the connection to the broker was lost for \d+ s: lines sent in the room meanwhile may be missing$/,
+    );
   });
 });
