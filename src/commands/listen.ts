@@ -662,6 +662,8 @@ async function runListener(
           warn: (line) => warnings.warn(line),
         })
       : undefined;
+  /** Our own leave notice, once sent: told when it has come round and been shown. */
+  let ownLeave: { id: string; shown: () => void } | undefined;
   const inbox = new Inbox(
     {
       topic: target.topic,
@@ -684,6 +686,7 @@ async function runListener(
         if (closing && !how.ownWords && !how.history && store && target.room) held = line;
         else out.write(line);
         if (payload.type === 'message') quiet?.refresh();
+        if (ownLeave !== undefined && payload.id === ownLeave.id) ownLeave.shown();
       },
       warn: (message, kind) =>
         kind === 'loss' ? warnings.report(message) : warnings.warn(message),
@@ -865,8 +868,14 @@ async function runListener(
   const sayGoodbye = async (): Promise<void> => {
     const leave = sender.notice('leave', target.topic, target.room);
     const payload = target.codec.encode(leave);
+    // Its own leave notice is the last line a listener prints: it waits for it to come round
+    // (within the leave's bound), not only for the broker's acknowledgement.
+    const cameRound = new Promise<void>(
+      (resolve) => (ownLeave = { id: leave.id!, shown: resolve }),
+    );
     await publishAcked(client, target.topic, payload);
     history?.acked(payload, [leave]);
+    if (reason !== 'output') await cameRound;
   };
   const goodbye =
     reason === 'signal' || reason === 'count' || reason === 'timeout' || reason === 'output'
