@@ -20,7 +20,8 @@ import {
 
 type Subtle = typeof globalThis.crypto.subtle;
 
-const subtle = (): Subtle => {
+/** WebCrypto's subtle interface, or an error that says why the page has none. */
+export const subtle = (): Subtle => {
   const s = globalThis.crypto?.subtle;
   if (s === undefined)
     throw new Error(
@@ -31,9 +32,11 @@ const subtle = (): Subtle => {
 
 const utf8 = new TextEncoder();
 
-/** A copy of `bytes` in an ArrayBuffer of its own (what WebCrypto's typings take). */
-function own(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(bytes);
+/** A view of `bytes` WebCrypto's typings take (no copy when it is a whole ArrayBuffer's). */
+export function view(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer
+    ? (bytes as Uint8Array<ArrayBuffer>)
+    : new Uint8Array(bytes);
 }
 
 /**
@@ -46,7 +49,7 @@ export function deriveRoomSecretWeb(
   params: KdfParams,
   onProgress?: (done: number) => void,
 ): Uint8Array {
-  const salt = base64Bytes(params.salt);
+  const salt = Buffer.from(params.salt, 'base64');
   return scrypt(utf8.encode(normalPassword(password)), salt, {
     N: params.N,
     r: params.r,
@@ -59,7 +62,7 @@ export function deriveRoomSecretWeb(
 
 async function expand(secret: Uint8Array, info: string): Promise<Uint8Array> {
   const s = subtle();
-  const ikm = await s.importKey('raw', own(secret), 'HKDF', false, ['deriveBits']);
+  const ikm = await s.importKey('raw', view(secret), 'HKDF', false, ['deriveBits']);
   const bits = await s.deriveBits(
     { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: utf8.encode(info) },
     ikm,
@@ -94,12 +97,4 @@ export async function isUnboundVerifierWeb(
   storedVerifier: Uint8Array,
 ): Promise<boolean> {
   return sameBytes(await expand(secret, UNBOUND_VERIFIER_INFO), storedVerifier);
-}
-
-/** Base64 (standard alphabet) to bytes. */
-function base64Bytes(text: string): Uint8Array {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
 }

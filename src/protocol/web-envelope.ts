@@ -4,6 +4,7 @@
  * seals with node:crypto, byte for byte, and opens what it opens, for the same reasons.
  */
 import { claimStatement, type MembershipClaim } from './claim.js';
+import { subtle, view } from './web-crypto.js';
 import { decodePlain, encodePlain, type BatchResult, type ChatPayload } from './payload.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, montgomeryU } from './points.js';
 import {
@@ -20,24 +21,7 @@ import {
   splitPlain,
 } from './wire.js';
 
-type Subtle = typeof globalThis.crypto.subtle;
-type Key = Awaited<ReturnType<Subtle['importKey']>>;
-
-function subtle(): Subtle {
-  const s = globalThis.crypto?.subtle;
-  if (s === undefined)
-    throw new Error(
-      'WebCrypto is not available here (a page must come from http://127.0.0.1 or https)',
-    );
-  return s;
-}
-
-/** A view of `bytes` WebCrypto's typings take (no copy when it is a whole ArrayBuffer's). */
-function view(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return bytes.buffer instanceof ArrayBuffer
-    ? (bytes as Uint8Array<ArrayBuffer>)
-    : new Uint8Array(bytes);
-}
+type Key = Awaited<ReturnType<ReturnType<typeof subtle>['importKey']>>;
 
 /** What signs in a page: a raw public key and its private half, which may never leave WebCrypto. */
 export interface WebSigner {

@@ -119,7 +119,7 @@ function deriveSecret(request: DeriveRequest): Promise<Uint8Array> {
   });
 }
 
-const base64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
 /** Whether the server holds `verifier` for the room; a wrong password is a PageError. */
 async function checkVerifier(room: string, verifier: Uint8Array): Promise<void> {
@@ -359,7 +359,7 @@ async function who_(record: PublicRecord): Promise<void> {
   }
 }
 
-const bytes = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const bytes = (text: string): Uint8Array => Buffer.from(text, 'base64');
 
 /** What a typed line does: a command, or a line sent to the room. */
 function typed(text: string, record: PublicRecord): void {

@@ -6,7 +6,7 @@
  */
 import { signMembershipWeb, type WebSigner } from '../protocol/web-envelope.js';
 
-const base64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
 async function post(path: string, body: unknown, keepalive = false): Promise<Response> {
   return fetch(path, {

@@ -8,6 +8,7 @@
  * rest, tells the room when the page vanishes without a word.
  */
 import type { IClientOptions, MqttClient } from 'mqtt';
+import { withDeadline, withTimeout } from '../conversation/deadline.js';
 import { Inbox, type ShownWith } from '../conversation/inbox.js';
 import { ReplayGuard } from '../conversation/replay.js';
 import { Sender } from '../conversation/sender.js';
@@ -134,17 +135,18 @@ export class PageRoom {
   private async joinWith(payload: string): Promise<void> {
     const { client } = this;
     const { topic } = this.options;
-    const granted = await withTimeout(
+    const granted = await withDeadline(
       client.subscribeAsync(topic, { qos: 1 }),
       JOIN_ACK_MS,
-      'the broker did not answer',
+      () => new Error('the broker did not answer'),
     );
     if (granted.some((g) => g.qos > 2))
       throw new Error(`the broker does not allow this page on ${topic}`);
-    await withTimeout(
+    await withDeadline(
       client.publishAsync(topic, payload, { qos: 1 }),
       JOIN_ACK_MS,
-      `the broker did not acknowledge our join notice within ${JOIN_ACK_MS / 1000} s`,
+      () =>
+        new Error(`the broker did not acknowledge our join notice within ${JOIN_ACK_MS / 1000} s`),
     );
   }
 
@@ -198,7 +200,7 @@ export class PageRoom {
     try {
       if (this.client.connected) {
         const leave = await codec.sealBatch([this.sender.notice('leave', topic, room)]);
-        await withTimeout(this.client.publishAsync(topic, leave, { qos: 1 }), 1000, 'no answer');
+        await withTimeout(this.client.publishAsync(topic, leave, { qos: 1 }), 1000);
       }
     } catch {
       // Leaving goes on: the will is dropped with a clean disconnect either way.
@@ -208,12 +210,4 @@ export class PageRoom {
     this.replay.save();
     handlers.status('left');
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
