@@ -26,7 +26,7 @@ export interface AlteredRow {
 
 /** Opens one history row with the room's codec and checks it against what its columns claim. */
 export function openRow(codec: RoomCodec, row: StoredHistoryRow): OpenedRow | AlteredRow {
-  return proven(codec.decodeAll(row.payload), row);
+  return provenRow(codec.decodeAll(row.payload), row);
 }
 
 /**
@@ -37,7 +37,7 @@ export async function openRowAsync(
   codec: RoomCodec,
   row: StoredHistoryRow,
 ): Promise<OpenedRow | AlteredRow> {
-  return proven(await codec.decodeAllAsync(row.payload), row);
+  return provenRow(await codec.decodeAllAsync(row.payload), row);
 }
 
 /**
@@ -45,11 +45,11 @@ export async function openRowAsync(
  * signature is not checked again; everything else is.
  */
 export function openRowVouched(codec: RoomCodec, row: StoredHistoryRow): OpenedRow | AlteredRow {
-  return proven(codec.decodeAllVouched(row.payload, row.signer), row);
+  return provenRow(codec.decodeAllVouched(row.payload, row.signer), row);
 }
 
 /** What an opened row proves, checked against what its columns claim. */
-function proven(decoded: BatchResult, row: StoredHistoryRow): OpenedRow | AlteredRow {
+export function provenRow(decoded: BatchResult, row: StoredHistoryRow): OpenedRow | AlteredRow {
   if (!decoded.ok) return { ok: false, reason: decoded.reason };
   const { payloads, signer } = decoded;
   if (!signer) return { ok: false, reason: 'not signed' };
