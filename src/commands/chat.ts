@@ -32,7 +32,7 @@ import {
   type MemberView,
 } from '../terminal/members.js';
 import { Outbox } from '../conversation/outbox.js';
-import { ACTION_PREFIX, windowLine } from '../terminal/render.js';
+import { ACTION_PREFIX, HISTORY_DIVIDER, windowLine } from '../terminal/render.js';
 import { wrapToWidth } from '../terminal/wrap.js';
 import { visibleLine, visibleName } from '../protocol/sanitise.js';
 import { ChatScreen, PASTE_ASK_LINES } from '../terminal/screen.js';
@@ -93,9 +93,6 @@ function burstShown(rows: number | undefined): number {
 function historyShown(rows: number | undefined): number {
   return Math.max(10, (rows ?? 24) - 5);
 }
-
-/** The line under the history the window opens with. */
-export const HISTORY_DIVIDER = '── earlier messages above ──';
 
 const HELP = [
   'Type a line and press Enter to send it; a pasted block is sent line by line, in order',

@@ -57,6 +57,7 @@ import {
   type HistoryRequest,
 } from '../history/reader.js';
 import { historyWriter, keepsHistory, type HistoryWriter } from '../history/writer.js';
+import { HISTORY_READ_MS, showHistory, type HistoryPlan } from '../history/show.js';
 
 export interface ListenOptions extends TargetFlags {
   json: boolean;
@@ -440,12 +441,6 @@ interface Running {
     | undefined;
 }
 
-/** What `--since`/`--last` (or the room window's opening) ask of the room's history. */
-interface HistoryPlan {
-  sinceMs: number | undefined;
-  last: number | undefined;
-}
-
 /** The history to show first, if any is asked for and the room keeps it. */
 function historyPlan(
   options: ListenOptions,
@@ -498,23 +493,12 @@ function digest(payload: Buffer): string {
 /** Most live payloads (and their bytes) held while the history is read and shown. */
 const MAX_HELD = 100_000;
 const MAX_HELD_BYTES = 64 * 1024 * 1024;
-/** How long the history may take to read, each time, before live goes on without it. */
-const HISTORY_READ_MS = 15_000;
-/**
- * The seam between history and live: a sender stores its lines once the broker acknowledged
- * them, in batches a moment later, so lines sent just before we subscribed may reach the
- * registry only after the first read. A second read this long after it takes them (what was
- * shown already, history or live, is dropped by the inbox).
- */
-const SEAM_WAIT_MS = 1500;
 /**
  * After the broker lost our session: the history stored since this long before the connection
  * was lost is read (the registry's clock may be a little behind ours), bounded.
  */
 const CATCH_UP_MARGIN_MS = 30_000;
 const CATCH_UP_LIMITS = { payloads: 20_000, bytes: 16 * 1024 * 1024 };
-/** The second read takes rows written this long before the newest of the first (clock steps). */
-const SEAM_OVERLAP_MS = 5000;
 
 /** One read of the room's history within HISTORY_READ_MS: what it read, or why it could not. */
 function boundedRead(
@@ -538,64 +522,6 @@ function firstHistoryRead(
   held: Held,
 ): Promise<HistoryRead | Error> {
   return boundedRead(store, target, { sinceMs: plan.sinceMs, last: plan.last, live: held });
-}
-
-/**
- * Reads the history and hands it to the inbox, then reads again what reached the registry
- * meanwhile; stops when live had to go on without it (`live`). Returns how many lines were shown.
- */
-async function showHistory(
-  asked: NonNullable<Running['history']>,
-  store: RoomStore,
-  target: ChatTarget,
-  inbox: Inbox,
-  to: { live(): boolean; warn(line: string): void; note(line: string): void },
-): Promise<number> {
-  const room = target.room!;
-  const altered = new Set<string>();
-  let shown = 0;
-  let hidden = 0;
-  const read = async (reading: Promise<HistoryRead | Error>): Promise<HistoryRead | undefined> => {
-    const got = await reading;
-    if (!(got instanceof Error)) return got;
-    to.warn(`could not read the history of room ${room} (${got.message}): showing live messages`);
-    return undefined;
-  };
-  const show = (found: HistoryRead): void => {
-    for (const id of found.altered) altered.add(id);
-    if (found.cut)
-      to.warn(
-        `the history of room ${room} is longer than a listener reads at once: its oldest lines are left out`,
-      );
-    hidden += found.hidden;
-    for (const line of found.lines) if (inbox.receiveHistory(line)) shown += 1;
-  };
-  const { plan, startedAt } = asked;
-  const first = await read(asked.first);
-  if (!first || to.live()) return shown;
-  show(first);
-  await new Promise((resolve) => setTimeout(resolve, SEAM_WAIT_MS));
-  // What the socket holds by now is taken (and held) before the read, so that a line that came
-  // live is known as live when its row is read.
-  await new Promise((resolve) => setImmediate(resolve));
-  // What the first read covered (from its oldest row on) it need not read again: only rows
-  // written later, or committed after it though stamped a moment before its newest.
-  const from = (first.newestMs ?? startedAt) - SEAM_OVERLAP_MS;
-  const second = await read(
-    boundedRead(store, target, {
-      sinceMs: plan.sinceMs,
-      writtenSinceMs: first.oldestMs === undefined ? from : Math.max(from, first.oldestMs + 1),
-      skip: first.rows,
-      live: asked.held,
-    }),
-  );
-  if (second && !to.live()) show(second);
-  if (altered.size > 0) to.warn(alteredWarning(altered.size));
-  if (hidden > 0)
-    to.note(
-      `left out ${hidden} older join${hidden === 1 ? '' : 's'} and leave${hidden === 1 ? '' : 's'} of the history (--last ${plan.last} shows ${plan.last} at most; --since shows them all)`,
-    );
-  return shown;
 }
 
 async function runListener(
@@ -793,8 +719,9 @@ async function runListener(
   history?.start();
   if (asked && store) {
     const shown = await Promise.race([
-      showHistory(asked, store, target, inbox, {
+      showHistory(asked, target.room!, (request) => boundedRead(store, target, request), inbox, {
         live: () => heldBack === undefined,
+        nextTurn: () => new Promise((resolve) => setImmediate(resolve)),
         warn: (line) => warnings.report(line),
         // The window opens with a screenful and asks for nothing: no --last to explain.
         note: (line) => {

@@ -8,7 +8,7 @@
  * The memberships this server holds are bounded per client address and in all; each is named by
  * a random id that only the page that made it knows.
  */
-import type { RoomStore } from '../db/index.js';
+import { MAX_HISTORY_PAYLOAD_BYTES, type HistoryRow, type RoomStore } from '../db/index.js';
 import { RefusedError } from '../errors.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../protocol/points.js';
 import { MAX_NAME_CHARS } from '../protocol/schema.js';
@@ -47,9 +47,68 @@ export function joinBody(parsed: unknown): JoinBody | undefined {
   return { name, key, signature, joinedAt: new Date(joinedAt as number) };
 }
 
-/** The memberships this server holds for pages: id -> the address that made it, last heard. */
+/** Rows a page may keep in its room's history with one request. */
+export const MAX_ROWS_AT_ONCE = 256;
+/** A sender id as `Sender` makes them: 6 random bytes, base64url. */
+const SENDER_ID = /^[A-Za-z0-9_-]{8}$/;
+/** The longest run of sequence numbers one row may claim (a batch of a pipe's lines). */
+const MAX_ROW_SEQS = 100_000;
+/** How often `room serve` prunes a room's expired history after a page kept rows in it. */
+const PRUNE_EVERY_MS = 60_000;
+const PRUNE_ROWS = 200;
+
+/**
+ * The rows of a request to keep history (`{"rows":[{sender, firstSeq, lastSeq, payload}]}`),
+ * each signed by `key` (the membership's: a page keeps only its own lines), or why not.
+ */
+export function rowsToKeep(parsed: unknown, key: Buffer): HistoryRow[] | string {
+  const list = (parsed as { rows?: unknown } | null)?.rows;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_ROWS_AT_ONCE)
+    return `expected {"rows":[…]} with 1 to ${MAX_ROWS_AT_ONCE} rows`;
+  const rows: HistoryRow[] = [];
+  for (const item of list as unknown[]) {
+    const r = item as Record<string, unknown> | null;
+    if (r === null || typeof r !== 'object') return 'a row is not an object';
+    const { sender, firstSeq, lastSeq, payload } = r;
+    if (typeof sender !== 'string' || !SENDER_ID.test(sender)) return 'a row has no sender id';
+    if (
+      !Number.isSafeInteger(firstSeq) ||
+      !Number.isSafeInteger(lastSeq) ||
+      (firstSeq as number) < 1 ||
+      (lastSeq as number) < (firstSeq as number) ||
+      (lastSeq as number) - (firstSeq as number) >= MAX_ROW_SEQS
+    )
+      return 'a row has no valid sequence numbers';
+    if (typeof payload !== 'string' || payload === '' || !BASE64.test(payload))
+      return 'a row has no base64 payload';
+    const bytes = Buffer.from(payload, 'base64');
+    if (bytes.length > MAX_HISTORY_PAYLOAD_BYTES) return 'a row is too large';
+    rows.push({
+      signer: key,
+      sender,
+      firstSeq: firstSeq as number,
+      lastSeq: lastSeq as number,
+      payload: bytes,
+    });
+  }
+  return rows;
+}
+
+/** A membership this server holds for a page. */
+interface Held {
+  /** The client address that made it, and when the page was last heard. */
+  address: string;
+  heardAt: number;
+  room: string;
+  /** The page's key: the one that signed the membership, and the lines it keeps. */
+  key: Buffer;
+}
+
+/** The memberships this server holds for pages, by id. */
 export class PageMembers {
-  private readonly held = new Map<string, { address: string; heardAt: number }>();
+  private readonly held = new Map<string, Held>();
+  /** When each room's history was last pruned by this server. */
+  private readonly pruned = new Map<string, number>();
 
   constructor(
     private readonly store: RoomStore,
@@ -71,7 +130,7 @@ export class PageMembers {
       return { status: 429, json: { error: 'too many pages in rooms from here; leave one first' } };
     try {
       const member = await this.store.addMember(room, body.name, this.leaseSeconds, body);
-      this.held.set(member.id, { address, heardAt: now });
+      this.held.set(member.id, { address, heardAt: now, room, key: body.key });
       return {
         status: 201,
         json: { id: member.id, leaseSeconds: this.leaseSeconds },
@@ -91,6 +150,36 @@ export class PageMembers {
       return { status: 410, json: { error: 'the membership has lapsed; join again' } };
     }
     held.heardAt = Date.now();
+    return { status: 204 };
+  }
+
+  /**
+   * Keeps a page's own lines (its rows as a history writer stores them, without seals) in its
+   * room's history: 204, 410 when the membership is gone, 400 for rows that are not the page's.
+   * The registry bounds what each key keeps, as for any writer; expired history is pruned now
+   * and then, as a writer does.
+   */
+  async keep(id: string, body: string): Promise<Reply> {
+    const held = this.held.get(id);
+    if (!held) return { status: 410, json: { error: 'no such membership here' } };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      parsed = undefined;
+    }
+    const rows = rowsToKeep(parsed, held.key);
+    if (typeof rows === 'string') return { status: 400, json: { error: rows } };
+    await this.store.appendHistory(held.room, rows);
+    held.heardAt = Date.now();
+    if (this.pruned.size > MAX_MEMBERS)
+      for (const [room, at] of this.pruned)
+        if (held.heardAt - at >= PRUNE_EVERY_MS) this.pruned.delete(room);
+    const last = this.pruned.get(held.room) ?? 0;
+    if (held.heardAt - last >= PRUNE_EVERY_MS) {
+      this.pruned.set(held.room, held.heardAt);
+      await this.store.pruneHistory(held.room, PRUNE_ROWS);
+    }
     return { status: 204 };
   }
 

@@ -5,7 +5,7 @@
  * that a wrong password is told before the page sends anything to the room. Wrong guesses are
  * limited per client address (`rate-limit.ts`).
  */
-import type { RoomRecord, RoomStore } from '../db/index.js';
+import type { HistoryQuery, RoomRecord, RoomStore } from '../db/index.js';
 import { RefusedError } from '../errors.js';
 import { roomTopic } from '../mqtt/topics.js';
 import type { RoomMode } from '../protocol/index.js';
@@ -29,6 +29,8 @@ export interface PublicRecord {
   broker: string;
   /** The room's MQTT topic (under the server's topic prefix). */
   topic: string;
+  /** Whether the room keeps its history (sealed) in the registry. */
+  history: boolean;
 }
 
 /** What the API reads rooms from. */
@@ -79,6 +81,7 @@ export async function publicRecord(api: RoomsApi, room: string, broker: string):
     kdf: { alg, N, r, p, salt },
     broker,
     topic: roomTopic(api.topicPrefix, room),
+    history: record.mode === 'encrypted' && record.history.seconds > 0,
   };
   return { status: 200, json };
 }
@@ -184,6 +187,73 @@ export async function whoIsIn(
         key: m.key?.toString('base64') ?? null,
         signature: m.signature?.toString('base64') ?? null,
         joinedAt: m.joinedAt.getTime(),
+      })),
+    },
+  };
+}
+
+/**
+ * The most one history read through `room serve` returns: a page asks for a screenful, and reads
+ * on (as a listener does) only when notices crowd out the messages.
+ */
+export const PAGE_HISTORY_LIMITS = { payloads: 10_000, bytes: 8 * 2 ** 20 };
+
+/** The history read a request asks for (`last`, `sinceMs`, `maxRows`, `maxBytes`), bounded. */
+function historyQuery(parsed: unknown): HistoryQuery | undefined {
+  const p = parsed as Record<string, unknown>;
+  const { last, sinceMs, maxRows, maxBytes } = p;
+  const count = (value: unknown, max: number): number | undefined =>
+    Number.isSafeInteger(value) && (value as number) >= 1
+      ? Math.min(value as number, max)
+      : undefined;
+  const query: HistoryQuery = {
+    maxRows: count(maxRows, PAGE_HISTORY_LIMITS.payloads) ?? PAGE_HISTORY_LIMITS.payloads,
+    maxBytes: count(maxBytes, PAGE_HISTORY_LIMITS.bytes) ?? PAGE_HISTORY_LIMITS.bytes,
+  };
+  if (last !== undefined) {
+    const n = count(last, PAGE_HISTORY_LIMITS.payloads);
+    if (n === undefined) return undefined;
+    query.last = n;
+  }
+  if (sinceMs !== undefined) {
+    if (!Number.isSafeInteger(sinceMs)) return undefined;
+    query.sinceMs = sinceMs as number;
+  }
+  return query;
+}
+
+/**
+ * POST /api/rooms/<room>/history: rows of the room's history as the registry keeps them (sealed,
+ * signed; the payload exactly as it was sent), for a page whose verifier is the room's. The page
+ * opens and checks each row itself, as a listener does: a row `room serve` or the registry's
+ * operator altered does not open.
+ */
+export async function historyRows(
+  api: RoomsApi,
+  room: string,
+  body: string,
+  address: string,
+): Promise<Reply> {
+  const parsed = parseJson(body);
+  const refused = await refusal(api, room, parsed, address);
+  if (refused) return refused;
+  const query = historyQuery(parsed);
+  if (!query)
+    return {
+      status: 400,
+      json: { error: 'expected {"verifier", "last"?, "sinceMs"?, "maxRows"?, "maxBytes"?}' },
+    };
+  const rows = await api.store.readHistory(room, query);
+  return {
+    status: 200,
+    json: {
+      rows: rows.map((row) => ({
+        signer: row.signer.toString('base64'),
+        sender: row.sender,
+        firstSeq: row.firstSeq,
+        lastSeq: row.lastSeq,
+        payload: row.payload.toString('base64'),
+        sentAt: row.sentAt.getTime(),
       })),
     },
   };

@@ -9,6 +9,7 @@ import type { WebSide } from '../mqtt/broker.js';
 import type { Asset } from './assets.js';
 import {
   checkVerifier,
+  historyRows,
   joinMember,
   publicRecord,
   whoIsIn,
@@ -18,6 +19,8 @@ import {
 
 /** The largest body a check may have. */
 export const MAX_CHECK_BYTES = 1024;
+/** The largest batch of a page's lines for the room's history. */
+export const MAX_KEEP_BYTES = 8 * 2 ** 20;
 
 /** What the site serves. */
 export interface SiteOptions extends RoomsApi {
@@ -61,8 +64,8 @@ export function contentSecurityPolicy(broker: string | undefined): string {
   ].join('; ');
 }
 
-const API_ROOM = /^\/api\/rooms\/([1-9][0-9]{5})(\/check|\/members|\/who)?$/;
-const API_MEMBER = /^\/api\/members\/([0-9a-f]{32})\/(heartbeat|leave)$/;
+const API_ROOM = /^\/api\/rooms\/([1-9][0-9]{5})(\/check|\/members|\/who|\/history)?$/;
+const API_MEMBER = /^\/api\/members\/([0-9a-f]{32})\/(heartbeat|leave|history)$/;
 
 /** The site of `options`, for the broker's WebSocket listener. */
 export function webSite(options: SiteOptions): WebSide {
@@ -169,10 +172,12 @@ export function webSite(options: SiteOptions): WebSide {
     if (!sameOrigin(request)) return error(request, response, 403, 'not from this page');
     if (!/^application\/json\b/.test(request.headers['content-type'] ?? ''))
       return error(request, response, 415, 'expected application/json');
-    const body = await readBody(request, MAX_CHECK_BYTES);
+    // A page's lines for the history come in batches; every other body is a few fields.
+    const max = member?.[2] === 'history' ? MAX_KEEP_BYTES : MAX_CHECK_BYTES;
+    const body = await readBody(request, max);
     if (body === undefined) {
       response.shouldKeepAlive = false;
-      return error(request, response, 413, `the body may be at most ${MAX_CHECK_BYTES} bytes`);
+      return error(request, response, 413, `the body may be at most ${max} bytes`);
     }
     const address = request.socket.remoteAddress ?? 'unknown';
     if (member)
@@ -181,14 +186,18 @@ export function webSite(options: SiteOptions): WebSide {
         response,
         member[2] === 'heartbeat'
           ? await options.members.heartbeat(member[1]!)
-          : await options.members.leave(member[1]!),
+          : member[2] === 'history'
+            ? await options.members.keep(member[1]!, body)
+            : await options.members.leave(member[1]!),
       );
     const answer =
       api?.[2] === '/members'
         ? await joinMember(options, room!, body, address)
         : api?.[2] === '/who'
           ? await whoIsIn(options, room!, body, address)
-          : await checkVerifier(options, room!, body, address);
+          : api?.[2] === '/history'
+            ? await historyRows(options, room!, body, address)
+            : await checkVerifier(options, room!, body, address);
     return reply(request, response, answer);
   };
 

@@ -163,6 +163,8 @@ function slowJsonLine(
 
 /** What marks a line read from the room's history, after its time: said earlier, not now. */
 export const HISTORY_MARK = '(earlier)';
+/** The line under the history a room window (a terminal's, the page) opens with. */
+export const HISTORY_DIVIDER = '── earlier messages above ──';
 /** What marks a line that never arrived on the wire and was found in the room's history. */
 const RECOVERED_MARK = " (late: found in the room's history)";
 

@@ -22,9 +22,10 @@ import { PageMembership } from './membership.js';
 import { PageRoom, type PageStatus } from './room.js';
 import type { DeriveAnswer, DeriveRequest } from './scrypt-worker.js';
 import { storageDocument } from './storage.js';
+import { ACTION_PREFIX, HISTORY_DIVIDER, HISTORY_MARK } from '../terminal/render.js';
+import { pageHistoryReader } from './history.js';
 
 /** A typed action (`/me waves`), as MQTT-Chat sends it. */
-const ACTION_PREFIX = '/me ';
 
 /** Where the page is; the tests wait on `body[data-state]`. */
 type PageState =
@@ -87,16 +88,17 @@ async function fetchRecord(room: string): Promise<PublicRecord> {
     );
   // Bounds the work a tampered record could ask for before any is done.
   const kdf = checkKdfParams(body.kdf);
-  const { mode, broker, topic } = body;
+  const { mode, broker, topic, history } = body;
   const wellFormed =
     body.room === room &&
+    typeof history === 'boolean' &&
     (mode === 'encrypted' || mode === 'plain') &&
     typeof broker === 'string' &&
     /^wss?:\/\//.test(broker) &&
     typeof topic === 'string' &&
     topic.endsWith(`/room/${room}`);
   if (!wellFormed) throw new PageError(`the server's record of room ${room} is malformed`);
-  return { room, mode, kdf, broker, topic };
+  return { room, mode, kdf, broker, topic, history };
 }
 
 /** Derives the room secret in the Worker, moving the progress bar as it goes. */
@@ -162,6 +164,8 @@ const HELP = [
 
 /** Lines the conversation keeps: older ones are dropped (a flood cannot exhaust the page). */
 const MAX_LOG_LINES = 20_000;
+/** The room's last messages the page opens with, from its history (a terminal opens with a screenful). */
+const OPENING_LINES = 50;
 /** Lines shown so far, the dropped ones too (`#log[data-lines]`). */
 let linesShown = 0;
 /** Lines made since the last frame: added together, with one layout and one scroll. */
@@ -244,7 +248,11 @@ function showMembers(): void {
 const pending = new Map<string, HTMLLIElement>();
 
 function render(payload: ChatPayload, how: ShownWith, at: Date): void {
-  const time = { text: clock(how.history ? new Date(payload.ts ?? at) : at), className: 'time' };
+  // A line of the history: its signing time, marked as said earlier (as a terminal shows it).
+  const time = {
+    text: how.history ? `${clock(new Date(payload.ts ?? at))}${HISTORY_MARK} ` : clock(at),
+    className: 'time',
+  };
   const marks = [
     ...(how.late ? [' (late)'] : []),
     ...(how.beforeJoin ? [' (before you joined)'] : []),
@@ -405,6 +413,13 @@ async function openWindow(
       : webPlainCodec();
   win.where.textContent = `room ${record.room} as ${visibleName(name)}`;
   win.fingerprint.textContent = fingerprint(signer.publicKey);
+  roomVerifier = verifier;
+  // A member first, as a terminal's listener: its membership also keeps its lines in the history.
+  membership = new PageMembership(record.room, name, verifier, signer, (line) =>
+    say(line, 'warning'),
+  );
+  await membership.join();
+  const member = membership;
   room = await PageRoom.enter({
     connect: (url, options) => mqtt.connect(url, options),
     url: record.broker,
@@ -415,7 +430,18 @@ async function openWindow(
     signer,
     pins: storageDocument(localStorage, 'pins', record.room),
     seen: storageDocument(localStorage, 'seen', record.room),
+    history:
+      record.history && record.mode === 'encrypted'
+        ? {
+            read: pageHistoryReader(record.room, verifier, codec),
+            keep: (rows) => member.keep(rows),
+            last: OPENING_LINES,
+          }
+        : undefined,
     handlers: {
+      historyShown: (shown) => {
+        if (shown > 0) say(HISTORY_DIVIDER, 'divider');
+      },
       show: render,
       warn: (line) => say(line, 'warning'),
       status: connectionShown,
@@ -434,11 +460,6 @@ async function openWindow(
     say('This browser keeps no identity for this page: a new key for this visit.', 'warning');
   say(`You are in room ${record.room} as ${visibleName(name)}. /help lists the commands.`);
   closedCheck = setInterval(() => void checkOpen(record), 15_000);
-  roomVerifier = verifier;
-  membership = new PageMembership(record.room, name, verifier, signer, (line) =>
-    say(line, 'warning'),
-  );
-  void membership.join();
   win.say.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = win.line.value;

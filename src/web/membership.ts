@@ -4,7 +4,9 @@
  * lease, taken again when it lapsed, and ended when the page leaves. A page the server cannot
  * register (a clock far off, too many pages from one address) still chats, and says so.
  */
+import type { HistoryRow } from '../db/store.js';
 import { signMembershipWeb, type WebSigner } from '../protocol/web-envelope.js';
+import { keepRows } from './history.js';
 
 const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
@@ -74,6 +76,14 @@ export class PageMembership {
       this.id = undefined;
       await this.join();
     }
+  }
+
+  /**
+   * Keeps the page's own rows in the room's history, through this membership (which names the
+   * page's key); false when the page is no member now. Rejects with the server's reason.
+   */
+  keep(rows: HistoryRow[]): Promise<boolean> {
+    return this.id === undefined ? Promise.resolve(false) : keepRows(this.id, rows);
   }
 
   /** Ends the membership (sent even as the page goes away). */

@@ -6,6 +6,10 @@
  * reported, names judged against the pins. Typed lines go out sealed at QoS 1; MQTT.js keeps
  * them while the broker is away and sends them when it is back. A last will, sealed like the
  * rest, tells the room when the page vanishes without a word.
+ *
+ * In a room that keeps its history, the page opens with its last lines, as `room chat` does:
+ * what arrives live meanwhile is held and shown after them (history/show.ts), and the page's own
+ * lines are kept in the history once the broker has them.
  */
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { withDeadline, withTimeout } from '../conversation/deadline.js';
@@ -13,7 +17,10 @@ import { Inbox, type ShownWith } from '../conversation/inbox.js';
 import { ReplayGuard } from '../conversation/replay.js';
 import { Sender } from '../conversation/sender.js';
 import { KnownSenders, type SenderView } from '../conversation/senders.js';
+import type { HistoryRow } from '../db/store.js';
 import type { RoomDocument } from '../home/room-files.js';
+import type { HistoryRead, HistoryRequest } from '../history/lines.js';
+import { HISTORY_READ_MS, showHistory } from '../history/show.js';
 import type { ChatPayload } from '../protocol/payload.js';
 import type { WebRoomCodec, WebSigner } from '../protocol/web-envelope.js';
 
@@ -28,6 +35,18 @@ export interface PageHandlers {
   status(status: PageStatus): void;
   /** A `closed` notice was shown: the room may have been closed. */
   closedNotice?(): void;
+  /** The history the page opened with is shown (`shown` lines of it); live follows. */
+  historyShown?(shown: number): void;
+}
+
+/** The room's history, as the page reads it and keeps its own lines in it. */
+export interface PageHistory {
+  /** Reads what `request` asks for (history.ts's reader through `room serve`). */
+  read(request: HistoryRequest): Promise<HistoryRead>;
+  /** Keeps the page's own rows; false when they cannot be kept (the page is no member). */
+  keep(rows: HistoryRow[]): Promise<boolean>;
+  /** How many messages the page opens with. */
+  last: number;
 }
 
 export interface PageRoomOptions {
@@ -43,8 +62,18 @@ export interface PageRoomOptions {
   /** Where pins and shown sequences are kept (the browser's storage); none: in memory only. */
   pins?: RoomDocument | undefined;
   seen?: RoomDocument | undefined;
+  /** The room's history, when it keeps one. */
+  history?: PageHistory | undefined;
   handlers: PageHandlers;
 }
+
+/** Live messages held at most while the history is read; past it, live goes on without it. */
+const MAX_HELD = 10_000;
+/** How long the page's own rows wait to be kept, and how many go at once, and wait at most. */
+const KEEP_EVERY_MS = 200;
+const KEEP_AT_ONCE = 256;
+const MAX_KEEPING = 5_000;
+const KEEP_WARN_MS = 10_000;
 
 /** How long the page waits for the broker to take its join notice. */
 const JOIN_ACK_MS = 10_000;
@@ -54,6 +83,16 @@ export class PageRoom {
   private opening: Promise<void> = Promise.resolve();
   private sealing: Promise<string> = Promise.resolve('');
   private left = false;
+  /** What arrived live while the history is read (by its bytes, base64), until it is shown. */
+  private held: [Buffer, boolean][] | undefined;
+  private readonly heldDigests = new Set<string>();
+  private history: Promise<void> = Promise.resolve();
+  /** The page's own rows waiting to be kept, and those that could not be (told once). */
+  private keeping: HistoryRow[] = [];
+  private keepTimer: ReturnType<typeof setTimeout> | undefined;
+  private kept: Promise<void> = Promise.resolve();
+  private notKept = 0;
+  private notKeptToldAt = -Infinity;
 
   private constructor(
     private readonly options: PageRoomOptions,
@@ -101,6 +140,7 @@ export class PageRoom {
       will: { topic, payload: Buffer.from(will), qos: 1, retain: false },
     });
     const page = new PageRoom(options, sender, client, inbox, senders, replay);
+    if (options.history) page.held = [];
     client.on('message', (_topic, payload, packet) => page.arrived(payload, packet.retain));
     let away: number | undefined;
     const offline = (): void => {
@@ -129,7 +169,55 @@ export class PageRoom {
       client.end(true);
       throw err;
     }
+    page.keep(joinPayload, join);
+    page.history = page.showHistory(startedAt);
     return page;
+  }
+
+  /** Shows the history the page opens with, then what was held meanwhile. */
+  private async showHistory(startedAt: number): Promise<void> {
+    const { history, room, handlers } = this.options;
+    if (!history) return;
+    const read = (request: HistoryRequest): Promise<HistoryRead | Error> =>
+      withDeadline(
+        history.read(request),
+        HISTORY_READ_MS,
+        () => new Error(`no answer in ${HISTORY_READ_MS / 1000} s`),
+      ).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    const held = {
+      sinceMs: startedAt,
+      has: (payload: Buffer) => this.heldDigests.has(payload.toString('base64')),
+    };
+    const plan = { sinceMs: undefined, last: history.last };
+    let shown = 0;
+    try {
+      shown = await showHistory(
+        { plan, held, first: read({ last: history.last, live: held }), startedAt },
+        room,
+        read,
+        this.inbox,
+        {
+          live: () => this.held === undefined,
+          warn: (line) => handlers.warn(line),
+          // The page asks for a screenful: nothing to explain about what it left out.
+          note: () => undefined,
+          nextTurn: () => new Promise((resolve) => setTimeout(resolve, 0)),
+        },
+      );
+    } finally {
+      this.senders.save();
+      this.replay.save();
+      if (this.held) handlers.historyShown?.(shown);
+      this.goLive();
+    }
+  }
+
+  /** Live from now on: what was held is shown, after the history. */
+  private goLive(): void {
+    const held = this.held;
+    this.held = undefined;
+    this.heldDigests.clear();
+    for (const [payload, retained] of held ?? []) this.arrived(payload, retained);
   }
 
   private async joinWith(payload: string): Promise<void> {
@@ -152,6 +240,18 @@ export class PageRoom {
 
   /** One MQTT message: opened after those before it, then handed to the inbox. */
   private arrived(payload: Buffer, retained: boolean): void {
+    if (this.held) {
+      if (this.held.length < MAX_HELD) {
+        this.held.push([payload, retained]);
+        this.heldDigests.add(payload.toString('base64'));
+        return;
+      }
+      // Too much arrives while the history is read: live goes on, the history is left.
+      this.options.handlers.warn(
+        'the room is too busy to show its history first: showing live messages',
+      );
+      this.goLive();
+    }
     this.opening = this.opening.then(async () => {
       if (retained) this.inbox.receive(payload, true);
       else this.inbox.receiveDecoded(await this.options.codec.openAll(payload));
@@ -160,9 +260,68 @@ export class PageRoom {
     });
   }
 
-  /** Every message that arrived so far has been shown (for tests and for leaving). */
-  settled(): Promise<void> {
-    return this.opening;
+  /** The history is shown, and every message that arrived so far (for tests and leaving). */
+  async settled(): Promise<void> {
+    await this.history;
+    await this.opening;
+  }
+
+  /**
+   * Keeps one of the page's own messages in the room's history, once the broker has it: rows
+   * wait a moment and go together (a bounded queue; what does not fit is told, not kept).
+   */
+  private keep(envelope: string, payload: ChatPayload): void {
+    if (!this.options.history || payload.id === undefined || payload.seq === undefined) return;
+    if (this.keeping.length >= MAX_KEEPING) {
+      this.notKept += 1;
+      return;
+    }
+    this.keeping.push({
+      signer: Buffer.from(this.options.signer.publicKey),
+      sender: this.sender.id,
+      firstSeq: payload.seq,
+      lastSeq: payload.seq,
+      payload: Buffer.from(envelope),
+    });
+    this.keepTimer ??= setTimeout(() => {
+      this.keepTimer = undefined;
+      this.kept = this.kept.then(() => this.keepWaiting());
+    }, KEEP_EVERY_MS);
+  }
+
+  /** Keeps the rows waiting, a batch at a time; tells what could not be kept. */
+  private async keepWaiting(): Promise<void> {
+    const history = this.options.history!;
+    while (this.keeping.length > 0) {
+      const rows = this.keeping.splice(0, KEEP_AT_ONCE);
+      let why: string | undefined;
+      try {
+        if (!(await history.keep(rows))) why = 'this page is not a member of the room';
+      } catch (err) {
+        why = err instanceof Error ? err.message : String(err);
+      }
+      if (why === undefined) continue;
+      this.notKept += rows.length;
+      // Told at most every KEEP_WARN_MS, with what was not kept meanwhile.
+      const now = Date.now();
+      if (now - this.notKeptToldAt < KEEP_WARN_MS) continue;
+      this.notKeptToldAt = now;
+      const n = this.notKept;
+      this.notKept = 0;
+      this.options.handlers.warn(
+        `${n} of your line${n === 1 ? '' : 's'} not kept in the room's history (${why}); the room saw ${n === 1 ? 'it' : 'them'}`,
+      );
+    }
+  }
+
+  /** The page's own rows are kept, or told as not kept (for tests and leaving). */
+  async keptAll(): Promise<void> {
+    if (this.keepTimer !== undefined) {
+      clearTimeout(this.keepTimer);
+      this.keepTimer = undefined;
+      this.kept = this.kept.then(() => this.keepWaiting());
+    }
+    await this.kept;
   }
 
   /**
@@ -178,6 +337,7 @@ export class PageRoom {
     this.sealing = sealed.catch(() => '');
     const sent = sealed.then(async (envelope) => {
       await this.client.publishAsync(this.options.topic, envelope, { qos: 1 });
+      this.keep(envelope, payload);
     });
     return { id: payload.id!, sent };
   }
@@ -199,8 +359,13 @@ export class PageRoom {
     const { topic, room, codec, handlers } = this.options;
     try {
       if (this.client.connected) {
-        const leave = await codec.sealBatch([this.sender.notice('leave', topic, room)]);
-        await withTimeout(this.client.publishAsync(topic, leave, { qos: 1 }), 1000);
+        const notice = this.sender.notice('leave', topic, room);
+        const leave = await codec.sealBatch([notice]);
+        await withTimeout(
+          this.client.publishAsync(topic, leave, { qos: 1 }).then(() => this.keep(leave, notice)),
+          1000,
+        );
+        await withTimeout(this.keptAll(), 1000);
       }
     } catch {
       // Leaving goes on: the will is dropped with a clean disconnect either way.

@@ -394,12 +394,77 @@ describe('the room page and terminals in one room', function () {
       .slice(1)
       .map((l) => l.replace(/^ *joined \d\d:\d\d +/, ''))
       .sort();
-    // Alice has said nothing the page heard: her signed row shows her key, as first seen.
-    const aliceKey = (await listenerSeesJoin(listener, 'alice')).key as string;
-    expect(shown).to.deep.equal([
-      `alice [key ${aliceKey}, first seen]`,
-      'mallory [unverified]',
-      'pagey (you)',
+    // The page opened with the room's history, where alice's join is: her key is known to it.
+    expect(shown).to.deep.equal(['alice', 'mallory [unverified]', 'pagey (you)']);
+  });
+
+  it("opens with the room's last lines, marked earlier, then live; keeps its own for the terminals' history", async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    await joinAs(room, 'alice');
+    for (const text of ['said before', 'said before too', 'tampered with'])
+      await publish(room.room, text, user('alice'));
+    // One row changed behind everyone's back: it does not open, and the page says so.
+    const db = new Database(registry);
+    try {
+      const row = db
+        .prepare(
+          'SELECT rowid, payload FROM room_history WHERE room = ? ORDER BY sent_at DESC, rowid DESC LIMIT 1',
+        )
+        .get(room.room) as { rowid: number; payload: Buffer };
+      row.payload[row.payload.length - 10]! ^= 1;
+      db.prepare('UPDATE room_history SET payload = ? WHERE rowid = ?').run(row.payload, row.rowid);
+    } finally {
+      db.close();
+    }
+    const { page } = await pageIn(room, 'pagey');
+    const divider = await page.waitForFunction(
+      () =>
+        [...(globalThis as unknown as Dom).document.querySelectorAll('#log li')]
+          .map((li) => li.textContent ?? '')
+          .find((line) => line.includes('earlier messages above')),
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await divider.jsonValue()).to.equal('── earlier messages above ──');
+    await publish(room.room, 'said live', user('alice'));
+    await pageShows(page, 'said live');
+    const log = await page.$$eval('#log li', (items: { textContent: string | null }[]) =>
+      items.map((item) => item.textContent ?? ''),
+    );
+    const at = (text: string) => log.findIndex((line) => line.endsWith(`: ${text}`));
+    const dividerAt = log.indexOf('── earlier messages above ──');
+    // In order, above the divider and marked as earlier; the live line below it, unmarked.
+    expect(at('said before')).to.be.within(0, at('said before too'));
+    expect(at('said before too')).to.be.lessThan(dividerAt);
+    expect(log[at('said before too')]).to.include('(earlier)');
+    expect(at('said live')).to.be.greaterThan(dividerAt);
+    expect(log[at('said live')]).to.not.include('(earlier)');
+    expect(at('tampered with'), log.join('\n')).to.equal(-1);
+    expect(log).to.include.members([
+      'ignored 1 history row that did not open: altered in the registry',
     ]);
+
+    // What the page says is kept in the history: a terminal that comes later reads it.
+    await type(page, 'said in the page');
+    await pageShows(page, 'said in the page');
+    await joinAs(room, 'bob');
+    const later = await waitFor(
+      "the page's line in the history",
+      async () => {
+        const read = await runProgram(
+          'listen',
+          [room.room, '--last', '10', '--json', '--timeout', '1'],
+          { env: user('bob') },
+        );
+        const lines = jsonLines(read.stdout.split('\n'));
+        return lines.some((l) => l.from === 'pagey' && l.message === 'said in the page')
+          ? lines
+          : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const own = later.find((l) => l.from === 'pagey' && l.message === 'said in the page')!;
+    expect(own).to.include({ history: true });
+    expect(later.filter((l) => l.message === 'said in the page')).to.have.length(1);
   });
 });

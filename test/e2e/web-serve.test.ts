@@ -12,10 +12,11 @@ import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { runProgram } from '../helpers/cli.js';
 import { createRoomWithPassword, stopAll, type RunningProgram } from '../helpers/programs.js';
-import { alterRoomRecord, storedRoom } from '../helpers/registries.js';
+import { alterRoomRecord, pageSecret, storedRoom } from '../helpers/registries.js';
+import { Sender } from '../../src/conversation/sender.js';
 import { httpTo, jsonOf, startWebServe, stderrSays, type WebServe } from '../helpers/web.js';
 import { deriveRoomSecretWeb, verifierWeb } from '../../src/protocol/web-crypto.js';
-import { fingerprint, newSigner, signMembership } from '../../src/protocol/index.js';
+import { fingerprint, newSigner, roomCodec, signMembership } from '../../src/protocol/index.js';
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -158,6 +159,7 @@ describe('room serve --web over HTTP', function () {
       kdf: record.kdf,
       broker: `ws://${new URL(web.pageUrl).host}/mqtt`,
       topic: `sunoye/room/${room.room}`,
+      history: true,
     });
     const text = answer.body.toString();
     for (const form of ['base64', 'hex', 'base64url'] as const)
@@ -283,6 +285,81 @@ describe('room serve --web over HTTP', function () {
     expect((await post(`/api/members/${id}/heartbeat`, {})).status).to.equal(410);
     // An id nobody was given is nobody's.
     expect((await post(`/api/members/${'0'.repeat(32)}/leave`, {})).status).to.equal(410);
+  });
+
+  it("keeps a page's own lines through its membership, and gives the history back only for the room's verifier", async function () {
+    const web = await startWebServe(env, running);
+    const { verifier } = storedRoom(registry, room.room);
+    const origin = web.pageUrl.replace(/\/$/, '');
+    const post = (path: string, body: unknown) =>
+      httpTo(web.pageUrl, path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify(body),
+      });
+    const signer = newSigner();
+    const joinedAt = new Date();
+    const { key, signature } = signMembership(signer, { room: room.room, name: 'pagey', joinedAt });
+    const joined = await post(`/api/rooms/${room.room}/members`, {
+      verifier: verifier.toString('base64'),
+      name: 'pagey',
+      key: key.toString('base64'),
+      signature: signature.toString('base64'),
+      joinedAt: joinedAt.getTime(),
+    });
+    expect(joined.status).to.equal(201);
+    const { id } = jsonOf(joined) as { id: string };
+    const secret = Buffer.from(pageSecret(registry, room.room, room.password));
+    const codec = roomCodec(room.room, 'encrypted', secret, signer);
+    const sender = new Sender('pagey');
+    const said = [sender.message('first'), sender.message('second')];
+    const rows = said.map((p) => ({
+      sender: sender.id,
+      firstSeq: p.seq,
+      lastSeq: p.seq,
+      payload: Buffer.from(codec.encode(p)).toString('base64'),
+    }));
+    const read = (body: Record<string, unknown>) =>
+      post(`/api/rooms/${room.room}/history`, { verifier: verifier.toString('base64'), ...body });
+    const before = jsonOf(await read({ last: 100 })) as { rows: { payload: string }[] };
+    // Refused: no such membership, rows that are not rows, too many at once.
+    expect((await post(`/api/members/${'0'.repeat(32)}/history`, { rows })).status).to.equal(410);
+    for (const bad of [
+      {},
+      { rows: [] },
+      { rows: [{ ...rows[0], sender: 'x' }] },
+      { rows: [{ ...rows[0], firstSeq: 2, lastSeq: 1 }] },
+      { rows: [{ ...rows[0], payload: 'not base64!' }] },
+      { rows: Array.from({ length: 257 }, () => rows[0]) },
+    ]) {
+      const refused = await post(`/api/members/${id}/history`, bad);
+      expect(refused.status, JSON.stringify(bad).slice(0, 80)).to.equal(400);
+    }
+    expect((await post(`/api/members/${id}/history`, { rows })).status).to.equal(204);
+    // Read back with the verifier: the rows as sent, under the membership's key (the page names
+    // none: it keeps only its own lines).
+    const after = await read({ last: 100 });
+    expect(after.status).to.equal(200);
+    const got = (jsonOf(after) as { rows: Record<string, unknown>[] }).rows.slice(
+      before.rows.length,
+    );
+    expect(got.map((r) => [r.payload, r.signer, r.sender, r.firstSeq])).to.deep.equal(
+      rows.map((r) => [r.payload, key.toString('base64'), sender.id, r.firstSeq]),
+    );
+    // A wrong password reads nothing; a malformed read is refused.
+    const wrong = await post(`/api/rooms/${room.room}/history`, {
+      verifier: Buffer.alloc(32, 1).toString('base64'),
+      last: 10,
+    });
+    expect([wrong.status, JSON.stringify(jsonOf(wrong))]).to.deep.equal([
+      403,
+      '{"error":"wrong password"}',
+    ]);
+    expect((await read({ last: -1 })).status).to.equal(400);
+    expect((await read({ sinceMs: 'yesterday' })).status).to.equal(400);
+    // After leaving, the membership keeps nothing more.
+    expect((await post(`/api/members/${id}/leave`, {})).status).to.equal(204);
+    expect((await post(`/api/members/${id}/history`, { rows })).status).to.equal(410);
   });
 
   it('ends the memberships it holds when it stops', async function () {

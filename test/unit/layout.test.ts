@@ -63,6 +63,9 @@ export const NO_UNIT_TEST: Readonly<Record<string, string>> = {
   'src/protocol/index.ts': 're-exports only',
   'src/web/room.ts': 'wiring (broker); test/integration/web-room.test.ts',
   'src/web/membership.ts': "the page's membership, in a browser; test/e2e/web-page.test.ts",
+  'src/web/history.ts': "the page's history over HTTP, in a browser; test/e2e/web-chat.test.ts",
+  'src/history/show.ts':
+    'wiring (inbox, reads); test/e2e/history-reading.test.ts, test/e2e/web-chat.test.ts',
   'src/http/members-api.ts': 'over HTTP with a registry; test/e2e/web-serve.test.ts',
   'src/conversation/pins.ts':
     'reads the pins file; test/unit/conversation/inbox.authentic.test.ts checks what it reads',
