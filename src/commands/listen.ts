@@ -24,7 +24,7 @@ import type { joinChat } from '../conversation/announce.js';
 import { withDeadline, withTimeout } from '../conversation/deadline.js';
 import { SETTLE_MS } from '../conversation/echoes.js';
 import { Inbox } from '../conversation/inbox.js';
-import { Recovery, RECOVERY_WAIT_MS } from '../history/recovery.js';
+import { Recovery } from '../history/recovery.js';
 import { LineBatcher } from '../terminal/output.js';
 import { Presence } from '../conversation/presence.js';
 import { clockTime, humanLine, jsonLine, WarningLimiter } from '../terminal/render.js';
@@ -50,14 +50,20 @@ import type { ChatConnection, publishAcked } from '../mqtt/connection.js';
 import type { ChatPayload } from '../protocol/index.js';
 import type { ShownWith } from '../conversation/inbox.js';
 import {
-  alteredWarning,
   READ_LIMITS,
   readHistory,
   type HistoryRead,
   type HistoryRequest,
 } from '../history/reader.js';
 import { historyWriter, keepsHistory, type HistoryWriter } from '../history/writer.js';
-import { HISTORY_READ_MS, showHistory, type HistoryPlan } from '../history/show.js';
+import {
+  CATCH_UP_MARGIN_MS,
+  catchUp,
+  HISTORY_READ_MS,
+  RECOVERY_WAIT_MS,
+  showHistory,
+  type HistoryPlan,
+} from '../history/show.js';
 
 export interface ListenOptions extends TargetFlags {
   json: boolean;
@@ -493,11 +499,7 @@ function digest(payload: Buffer): string {
 /** Most live payloads (and their bytes) held while the history is read and shown. */
 const MAX_HELD = 100_000;
 const MAX_HELD_BYTES = 64 * 1024 * 1024;
-/**
- * After the broker lost our session: the history stored since this long before the connection
- * was lost is read (the registry's clock may be a little behind ours), bounded.
- */
-const CATCH_UP_MARGIN_MS = 30_000;
+/** What the catch-up after the broker lost our session reads at most. */
 const CATCH_UP_LIMITS = { payloads: 20_000, bytes: 16 * 1024 * 1024 };
 
 /** One read of the room's history within HISTORY_READ_MS: what it read, or why it could not. */
@@ -684,25 +686,12 @@ async function runListener(
     // stored it (as a gap is): every stream, also one that began and ended while we were away.
     const since = Math.max(run.startedAt, (lostAt ?? Date.now()) - CATCH_UP_MARGIN_MS);
     const later = setTimeout(() => {
-      void boundedRead(store, target, { writtenSinceMs: since }, CATCH_UP_LIMITS).then((read) => {
-        if (over) return;
-        if (read instanceof Error) {
-          warnings.report(
-            `${away}: messages sent meanwhile may be missing (could not read the room's history: ${read.message})`,
-          );
-          return;
-        }
-        if (read.altered.length > 0) warnings.report(alteredWarning(read.altered.length));
-        const n = inbox.catchUp(read.lines);
-        const cut = read.cut
-          ? '; more was stored meanwhile than a listener reads at once: the oldest may be missing'
-          : '';
-        warnings.report(
-          n > 0
-            ? `${away}: ${n} line${n === 1 ? '' : 's'} sent meanwhile found in the room's history, shown late${cut}`
-            : `${away}: the room's history holds nothing more of what was sent meanwhile${cut}`,
-        );
-      });
+      void catchUp(
+        boundedRead(store, target, { writtenSinceMs: since }, CATCH_UP_LIMITS),
+        away,
+        inbox,
+        { over: () => over, report: (line) => warnings.report(line) },
+      );
     }, RECOVERY_WAIT_MS);
     run.timers.push(later);
   };

@@ -17,15 +17,10 @@ import { withDeadline } from '../conversation/deadline.js';
 import type { Gap, GapOwner, GapRecovery } from '../conversation/gaps.js';
 import { MAX_ENVELOPE_BYTES, type ChatPayload, type RoomCodec } from '../protocol/index.js';
 import { openRow } from './rows.js';
+import { RECOVERY_WAIT_MS } from './show.js';
 
-/**
- * How long a gap waits before it is looked up: a sender stores what it sent once the broker
- * acknowledged it, in batches written within 200 ms (HISTORY_LIMITS.flushMs in writer.ts) when
- * the registry keeps up; 2 s leaves room for a busy registry, so by then what was sent before the
- * gap was seen is there. Lines that were only late (a cluster node passing them on out of order)
- * arrive meanwhile and are not looked up at all.
- */
-export const RECOVERY_WAIT_MS = 2000;
+/** How long a gap waits before it is looked up (show.ts says why). */
+export { RECOVERY_WAIT_MS };
 
 /** The bounds (exported for tests). */
 export const RECOVERY_LIMITS = {

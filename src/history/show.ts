@@ -37,6 +37,50 @@ export const HISTORY_READ_MS = 15_000;
 export const SEAM_WAIT_MS = 1500;
 /** The second read takes rows written this long before the newest of the first (clock steps). */
 const SEAM_OVERLAP_MS = 5000;
+/**
+ * How long a gap, or the catch-up after the broker lost a reader's session, waits before the
+ * history is read: a sender stores what it sent once the broker acknowledged it, in batches
+ * written within 200 ms (HISTORY_LIMITS.flushMs in writer.ts) when the registry keeps up; 2 s
+ * leaves room for a busy registry, so by then what was sent before is there. Lines that were
+ * only late (a cluster node passing them on out of order) arrive meanwhile and are not looked up.
+ */
+export const RECOVERY_WAIT_MS = 2000;
+/**
+ * After the broker lost a reader's session: the history stored since this long before the
+ * connection was lost is read (the registry's clock may be a little behind ours).
+ */
+export const CATCH_UP_MARGIN_MS = 30_000;
+
+/**
+ * What the room said while a reader's session was lost (`away` says how, for the report), read
+ * from its history and shown late, as recovered, through the inbox's checks; reports what it
+ * found, or that it could not look.
+ */
+export async function catchUp(
+  reading: Promise<HistoryRead | Error>,
+  away: string,
+  inbox: { catchUp(lines: HistoryLine[]): number },
+  to: { over(): boolean; report(line: string): void },
+): Promise<void> {
+  const read = await reading;
+  if (to.over()) return;
+  if (read instanceof Error) {
+    to.report(
+      `${away}: messages sent meanwhile may be missing (could not read the room's history: ${read.message})`,
+    );
+    return;
+  }
+  if (read.altered.length > 0) to.report(alteredWarning(read.altered.length));
+  const n = inbox.catchUp(read.lines);
+  const cut = read.cut
+    ? '; more was stored meanwhile than a reader reads at once: the oldest may be missing'
+    : '';
+  to.report(
+    n > 0
+      ? `${away}: ${n} line${n === 1 ? '' : 's'} sent meanwhile found in the room's history, shown late${cut}`
+      : `${away}: the room's history holds nothing more of what was sent meanwhile${cut}`,
+  );
+}
 
 /**
  * Reads the history and hands it to the inbox, then reads again what reached the registry

@@ -58,6 +58,25 @@ function rowOf(json: unknown): StoredHistoryRow | undefined {
   };
 }
 
+/**
+ * Opens history rows with the page's codec (each its own signature checked: WebCrypto has no
+ * batch check to spare, and a page reads a screenful), each checked against what its columns claim.
+ */
+export function pageRowOpener(codec: WebRoomCodec): RowOpener {
+  return async (toOpen) => {
+    const opened = [];
+    for (let i = 0; i < toOpen.length; i += OPEN_AT_ONCE)
+      opened.push(
+        ...(await Promise.all(
+          toOpen
+            .slice(i, i + OPEN_AT_ONCE)
+            .map(async (row) => provenRow(await codec.openAll(row.payload), row)),
+        )),
+      );
+    return opened;
+  };
+}
+
 /** Reads room `room`'s history through `room serve`, opening its rows with `codec`. */
 export function pageHistoryReader(
   room: string,
@@ -82,19 +101,7 @@ export function pageHistoryReader(
     // A row that is not even one is dropped here; every other is checked by opening it.
     return rows.map(rowOf).filter((row): row is StoredHistoryRow => row !== undefined);
   };
-  const open: RowOpener = async (toOpen) => {
-    const opened = [];
-    for (let i = 0; i < toOpen.length; i += OPEN_AT_ONCE)
-      opened.push(
-        ...(await Promise.all(
-          toOpen
-            .slice(i, i + OPEN_AT_ONCE)
-            .map(async (row) => provenRow(await codec.openAll(row.payload), row)),
-        )),
-      );
-    return opened;
-  };
-  return (request) => readLines(fetchRows, open, request, PAGE_READ_LIMITS);
+  return (request) => readLines(fetchRows, pageRowOpener(codec), request, PAGE_READ_LIMITS);
 }
 
 /**

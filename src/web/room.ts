@@ -20,7 +20,13 @@ import { KnownSenders, type SenderView } from '../conversation/senders.js';
 import type { HistoryRow } from '../db/store.js';
 import type { RoomDocument } from '../home/room-files.js';
 import type { HistoryRead, HistoryRequest } from '../history/lines.js';
-import { HISTORY_READ_MS, showHistory } from '../history/show.js';
+import {
+  CATCH_UP_MARGIN_MS,
+  catchUp,
+  HISTORY_READ_MS,
+  RECOVERY_WAIT_MS,
+  showHistory,
+} from '../history/show.js';
 import type { ChatPayload } from '../protocol/payload.js';
 import type { WebRoomCodec, WebSigner } from '../protocol/web-envelope.js';
 
@@ -93,6 +99,8 @@ export class PageRoom {
   private kept: Promise<void> = Promise.resolve();
   private notKept = 0;
   private notKeptToldAt = -Infinity;
+  /** When the page came: what was said before it is the history it opened with. */
+  private readonly startedAt = Date.now();
 
   private constructor(
     private readonly options: PageRoomOptions,
@@ -156,10 +164,9 @@ export class PageRoom {
       // not delivered, and a stream whose lines all fell in the gap has nothing to show it by.
       if (away !== undefined && !page.left) {
         const seconds = Math.max(1, Math.round((Date.now() - away) / 1000));
-        handlers.warn(
-          `the connection to the broker was lost for ${seconds} s: lines sent in the room meanwhile may be missing`,
-          'loss',
-        );
+        const lost = `the connection to the broker was lost for ${seconds} s`;
+        if (options.history) page.catchUpFrom(away, lost);
+        else handlers.warn(`${lost}: lines sent in the room meanwhile may be missing`, 'loss');
       }
       away = undefined;
     });
@@ -210,6 +217,30 @@ export class PageRoom {
       if (this.held) handlers.historyShown?.(shown);
       this.goLive();
     }
+  }
+
+  /**
+   * What the room said while the page was away (its session starts anew on each connection),
+   * read from the history once senders have stored it, and shown late, as recovered.
+   */
+  private catchUpFrom(lostAt: number, lost: string): void {
+    const history = this.options.history!;
+    const since = Math.max(this.startedAt, lostAt - CATCH_UP_MARGIN_MS);
+    setTimeout(() => {
+      if (this.left) return;
+      const reading = withDeadline(
+        history.read({ writtenSinceMs: since }),
+        HISTORY_READ_MS,
+        () => new Error(`no answer in ${HISTORY_READ_MS / 1000} s`),
+      ).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      // After what arrived before it: the inbox knows what it showed.
+      this.opening = this.opening.then(() =>
+        catchUp(reading, lost, this.inbox, {
+          over: () => this.left,
+          report: (line) => this.options.handlers.warn(line, 'loss'),
+        }),
+      );
+    }, RECOVERY_WAIT_MS);
   }
 
   /** Live from now on: what was held is shown, after the history. */
@@ -370,7 +401,13 @@ export class PageRoom {
     } catch {
       // Leaving goes on: the will is dropped with a clean disconnect either way.
     }
-    await this.client.endAsync();
+    // A clean end waits for what is in flight: without a broker, not for long.
+    let ended = false;
+    await withTimeout(
+      this.client.endAsync().then(() => (ended = true)),
+      1000,
+    );
+    if (!ended) await this.client.endAsync(true);
     this.senders.save();
     this.replay.save();
     handlers.status('left');

@@ -12,6 +12,10 @@ import type { ChatPayload } from '../../src/protocol/index.js';
 import { messageKeyWeb } from '../../src/protocol/web-crypto.js';
 import { newWebIdentity, webRoomCodec, webSignerOf } from '../../src/protocol/web-envelope.js';
 import { PageRoom, type PageStatus } from '../../src/web/room.js';
+import { pageRowOpener } from '../../src/web/history.js';
+import { readLines } from '../../src/history/lines.js';
+import { openStore, type RoomStore } from '../../src/db/index.js';
+import { startProxy } from '../helpers/proxy.js';
 import { runProgram } from '../helpers/cli.js';
 import {
   createRoomWithPassword,
@@ -49,17 +53,35 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
     return messageKeyWeb(pageSecret(join(dir, 'registry.db'), room, password), room);
   }
 
-  async function enter(room: string, key: Uint8Array, name: string): Promise<PageRoom & Seen> {
+  /**
+   * The page `name` in `room`, through `url` (the broker's WebSocket listener by default); with
+   * `store`, the room's history read from it and the page's lines kept there, as `room serve`
+   * does for a page (src/http), opened with the page's own codec.
+   */
+  async function enter(
+    room: string,
+    key: Uint8Array,
+    name: string,
+    options: { url?: string; store?: RoomStore } = {},
+  ): Promise<PageRoom & Seen> {
     const seen: Seen = { shown: [], warnings: [], status: [] };
     const signer = await webSignerOf(await newWebIdentity());
+    const codec = webRoomCodec(key, room, signer);
+    const { store } = options;
     const page = await PageRoom.enter({
       connect: (url, options) => mqtt.connect(url, options),
-      url: broker.ws!.url,
+      url: options.url ?? broker.ws!.url,
       room,
       topic: `sunoye/room/${room}`,
       name,
-      codec: webRoomCodec(key, room, signer),
+      codec,
       signer,
+      history: store && {
+        read: (request) =>
+          readLines((query) => store.readHistory(room, query), pageRowOpener(codec), request),
+        keep: (rows) => store.appendHistory(room, rows).then(() => true),
+        last: 50,
+      },
       handlers: {
         show: (payload, how) => seen.shown.push({ payload, how }),
         warn: (line) => seen.warnings.push(line),
@@ -209,5 +231,69 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
     expect(page.warnings[0]).to.match(
       /^the connection to the broker was lost for \d+ s: lines sent in the room meanwhile may be missing$/,
     );
+  });
+
+  it("opens with the room's history, keeps its own lines there, and after a lost connection shows what was said meanwhile, late", async function () {
+    const { room, password } = await createRoomWithPassword(user('alice'));
+    const joined = await runProgram('room', ['join', room, '--password-file', '-'], {
+      env: user('alice'),
+      input: `${password}\n`,
+    });
+    expect(joined.code, joined.stderr).to.equal(0);
+    const sent = await runProgram('publish', [room, '-m', 'before the page'], {
+      env: user('alice'),
+    });
+    expect(sent.code, sent.stderr).to.equal(0);
+    const store = await openStore(`sqlite:${join(dir, 'registry.db')}`);
+    const proxy = await startProxy('127.0.0.1', Number(new URL(broker.ws!.url).port));
+    try {
+      const key = await pageKey(room, password);
+      const page = await enter(room, key, 'pagey', {
+        url: `ws://127.0.0.1:${proxy.port}/mqtt`,
+        store,
+      });
+      await page.settled();
+      const first = page.shown.find((s) => s.payload.type === 'message');
+      expect(first?.how.history, 'the line said before, from the history').to.equal(true);
+      expect(said(page)).to.deep.equal(['alice (new): before the page']);
+
+      // Away: what the room says meanwhile never reaches the page's new session.
+      await proxy.cut();
+      await waitFor('the page offline', () => page.status.includes('offline') || undefined);
+      const during = await runProgram('publish', [room, '-m', 'while the page was away'], {
+        env: user('alice'),
+      });
+      expect(during.code, during.stderr).to.equal(0);
+      await proxy.restore();
+      const report = await waitFor(
+        'the catch-up report',
+        () => page.warnings.find((w) => w.includes('found in the room')),
+        { timeoutMs: 20_000 },
+      );
+      expect(report).to.match(
+        /^the connection to the broker was lost for \d+ s: 1 line sent meanwhile found in the room's history, shown late$/,
+      );
+      const late = page.shown.find(
+        (s) => s.payload.type === 'message' && s.payload.message === 'while the page was away',
+      );
+      expect(late?.how.recovered).to.equal(true);
+
+      // The page's own line is in the history for a terminal that comes later.
+      await page.say('from the page').sent;
+      await page.keptAll();
+      const read = await runProgram('listen', [room, '--last', '5', '--json', '--timeout', '1'], {
+        env: user('alice'),
+      });
+      const lines = jsonLines(read.stdout.split('\n'));
+      expect(lines.filter((l) => l.message === 'from the page')).to.have.length(1);
+      expect(lines.find((l) => l.message === 'from the page')).to.include({
+        from: 'pagey',
+        history: true,
+      });
+      await page.leave();
+    } finally {
+      await proxy.close();
+      await store.close();
+    }
   });
 });
