@@ -12,11 +12,24 @@ import mqtt from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { runProgram } from '../helpers/cli.js';
-import { enterRoom, expectNowhere, record, stateIs, type Traffic } from '../helpers/page.js';
+import {
+  enterRoom,
+  expectNowhere,
+  messagesIn,
+  pageShows,
+  record,
+  sendLine,
+  stateIs,
+  type Dom,
+  type Traffic,
+} from '../helpers/page.js';
 import {
   createRoomWithPassword,
+  heard,
   joinedListener,
   jsonLines,
+  listenerHears,
+  listenerSeesJoin,
   stopAll,
   type RunningProgram,
 } from '../helpers/programs.js';
@@ -24,62 +37,6 @@ import { pageSecret } from '../helpers/registries.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebServe, type WebServe } from '../helpers/web.js';
 import { messageKeyWeb } from '../../src/protocol/web-crypto.js';
-
-/** What the tests read of the page's DOM, in functions run in the page (no DOM types here). */
-interface Dom {
-  document: {
-    querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
-    getElementById(id: string): { dataset: Record<string, string | undefined> } | null;
-  };
-}
-
-/** The text typed of each message line of the page's log ("HH:MM alice: text" gives "text"). */
-const messagesIn = (page: Page): Promise<string[]> =>
-  page.$$eval('#log li.message', (items: { textContent: string | null }[]) =>
-    items.map((item) => {
-      const text = item.textContent ?? '';
-      return text.slice(text.indexOf(': ') + 2);
-    }),
-  );
-
-/** Waits until a message line of the page's log ends with `text`; returns that line's text. */
-async function pageShows(page: Page, text: string): Promise<string> {
-  // A function, not a string: the page's CSP lets nothing be evaluated from a string.
-  const handle = await page.waitForFunction(
-    (wanted) =>
-      [...(globalThis as unknown as Dom).document.querySelectorAll('#log li.message')]
-        .map((li) => li.textContent ?? '')
-        .find((line) => line.endsWith(`: ${wanted}`) || line.endsWith(` ${wanted}`)),
-    text,
-    { timeout: 30_000 },
-  );
-  return (await handle.jsonValue()) as string;
-}
-
-/** Types `text` into the page's line and sends it with Enter. */
-async function type(page: Page, text: string): Promise<void> {
-  await page.fill('#line', text);
-  await page.press('#line', 'Enter');
-}
-
-/** The message lines `listener` printed from `from` saying `message`. */
-const heard = (listener: RunningProgram, from: string, message: string) =>
-  jsonLines(listener.stdoutLines).filter((l) => l.from === from && l.message === message);
-
-/** Waits until `listener` printed `from` saying `message`; returns that JSON line. */
-const listenerHears = (listener: RunningProgram, from: string, message: string) =>
-  waitFor(`listen to print ${from}: ${message}`, () => heard(listener, from, message)[0], {
-    timeoutMs: 20_000,
-    program: listener,
-  });
-
-/** Waits until `listener` printed `from`'s join notice; returns that JSON line. */
-const listenerSeesJoin = (listener: RunningProgram, from: string) =>
-  waitFor(
-    `listen to print ${from} joining`,
-    () => jsonLines(listener.stdoutLines).find((l) => l.from === from && l.event === 'join'),
-    { timeoutMs: 20_000, program: listener },
-  );
 
 describe('the room page and terminals in one room', function () {
   this.timeout(60_000);
@@ -161,8 +118,8 @@ describe('the room page and terminals in one room', function () {
       trust: 'new',
       key: fingerprint,
     });
-    await type(page, 'hello from the page');
-    await type(page, 'second from the page');
+    await sendLine(page, 'hello from the page');
+    await sendLine(page, 'second from the page');
     for (const text of ['hello from the page', 'second from the page'])
       expect(await listenerHears(listener, 'pagey', text)).to.include({
         trust: 'known',
@@ -175,7 +132,7 @@ describe('the room page and terminals in one room', function () {
       await publish(room.room, text, user('alice'));
     await pageShows(page, 'three from publish');
     // A last line from each side: anything doubled before it would show by now.
-    await type(page, 'last from the page');
+    await sendLine(page, 'last from the page');
     await listenerHears(listener, 'pagey', 'last from the page');
     await publish(room.room, 'last from publish', user('alice'));
     await pageShows(page, 'last from publish');
@@ -202,14 +159,14 @@ describe('the room page and terminals in one room', function () {
       trust: 'new',
       key: real.fingerprint,
     });
-    await type(real.page, 'the real pagey');
+    await sendLine(real.page, 'the real pagey');
     expect(await listenerHears(listener, 'pagey', 'the real pagey')).to.include({
       trust: 'known',
       key: real.fingerprint,
     });
     const other = await pageIn(room, 'pagey');
     expect(other.fingerprint, 'another browser, another key').to.not.equal(real.fingerprint);
-    await type(other.page, 'also pagey');
+    await sendLine(other.page, 'also pagey');
     expect(await listenerHears(listener, 'pagey', 'also pagey')).to.include({
       trust: 'changed',
       key: other.fingerprint,
@@ -289,11 +246,11 @@ describe('the room page and terminals in one room', function () {
       const { page, traffic } = await pageIn(room, 'pagey');
       const said = ['page says plaintext-alpha', '/me waves plaintext-beta'];
       const published = ['terminal says plaintext-gamma'];
-      for (const text of said) await type(page, text);
+      for (const text of said) await sendLine(page, text);
       await listenerHears(listener, 'pagey', said[1]!);
       await publish(room.room, published[0]!, user('alice'));
       await pageShows(page, published[0]!);
-      await type(page, '/quit');
+      await sendLine(page, '/quit');
       await stateIs(page, 'left');
       await listener.line('the page leaving', (l) => l.includes('"event":"leave"'));
 
@@ -344,7 +301,7 @@ describe('the room page and terminals in one room', function () {
     const room = await createRoomWithPassword(user('alice'));
     const listener = await joinedListener(room.room, [], user('alice'), running);
     const { page, traffic } = await pageIn(room, 'pagey');
-    await type(page, '/me waves');
+    await sendLine(page, '/me waves');
     expect(await listenerHears(listener, 'pagey', '/me waves')).to.include({ action: true });
     expect(await pageShows(page, 'waves')).to.match(/\* pagey \(you\) waves$/);
     expect(traffic.problems).to.deep.equal([]);
@@ -378,7 +335,7 @@ describe('the room page and terminals in one room', function () {
     } finally {
       db.close();
     }
-    await type(page, '/who');
+    await sendLine(page, '/who');
     const lines = await page.waitForFunction(
       () => {
         const items = [...(globalThis as unknown as Dom).document.querySelectorAll('#log li')].map(
@@ -445,7 +402,7 @@ describe('the room page and terminals in one room', function () {
     ]);
 
     // What the page says is kept in the history: a terminal that comes later reads it.
-    await type(page, 'said in the page');
+    await sendLine(page, 'said in the page');
     await pageShows(page, 'said in the page');
     await joinAs(room, 'bob');
     const later = await waitFor(

@@ -169,6 +169,8 @@ export async function startMosquitto(
     tls?: boolean;
     maxPacketSize?: number;
     websockets?: boolean;
+    /** Lets clients with no login in as well, under the same ACL (the room page has no login). */
+    anonymous?: boolean;
     /** Changes the configuration last, before it is written (e.g. other persistence settings). */
     edit?: (conf: string) => string;
   } = {},
@@ -194,6 +196,7 @@ export async function startMosquitto(
     .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`);
   if (options.maxPacketSize !== undefined)
     conf = conf.replace(/^max_packet_size .*$/m, `max_packet_size ${options.maxPacketSize}`);
+  if (options.anonymous) conf = conf.replace(/^allow_anonymous false$/m, 'allow_anonymous true');
   let tls: MosquittoBroker['tls'];
   if (options.tls) {
     const certs = makeCertificates(dir);

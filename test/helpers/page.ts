@@ -87,3 +87,40 @@ export async function enterRoom(
   await page.click('#enter');
   await stateIs(page, 'joined');
 }
+
+/** What the tests read of the page's DOM, in functions run in the page (no DOM types here). */
+export interface Dom {
+  document: {
+    querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
+    getElementById(id: string): { dataset: Record<string, string | undefined> } | null;
+  };
+}
+
+/** The text typed of each message line of the page's log ("HH:MM alice: text" gives "text"). */
+export const messagesIn = (page: Page): Promise<string[]> =>
+  page.$$eval('#log li.message', (items: { textContent: string | null }[]) =>
+    items.map((item) => {
+      const text = item.textContent ?? '';
+      return text.slice(text.indexOf(': ') + 2);
+    }),
+  );
+
+/** Waits until a message line of the page's log ends with `text`; returns that line's text. */
+export async function pageShows(page: Page, text: string): Promise<string> {
+  // A function, not a string: the page's CSP lets nothing be evaluated from a string.
+  const handle = await page.waitForFunction(
+    (wanted) =>
+      [...(globalThis as unknown as Dom).document.querySelectorAll('#log li.message')]
+        .map((li) => li.textContent ?? '')
+        .find((line) => line.endsWith(`: ${wanted}`) || line.endsWith(` ${wanted}`)),
+    text,
+    { timeout: 30_000 },
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+/** Types `text` into the page's line and sends it with Enter. */
+export async function sendLine(page: Page, text: string): Promise<void> {
+  await page.fill('#line', text);
+  await page.press('#line', 'Enter');
+}

@@ -120,3 +120,22 @@ export async function joinedListener(
   await listener.line('the join notice', (l) => l.includes('"event":"join"'));
   return listener;
 }
+
+/** The message lines `listener` (`listen --json`) printed from `from` saying `message`. */
+export const heard = (listener: RunningProgram, from: string, message: string) =>
+  jsonLines(listener.stdoutLines).filter((l) => l.from === from && l.message === message);
+
+/** Waits until `listener` printed `from` saying `message`; returns that JSON line. */
+export const listenerHears = (listener: RunningProgram, from: string, message: string) =>
+  waitFor(`listen to print ${from}: ${message}`, () => heard(listener, from, message)[0], {
+    timeoutMs: 20_000,
+    program: listener,
+  });
+
+/** Waits until `listener` printed `from`'s join notice; returns that JSON line. */
+export const listenerSeesJoin = (listener: RunningProgram, from: string) =>
+  waitFor(
+    `listen to print ${from} joining`,
+    () => jsonLines(listener.stdoutLines).find((l) => l.from === from && l.event === 'join'),
+    { timeoutMs: 20_000, program: listener },
+  );
