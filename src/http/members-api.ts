@@ -102,6 +102,8 @@ interface Held {
   room: string;
   /** The page's key: the one that signed the membership, and the lines it keeps. */
   key: Buffer;
+  /** Rows of the page are being kept now. */
+  keeping?: boolean;
 }
 
 /** The memberships this server holds for pages, by id. */
@@ -162,6 +164,18 @@ export class PageMembers {
   async keep(id: string, body: string): Promise<Reply> {
     const held = this.held.get(id);
     if (!held) return { status: 410, json: { error: 'no such membership here' } };
+    // A page keeps its rows one batch after another: one at a time per membership.
+    if (held.keeping)
+      return { status: 429, json: { error: 'rows of this page are being kept; send them after' } };
+    held.keeping = true;
+    try {
+      return await this.keepRows(held, body);
+    } finally {
+      held.keeping = false;
+    }
+  }
+
+  private async keepRows(held: Held, body: string): Promise<Reply> {
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);

@@ -198,6 +198,12 @@ export async function whoIsIn(
  */
 export const PAGE_HISTORY_LIMITS = { payloads: 10_000, bytes: 8 * 2 ** 20 };
 
+/** History reads under way at once, per client address and in all. */
+const MAX_READS_PER_ADDRESS = 4;
+const MAX_READS = 64;
+const readsInFlight = new Map<string, number>();
+let totalReads = 0;
+
 /** The history read a request asks for (`last`, `sinceMs`, `maxRows`, `maxBytes`), bounded. */
 function historyQuery(parsed: unknown): HistoryQuery | undefined {
   const p = parsed as Record<string, unknown>;
@@ -243,7 +249,21 @@ export async function historyRows(
       status: 400,
       json: { error: 'expected {"verifier", "last"?, "sinceMs"?, "maxRows"?, "maxBytes"?}' },
     };
-  const rows = await api.store.readHistory(room, query);
+  // Each read may hold megabytes: a few at a time per address, and a bounded number in all.
+  const reading = readsInFlight.get(address) ?? 0;
+  if (reading >= MAX_READS_PER_ADDRESS || totalReads >= MAX_READS)
+    return { status: 429, json: { error: 'too many history reads at once; try again shortly' } };
+  readsInFlight.set(address, reading + 1);
+  totalReads += 1;
+  let rows;
+  try {
+    rows = await api.store.readHistory(room, query);
+  } finally {
+    totalReads -= 1;
+    const left = (readsInFlight.get(address) ?? 1) - 1;
+    if (left > 0) readsInFlight.set(address, left);
+    else readsInFlight.delete(address);
+  }
   return {
     status: 200,
     json: {
