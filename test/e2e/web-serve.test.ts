@@ -16,7 +16,13 @@ import { alterRoomRecord, pageSecret, storedRoom } from '../helpers/registries.j
 import { Sender } from '../../src/conversation/sender.js';
 import { httpTo, jsonOf, startWebServe, stderrSays, type WebServe } from '../helpers/web.js';
 import { deriveRoomSecretWeb, verifierWeb } from '../../src/protocol/web-crypto.js';
-import { fingerprint, newSigner, roomCodec, signMembership } from '../../src/protocol/index.js';
+import {
+  fingerprint,
+  newSigner,
+  roomCodec,
+  signMembership,
+  type Signer,
+} from '../../src/protocol/index.js';
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -62,6 +68,25 @@ describe('room serve --web over HTTP', function () {
   afterEach(async function () {
     await stopAll(running);
   });
+
+  /** POSTs a JSON body to a path of `web`, from the page's origin. */
+  const postFrom = (web: WebServe) => (path: string, body: unknown) =>
+    httpTo(web.pageUrl, path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: web.pageUrl.replace(/\/$/, '') },
+      body: JSON.stringify(body),
+    });
+  /** A page's join request: `signer`'s membership of the room as `name`, with its verifier. */
+  const claimOf = (signer: Signer, name: string, joinedAt = new Date()) => {
+    const { key, signature } = signMembership(signer, { room: room.room, name, joinedAt });
+    return {
+      verifier: storedRoom(registry, room.room).verifier.toString('base64'),
+      name,
+      key: key.toString('base64'),
+      signature: signature.toString('base64'),
+      joinedAt: joinedAt.getTime(),
+    };
+  };
   after(function () {
     rmSync(dir, { recursive: true, force: true });
   });
@@ -235,25 +260,9 @@ describe('room serve --web over HTTP', function () {
 
   it("registers a page's own signed membership, renews and ends it; refuses wrong passwords and signatures", async function () {
     const web = await startWebServe(env, running);
-    const { verifier } = storedRoom(registry, room.room);
-    const origin = web.pageUrl.replace(/\/$/, '');
-    const post = (path: string, body: unknown) =>
-      httpTo(web.pageUrl, path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', origin },
-        body: JSON.stringify(body),
-      });
+    const post = postFrom(web);
     const signer = newSigner();
-    const claim = (name: string, joinedAt = new Date()) => {
-      const { key, signature } = signMembership(signer, { room: room.room, name, joinedAt });
-      return {
-        verifier: verifier.toString('base64'),
-        name,
-        key: key.toString('base64'),
-        signature: signature.toString('base64'),
-        joinedAt: joinedAt.getTime(),
-      };
-    };
+    const claim = (name: string, joinedAt = new Date()) => claimOf(signer, name, joinedAt);
     const members = async (): Promise<Record<string, unknown>[]> => {
       const info = await runProgram('room', ['info', room.room, '--json'], { env });
       expect(info.code, info.stderr).to.equal(0);
@@ -290,23 +299,10 @@ describe('room serve --web over HTTP', function () {
   it("keeps a page's own lines through its membership, and gives the history back only for the room's verifier", async function () {
     const web = await startWebServe(env, running);
     const { verifier } = storedRoom(registry, room.room);
-    const origin = web.pageUrl.replace(/\/$/, '');
-    const post = (path: string, body: unknown) =>
-      httpTo(web.pageUrl, path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', origin },
-        body: JSON.stringify(body),
-      });
+    const post = postFrom(web);
     const signer = newSigner();
-    const joinedAt = new Date();
-    const { key, signature } = signMembership(signer, { room: room.room, name: 'pagey', joinedAt });
-    const joined = await post(`/api/rooms/${room.room}/members`, {
-      verifier: verifier.toString('base64'),
-      name: 'pagey',
-      key: key.toString('base64'),
-      signature: signature.toString('base64'),
-      joinedAt: joinedAt.getTime(),
-    });
+    const key = signer.publicKey;
+    const joined = await post(`/api/rooms/${room.room}/members`, claimOf(signer, 'pagey'));
     expect(joined.status).to.equal(201);
     const { id } = jsonOf(joined) as { id: string };
     const secret = Buffer.from(pageSecret(registry, room.room, room.password));
@@ -364,21 +360,10 @@ describe('room serve --web over HTTP', function () {
 
   it('ends the memberships it holds when it stops', async function () {
     const web = await startWebServe(env, running);
-    const { verifier } = storedRoom(registry, room.room);
-    const signer = newSigner();
-    const joinedAt = new Date();
-    const { key, signature } = signMembership(signer, { room: room.room, name: 'pagey', joinedAt });
-    const joined = await httpTo(web.pageUrl, `/api/rooms/${room.room}/members`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        verifier: verifier.toString('base64'),
-        name: 'pagey',
-        key: key.toString('base64'),
-        signature: signature.toString('base64'),
-        joinedAt: joinedAt.getTime(),
-      }),
-    });
+    const joined = await postFrom(web)(
+      `/api/rooms/${room.room}/members`,
+      claimOf(newSigner(), 'pagey'),
+    );
     expect(joined.status).to.equal(201);
     web.program.child.kill('SIGINT');
     expect(await web.program.exited).to.equal(0);
