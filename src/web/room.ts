@@ -11,6 +11,7 @@
  * what arrives live meanwhile is held and shown after them (history/show.ts), and the page's own
  * lines are kept in the history once the broker has them.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { withDeadline, withTimeout } from '../conversation/deadline.js';
 import { Inbox, type ShownWith } from '../conversation/inbox.js';
@@ -73,13 +74,17 @@ export interface PageRoomOptions {
   handlers: PageHandlers;
 }
 
-/** Live messages held at most while the history is read; past it, live goes on without it. */
+/** Live messages (and bytes) held at most while the history is read; past it, live goes on. */
 const MAX_HELD = 10_000;
+const MAX_HELD_BYTES = 64 * 2 ** 20;
 /** How long the page's own rows wait to be kept, and how many go at once, and wait at most. */
 const KEEP_EVERY_MS = 200;
 const KEEP_AT_ONCE = 256;
 const MAX_KEEPING = 5_000;
 const KEEP_WARN_MS = 10_000;
+
+/** A payload as the held live ones are known by (its SHA-256, base64). */
+const digest = (payload: Uint8Array): string => Buffer.from(sha256(payload)).toString('base64');
 
 /** How long the page waits for the broker to take its join notice. */
 const JOIN_ACK_MS = 10_000;
@@ -89,8 +94,9 @@ export class PageRoom {
   private opening: Promise<void> = Promise.resolve();
   private sealing: Promise<string> = Promise.resolve('');
   private left = false;
-  /** What arrived live while the history is read (by its bytes, base64), until it is shown. */
+  /** What arrived live while the history is read (known by its digest), until it is shown. */
   private held: [Buffer, boolean][] | undefined;
+  private heldBytes = 0;
   private readonly heldDigests = new Set<string>();
   private history: Promise<void> = Promise.resolve();
   /** The page's own rows waiting to be kept, and those that could not be (told once). */
@@ -193,7 +199,7 @@ export class PageRoom {
       ).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
     const held = {
       sinceMs: startedAt,
-      has: (payload: Buffer) => this.heldDigests.has(payload.toString('base64')),
+      has: (payload: Buffer) => this.heldDigests.has(digest(payload)),
     };
     const plan = { sinceMs: undefined, last: history.last };
     let shown = 0;
@@ -247,6 +253,7 @@ export class PageRoom {
   private goLive(): void {
     const held = this.held;
     this.held = undefined;
+    this.heldBytes = 0;
     this.heldDigests.clear();
     for (const [payload, retained] of held ?? []) this.arrived(payload, retained);
   }
@@ -272,9 +279,10 @@ export class PageRoom {
   /** One MQTT message: opened after those before it, then handed to the inbox. */
   private arrived(payload: Buffer, retained: boolean): void {
     if (this.held) {
-      if (this.held.length < MAX_HELD) {
+      if (this.held.length < MAX_HELD && this.heldBytes + payload.length <= MAX_HELD_BYTES) {
         this.held.push([payload, retained]);
-        this.heldDigests.add(payload.toString('base64'));
+        this.heldBytes += payload.length;
+        this.heldDigests.add(digest(payload));
         return;
       }
       // Too much arrives while the history is read: live goes on, the history is left.
