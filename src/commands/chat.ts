@@ -23,6 +23,7 @@ import { withTimeout } from '../conversation/deadline.js';
 import { BurstFolder, BURST_GAP_MS } from '../terminal/bursts.js';
 import { Echoes } from '../conversation/echoes.js';
 import { ownLinesInHistory } from '../history/recovery.js';
+import { rowsOpener } from '../history/rows.js';
 import { keepsHistory } from '../history/writer.js';
 import {
   memberLine,
@@ -240,10 +241,11 @@ class RoomWindow implements ListenerWindow {
     const { client, target, store } = session;
     // A room that may keep a history: a line not sent back is looked for there before it is
     // reported (the sender stores what the broker acknowledged).
+    const { room } = target;
     const inHistory =
-      store && target.room !== undefined && target.identity && keepsHistory(target)
+      store && room !== undefined && target.identity && keepsHistory(target)
         ? ownLinesInHistory(
-            { store, room: target.room, codec: target.codec },
+            { rows: (query) => store.readHistory(room, query), open: rowsOpener(target.codec) },
             target.identity.signer.publicKey,
             session.sender.id,
           )

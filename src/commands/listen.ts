@@ -25,6 +25,7 @@ import { withDeadline, withTimeout } from '../conversation/deadline.js';
 import { SETTLE_MS } from '../conversation/echoes.js';
 import { Inbox } from '../conversation/inbox.js';
 import { Recovery } from '../history/recovery.js';
+import { rowsOpener } from '../history/rows.js';
 import { LineBatcher } from '../terminal/output.js';
 import { Presence } from '../conversation/presence.js';
 import { clockTime, humanLine, jsonLine, WarningLimiter } from '../terminal/render.js';
@@ -581,12 +582,12 @@ async function runListener(
   let quiet: NodeJS.Timeout | undefined;
   const where = target.room ?? target.topic;
   // Rooms that keep a history only (never plain rooms or raw topics).
+  const historyRoom = target.room;
   const recovery =
-    store && target.room !== undefined && keepsHistory(target)
+    store && historyRoom !== undefined && keepsHistory(target)
       ? new Recovery({
-          store,
-          room: target.room,
-          codec: target.codec,
+          rows: (query) => store.readHistory(historyRoom, query),
+          open: rowsOpener(target.codec),
           warn: (line) => warnings.warn(line),
         })
       : undefined;

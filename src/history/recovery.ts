@@ -2,9 +2,11 @@
  * Recovering lines a listener missed from the room's history. When a signed stream skips numbers,
  * ends beyond what arrived, or goes quiet across a reconnect, the inbox hands the gap here: after
  * a short wait (the sender stores what it sent in batches), the missing numbers are read from the
- * registry, and what is found and proves itself (openRow: the room's key, the stream's signature,
+ * registry, and what is found and proves itself (rows.ts: the room's key, the stream's signature,
  * exactly the numbers it claims) goes back to the inbox to be shown late. Only what history does
- * not have is reported lost.
+ * not have is reported lost. The registry is read and rows are opened through what the caller
+ * gives: a listener reads its store and opens with its codec; the room page (which bundles this
+ * file, so it imports nothing of Node's) asks `room serve` and opens with WebCrypto.
  *
  * Bounded, so that a member making up gaps (or numbers far apart) cannot make a listener hammer
  * the registry or grow its memory: a few lookups at a time, a few gaps waiting per key and in
@@ -12,11 +14,13 @@
  * every query bounded in rows and bytes (a claimed gap of 2^40 numbers costs one such query).
  * What is over a bound is reported as lost at once, as without history.
  */
-import type { RoomStore, StoredHistoryRow } from '../db/index.js';
+import type { HistoryQuery, StoredHistoryRow } from '../db/index.js';
 import { withDeadline } from '../conversation/deadline.js';
 import type { Gap, GapOwner, GapRecovery } from '../conversation/gaps.js';
-import { MAX_ENVELOPE_BYTES, type ChatPayload, type RoomCodec } from '../protocol/index.js';
-import { openRow } from './rows.js';
+import type { ChatPayload } from '../protocol/payload.js';
+import { MAX_ENVELOPE_BYTES } from '../protocol/wire.js';
+import type { RowOpener } from './lines.js';
+import type { AlteredRow, OpenedRow } from './rows.js';
 import { RECOVERY_WAIT_MS } from './show.js';
 
 /** How long a gap waits before it is looked up (show.ts says why). */
@@ -46,11 +50,12 @@ const MINUTE_MS = 60_000;
  */
 export const QUERY_DEADLINE_MS = 10_000;
 
-/** What a recovery needs: the registry and the room it reads, and the room's codec. */
+/** What a recovery needs: the room's history rows, and how to open them. */
 export interface RecoveryOptions {
-  store: Pick<RoomStore, 'readHistory'>;
-  room: string;
-  codec: RoomCodec;
+  /** Reads rows of the room's history (a store's `readHistory` for the room). */
+  rows: (query: HistoryQuery) => Promise<StoredHistoryRow[]>;
+  /** Opens rows with the room's key and checks them against what their columns claim. */
+  open: RowOpener;
   /** A warning for the user (one line, no newline). */
   warn: (line: string) => void;
   /** The wait before a lookup (tests make it short). */
@@ -60,7 +65,7 @@ export interface RecoveryOptions {
 interface Pending {
   gap: Gap;
   owner: GapOwner;
-  timer: NodeJS.Timeout | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
   /** Waiting (merging further gaps of its stream), queued, running, or over. */
   state: 'waiting' | 'queued' | 'running' | 'done';
 }
@@ -111,7 +116,8 @@ export class Recovery implements GapRecovery {
       this.queue.push(p);
       this.next();
     }, this.waitMs);
-    p.timer.unref();
+    // A browser's timers have no unref.
+    (p.timer as { unref?: () => void }).unref?.();
     return true;
   }
 
@@ -166,10 +172,11 @@ export class Recovery implements GapRecovery {
       const fromSeq = unseen[0]![0];
       const toSeq = unseen[unseen.length - 1]![1];
       this.queries += 1;
-      let rows;
+      let rows: StoredHistoryRow[];
+      let opened: (OpenedRow | AlteredRow)[] = [];
       try {
         rows = await withDeadline(
-          this.options.store.readHistory(this.options.room, {
+          this.options.rows({
             stream: { signer: gap.signer, sender: gap.sender, fromSeq, toSeq },
             maxRows: RECOVERY_LIMITS.maxRows,
             maxBytes: RECOVERY_LIMITS.maxBytes,
@@ -177,6 +184,7 @@ export class Recovery implements GapRecovery {
           QUERY_DEADLINE_MS,
           () => new Error(`no answer in ${QUERY_DEADLINE_MS / 1000} s`),
         );
+        if (p.state !== 'done') opened = await this.options.open(rows, rows);
       } catch (err) {
         if (!this.failing && !this.closed)
           this.options.warn(
@@ -187,7 +195,7 @@ export class Recovery implements GapRecovery {
       }
       this.failing = false;
       if (p.state === 'done') return; // closed meanwhile: reported already
-      const payloads = this.opened(gap, rows, fromSeq, toSeq);
+      const payloads = this.proven(gap, opened, fromSeq, toSeq);
       this.found += payloads.length;
       if (payloads.length > 0) owner.found(payloads);
       // A query that was not cut short holds all there is: no page more.
@@ -201,17 +209,16 @@ export class Recovery implements GapRecovery {
     this.settle(p);
   }
 
-  /** The payloads of `rows` in `fromSeq..toSeq` that prove they are of the gap's stream. */
-  private opened(
+  /** The payloads of rows opened in `fromSeq..toSeq` that prove they are of the gap's stream. */
+  private proven(
     gap: Gap,
-    rows: StoredHistoryRow[],
+    rows: (OpenedRow | AlteredRow)[],
     fromSeq: number,
     toSeq: number,
   ): ChatPayload[] {
     const payloads: ChatPayload[] = [];
     let altered: string | undefined;
-    for (const row of rows) {
-      const opened = openRow(this.options.codec, row);
+    for (const opened of rows) {
       if (!opened.ok) {
         altered ??= opened.reason;
         continue;
@@ -253,7 +260,7 @@ export function ownLinesInHistory(
     const found = new Set<string>();
     if (seqs.length === 0 || !seqs.every(Number.isSafeInteger)) return found;
     const rows = await withDeadline(
-      options.store.readHistory(options.room, {
+      options.rows({
         stream: { signer, sender, fromSeq: Math.min(...seqs), toSeq: Math.max(...seqs) },
         maxRows: RECOVERY_LIMITS.maxRows,
         maxBytes: RECOVERY_LIMITS.maxBytes,
@@ -262,8 +269,7 @@ export function ownLinesInHistory(
       () => new Error(`no answer in ${QUERY_DEADLINE_MS / 1000} s`),
     );
     const stream = `${signer.toString('base64url')}/${sender}`;
-    for (const row of rows) {
-      const opened = openRow(options.codec, row);
+    for (const opened of await options.open(rows, rows)) {
       if (!opened.ok || opened.stream !== stream) continue;
       for (const p of opened.payloads) if (p.id !== undefined) found.add(p.id);
     }

@@ -5,7 +5,13 @@
  * that a wrong password is told before the page sends anything to the room. Wrong guesses are
  * limited per client address (`rate-limit.ts`).
  */
-import type { HistoryQuery, RoomRecord, RoomStore } from '../db/index.js';
+import {
+  MAX_SENDER_CHARS,
+  SIGNER_BYTES,
+  type HistoryQuery,
+  type RoomRecord,
+  type RoomStore,
+} from '../db/index.js';
 import { RefusedError } from '../errors.js';
 import { roomTopic } from '../mqtt/topics.js';
 import type { RoomMode } from '../protocol/index.js';
@@ -204,10 +210,31 @@ const MAX_READS = 64;
 const readsInFlight = new Map<string, number>();
 let totalReads = 0;
 
-/** The history read a request asks for (`last`, `sinceMs`, `maxRows`, `maxBytes`), bounded. */
+/**
+ * The sender stream a read names (`{"signer":"<base64 key>","sender","fromSeq","toSeq"}`: the
+ * rows a page's recovery looks a gap up in), or undefined when it is not one.
+ */
+function streamOf(value: unknown): HistoryQuery['stream'] {
+  const s = value as Record<string, unknown> | null;
+  if (s === null || typeof s !== 'object') return undefined;
+  const { signer, sender, fromSeq, toSeq } = s;
+  if (typeof signer !== 'string' || !BASE64.test(signer)) return undefined;
+  const key = Buffer.from(signer, 'base64');
+  if (key.length !== SIGNER_BYTES) return undefined;
+  if (typeof sender !== 'string' || sender.length === 0 || sender.length > MAX_SENDER_CHARS)
+    return undefined;
+  if (!Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(toSeq)) return undefined;
+  if ((fromSeq as number) < 0 || (toSeq as number) < (fromSeq as number)) return undefined;
+  return { signer: key, sender, fromSeq: fromSeq as number, toSeq: toSeq as number };
+}
+
+/**
+ * The history read a request asks for (`last`, `sinceMs`, `stream`, `maxRows`, `maxBytes`),
+ * bounded.
+ */
 function historyQuery(parsed: unknown): HistoryQuery | undefined {
   const p = parsed as Record<string, unknown>;
-  const { last, sinceMs, maxRows, maxBytes } = p;
+  const { last, sinceMs, stream, maxRows, maxBytes } = p;
   const count = (value: unknown, max: number): number | undefined =>
     Number.isSafeInteger(value) && (value as number) >= 1
       ? Math.min(value as number, max)
@@ -224,6 +251,10 @@ function historyQuery(parsed: unknown): HistoryQuery | undefined {
   if (sinceMs !== undefined) {
     if (!Number.isSafeInteger(sinceMs)) return undefined;
     query.sinceMs = sinceMs as number;
+  }
+  if (stream !== undefined) {
+    query.stream = streamOf(stream);
+    if (!query.stream) return undefined;
   }
   return query;
 }
@@ -247,7 +278,10 @@ export async function historyRows(
   if (!query)
     return {
       status: 400,
-      json: { error: 'expected {"verifier", "last"?, "sinceMs"?, "maxRows"?, "maxBytes"?}' },
+      json: {
+        error:
+          'expected {"verifier", "last"?, "sinceMs"?, "stream"?: {"signer", "sender", "fromSeq", "toSeq"}, "maxRows"?, "maxBytes"?}',
+      },
     };
   // Each read may hold megabytes: a few at a time per address, and a bounded number in all.
   const reading = readsInFlight.get(address) ?? 0;

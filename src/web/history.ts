@@ -77,13 +77,16 @@ export function pageRowOpener(codec: WebRoomCodec): RowOpener {
   };
 }
 
-/** Reads room `room`'s history through `room serve`, opening its rows with `codec`. */
-export function pageHistoryReader(
+/**
+ * Reads rows of room `room`'s history through `room serve`, with the room's verifier: as a store's
+ * `readHistory` does (the page's recovery looks its gaps up with a `stream`), bounded by the server.
+ */
+export function pageHistoryRows(
   room: string,
   verifier: Uint8Array,
-  codec: WebRoomCodec,
-): (request: HistoryRequest) => Promise<HistoryRead> {
-  const fetchRows = async (query: HistoryQuery): Promise<StoredHistoryRow[]> => {
+): (query: HistoryQuery) => Promise<StoredHistoryRow[]> {
+  return async (query) => {
+    const { stream } = query;
     const response = await fetch(`/api/rooms/${room}/history`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -91,6 +94,12 @@ export function pageHistoryReader(
         verifier: base64(verifier),
         last: query.last,
         sinceMs: query.sinceMs,
+        stream: stream && {
+          signer: base64(stream.signer),
+          sender: stream.sender,
+          fromSeq: stream.fromSeq,
+          toSeq: stream.toSeq,
+        },
         maxRows: query.maxRows,
         maxBytes: query.maxBytes,
       }),
@@ -101,6 +110,15 @@ export function pageHistoryReader(
     // A row that is not even one is dropped here; every other is checked by opening it.
     return rows.map(rowOf).filter((row): row is StoredHistoryRow => row !== undefined);
   };
+}
+
+/** Reads room `room`'s history through `room serve`, opening its rows with `codec`. */
+export function pageHistoryReader(
+  room: string,
+  verifier: Uint8Array,
+  codec: WebRoomCodec,
+): (request: HistoryRequest) => Promise<HistoryRead> {
+  const fetchRows = pageHistoryRows(room, verifier);
   return (request) => readLines(fetchRows, pageRowOpener(codec), request, PAGE_READ_LIMITS);
 }
 

@@ -23,7 +23,7 @@ import { PageRoom, type PageStatus } from './room.js';
 import type { DeriveAnswer, DeriveRequest } from './scrypt-worker.js';
 import { storageDocument } from './storage.js';
 import { ACTION_PREFIX, HISTORY_DIVIDER, HISTORY_MARK } from '../terminal/render.js';
-import { pageHistoryReader } from './history.js';
+import { pageHistoryReader, pageHistoryRows, pageRowOpener } from './history.js';
 
 /** A typed action (`/me waves`), as MQTT-Chat sends it. */
 
@@ -434,6 +434,8 @@ async function openWindow(
       record.history && record.mode === 'encrypted'
         ? {
             read: pageHistoryReader(record.room, verifier, codec),
+            rows: pageHistoryRows(record.room, verifier),
+            open: pageRowOpener(codec),
             keep: (rows) => member.keep(rows),
             last: OPENING_LINES,
           }

@@ -9,7 +9,8 @@
  *
  * In a room that keeps its history, the page opens with its last lines, as `room chat` does:
  * what arrives live meanwhile is held and shown after them (history/show.ts), and the page's own
- * lines are kept in the history once the broker has them.
+ * lines are kept in the history once the broker has them; lines missing from a stream are looked
+ * up there (history/recovery.ts) and shown late, as recovered, before any is reported lost.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { IClientOptions, MqttClient } from 'mqtt';
@@ -18,9 +19,10 @@ import { Inbox, type ShownWith } from '../conversation/inbox.js';
 import { ReplayGuard } from '../conversation/replay.js';
 import { Sender } from '../conversation/sender.js';
 import { KnownSenders, type SenderView } from '../conversation/senders.js';
-import type { HistoryRow } from '../db/store.js';
+import type { HistoryQuery, HistoryRow, StoredHistoryRow } from '../db/store.js';
 import type { RoomDocument } from '../home/room-files.js';
-import type { HistoryRead, HistoryRequest } from '../history/lines.js';
+import type { HistoryRead, HistoryRequest, RowOpener } from '../history/lines.js';
+import { Recovery } from '../history/recovery.js';
 import {
   CATCH_UP_MARGIN_MS,
   catchUp,
@@ -50,6 +52,10 @@ export interface PageHandlers {
 export interface PageHistory {
   /** Reads what `request` asks for (history.ts's reader through `room serve`). */
   read(request: HistoryRequest): Promise<HistoryRead>;
+  /** Reads rows as a store does (history.ts's, through `room serve`): gaps are looked up so. */
+  rows(query: HistoryQuery): Promise<StoredHistoryRow[]>;
+  /** Opens rows with the page's codec (history.ts's `pageRowOpener`). */
+  open: RowOpener;
   /** Keeps the page's own rows; false when they cannot be kept (the page is no member). */
   keep(rows: HistoryRow[]): Promise<boolean>;
   /** How many messages the page opens with. */
@@ -115,6 +121,7 @@ export class PageRoom {
     private readonly inbox: Inbox,
     private readonly senders: KnownSenders,
     private readonly replay: ReplayGuard,
+    private readonly recovery: Recovery | undefined,
   ) {}
 
   /** Connects, subscribes and says it joined; rejects with a line to show when it cannot. */
@@ -131,8 +138,18 @@ export class PageRoom {
       (line) => handlers.warn(line),
     );
     const replay = new ReplayGuard(options.seen, startedAt, (line) => handlers.warn(line));
+    // A gap in a stream is looked up in the room's history, as a listener does, before it is
+    // reported lost.
+    const { history } = options;
+    const recovery =
+      history &&
+      new Recovery({
+        rows: (query) => history.rows(query),
+        open: history.open,
+        warn: (line) => handlers.warn(line),
+      });
     const inbox = new Inbox(
-      { topic, joinId: join.id, count: undefined, senders, replay },
+      { topic, joinId: join.id, count: undefined, senders, replay, recovery },
       {
         show: (payload, at, how) => handlers.show(payload, how, at),
         warn: (line, kind) => handlers.warn(line, kind),
@@ -153,7 +170,7 @@ export class PageRoom {
       connectTimeout: 10_000,
       will: { topic, payload: Buffer.from(will), qos: 1, retain: false },
     });
-    const page = new PageRoom(options, sender, client, inbox, senders, replay);
+    const page = new PageRoom(options, sender, client, inbox, senders, replay, recovery);
     if (options.history) page.held = [];
     client.on('message', (_topic, payload, packet) => page.arrived(payload, packet.retain));
     let away: number | undefined;
@@ -179,6 +196,7 @@ export class PageRoom {
     try {
       await page.joinWith(joinPayload);
     } catch (err) {
+      recovery?.close();
       client.end(true);
       throw err;
     }
@@ -395,6 +413,8 @@ export class PageRoom {
   async leave(): Promise<void> {
     if (this.left) return;
     this.left = true;
+    // What is still being looked up is reported lost now (as a listener does when it ends).
+    this.recovery?.close();
     const { topic, room, codec, handlers } = this.options;
     try {
       if (this.client.connected) {

@@ -37,6 +37,9 @@ import { pageSecret } from '../helpers/registries.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebServe, type WebServe } from '../helpers/web.js';
 import { messageKeyWeb } from '../../src/protocol/web-crypto.js';
+import { Sender } from '../../src/conversation/sender.js';
+import { openStore } from '../../src/db/index.js';
+import { newSigner, roomCodec, type ChatPayload } from '../../src/protocol/index.js';
 
 describe('the room page and terminals in one room', function () {
   this.timeout(60_000);
@@ -423,5 +426,54 @@ describe('the room page and terminals in one room', function () {
     const own = later.find((l) => l.from === 'pagey' && l.message === 'said in the page')!;
     expect(own).to.include({ history: true });
     expect(later.filter((l) => l.message === 'said in the page')).to.have.length(1);
+  });
+
+  it("recovers through room serve the lines a stream skipped, from the room's history, each once and marked recovered", async function () {
+    const room = await createRoomWithPassword(user('alice'));
+    const { page } = await pageIn(room, 'pagey');
+    // Alice's stream, sealed as her terminal seals it: lines 2 and 3 reach the registry only.
+    const signer = newSigner();
+    const codec = roomCodec(
+      room.room,
+      'encrypted',
+      pageSecret(registry, room.room, room.password),
+      signer,
+    );
+    const alice = new Sender('alice');
+    const lines = [1, 2, 3, 4].map((n) => alice.message(`line ${n}`));
+    const wire = await mqtt.connectAsync(web.mqttUrl, { protocolVersion: 4, clean: true });
+    const store = await openStore(`sqlite:${registry}`);
+    try {
+      const send = (p: ChatPayload) =>
+        wire.publishAsync(`sunoye/room/${room.room}`, codec.encode(p), { qos: 1 });
+      await send(lines[0]!);
+      await pageShows(page, 'line 1');
+      await store.appendHistory(
+        room.room,
+        [lines[1]!, lines[2]!].map((p) => ({
+          signer: signer.publicKey,
+          sender: alice.id,
+          firstSeq: p.seq!,
+          lastSeq: p.seq!,
+          payload: Buffer.from(codec.encode(p)),
+        })),
+      );
+      await send(lines[3]!);
+      await pageShows(page, 'line 3 (late) (recovered)');
+    } finally {
+      await wire.endAsync();
+      await store.close();
+    }
+    const log = await page.$$eval('#log li', (items: { textContent: string | null }[]) =>
+      items.map((item) => item.textContent ?? ''),
+    );
+    const said = log.filter((line) => /: line \d/.test(line));
+    expect(said.map((line) => line.slice(line.indexOf(': ') + 2))).to.deep.equal([
+      'line 1',
+      'line 4',
+      'line 2 (late) (recovered)',
+      'line 3 (late) (recovered)',
+    ]);
+    expect(log.filter((line) => line.includes('did not arrive'))).to.deep.equal([]);
   });
 });

@@ -358,6 +358,80 @@ describe('room serve --web over HTTP', function () {
     expect((await post(`/api/members/${id}/history`, { rows })).status).to.equal(410);
   });
 
+  it('gives a page the rows of one sender stream that a gap asks for, and refuses a stream that is not one', async function () {
+    const web = await startWebServe(env, running);
+    const { verifier } = storedRoom(registry, room.room);
+    const origin = web.pageUrl.replace(/\/$/, '');
+    const post = (path: string, body: unknown) =>
+      httpTo(web.pageUrl, path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify(body),
+      });
+    const signer = newSigner();
+    const joinedAt = new Date();
+    const { key, signature } = signMembership(signer, { room: room.room, name: 'pagey', joinedAt });
+    const joined = await post(`/api/rooms/${room.room}/members`, {
+      verifier: verifier.toString('base64'),
+      name: 'pagey',
+      key: key.toString('base64'),
+      signature: signature.toString('base64'),
+      joinedAt: joinedAt.getTime(),
+    });
+    expect(joined.status).to.equal(201);
+    const { id } = jsonOf(joined) as { id: string };
+    const secret = Buffer.from(pageSecret(registry, room.room, room.password));
+    const codec = roomCodec(room.room, 'encrypted', secret, signer);
+    // Two streams under the one key, four lines each, a row a line.
+    const senders = [new Sender('pagey'), new Sender('pagey')];
+    const rows = senders.flatMap((sender) =>
+      [1, 2, 3, 4].map((n) => {
+        const p = sender.message(`line ${n}`);
+        return {
+          sender: sender.id,
+          firstSeq: p.seq,
+          lastSeq: p.seq,
+          payload: Buffer.from(codec.encode(p)).toString('base64'),
+        };
+      }),
+    );
+    expect((await post(`/api/members/${id}/history`, { rows })).status).to.equal(204);
+    const read = (body: Record<string, unknown>) =>
+      post(`/api/rooms/${room.room}/history`, { verifier: verifier.toString('base64'), ...body });
+    const stream = {
+      signer: key.toString('base64'),
+      sender: senders[1]!.id,
+      fromSeq: 2,
+      toSeq: 3,
+    };
+    const got = await read({ stream });
+    expect(got.status).to.equal(200);
+    const found = (jsonOf(got) as { rows: Record<string, unknown>[] }).rows;
+    expect(found.map((r) => [r.signer, r.sender, r.firstSeq, r.payload])).to.deep.equal(
+      rows.slice(5, 7).map((r) => [key.toString('base64'), r.sender, r.firstSeq, r.payload]),
+    );
+    // Another key's stream of the same sender id holds nothing.
+    const other = await read({
+      stream: { ...stream, signer: newSigner().publicKey.toString('base64') },
+    });
+    expect((jsonOf(other) as { rows: unknown[] }).rows).to.deep.equal([]);
+    for (const bad of [
+      'all',
+      { ...stream, signer: 'not base64!' },
+      { ...stream, signer: Buffer.alloc(16).toString('base64') },
+      { ...stream, sender: '' },
+      { ...stream, sender: 'x'.repeat(33) },
+      { ...stream, fromSeq: 3, toSeq: 2 },
+      { ...stream, fromSeq: -1 },
+      { ...stream, toSeq: 2 ** 53 },
+      { ...stream, fromSeq: '2' },
+    ]) {
+      const refused = await read({ stream: bad });
+      expect(refused.status, JSON.stringify(bad).slice(0, 80)).to.equal(400);
+    }
+    expect((await post(`/api/members/${id}/leave`, {})).status).to.equal(204);
+  });
+
   it('ends the memberships it holds when it stops', async function () {
     const web = await startWebServe(env, running);
     const joined = await postFrom(web)(

@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import mqtt from 'mqtt';
 import type { ShownWith } from '../../src/conversation/inbox.js';
 import { startBroker, type EmbeddedBroker } from '../../src/mqtt/broker.js';
-import type { ChatPayload } from '../../src/protocol/index.js';
+import { Sender } from '../../src/conversation/sender.js';
+import { newSigner, roomCodec, type ChatPayload } from '../../src/protocol/index.js';
 import { messageKeyWeb } from '../../src/protocol/web-crypto.js';
 import { newWebIdentity, webRoomCodec, webSignerOf } from '../../src/protocol/web-envelope.js';
 import { PageRoom, type PageStatus } from '../../src/web/room.js';
@@ -79,6 +80,8 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
       history: store && {
         read: (request) =>
           readLines((query) => store.readHistory(room, query), pageRowOpener(codec), request),
+        rows: (query) => store.readHistory(room, query),
+        open: pageRowOpener(codec),
         keep: (rows) => store.appendHistory(room, rows).then(() => true),
         last: 50,
       },
@@ -293,6 +296,67 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
       await page.leave();
     } finally {
       await proxy.close();
+      await store.close();
+    }
+  });
+
+  it("recovers from the room's history the lines of a stream that never reached it, each shown once, late, as recovered", async function () {
+    const { room, password } = await createRoomWithPassword(user('alice'));
+    const store = await openStore(`sqlite:${join(dir, 'registry.db')}`);
+    const wire = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clean: true });
+    try {
+      const page = await enter(room, await pageKey(room, password), 'pagey', { store });
+      await page.settled();
+      // Alice's stream, sealed as her terminal seals it: lines 2 and 3 reach the registry only.
+      const signer = newSigner();
+      const codec = roomCodec(
+        room,
+        'encrypted',
+        pageSecret(join(dir, 'registry.db'), room, password),
+        signer,
+      );
+      const alice = new Sender('alice');
+      const lines = [1, 2, 3, 4, 5].map((n) => alice.message(`line ${n}`));
+      const send = (p: ChatPayload) =>
+        wire.publishAsync(`sunoye/room/${room}`, codec.encode(p), { qos: 1 });
+      const heard = (): string[] =>
+        page.shown.flatMap(({ payload, how }) =>
+          payload.type === 'message' && payload.from === 'alice'
+            ? [`${payload.message} ${how.recovered ? 'recovered' : how.late ? 'late' : 'live'}`]
+            : [],
+        );
+      await send(lines[0]!);
+      await waitFor('line 1 in the page', () => heard().length === 1 || undefined);
+      await store.appendHistory(
+        room,
+        [lines[1]!, lines[2]!].map((p) => ({
+          signer: signer.publicKey,
+          sender: alice.id,
+          firstSeq: p.seq!,
+          lastSeq: p.seq!,
+          payload: Buffer.from(codec.encode(p)),
+        })),
+      );
+      await send(lines[3]!);
+      await waitFor('the missing lines recovered', () => heard().length === 4 || undefined, {
+        timeoutMs: 20_000,
+      });
+      // Arriving on the wire after all, line 3 is not shown again (line 5 comes after it).
+      await send(lines[2]!);
+      await send(lines[4]!);
+      await waitFor('line 5 in the page', () => heard().length >= 5 || undefined);
+      await page.settled();
+      expect(heard()).to.deep.equal([
+        'line 1 live',
+        'line 4 live',
+        'line 2 recovered',
+        'line 3 recovered',
+        'line 5 live',
+      ]);
+      expect(page.warnings).to.deep.equal([]);
+      await page.leave();
+    } finally {
+      await wire.endAsync();
       await store.close();
     }
   });

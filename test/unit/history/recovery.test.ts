@@ -13,6 +13,7 @@ import { KnownSenders } from '../../../src/conversation/senders.js';
 import { Sender } from '../../../src/conversation/sender.js';
 import { openStore, type RoomStore } from '../../../src/db/index.js';
 import { ownLinesInHistory, Recovery, RECOVERY_LIMITS } from '../../../src/history/recovery.js';
+import { rowsOpener } from '../../../src/history/rows.js';
 import { Echoes } from '../../../src/conversation/echoes.js';
 import {
   encryptedCodec,
@@ -63,9 +64,8 @@ describe('recovery from the room history', function () {
     const warnings: string[] = [];
     const codec = encryptedCodec(room, key, me);
     const recovery = new Recovery({
-      store,
-      room,
-      codec,
+      rows: (query) => store.readHistory(room, query),
+      open: rowsOpener(codec),
       warn: (line) => warnings.push(line),
       waitMs: WAIT_MS,
     });
@@ -298,7 +298,10 @@ describe('recovery from the room history', function () {
         (line) => reports.push(line),
         { echoTimeoutMs: 100, tickMs: 10 },
         ownLinesInHistory(
-          { store, room, codec: encryptedCodec(room, key, me) },
+          {
+            rows: (query) => store.readHistory(room, query),
+            open: rowsOpener(encryptedCodec(room, key, me)),
+          },
           me.publicKey,
           bob.id,
         ),
