@@ -53,7 +53,7 @@ export interface WebResult {
 
 /**
  * Records in the page when `body[data-state]` first takes each value (performance.now()), and
- * counts the lines (`li.message`) added to the log, with the wall-clock time (ms since the epoch)
+ * counts the live lines (`li.message`, not `.earlier`: history) added to the log, with the wall-clock time (ms since the epoch)
  * of the last: the page's own clock, so that waiting for them from here does not time them. Also
  * the states its broker connection went through (`#connection[data-state]`).
  */
@@ -68,7 +68,8 @@ const WATCH_PAGE = `
     if (link && link.dataset.state && seen[seen.length - 1] !== link.dataset.state) seen.push(link.dataset.state);
     for (const record of records)
       for (const node of record.addedNodes)
-        if (node.parentNode && node.parentNode.id === 'log' && node.classList.contains('message')) {
+        if (node.parentNode && node.parentNode.id === 'log' && node.classList.contains('message') &&
+            !node.classList.contains('earlier')) {
           globalThis.benchLines.count += 1;
           globalThis.benchLines.lastAt = performance.timeOrigin + performance.now();
         }
@@ -140,6 +141,16 @@ export async function benchWeb(options: {
         const totalMs = since(start);
         const submitToJoinedMs = since(submitted);
         const states = await tab.evaluate<Record<string, number>>('globalThis.benchStates');
+        // The room keeps history: live lines are shown once it is (runs after the first open
+        // with the last lines of those before, not counted).
+        const joined = process.hrtime.bigint();
+        await tab.waitForSelector('#log[data-history="shown"]', {
+          state: 'attached',
+          timeout: 60_000,
+        });
+        options.progress(
+          `web run ${i + 1}: history shown ${Math.round(since(joined))} ms after joining`,
+        );
         entering.push({
           readyMs: round(readyMs, 0),
           submitToJoinedMs: round(submitToJoinedMs, 0),

@@ -268,7 +268,10 @@ function render(payload: ChatPayload, how: ShownWith, at: Date): void {
       ? { text: ` ${visibleLine(payload.message.slice(ACTION_PREFIX.length))}` }
       : { text: `: ${visibleLine(payload.message)}` };
     const action = payload.message.startsWith(ACTION_PREFIX) ? [{ text: '* ' }] : [];
-    addLine([time, ...action, ...who(payload.from, how.sender), text, ...marks], 'message');
+    addLine(
+      [time, ...action, ...who(payload.from, how.sender), text, ...marks],
+      how.history ? 'message earlier' : 'message',
+    );
   } else {
     const event = payload.event;
     if (how.sender.trust !== 'changed') {
@@ -443,6 +446,8 @@ async function openWindow(
     handlers: {
       historyShown: (shown) => {
         if (shown > 0) say(HISTORY_DIVIDER, 'divider');
+        // Live lines follow from here (the bench and tests wait for it).
+        win.log.dataset.history = 'shown';
       },
       show: render,
       warn: (line) => say(line, 'warning'),
