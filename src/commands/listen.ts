@@ -21,7 +21,7 @@ import { abortOnSignals } from '../cli/signals.js';
 import { colourFor } from '../terminal/colour.js';
 import { openRegistry, type CommandContext } from '../room/context.js';
 import type { joinChat } from '../conversation/announce.js';
-import { withDeadline, withTimeout } from '../conversation/deadline.js';
+import { withTimeout } from '../conversation/deadline.js';
 import { SETTLE_MS } from '../conversation/echoes.js';
 import { Inbox } from '../conversation/inbox.js';
 import { Recovery } from '../history/recovery.js';
@@ -59,8 +59,8 @@ import {
 import { historyWriter, keepsHistory, type HistoryWriter } from '../history/writer.js';
 import {
   CATCH_UP_MARGIN_MS,
+  boundedReading,
   catchUp,
-  HISTORY_READ_MS,
   RECOVERY_WAIT_MS,
   showHistory,
   type HistoryPlan,
@@ -503,18 +503,14 @@ const MAX_HELD_BYTES = 64 * 1024 * 1024;
 /** What the catch-up after the broker lost our session reads at most. */
 const CATCH_UP_LIMITS = { payloads: 20_000, bytes: 16 * 1024 * 1024 };
 
-/** One read of the room's history within HISTORY_READ_MS: what it read, or why it could not. */
+/** One read of the room's history, bounded in time: what it read, or why it could not. */
 function boundedRead(
   store: RoomStore,
   target: ChatTarget,
   request: HistoryRequest,
   limits = READ_LIMITS,
 ): Promise<HistoryRead | Error> {
-  return withDeadline(
-    readHistory(store, target.room!, target.codec, request, limits),
-    HISTORY_READ_MS,
-    () => new Error(`no answer in ${HISTORY_READ_MS / 1000} s`),
-  ).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  return boundedReading(readHistory(store, target.room!, target.codec, request, limits));
 }
 
 /** The first read of the history `plan` asks for (started before the broker connection). */

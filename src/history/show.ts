@@ -3,6 +3,7 @@
  * meanwhile is held (by whoever reads), the history read and handed to the inbox, then read again
  * for what reached the registry meanwhile (the seam), and live goes on from there.
  */
+import { withDeadline } from '../conversation/deadline.js';
 import {
   alteredWarning,
   type HistoryLine,
@@ -27,7 +28,16 @@ export interface AskedHistory {
 }
 
 /** How long the history may take to read, each time, before live goes on without it. */
-export const HISTORY_READ_MS = 15_000;
+const HISTORY_READ_MS = 15_000;
+
+/** A read of the history within HISTORY_READ_MS: what it read, or why it could not. */
+export function boundedReading(reading: Promise<HistoryRead>): Promise<HistoryRead | Error> {
+  return withDeadline(
+    reading,
+    HISTORY_READ_MS,
+    () => new Error(`no answer in ${HISTORY_READ_MS / 1000} s`),
+  ).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+}
 /**
  * The seam between history and live: a sender stores its lines once the broker acknowledged
  * them, in batches a moment later, so lines sent just before we subscribed may reach the

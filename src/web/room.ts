@@ -24,9 +24,9 @@ import type { RoomDocument } from '../home/room-files.js';
 import type { HistoryRead, HistoryRequest, RowOpener } from '../history/lines.js';
 import { Recovery } from '../history/recovery.js';
 import {
+  boundedReading,
   CATCH_UP_MARGIN_MS,
   catchUp,
-  HISTORY_READ_MS,
   RECOVERY_WAIT_MS,
   showHistory,
 } from '../history/show.js';
@@ -210,11 +210,7 @@ export class PageRoom {
     const { history, room, handlers } = this.options;
     if (!history) return;
     const read = (request: HistoryRequest): Promise<HistoryRead | Error> =>
-      withDeadline(
-        history.read(request),
-        HISTORY_READ_MS,
-        () => new Error(`no answer in ${HISTORY_READ_MS / 1000} s`),
-      ).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      boundedReading(history.read(request));
     const held = {
       sinceMs: startedAt,
       has: (payload: Buffer) => this.heldDigests.has(digest(payload)),
@@ -252,11 +248,7 @@ export class PageRoom {
     const since = Math.max(this.startedAt, lostAt - CATCH_UP_MARGIN_MS);
     setTimeout(() => {
       if (this.left) return;
-      const reading = withDeadline(
-        history.read({ writtenSinceMs: since }),
-        HISTORY_READ_MS,
-        () => new Error(`no answer in ${HISTORY_READ_MS / 1000} s`),
-      ).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      const reading = boundedReading(history.read({ writtenSinceMs: since }));
       // After what arrived before it: the inbox knows what it showed.
       this.opening = this.opening.then(() =>
         catchUp(reading, lost, this.inbox, {

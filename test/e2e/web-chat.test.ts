@@ -34,6 +34,7 @@ import {
   type RunningProgram,
 } from '../helpers/programs.js';
 import { pageSecret } from '../helpers/registries.js';
+import { rowsOf } from '../helpers/history.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebServe, type WebServe } from '../helpers/web.js';
 import { messageKeyWeb } from '../../src/protocol/web-crypto.js';
@@ -448,16 +449,7 @@ describe('the room page and terminals in one room', function () {
         wire.publishAsync(`sunoye/room/${room.room}`, codec.encode(p), { qos: 1 });
       await send(lines[0]!);
       await pageShows(page, 'line 1');
-      await store.appendHistory(
-        room.room,
-        [lines[1]!, lines[2]!].map((p) => ({
-          signer: signer.publicKey,
-          sender: alice.id,
-          firstSeq: p.seq!,
-          lastSeq: p.seq!,
-          payload: Buffer.from(codec.encode(p)),
-        })),
-      );
+      await store.appendHistory(room.room, rowsOf(codec, signer, alice, [lines[1]!, lines[2]!]));
       await send(lines[3]!);
       await pageShows(page, 'line 3 (late) (recovered)');
     } finally {

@@ -1,6 +1,11 @@
 /** Rooms made through the registry with the history they keep, and their history read back. */
 import { randomBytes } from 'node:crypto';
-import type { HistoryRetention, RegistryClock, StoredHistoryRow } from '../../src/db/index.js';
+import type {
+  HistoryRetention,
+  HistoryRow,
+  RegistryClock,
+  StoredHistoryRow,
+} from '../../src/db/index.js';
 import { openStore } from '../../src/db/index.js';
 import { openRow, type OpenedRow } from '../../src/history/rows.js';
 import {
@@ -9,8 +14,10 @@ import {
   newSigner,
   roomCodec,
   verifier,
+  type ChatPayload,
   type RoomCodec,
   type RoomMode,
+  type Signer,
 } from '../../src/protocol/index.js';
 
 /** A room's number, its password, and the codec that opens what is sent there. */
@@ -86,4 +93,20 @@ export function byStream(opened: OpenedRow[]): Map<string, OpenedRow[]> {
   for (const rows of streams.values())
     rows.sort((a, b) => a.payloads[0]!.seq! - b.payloads[0]!.seq!);
   return streams;
+}
+
+/** `payloads` of `sender`'s stream, sealed by `codec` as `signer`'s, a row each (as stored). */
+export function rowsOf(
+  codec: RoomCodec,
+  signer: Signer,
+  sender: { id: string },
+  payloads: ChatPayload[],
+): HistoryRow[] {
+  return payloads.map((p) => ({
+    signer: signer.publicKey,
+    sender: sender.id,
+    firstSeq: p.seq!,
+    lastSeq: p.seq!,
+    payload: Buffer.from(codec.encode(p)),
+  }));
 }

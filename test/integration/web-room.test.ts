@@ -27,6 +27,7 @@ import {
   type RunningProgram,
 } from '../helpers/programs.js';
 import { pageSecret } from '../helpers/registries.js';
+import { rowsOf } from '../helpers/history.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Seen {
@@ -327,16 +328,7 @@ describe('the page in a room with terminal programs (its core, over WebSocket)',
         );
       await send(lines[0]!);
       await waitFor('line 1 in the page', () => heard().length === 1 || undefined);
-      await store.appendHistory(
-        room,
-        [lines[1]!, lines[2]!].map((p) => ({
-          signer: signer.publicKey,
-          sender: alice.id,
-          firstSeq: p.seq!,
-          lastSeq: p.seq!,
-          payload: Buffer.from(codec.encode(p)),
-        })),
-      );
+      await store.appendHistory(room, rowsOf(codec, signer, alice, [lines[1]!, lines[2]!]));
       await send(lines[3]!);
       await waitFor('the missing lines recovered', () => heard().length === 4 || undefined, {
         timeoutMs: 20_000,
